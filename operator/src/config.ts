@@ -1,0 +1,158 @@
+/**
+ * Configuration from the environment (DESIGN.md, "Configuration contract").
+ * Pure: `loadConfig(env)` either returns a complete Config or throws a ConfigError
+ * naming the one variable that is missing or malformed.
+ */
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface Config {
+  readonly queueUrl: string;
+  readonly region: string;
+  /** Empty: every namespace. */
+  readonly watchNamespaces: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly httpPort: number;
+  readonly dryRun: boolean;
+  readonly maxConcurrentRestarts: number;
+  readonly waitTimeSeconds: number;
+  readonly maxMessages: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly resyncIntervalSeconds: number;
+  /** 0 disables drift recovery. */
+  readonly driftCheckIntervalSeconds: number;
+  /** Empty: any. */
+  readonly allowedAccountIds: readonly string[];
+  readonly allowedRegions: readonly string[];
+  readonly leaderElection: {
+    readonly enabled: boolean;
+    readonly leaseName: string;
+    readonly namespace: string;
+    readonly identity: string;
+    readonly leaseDurationSeconds: number;
+    readonly renewDeadlineSeconds: number;
+    readonly retryPeriodSeconds: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`configuration error: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every knob with its default: the README's table is checked against this. */
+export const DEFAULTS = {
+  LOG_LEVEL: 'info',
+  HTTP_PORT: 8080,
+  DRY_RUN: false,
+  MAX_CONCURRENT_RESTARTS: 5,
+  SQS_WAIT_TIME_SECONDS: 20,
+  SQS_MAX_MESSAGES: 10,
+  SQS_VISIBILITY_TIMEOUT_SECONDS: 60,
+  RESYNC_INTERVAL_SECONDS: 300,
+  DRIFT_CHECK_INTERVAL_SECONDS: 300,
+  LEADER_ELECTION: true,
+  LEASE_NAME: 'secrets-rotation-operator',
+  LEASE_DURATION_SECONDS: 15,
+  LEASE_RENEW_DEADLINE_SECONDS: 10,
+  LEASE_RETRY_PERIOD_SECONDS: 2,
+} as const;
+
+const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;
+
+export function loadConfig(env: Env, hostname = 'localhost'): Config {
+  const queueUrl = required(env, 'SQS_QUEUE_URL');
+  if (!/^https?:\/\/[^/]+\/.+/.test(queueUrl)) throw new ConfigError('SQS_QUEUE_URL', `is not a queue URL: ${JSON.stringify(queueUrl)}`);
+  const region = optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? QUEUE_URL_REGION.exec(queueUrl)?.[1];
+  if (!region) throw new ConfigError('AWS_REGION', 'is not set and cannot be derived from SQS_QUEUE_URL');
+
+  const leaseDurationSeconds = int(env, 'LEASE_DURATION_SECONDS', DEFAULTS.LEASE_DURATION_SECONDS, 1);
+  const renewDeadlineSeconds = int(env, 'LEASE_RENEW_DEADLINE_SECONDS', DEFAULTS.LEASE_RENEW_DEADLINE_SECONDS, 1);
+  const retryPeriodSeconds = int(env, 'LEASE_RETRY_PERIOD_SECONDS', DEFAULTS.LEASE_RETRY_PERIOD_SECONDS, 1);
+  if (renewDeadlineSeconds >= leaseDurationSeconds) {
+    throw new ConfigError('LEASE_RENEW_DEADLINE_SECONDS', `must be less than LEASE_DURATION_SECONDS (${leaseDurationSeconds})`);
+  }
+  if (retryPeriodSeconds >= renewDeadlineSeconds) {
+    throw new ConfigError('LEASE_RETRY_PERIOD_SECONDS', `must be less than LEASE_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds})`);
+  }
+  const leaderElection = bool(env, 'LEADER_ELECTION', DEFAULTS.LEADER_ELECTION);
+  const podNamespace = optional(env, 'POD_NAMESPACE');
+  if (leaderElection && !podNamespace) throw new ConfigError('POD_NAMESPACE', 'is required when LEADER_ELECTION is true (the Lease lives there)');
+
+  return {
+    queueUrl,
+    region,
+    watchNamespaces: list(env, 'WATCH_NAMESPACES', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, DEFAULTS.LOG_LEVEL),
+    httpPort: int(env, 'HTTP_PORT', DEFAULTS.HTTP_PORT, 0, 65535),
+    dryRun: bool(env, 'DRY_RUN', DEFAULTS.DRY_RUN),
+    maxConcurrentRestarts: int(env, 'MAX_CONCURRENT_RESTARTS', DEFAULTS.MAX_CONCURRENT_RESTARTS, 1, 100),
+    waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, 0, 20),
+    maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, 1, 10),
+    visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, 43200),
+    resyncIntervalSeconds: int(env, 'RESYNC_INTERVAL_SECONDS', DEFAULTS.RESYNC_INTERVAL_SECONDS, 1),
+    driftCheckIntervalSeconds: int(env, 'DRIFT_CHECK_INTERVAL_SECONDS', DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS, 0),
+    allowedAccountIds: list(env, 'ALLOWED_ACCOUNT_IDS', /^\d{12}$/),
+    allowedRegions: list(env, 'ALLOWED_REGIONS', /^[a-z]{2}(-[a-z]+)+-\d+$/),
+    leaderElection: {
+      enabled: leaderElection,
+      leaseName: optional(env, 'LEASE_NAME') ?? DEFAULTS.LEASE_NAME,
+      namespace: podNamespace ?? '',
+      identity: optional(env, 'POD_NAME') ?? hostname,
+      leaseDurationSeconds,
+      renewDeadlineSeconds,
+      retryPeriodSeconds,
+    },
+  };
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function required(env: Env, name: string): string {
+  const v = optional(env, name);
+  if (v === undefined) throw new ConfigError(name, 'is required but not set');
+  return v;
+}
+
+function int(env: Env, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = optional(env, name);
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const v = optional(env, name)?.toLowerCase();
+  if (v === undefined) return dflt;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(env[name])}`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], dflt: T): T {
+  const v = optional(env, name)?.toLowerCase();
+  if (v === undefined) return dflt;
+  if (!(values as readonly string[]).includes(v)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got ${JSON.stringify(env[name])}`);
+  return v as T;
+}
+
+function list(env: Env, name: string, item: RegExp): string[] {
+  const v = optional(env, name);
+  if (v === undefined) return [];
+  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = items.find((s) => !item.test(s));
+  if (bad !== undefined) throw new ConfigError(name, `has an invalid entry ${JSON.stringify(bad)}`);
+  return [...new Set(items)];
+}

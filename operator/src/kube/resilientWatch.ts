@@ -1,0 +1,98 @@
+/**
+ * Keeps @dot-i/k8s-operator's watches alive.
+ *
+ * The framework (1.3.9) calls process.exit(1) when a watch fails or cannot start,
+ * and its watch callback throws on anything but an object event. Its `watchResource`
+ * builds a `Watch` from @kubernetes/client-node and retries 200 ms after a clean end,
+ * so we wrap `Watch.prototype.watch` once: every failure is reported to our hooks and
+ * turned into a clean end after a capped exponential backoff; the framework then
+ * restarts the watch (replaying every object as ADDED, which the level-triggered
+ * index absorbs). Nothing else in the process uses `Watch`.
+ */
+import * as k8s from '@kubernetes/client-node';
+
+export interface WatchHooks {
+  onConnected(path: string): void;
+  onFailure(path: string, err: unknown, retryInMs: number): void;
+}
+
+const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+const FRAMEWORK_RESTART_DELAY_MS = 200;
+
+type WatchFn = k8s.Watch['watch'];
+interface Installed {
+  hooks: WatchHooks;
+  stopped: boolean;
+  failures: Map<string, number>;
+}
+let installed: Installed | undefined;
+let original: WatchFn | undefined;
+
+export function backoffMs(failures: number, baseMs = 500, capMs = 30_000): number {
+  return Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
+}
+
+export function installResilientWatch(hooks: WatchHooks): { stop(): void } {
+  const state: Installed = { hooks, stopped: false, failures: new Map() };
+  installed = state;
+  if (!original) {
+    original = k8s.Watch.prototype.watch;
+    k8s.Watch.prototype.watch = resilientWatch;
+  }
+  return {
+    stop() {
+      state.stopped = true;
+    },
+  };
+}
+
+async function resilientWatch(
+  this: k8s.Watch,
+  path: string,
+  queryParams: Record<string, unknown>,
+  callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+  done: (err: unknown) => void,
+): Promise<unknown> {
+  const state = installed!;
+  const fail = (err: unknown) => {
+    if (state.stopped) return;
+    const n = (state.failures.get(path) ?? 0) + 1;
+    state.failures.set(path, n);
+    const delay = backoffMs(n);
+    state.hooks.onFailure(path, err, delay);
+    setTimeout(() => {
+      if (!state.stopped) done(null);
+    }, Math.max(0, delay - FRAMEWORK_RESTART_DELAY_MS));
+  };
+  const safeCallback = (phase: string, obj: unknown, raw?: unknown) => {
+    if (!OBJECT_EVENTS.has(phase)) {
+      // The server closes the stream after an ERROR event; the clean end restarts the watch.
+      if (phase === 'ERROR') state.hooks.onFailure(path, new Error(`watch error event: ${JSON.stringify(obj).slice(0, 200)}`), 0);
+      return;
+    }
+    try {
+      callback(phase, obj, raw);
+    } catch (err) {
+      state.hooks.onFailure(path, err, 0);
+    }
+  };
+  const safeDone = (err: unknown) => {
+    if (err) fail(err);
+    else if (!state.stopped) done(null);
+  };
+  try {
+    const req = (await original!.call(this, path, queryParams, safeCallback, safeDone)) as {
+      on?: (ev: string, fn: (r: { statusCode?: number }) => void) => void;
+    };
+    req.on?.('response', (res) => {
+      if (res.statusCode === 200) {
+        state.failures.delete(path);
+        state.hooks.onConnected(path);
+      }
+    });
+    return req;
+  } catch (err) {
+    fail(err);
+    return { abort() {} };
+  }
+}

@@ -1,0 +1,159 @@
+/** Wiring only: configuration, clients, the mapping watcher, leadership, the SQS loop, HTTP. */
+import os from 'node:os';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import * as k8s from '@kubernetes/client-node';
+import { ConfigError, loadConfig, type Config } from './config';
+import { startHttpServer } from './http/server';
+import { LeaderElector } from './leader/lease';
+import { createLogger, errorMessage } from './log';
+import { MappingIndex } from './mappings/index';
+import { EventRecorder, StatusReconciler } from './mappings/status';
+import { MappingWatcher } from './mappings/watcher';
+import { createMetrics } from './metrics';
+import { checkDrift } from './rotation/drift';
+import { Rotator } from './rotation/rotator';
+import { AwsSecretDescriber } from './secrets/describer';
+import { SqsConsumer } from './sqs/consumer';
+import { WorkloadClient } from './workloads/adapters';
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env, os.hostname());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const log = createLogger(config.logLevel);
+  const metrics = createMetrics();
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
+
+  const kc = new k8s.KubeConfig();
+  kc.loadFromDefault();
+  const index = new MappingIndex();
+  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc });
+  const workloads = new WorkloadClient(kc.makeApiClient(k8s.AppsV1Api));
+  const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region }));
+  const identity = config.leaderElection.identity;
+  const status = new StatusReconciler({ watcher, workloads, describer, region: config.region, log });
+  watcher.onChange((key) => {
+    metrics.mappings.set(index.size);
+    status.enqueue(key);
+  });
+  const rotator = new Rotator({
+    index,
+    workloads,
+    describer,
+    status,
+    events: new EventRecorder(kc.makeApiClient(k8s.CoreV1Api), identity),
+    metrics,
+    log,
+    region: config.region,
+    dryRun: config.dryRun,
+    maxConcurrentRestarts: config.maxConcurrentRestarts,
+    allowedAccountIds: config.allowedAccountIds,
+    allowedRegions: config.allowedRegions,
+  });
+  // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
+  const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
+  const consumer = new SqsConsumer({
+    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint }),
+    queueUrl: config.queueUrl,
+    handler: rotator,
+    metrics,
+    log,
+    waitTimeSeconds: config.waitTimeSeconds,
+    maxMessages: config.maxMessages,
+    visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+  });
+
+  let driftTimer: NodeJS.Timeout | undefined;
+  const runDrift = () =>
+    checkDrift({ index, describer, rotate: (c) => rotator.rotate(c), recordBaseline: (m, v) => status.recordBaseline(m, v), metrics, log, region: config.region }).catch((err) =>
+      log.error('drift check failed', { error: errorMessage(err) }),
+    );
+  const lead = () => {
+    metrics.leader.set(1);
+    status.activate();
+    void consumer.checkQueue();
+    consumer.start();
+    if (config.driftCheckIntervalSeconds > 0) {
+      void runDrift();
+      driftTimer = setInterval(() => void runDrift(), config.driftCheckIntervalSeconds * 1000);
+    }
+  };
+  const follow = async () => {
+    metrics.leader.set(0);
+    if (driftTimer) clearInterval(driftTimer);
+    status.deactivate();
+    await consumer.stop();
+  };
+
+  const le = config.leaderElection;
+  const elector = le.enabled
+    ? new LeaderElector({
+        api: kc.makeApiClient(k8s.CoordinationV1Api),
+        name: le.leaseName,
+        namespace: le.namespace,
+        identity,
+        leaseDurationSeconds: le.leaseDurationSeconds,
+        renewDeadlineSeconds: le.renewDeadlineSeconds,
+        retryPeriodSeconds: le.retryPeriodSeconds,
+        log,
+        onStartedLeading: lead,
+        onStoppedLeading: follow,
+      })
+    : undefined;
+
+  let shuttingDown = false;
+  const server = await startHttpServer(config.httpPort, metrics.registry, {
+    ready: () =>
+      shuttingDown
+        ? { ok: false, reason: 'shutting down' }
+        : watcher.ready
+          ? { ok: true, reason: elector?.isLeader === false ? 'ready (follower, idle)' : 'ready' }
+          : { ok: false, reason: 'not in sync with the Kubernetes API server' },
+  });
+
+  log.info('starting', {
+    queueUrl: config.queueUrl,
+    region: config.region,
+    watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces.join(',') : '(all)',
+    dryRun: config.dryRun,
+    leaderElection: config.leaderElection.enabled,
+    identity,
+    httpPort: config.httpPort,
+  });
+  await watcher.startWatching(config.resyncIntervalSeconds);
+
+  if (elector) elector.start();
+  else lead();
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info('shutting down: finishing in-flight work', { signal });
+    if (elector) await elector.stop();
+    await follow();
+    watcher.stop();
+    server.close();
+    log.info('stopped');
+    log.on('finish', () => process.exit(0));
+    log.end();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`fatal: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

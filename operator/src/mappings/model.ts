@@ -1,0 +1,287 @@
+/**
+ * The SecretsRotationMapping API (v1) and its one internal form. Pure.
+ * The CRD (charts/secrets-rotation-operator/crds/) refuses bad input at the API
+ * server; validation here repeats it so objects stored before a CRD upgrade, or a
+ * CRD installed without CEL support, still get a clear status instead of a crash.
+ */
+import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
+
+export const GROUP = 'awssecretsoperator.secretoperator';
+export const VERSION = 'v1';
+export const PLURAL = 'secretsrotationmappings';
+export const KIND = 'SecretsRotationMapping';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: SelectorOperator;
+  values?: string[];
+}
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface SecretsRotationMappingSpec {
+  secretId?: string;
+  /** Proof-of-concept alias of secretId. */
+  SecretID?: string;
+  selector?: LabelSelector;
+  /** Proof-of-concept alias of selector.matchLabels. */
+  Labels?: Record<string, string>;
+  workloadKinds?: WorkloadKind[];
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export type WorkloadResult = 'Restarted' | 'Skipped' | 'Failed' | 'WouldRestart';
+export interface RotationRecord {
+  secretVersion?: string;
+  eventId: string;
+  eventTime?: string;
+  completionTime: string;
+  dryRun?: boolean;
+  workloads: { kind: WorkloadKind; name: string; result: WorkloadResult; reason?: string }[];
+}
+
+export interface SecretsRotationMappingStatus {
+  observedGeneration?: number;
+  secretId?: string;
+  matchedWorkloads?: number;
+  appliedVersion?: string;
+  lastRotation?: RotationRecord;
+  conditions?: Condition[];
+}
+
+export interface SecretsRotationMapping {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+  };
+  spec?: SecretsRotationMappingSpec;
+  status?: SecretsRotationMappingStatus;
+}
+
+/** The one internal form every other module works with. */
+export interface Mapping {
+  /** `namespace/name`. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly generation: number;
+  readonly secret: SecretRef;
+  readonly selector: LabelSelector;
+  readonly workloadKinds: readonly WorkloadKind[];
+  /** From status: the version the mapping's workloads are known to run (drift recovery's baseline). */
+  readonly appliedVersion?: string;
+}
+
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type Normalised =
+  | { readonly ok: true; readonly mapping: Mapping }
+  | { readonly ok: false; readonly key: string; readonly errors: readonly FieldError[] };
+
+export function mappingKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+export function formatFieldErrors(errors: readonly FieldError[]): string {
+  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+}
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const OPERATORS: readonly string[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+
+export function normaliseMapping(obj: SecretsRotationMapping): Normalised {
+  const namespace = obj.metadata?.namespace ?? '';
+  const name = obj.metadata?.name ?? '';
+  const key = mappingKey(namespace, name);
+  const errors: FieldError[] = [];
+  const spec = isRecord(obj.spec) ? (obj.spec as SecretsRotationMappingSpec) : undefined;
+  if (!namespace || !name) errors.push({ field: 'metadata', message: 'name and namespace are required' });
+  if (!spec) {
+    errors.push({ field: 'spec', message: 'is required' });
+    return { ok: false, key, errors };
+  }
+
+  const secretId = pickAlias(spec, 'secretId', 'SecretID', errors);
+  if (secretId !== undefined && !isValidSecretId(secretId)) {
+    errors.push({
+      field: spec.secretId !== undefined ? 'spec.secretId' : 'spec.SecretID',
+      message: 'must be a Secrets Manager secret name or ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+    });
+  }
+
+  const selector = normaliseSelector(spec, errors);
+  const workloadKinds = normaliseKinds(spec.workloadKinds, errors);
+
+  if (errors.length > 0 || secretId === undefined || selector === undefined) return { ok: false, key, errors };
+  return {
+    ok: true,
+    mapping: {
+      key,
+      namespace,
+      name,
+      uid: obj.metadata.uid ?? '',
+      generation: obj.metadata.generation ?? 0,
+      secret: parseSecretId(secretId),
+      selector,
+      workloadKinds,
+    },
+  };
+}
+
+function pickAlias(spec: SecretsRotationMappingSpec, field: 'secretId', alias: 'SecretID', errors: FieldError[]): string | undefined {
+  const value = spec[field];
+  const legacy = spec[alias];
+  if (value !== undefined && legacy !== undefined) {
+    errors.push({ field: `spec.${field}`, message: `set spec.${field} or the legacy spec.${alias}, not both` });
+    return undefined;
+  }
+  const chosen = value ?? legacy;
+  const where = value !== undefined ? field : alias;
+  if (chosen === undefined) {
+    errors.push({ field: `spec.${field}`, message: `is required (or the legacy spec.${alias})` });
+    return undefined;
+  }
+  if (typeof chosen !== 'string' || chosen === '') {
+    errors.push({ field: `spec.${where}`, message: 'must be a non-empty string' });
+    return undefined;
+  }
+  return chosen;
+}
+
+function normaliseSelector(spec: SecretsRotationMappingSpec, errors: FieldError[]): LabelSelector | undefined {
+  if (spec.selector !== undefined && spec.Labels !== undefined) {
+    errors.push({ field: 'spec.selector', message: 'set spec.selector or the legacy spec.Labels, not both' });
+    return undefined;
+  }
+  if (spec.selector === undefined && spec.Labels === undefined) {
+    errors.push({ field: 'spec.selector', message: 'is required (or the legacy spec.Labels)' });
+    return undefined;
+  }
+  const field = spec.selector !== undefined ? 'spec.selector' : 'spec.Labels';
+  const raw: unknown = spec.selector ?? { matchLabels: spec.Labels };
+  if (!isRecord(raw)) {
+    errors.push({ field, message: 'must be an object' });
+    return undefined;
+  }
+  const before = errors.length;
+  const matchLabels = raw.matchLabels;
+  const matchExpressions = raw.matchExpressions;
+  const labelsField = field === 'spec.Labels' ? field : `${field}.matchLabels`;
+  if (matchLabels !== undefined) {
+    if (!isRecord(matchLabels)) errors.push({ field: labelsField, message: 'must be a map of label keys to values' });
+    else
+      for (const [k, v] of Object.entries(matchLabels)) {
+        if (!LABEL_KEY.test(k)) errors.push({ field: `${labelsField}`, message: `${JSON.stringify(k)} is not a valid label key` });
+        if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) {
+          errors.push({ field: `${labelsField}.${k}`, message: `${JSON.stringify(v)} is not a valid label value` });
+        }
+      }
+  }
+  if (matchExpressions !== undefined) {
+    if (!Array.isArray(matchExpressions)) errors.push({ field: `${field}.matchExpressions`, message: 'must be a list' });
+    else matchExpressions.forEach((e, i) => checkRequirement(e, `${field}.matchExpressions[${i}]`, errors));
+  }
+  const count = (isRecord(matchLabels) ? Object.keys(matchLabels).length : 0) + (Array.isArray(matchExpressions) ? matchExpressions.length : 0);
+  if (errors.length === before && count === 0) {
+    errors.push({ field, message: 'must not be empty: an empty selector would match every workload in the namespace' });
+  }
+  if (errors.length > before) return undefined;
+  return {
+    ...(isRecord(matchLabels) && Object.keys(matchLabels).length > 0 ? { matchLabels: { ...(matchLabels as Record<string, string>) } } : {}),
+    ...(Array.isArray(matchExpressions) && matchExpressions.length > 0 ? { matchExpressions: matchExpressions as LabelSelectorRequirement[] } : {}),
+  };
+}
+
+function checkRequirement(e: unknown, field: string, errors: FieldError[]): void {
+  if (!isRecord(e)) {
+    errors.push({ field, message: 'must be an object' });
+    return;
+  }
+  if (typeof e.key !== 'string' || !LABEL_KEY.test(e.key)) errors.push({ field: `${field}.key`, message: 'must be a valid label key' });
+  if (typeof e.operator !== 'string' || !OPERATORS.includes(e.operator)) {
+    errors.push({ field: `${field}.operator`, message: `must be one of ${OPERATORS.join(', ')}` });
+    return;
+  }
+  const values = e.values;
+  const hasValues = Array.isArray(values) && values.length > 0;
+  if ((e.operator === 'In' || e.operator === 'NotIn') && !hasValues) {
+    errors.push({ field: `${field}.values`, message: `must not be empty for operator ${e.operator}` });
+  }
+  if ((e.operator === 'Exists' || e.operator === 'DoesNotExist') && hasValues) {
+    errors.push({ field: `${field}.values`, message: `must be empty for operator ${e.operator}` });
+  }
+  if (values !== undefined && (!Array.isArray(values) || values.some((v) => typeof v !== 'string' || !LABEL_VALUE.test(v)))) {
+    errors.push({ field: `${field}.values`, message: 'must be a list of valid label values' });
+  }
+}
+
+function normaliseKinds(kinds: unknown, errors: FieldError[]): readonly WorkloadKind[] {
+  if (kinds === undefined) return WORKLOAD_KINDS;
+  if (!Array.isArray(kinds) || kinds.length === 0) {
+    errors.push({ field: 'spec.workloadKinds', message: `must be a non-empty list of ${WORKLOAD_KINDS.join(', ')}` });
+    return WORKLOAD_KINDS;
+  }
+  const bad = kinds.filter((k) => !(WORKLOAD_KINDS as readonly unknown[]).includes(k));
+  if (bad.length > 0) {
+    errors.push({ field: 'spec.workloadKinds', message: `unsupported kind ${JSON.stringify(bad[0])}; supported: ${WORKLOAD_KINDS.join(', ')}` });
+  }
+  // Keep the table's order so plans are deterministic whatever order the user wrote.
+  return WORKLOAD_KINDS.filter((k) => kinds.includes(k));
+}
+
+/** The selector in the API server's `labelSelector` query syntax. */
+export function selectorToQuery(selector: LabelSelector): string {
+  const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/** Same semantics as the API server's label selector, for checking what the server returned. */
+export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const values = e.values ?? [];
+    if (e.operator === 'In' && !(has && values.includes(labels[e.key]))) return false;
+    if (e.operator === 'NotIn' && has && values.includes(labels[e.key])) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,176 @@
+/**
+ * Keeps each mapping's status true: Ready (spec valid and indexed), the secret it
+ * names, how many workloads it selects, and the version baseline for drift recovery
+ * (a new mapping records the secret's current version and restarts nothing).
+ * Also the rotation record the rotator writes after each batch. Leader only.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { errorMessage, type Logger } from '../log';
+import type { EventPort, EventType, RotationStatusPort } from '../rotation/rotator';
+import type { SecretDescriber } from '../secrets/describer';
+import type { WorkloadClient } from '../workloads/adapters';
+import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
+import { API_VERSION, KIND, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMappingStatus } from './model';
+import type { MappingWatcher } from './watcher';
+
+const RETRY_MS = 5_000;
+
+export class StatusReconciler implements RotationStatusPort {
+  private readonly queued = new Set<string>();
+  private active = false;
+  private draining?: Promise<void>;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly o: {
+      watcher: MappingWatcher;
+      workloads: Pick<WorkloadClient, 'list'>;
+      describer?: SecretDescriber;
+      region: string;
+      log: Logger;
+      now?: () => Date;
+    },
+  ) {}
+
+  private now(): Date {
+    return this.o.now ? this.o.now() : new Date();
+  }
+
+  /** Starts writing status (this replica leads) and reconciles every known mapping. */
+  activate(): void {
+    this.active = true;
+    for (const key of this.o.watcher.keys()) this.enqueue(key);
+  }
+
+  deactivate(): void {
+    this.active = false;
+    this.queued.clear();
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+  }
+
+  enqueue(key: string): void {
+    if (!this.active) return;
+    this.queued.add(key);
+    if (!this.draining) this.draining = this.drain().finally(() => (this.draining = undefined));
+  }
+
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.active && this.queued.size > 0) {
+      const key = this.queued.values().next().value as string;
+      this.queued.delete(key);
+      let ok = false;
+      try {
+        ok = await this.reconcile(key);
+      } catch (err) {
+        this.o.log.warn('status reconcile failed', { mapping: key, error: errorMessage(err) });
+      }
+      if (!ok) {
+        const t = setTimeout(() => {
+          this.retryTimers.delete(t);
+          this.enqueue(key);
+        }, RETRY_MS);
+        t.unref();
+        this.retryTimers.add(t);
+      }
+    }
+  }
+
+  /** Returns false when it should be retried. */
+  async reconcile(key: string): Promise<boolean> {
+    const obj = this.o.watcher.object(key);
+    if (!obj) return true;
+    const generation = obj.metadata.generation;
+    const n = normaliseMapping(obj);
+    const now = this.now();
+    if (!n.ok) {
+      return this.o.watcher.patchStatus(key, (cur) => {
+        const conditions = setCondition(cur.conditions, { type: READY, status: 'False', reason: 'InvalidSpec', message: formatFieldErrors(n.errors), observedGeneration: generation }, now);
+        return changed(cur, { observedGeneration: generation, conditions });
+      });
+    }
+    const m = n.mapping;
+    const selector = selectorToQuery(m.selector);
+    const workloads = (await Promise.all(m.workloadKinds.map((k) => this.o.workloads.list(k, m.namespace, selector)))).flat();
+    let baseline: string | undefined;
+    if (!obj.status?.appliedVersion && this.o.describer && (m.secret.region ?? this.o.region) === this.o.region) {
+      try {
+        baseline = (await this.o.describer.describe(m.secret.raw)).currentVersion;
+      } catch (err) {
+        this.o.log.warn('could not record the secret version for drift recovery', { mapping: key, secret: m.secret.raw, error: errorMessage(err) });
+      }
+    }
+    const message = `secret ${m.secret.raw} selects ${workloads.length} workload(s)`;
+    return this.o.watcher.patchStatus(key, (cur) => {
+      const conditions = setCondition(cur.conditions, { type: READY, status: 'True', reason: 'Indexed', message, observedGeneration: generation }, now);
+      return changed(cur, {
+        observedGeneration: generation,
+        secretId: m.secret.raw,
+        matchedWorkloads: workloads.length,
+        conditions,
+        ...(baseline && !cur.appliedVersion ? { appliedVersion: baseline } : {}),
+      });
+    });
+  }
+
+  async recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, message: string, appliedVersion?: string): Promise<void> {
+    const now = this.now();
+    const ok = await this.o.watcher.patchStatus(mapping.key, (cur) => ({
+      lastRotation: record,
+      conditions: setCondition(
+        cur.conditions,
+        { type: ROTATION_SUCCEEDED, status: succeeded ? 'True' : 'False', reason: succeeded ? (record.dryRun ? 'DryRun' : 'WorkloadsRestarted') : 'RestartFailed', message, observedGeneration: mapping.generation },
+        now,
+      ),
+      ...(appliedVersion ? { appliedVersion } : {}),
+    }));
+    if (!ok) throw new Error(`status of ${mapping.key} could not be written`);
+  }
+
+  /** The drift baseline: records the version without restarting anything. */
+  async recordBaseline(mapping: Mapping, version: string): Promise<boolean> {
+    return this.o.watcher.patchStatus(mapping.key, (cur) => (cur.appliedVersion === version ? undefined : { appliedVersion: version }));
+  }
+}
+
+/** Only what differs from the current status; undefined when nothing does. */
+function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatus): SecretsRotationMappingStatus | undefined {
+  const diff = Object.fromEntries(Object.entries(next).filter(([k, v]) => JSON.stringify(cur[k as keyof SecretsRotationMappingStatus]) !== JSON.stringify(v)));
+  if (Object.keys(diff).length === 0) return undefined;
+  // Conditions are a list: a merge patch replaces it whole, so always send the full list.
+  return diff;
+}
+
+export function isReady(status: SecretsRotationMappingStatus | undefined): boolean {
+  return findCondition(status?.conditions, READY)?.status === 'True';
+}
+
+/** Kubernetes Events on the mapping (core/v1, what `kubectl describe` shows). */
+export class EventRecorder implements EventPort {
+  constructor(
+    private readonly core: k8s.CoreV1Api,
+    private readonly instance: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void> {
+    const t = this.now();
+    await this.core.createNamespacedEvent(mapping.namespace, {
+      metadata: { name: `${mapping.name}.${t.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: mapping.namespace },
+      involvedObject: { apiVersion: API_VERSION, kind: KIND, name: mapping.name, namespace: mapping.namespace, uid: mapping.uid },
+      type,
+      reason,
+      message: message.slice(0, 1024),
+      source: { component: 'secrets-rotation-operator' },
+      reportingComponent: 'secrets-rotation-operator',
+      reportingInstance: this.instance,
+      firstTimestamp: t,
+      lastTimestamp: t,
+      count: 1,
+    });
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Watches SecretsRotationMappings through @dot-i/k8s-operator and keeps the index
+ * level-triggered: every ADDED/MODIFIED normalises the object and upserts it, every
+ * DELETED removes it, and a periodic full relist (also run after each watch
+ * reconnect) repairs deletes a broken watch missed. Status is written beside it,
+ * through the framework, one write at a time per mapping.
+ */
+import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
+import * as k8s from '@kubernetes/client-node';
+import { errorMessage, type Logger } from '../log';
+import { installResilientWatch } from '../kube/resilientWatch';
+import { MappingIndex } from './index';
+import {
+  API_VERSION,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+  formatFieldErrors,
+  mappingKey,
+  normaliseMapping,
+  type FieldError,
+  type SecretsRotationMapping,
+  type SecretsRotationMappingStatus,
+} from './model';
+
+export interface WatcherOptions {
+  readonly namespaces: readonly string[];
+  readonly index: MappingIndex;
+  readonly log: Logger;
+  readonly kubeConfig?: k8s.KubeConfig;
+}
+
+type ChangeListener = (key: string) => void;
+
+export class MappingWatcher extends Operator {
+  /** The latest object seen per key, status included. */
+  private readonly objects = new Map<string, SecretsRotationMapping>();
+  private readonly invalid = new Map<string, readonly FieldError[]>();
+  private readonly listeners: ChangeListener[] = [];
+  private readonly down = new Set<string>();
+  private readonly writes = new Map<string, Promise<unknown>>();
+  private synced = false;
+  private relistTimer?: NodeJS.Timeout;
+  private watchGuard?: { stop(): void };
+
+  constructor(private readonly opts: WatcherOptions) {
+    super(frameworkLogger(opts.log));
+    if (opts.kubeConfig) {
+      this.kubeConfig = opts.kubeConfig;
+      this.k8sApi = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    }
+  }
+
+  get index(): MappingIndex {
+    return this.opts.index;
+  }
+
+  /** Ready once a full list succeeded and no watch is currently broken. */
+  get ready(): boolean {
+    return this.synced && this.down.size === 0;
+  }
+
+  get kubeConfigInUse(): k8s.KubeConfig {
+    return this.kubeConfig;
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  object(key: string): SecretsRotationMapping | undefined {
+    return this.objects.get(key);
+  }
+
+  keys(): string[] {
+    return [...this.objects.keys()];
+  }
+
+  invalidErrors(key: string): readonly FieldError[] | undefined {
+    return this.invalid.get(key);
+  }
+
+  async startWatching(resyncIntervalSeconds: number): Promise<void> {
+    this.watchGuard = installResilientWatch({
+      onConnected: (path) => {
+        const wasDown = this.down.delete(path);
+        this.opts.log.info('mapping watch connected', { path });
+        if (wasDown) void this.relist();
+      },
+      onFailure: (path, err, retryInMs) => {
+        if (retryInMs > 0) this.down.add(path);
+        this.opts.log.warn('mapping watch failed; retrying', { path, error: errorMessage(err), retryInMs });
+      },
+    });
+    await this.relist();
+    await this.start();
+    this.relistTimer = setInterval(() => void this.relist(), resyncIntervalSeconds * 1000);
+    this.relistTimer.unref();
+  }
+
+  override stop(): void {
+    this.watchGuard?.stop();
+    if (this.relistTimer) clearInterval(this.relistTimer);
+    super.stop();
+  }
+
+  protected async init(): Promise<void> {
+    const scopes = this.opts.namespaces.length > 0 ? this.opts.namespaces : [undefined];
+    for (const ns of scopes) {
+      await this.watchResource(GROUP, VERSION, PLURAL, (e) => this.onEvent(e), ns);
+    }
+  }
+
+  private async onEvent(e: ResourceEvent): Promise<void> {
+    // The framework drops a handler's exception; never let one escape.
+    try {
+      this.apply(e.type, e.object as SecretsRotationMapping);
+    } catch (err) {
+      this.opts.log.error('mapping event handling failed', { error: errorMessage(err), mapping: `${e.meta.namespace}/${e.meta.name}` });
+    }
+  }
+
+  /** Level-triggered: the result depends only on the object, not on the event history. */
+  apply(type: ResourceEventType | 'ADDED' | 'MODIFIED' | 'DELETED', obj: SecretsRotationMapping): void {
+    const key = mappingKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    if (type === ResourceEventType.Deleted) {
+      this.objects.delete(key);
+      this.invalid.delete(key);
+      this.opts.index.remove(key);
+    } else {
+      const previous = this.objects.get(key);
+      // A replay after reconnect may carry an older resourceVersion than a status we just wrote.
+      if (previous && olderThan(obj, previous)) return;
+      this.objects.set(key, obj);
+      const n = normaliseMapping(obj);
+      if (n.ok) {
+        this.invalid.delete(key);
+        this.opts.index.upsert({ ...n.mapping, ...(obj.status?.appliedVersion ? { appliedVersion: obj.status.appliedVersion } : {}) });
+      } else {
+        this.opts.index.remove(key);
+        if (!this.invalid.has(key)) this.opts.log.warn('mapping is invalid', { mapping: key, error: formatFieldErrors(n.errors) });
+        this.invalid.set(key, n.errors);
+      }
+    }
+    for (const l of this.listeners) l(key);
+  }
+
+  /** Full list: makes the index hold exactly what the API server has. */
+  async relist(): Promise<boolean> {
+    try {
+      const api = this.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+      const items: SecretsRotationMapping[] = [];
+      if (this.opts.namespaces.length === 0) {
+        const res = await api.listClusterCustomObject(GROUP, VERSION, PLURAL);
+        items.push(...((res.body as { items: SecretsRotationMapping[] }).items ?? []));
+      } else {
+        for (const ns of this.opts.namespaces) {
+          const res = await api.listNamespacedCustomObject(GROUP, VERSION, ns, PLURAL);
+          items.push(...((res.body as { items: SecretsRotationMapping[] }).items ?? []));
+        }
+      }
+      const seen = new Set<string>();
+      for (const obj of items) {
+        seen.add(mappingKey(obj.metadata.namespace ?? '', obj.metadata.name ?? ''));
+        this.objects.delete(mappingKey(obj.metadata.namespace ?? '', obj.metadata.name ?? ''));
+        this.apply('ADDED', obj);
+      }
+      for (const key of [...this.objects.keys()]) {
+        if (!seen.has(key)) {
+          const [namespace, name] = key.split('/');
+          this.apply('DELETED', { metadata: { namespace, name } });
+        }
+      }
+      this.synced = true;
+      return true;
+    } catch (err) {
+      this.opts.log.warn('mapping relist failed', { error: errorMessage(err) });
+      return false;
+    }
+  }
+
+  /**
+   * Merge-patches the status of one mapping. Writes to the same mapping are
+   * serialised, and each builds on the previous one's result.
+   */
+  patchStatus(key: string, build: (current: SecretsRotationMappingStatus) => SecretsRotationMappingStatus | undefined): Promise<boolean> {
+    const prior = this.writes.get(key) ?? Promise.resolve();
+    const next = prior.then(async () => {
+      const obj = this.objects.get(key);
+      if (!obj) return false;
+      const patch = build(obj.status ?? {});
+      if (!patch) return true;
+      // An empty resourceVersion makes the framework's merge patch unconditional.
+      const meta: ResourceMeta = {
+        id: `${PLURAL}.${API_VERSION}`,
+        name: obj.metadata.name!,
+        namespace: obj.metadata.namespace,
+        resourceVersion: '',
+        apiVersion: API_VERSION,
+        kind: KIND,
+      };
+      const res = await this.patchResourceStatus(meta, patch);
+      if (!res) return false;
+      const latest = this.objects.get(key);
+      if (latest) this.objects.set(key, { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion: res.resourceVersion } });
+      return true;
+    });
+    const settled = next.catch(() => false);
+    this.writes.set(key, settled);
+    void settled.then(() => {
+      if (this.writes.get(key) === settled) this.writes.delete(key);
+    });
+    return settled;
+  }
+}
+
+function olderThan(a: SecretsRotationMapping, b: SecretsRotationMapping): boolean {
+  const ra = Number(a.metadata.resourceVersion);
+  const rb = Number(b.metadata.resourceVersion);
+  return a.metadata.uid === b.metadata.uid && Number.isFinite(ra) && Number.isFinite(rb) && ra < rb;
+}
+
+function frameworkLogger(log: Logger): OperatorLogger {
+  const child = log.child({ source: 'k8s-operator' });
+  return {
+    debug: (m) => child.debug(m),
+    info: (m) => child.info(m),
+    warn: (m) => child.warn(m),
+    error: (m) => child.error(m),
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Prometheus metrics (prom-client). Names follow `<app>_<what>_total|_seconds`
+ * with few, bounded labels; every metric is declared here and nowhere else.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const P = 'secrets_rotation_operator';
+
+export function createMetrics(defaultMetrics = true) {
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: `${P}_` });
+  const registers = [registry];
+  return {
+    registry,
+    messagesReceived: new Counter({ name: `${P}_messages_received_total`, help: 'SQS messages received.', registers }),
+    messagesIgnored: new Counter({
+      name: `${P}_messages_ignored_total`,
+      help: 'Messages acknowledged without a restart (not a change, not allowed, no mapping).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    messagesMalformed: new Counter({
+      name: `${P}_messages_malformed_total`,
+      help: 'Messages that could not be interpreted; left for the dead-letter queue.',
+      labelNames: ['code'],
+      registers,
+    }),
+    messagesFailed: new Counter({ name: `${P}_messages_failed_total`, help: 'Messages whose restarts failed; left for redelivery.', registers }),
+    messagesDeleted: new Counter({ name: `${P}_messages_deleted_total`, help: 'Messages deleted after handling.', registers }),
+    restarts: new Counter({
+      name: `${P}_restarts_total`,
+      help: 'Workload restart decisions by kind and result.',
+      labelNames: ['kind', 'result'],
+      registers,
+    }),
+    eventToRestartSeconds: new Histogram({
+      name: `${P}_event_to_restart_seconds`,
+      help: 'Time from the AWS event to the restart patch being accepted.',
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers,
+    }),
+    sqsReceiveCalls: new Counter({ name: `${P}_sqs_receive_calls_total`, help: 'ReceiveMessage calls made.', registers }),
+    sqsErrors: new Counter({ name: `${P}_sqs_errors_total`, help: 'Failed SQS calls by operation.', labelNames: ['operation'], registers }),
+    driftDetected: new Counter({ name: `${P}_drift_detected_total`, help: 'Secrets found on a newer version than applied by drift recovery.', registers }),
+    mappings: new Gauge({ name: `${P}_mappings`, help: 'Valid mappings in the index.', registers }),
+    leader: new Gauge({ name: `${P}_leader`, help: '1 while this replica holds the lease and consumes SQS.', registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,265 @@
+/**
+ * Executes rotations: interpret each message, settle the target version, find the
+ * mappings and their workloads, plan, patch with bounded concurrency, then write
+ * status and Events. Returns what should happen to each message: deleted only when
+ * every restart it asked for is done; left for redelivery otherwise; malformed ones
+ * go back to the queue at once so its redrive policy moves them to the dead-letter queue.
+ */
+import { interpretMessage, type SecretChange } from '../events/interpret';
+import { errorMessage, type Logger } from '../log';
+import type { MappingIndex } from '../mappings/index';
+import { selectorToQuery, type Mapping, type RotationRecord, type WorkloadResult } from '../mappings/model';
+import type { Metrics } from '../metrics';
+import type { SecretDescriber } from '../secrets/describer';
+import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
+import type { WorkloadClient } from '../workloads/adapters';
+import { mapLimit } from './concurrency';
+import { planRestarts, workloadId, type Match, type ResolvedChange, type WorkloadAction, type WorkloadState } from './plan';
+
+export interface InboundMessage {
+  readonly id: string;
+  readonly body: string;
+  readonly receiveCount?: number;
+}
+
+export type Disposition = 'delete' | 'retry' | 'dead-letter';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface RotationStatusPort {
+  recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, message: string, appliedVersion?: string): Promise<void>;
+}
+
+export interface EventPort {
+  record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void>;
+}
+
+export interface RotatorOptions {
+  readonly index: MappingIndex;
+  readonly workloads: Pick<WorkloadClient, 'list' | 'restart'>;
+  readonly describer?: SecretDescriber;
+  readonly status: RotationStatusPort;
+  readonly events: EventPort;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly region: string;
+  readonly dryRun: boolean;
+  readonly maxConcurrentRestarts: number;
+  readonly allowedAccountIds: readonly string[];
+  readonly allowedRegions: readonly string[];
+  readonly now?: () => Date;
+}
+
+interface Outcome {
+  readonly result: WorkloadResult;
+  readonly reason?: string;
+}
+
+export class Rotator {
+  private readonly now: () => Date;
+
+  constructor(private readonly o: RotatorOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  async handleBatch(messages: readonly InboundMessage[]): Promise<Map<string, Disposition>> {
+    const dispositions = new Map<string, Disposition>();
+    const changes: { messageId: string; change: SecretChange }[] = [];
+    for (const m of messages) {
+      this.o.metrics.messagesReceived.inc();
+      const meaning = interpretMessage(m.body);
+      if (meaning.type === 'parse-error') {
+        this.o.metrics.messagesMalformed.inc({ code: meaning.error.code });
+        this.o.log.warn('malformed message left for the dead-letter queue', {
+          messageId: m.id,
+          eventId: meaning.error.eventId,
+          code: meaning.error.code,
+          error: meaning.error.message,
+          bytes: Buffer.byteLength(m.body, 'utf8'),
+          receiveCount: m.receiveCount,
+        });
+        dispositions.set(m.id, 'dead-letter');
+      } else if (meaning.type === 'not-a-change') {
+        const n = meaning.notAChange;
+        this.o.metrics.messagesIgnored.inc({ reason: n.reason });
+        this.o.log.info('event does not change a secret; acknowledged', { messageId: m.id, eventId: n.eventId, secret: n.secretId, reason: n.reason, detail: n.message });
+        dispositions.set(m.id, 'delete');
+      } else if (!this.allowed(meaning.change)) {
+        const c = meaning.change;
+        this.o.metrics.messagesIgnored.inc({ reason: 'NotAllowed' });
+        this.o.log.warn('event from an account or region outside the allow-list; ignored', {
+          messageId: m.id,
+          eventId: c.eventId,
+          secret: c.secret.raw,
+          account: c.account ?? c.secret.account,
+          region: c.region ?? c.secret.region,
+        });
+        dispositions.set(m.id, 'delete');
+      } else {
+        changes.push({ messageId: m.id, change: meaning.change });
+      }
+    }
+    const resolved = await this.resolveAll(changes);
+    for (const [messageId, ok] of await this.rotate(resolved)) dispositions.set(messageId, ok ? 'delete' : 'retry');
+    return dispositions;
+  }
+
+  /** Rolls what `changes` call for; returns per message whether all its work is done. */
+  async rotate(changes: readonly ResolvedChange[]): Promise<Map<string, boolean>> {
+    const done = new Map<string, boolean>(changes.map((c) => [c.messageId, true]));
+    const matches: Match[] = [];
+    const listings = new Map<string, Promise<WorkloadState[]>>();
+    for (const change of changes) {
+      const mappings = this.o.index.lookup(change.change.secret);
+      if (mappings.length === 0) {
+        this.o.metrics.messagesIgnored.inc({ reason: 'NoMapping' });
+        this.o.log.info('no mapping names this secret; acknowledged', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
+      }
+      for (const mapping of mappings) {
+        let listing = listings.get(mapping.key);
+        if (!listing) listings.set(mapping.key, (listing = this.listWorkloads(mapping)));
+        try {
+          matches.push({ change, mapping, workloads: await listing });
+        } catch (err) {
+          done.set(change.messageId, false);
+          this.o.log.error('listing workloads failed; message left for redelivery', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) });
+        }
+      }
+    }
+
+    const actions = planRestarts(matches);
+    const outcomes = new Map<string, Outcome>();
+    await mapLimit(actions, this.o.maxConcurrentRestarts, async (a) => outcomes.set(workloadId(a.workload), await this.execute(a, matches)));
+    for (const a of actions) {
+      if (outcomes.get(workloadId(a.workload))?.result === 'Failed') for (const c of a.causes) done.set(c.messageId, false);
+    }
+    await this.report(matches, actions, outcomes);
+    return done;
+  }
+
+  private allowed(c: SecretChange): boolean {
+    const accounts = this.o.allowedAccountIds;
+    const regions = this.o.allowedRegions;
+    const account = [c.account, c.secret.account];
+    const region = [c.region, c.secret.region];
+    const accountOk = accounts.length === 0 || account.every((a) => a === undefined || accounts.includes(a)) && account.some((a) => a !== undefined);
+    const regionOk = regions.length === 0 || region.every((r) => r === undefined || regions.includes(r)) && region.some((r) => r !== undefined);
+    return accountOk && regionOk;
+  }
+
+  /**
+   * Settles each distinct secret once per batch with DescribeSecret: its exact ARN and
+   * name (so ambiguous ids match precisely) and the AWSCURRENT version, which is what
+   * restarted pods will read. Without an answer, the event's own version is used.
+   */
+  private async resolveAll(changes: readonly { messageId: string; change: SecretChange }[]): Promise<ResolvedChange[]> {
+    const described = new Map<string, Promise<{ arn: string; name: string; currentVersion?: string } | undefined>>();
+    const describe = (c: SecretChange) => {
+      const inRegion = (c.secret.region ?? c.region ?? this.o.region) === this.o.region;
+      if (!this.o.describer || !inRegion) return Promise.resolve(undefined);
+      let p = described.get(c.secret.raw);
+      if (!p) {
+        p = this.o.describer.describe(c.secret.raw).catch((err) => {
+          this.o.log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
+          return undefined;
+        });
+        described.set(c.secret.raw, p);
+      }
+      return p;
+    };
+    return Promise.all(
+      changes.map(async ({ messageId, change }) => {
+        const d = await describe(change);
+        const secret = d ? resolvedSecretRef(d.arn, d.name) : change.secret;
+        const version = d?.currentVersion ?? change.versionId ?? `event:${change.eventId}`;
+        return { messageId, change: { ...change, secret }, secretKey: canonicalSecretKey(secret), version };
+      }),
+    );
+  }
+
+  private async listWorkloads(mapping: Mapping): Promise<WorkloadState[]> {
+    const selector = selectorToQuery(mapping.selector);
+    const lists = await Promise.all(mapping.workloadKinds.map((kind) => this.o.workloads.list(kind, mapping.namespace, selector)));
+    return lists.flat();
+  }
+
+  private async execute(a: WorkloadAction, matches: readonly Match[]): Promise<Outcome> {
+    const w = a.workload;
+    const fields = {
+      workload: workloadId(w),
+      mapping: [...new Set(a.causes.map((c) => c.mappingKey))].join(','),
+      eventId: [...new Set(a.causes.map((c) => c.eventId))].join(','),
+      secret: Object.keys(a.versions).join(','),
+      version: Object.values(a.versions).join(','),
+    };
+    if (a.decision === 'skip') {
+      this.o.metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
+      this.o.log.info('workload skipped', { ...fields, reason: a.reason });
+      return { result: 'Skipped', reason: a.reason };
+    }
+    if (this.o.dryRun) {
+      this.o.metrics.restarts.inc({ kind: w.kind, result: 'dry_run' });
+      this.o.log.info('dry run: would restart workload', fields);
+      return { result: 'WouldRestart', reason: 'DryRun' };
+    }
+    const state = matches.flatMap((m) => m.workloads).find((s) => workloadId(s) === workloadId(w))!;
+    try {
+      await this.o.workloads.restart(w, state.appliedVersions, a.versions, this.now());
+    } catch (err) {
+      this.o.metrics.restarts.inc({ kind: w.kind, result: 'failed' });
+      this.o.log.error('workload restart failed', { ...fields, error: errorMessage(err) });
+      return { result: 'Failed', reason: errorMessage(err) };
+    }
+    this.o.metrics.restarts.inc({ kind: w.kind, result: 'restarted' });
+    const eventTimes = matches.filter((m) => a.causes.some((c) => c.messageId === m.change.messageId)).map((m) => Date.parse(m.change.change.eventTime ?? ''));
+    const earliest = Math.min(...eventTimes.filter((t) => !Number.isNaN(t)));
+    if (Number.isFinite(earliest)) this.o.metrics.eventToRestartSeconds.observe(Math.max(0, (this.now().getTime() - earliest) / 1000));
+    this.o.log.info('workload restarted', fields);
+    return { result: 'Restarted' };
+  }
+
+  /** One status update and one Event per mapping that had work in this batch. */
+  private async report(matches: readonly Match[], actions: readonly WorkloadAction[], outcomes: ReadonlyMap<string, Outcome>): Promise<void> {
+    const byMapping = new Map<string, { mapping: Mapping; change: ResolvedChange }>();
+    for (const m of matches) {
+      const prev = byMapping.get(m.mapping.key);
+      if (!prev || Date.parse(m.change.change.eventTime ?? '') >= Date.parse(prev.change.change.eventTime ?? '')) byMapping.set(m.mapping.key, m);
+    }
+    const completionTime = this.now().toISOString();
+    await Promise.all(
+      [...byMapping.values()].map(async ({ mapping, change }) => {
+        const mine = actions.filter((a) => a.causes.some((c) => c.mappingKey === mapping.key));
+        if (mine.length === 0) return;
+        const workloads = mine.map((a) => {
+          const o = outcomes.get(workloadId(a.workload))!;
+          return { kind: a.workload.kind, name: a.workload.name, result: o.result, ...(o.reason ? { reason: o.reason } : {}) };
+        });
+        const failed = workloads.filter((w) => w.result === 'Failed');
+        const record: RotationRecord = {
+          secretVersion: change.version,
+          eventId: change.change.eventId,
+          ...(change.change.eventTime ? { eventTime: change.change.eventTime } : {}),
+          completionTime,
+          ...(this.o.dryRun ? { dryRun: true } : {}),
+          workloads,
+        };
+        const summary = workloads.map((w) => `${w.kind}/${w.name} ${w.result}${w.reason ? ` (${w.reason})` : ''}`).join(', ');
+        const message = `secret ${change.secretKey} version ${change.version}: ${summary}`;
+        const ok = failed.length === 0;
+        const log = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
+        try {
+          await this.o.status.recordRotation(mapping, record, ok, message, ok && !this.o.dryRun ? change.version : undefined);
+        } catch (err) {
+          this.o.log.warn('writing rotation status failed', { ...log, error: errorMessage(err) });
+        }
+        const reason = !ok ? 'RotationFailed' : this.o.dryRun ? 'RotationDryRun' : 'Rotated';
+        try {
+          await this.o.events.record(mapping, ok ? 'Normal' : 'Warning', reason, message);
+        } catch (err) {
+          this.o.log.warn('recording the Event failed', { ...log, error: errorMessage(err) });
+        }
+        this.o.log.info('rotation handled', { ...log, result: reason, workloads: summary });
+      }),
+    );
+  }
+}
