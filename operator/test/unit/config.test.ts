@@ -1,0 +1,94 @@
+import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
+
+const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
+
+describe('loadConfig', () => {
+  it('applies every documented default', () => {
+    const c = loadConfig(base, 'host-1');
+    expect(c).toMatchObject({
+      queueUrl: base.SQS_QUEUE_URL,
+      region: 'eu-west-1',
+      watchNamespaces: [],
+      logLevel: DEFAULTS.LOG_LEVEL,
+      httpPort: DEFAULTS.HTTP_PORT,
+      dryRun: false,
+      maxConcurrentRestarts: DEFAULTS.MAX_CONCURRENT_RESTARTS,
+      waitTimeSeconds: 20,
+      maxMessages: 10,
+      visibilityTimeoutSeconds: DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS,
+      driftCheckIntervalSeconds: DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS,
+      allowedAccountIds: [],
+      allowedRegions: [],
+      leaderElection: { enabled: true, leaseName: DEFAULTS.LEASE_NAME, namespace: 'ops', identity: 'host-1', leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 },
+    });
+  });
+
+  it('reads every knob', () => {
+    const c = loadConfig({
+      ...base,
+      AWS_REGION: 'us-east-1',
+      WATCH_NAMESPACES: ' a, b ,a',
+      LOG_LEVEL: 'DEBUG',
+      HTTP_PORT: '9000',
+      DRY_RUN: 'true',
+      MAX_CONCURRENT_RESTARTS: '3',
+      SQS_WAIT_TIME_SECONDS: '5',
+      SQS_MAX_MESSAGES: '4',
+      SQS_VISIBILITY_TIMEOUT_SECONDS: '30',
+      RESYNC_INTERVAL_SECONDS: '7',
+      DRIFT_CHECK_INTERVAL_SECONDS: '0',
+      ALLOWED_ACCOUNT_IDS: '123456789012',
+      ALLOWED_REGIONS: 'us-east-1,eu-west-1',
+      LEADER_ELECTION: 'false',
+      LEASE_NAME: 'l',
+      POD_NAME: 'pod-1',
+    });
+    expect(c).toMatchObject({
+      region: 'us-east-1',
+      watchNamespaces: ['a', 'b'],
+      logLevel: 'debug',
+      httpPort: 9000,
+      dryRun: true,
+      maxConcurrentRestarts: 3,
+      waitTimeSeconds: 5,
+      maxMessages: 4,
+      visibilityTimeoutSeconds: 30,
+      resyncIntervalSeconds: 7,
+      driftCheckIntervalSeconds: 0,
+      allowedAccountIds: ['123456789012'],
+      allowedRegions: ['us-east-1', 'eu-west-1'],
+      leaderElection: expect.objectContaining({ enabled: false, leaseName: 'l', identity: 'pod-1' }),
+    });
+  });
+
+  it.each([
+    [{ SQS_QUEUE_URL: '' }, 'SQS_QUEUE_URL', /required/],
+    [{ SQS_QUEUE_URL: 'not a url' }, 'SQS_QUEUE_URL', /not a queue URL/],
+    [{ SQS_QUEUE_URL: 'http://localhost:4566/123/q' }, 'AWS_REGION', /cannot be derived/],
+    [{ HTTP_PORT: 'eighty' }, 'HTTP_PORT', /integer/],
+    [{ HTTP_PORT: '70000' }, 'HTTP_PORT', /integer/],
+    [{ SQS_MAX_MESSAGES: '11' }, 'SQS_MAX_MESSAGES', /1 to 10/],
+    [{ SQS_WAIT_TIME_SECONDS: '21' }, 'SQS_WAIT_TIME_SECONDS', /0 to 20/],
+    [{ MAX_CONCURRENT_RESTARTS: '0' }, 'MAX_CONCURRENT_RESTARTS', /integer/],
+    [{ DRY_RUN: 'yes' }, 'DRY_RUN', /true or false/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of/],
+    [{ WATCH_NAMESPACES: 'ok,Not_OK' }, 'WATCH_NAMESPACES', /Not_OK/],
+    [{ ALLOWED_ACCOUNT_IDS: '1234' }, 'ALLOWED_ACCOUNT_IDS', /1234/],
+    [{ ALLOWED_REGIONS: 'mars' }, 'ALLOWED_REGIONS', /mars/],
+    [{ POD_NAMESPACE: '' }, 'POD_NAMESPACE', /LEADER_ELECTION/],
+    [{ LEASE_RENEW_DEADLINE_SECONDS: '20' }, 'LEASE_RENEW_DEADLINE_SECONDS', /less than LEASE_DURATION_SECONDS/],
+    [{ LEASE_RETRY_PERIOD_SECONDS: '10' }, 'LEASE_RETRY_PERIOD_SECONDS', /less than LEASE_RENEW_DEADLINE_SECONDS/],
+  ])('%j stops start-up naming %s', (env, variable, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(new RegExp(`^configuration error: ${variable} `));
+    expect((error as ConfigError).message).toMatch(message);
+    expect((error as ConfigError).message).not.toContain('\n');
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * The framework wrapper against a small HTTP server speaking the list/watch protocol:
+ * it proves that a dying API server neither exits the process nor leaves the index
+ * stale. The real API server is exercised in e2e.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
+import { createLogger } from '../../../src/log';
+import { MappingIndex } from '../../../src/mappings/index';
+import type { SecretsRotationMapping } from '../../../src/mappings/model';
+import { MappingWatcher } from '../../../src/mappings/watcher';
+import { parseSecretId } from '../../../src/secrets/secretId';
+
+const PATH = '/apis/awssecretsoperator.secretoperator/v1/secretsrotationmappings';
+let rv = 100;
+const srm = (name: string, secretId: string): SecretsRotationMapping => ({
+  apiVersion: 'awssecretsoperator.secretoperator/v1',
+  kind: 'SecretsRotationMapping',
+  metadata: { name, namespace: 'ns', uid: `uid-${name}`, generation: 1, resourceVersion: String(++rv) },
+  spec: { secretId, selector: { matchLabels: { app: name } } },
+});
+
+class FakeApiServer {
+  items: SecretsRotationMapping[] = [];
+  readonly watches = new Set<http.ServerResponse>();
+  server?: http.Server;
+  port = 0;
+
+  async listen(port = 0) {
+    this.server = http.createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      if (url.pathname !== PATH) return void res.writeHead(404).end();
+      if (url.searchParams.get('watch') === 'true') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        for (const o of this.items) res.write(`${JSON.stringify({ type: 'ADDED', object: o })}\n`);
+        this.watches.add(res);
+        res.on('close', () => this.watches.delete(res));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'List', items: this.items }));
+    });
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
+    this.port = (this.server!.address() as AddressInfo).port;
+  }
+
+  send(type: string, object: unknown) {
+    for (const w of this.watches) w.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  async kill() {
+    for (const w of this.watches) w.destroy();
+    this.server!.closeAllConnections();
+    await new Promise((r) => this.server!.close(r));
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('MappingWatcher on @dot-i/k8s-operator', () => {
+  let api: FakeApiServer;
+  let watcher: MappingWatcher;
+  let exit: jest.SpyInstance;
+
+  beforeEach(async () => {
+    exit = jest.spyOn(process, 'exit').mockImplementation(((code: number) => {
+      throw new Error(`process.exit(${code}) called`);
+    }) as never);
+    api = new FakeApiServer();
+    api.items = [srm('a', 'secret-a')];
+    await api.listen();
+  });
+
+  afterEach(async () => {
+    watcher?.stop();
+    await api.kill().catch(() => undefined);
+    exit.mockRestore();
+  });
+
+  const start = async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const index = new MappingIndex();
+    watcher = new MappingWatcher({ namespaces: [], index, log: createLogger('silent'), kubeConfig: kc });
+    await watcher.startWatching(3600);
+    return index;
+  };
+
+  it('indexes what the watch delivers, including invalid objects kept out of the index', async () => {
+    const index = await start();
+    await until(() => api.watches.size === 1, 'watch connected');
+    api.send('ADDED', srm('b', 'secret-b'));
+    api.send('ADDED', { ...srm('bad', 'secret-c'), spec: { secretId: 'secret-c' } });
+    api.send('BOOKMARK', { metadata: { resourceVersion: '1' } });
+    api.send('ERROR', { kind: 'Status', code: 410 });
+    await until(() => index.size === 2 && watcher.invalidErrors('ns/bad') !== undefined, 'events applied');
+    expect(index.lookup(parseSecretId('secret-b')).map((m) => m.key)).toEqual(['ns/b']);
+    expect(watcher.invalidErrors('ns/bad')).toEqual([{ field: 'spec.selector', message: expect.stringMatching(/required/) }]);
+    api.send('DELETED', srm('b', 'secret-b'));
+    await until(() => index.size === 1, 'delete applied');
+    expect(watcher.ready).toBe(true);
+  });
+
+  it('survives the API server going away, turns unready, and repairs missed deletes on return', async () => {
+    const index = await start();
+    await until(() => watcher.ready && index.size === 1, 'initial sync');
+    const port = api.port;
+    await api.kill();
+    await until(() => !watcher.ready, 'unready while the API server is down');
+    // While down, "a" was deleted and "c" created: the watch never saw either.
+    api = new FakeApiServer();
+    api.items = [srm('c', 'secret-c')];
+    await api.listen(port);
+    await until(() => watcher.ready && index.lookup(parseSecretId('secret-c')).length === 1 && index.lookup(parseSecretId('secret-a')).length === 0, 'recovered', 20_000);
+    expect(index.size).toBe(1);
+    expect(exit).not.toHaveBeenCalled();
+  }, 30_000);
+});
+
+describe('dependency overrides keep the framework working', () => {
+  const version = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version.split('.').map(Number);
+  const atLeast = (v: number[], min: number[]) => v[0] > min[0] || (v[0] === min[0] && (v[1] > min[1] || (v[1] === min[1] && v[2] >= min[2])));
+
+  it('jsonpath-plus is 10.3.0 or later (CVE-2024-21534, CVE-2025-1302) and client-node still evaluates paths with it', () => {
+    expect(atLeast(version('jsonpath-plus'), [10, 3, 0])).toBe(true);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { jsonpath } = require('@kubernetes/client-node/dist/json_path') as { jsonpath: (p: string, j: unknown) => unknown[] };
+    expect(jsonpath('$.status.token', { status: { token: 't' } })).toEqual(['t']);
+  });
+
+  it('tough-cookie is 4.1.3 or later (CVE-2023-26136) and request still uses it', () => {
+    expect(atLeast(version('tough-cookie'), [4, 1, 3])).toBe(true);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const request = require('request') as { jar(): { setCookie(c: string, u: string): void; getCookieString(u: string): string } };
+    const jar = request.jar();
+    jar.setCookie('a=b', 'https://example.test/');
+    expect(jar.getCookieString('https://example.test/')).toBe('a=b');
+  });
+});

@@ -1,0 +1,79 @@
+import { normaliseMapping, selectorMatches, selectorToQuery, WORKLOAD_KINDS, type SecretsRotationMapping } from '../../../src/mappings/model';
+
+const meta = { name: 'm', namespace: 'team-a', uid: 'u1', generation: 3 };
+const make = (spec: unknown): SecretsRotationMapping => ({ metadata: meta, spec: spec as SecretsRotationMapping['spec'] });
+const errorsOf = (spec: unknown) => {
+  const n = normaliseMapping(make(spec));
+  if (n.ok) throw new Error('expected validation errors');
+  return n.errors;
+};
+
+describe('normaliseMapping', () => {
+  it('normalises the v1 form', () => {
+    const n = normaliseMapping(make({ secretId: 'app', selector: { matchLabels: { app: 'web' } }, workloadKinds: ['StatefulSet', 'Deployment'] }));
+    expect(n).toEqual({
+      ok: true,
+      mapping: expect.objectContaining({ key: 'team-a/m', namespace: 'team-a', name: 'm', uid: 'u1', generation: 3, selector: { matchLabels: { app: 'web' } }, workloadKinds: ['Deployment', 'StatefulSet'] }),
+    });
+  });
+
+  it('accepts the proof of concept manifest (SecretID, Labels) unchanged', () => {
+    const n = normaliseMapping(make({ SecretID: 'eks-controller-test-secret', Labels: { environment: 'operatortest' } }));
+    if (!n.ok) throw new Error(JSON.stringify(n.errors));
+    expect(n.mapping.secret.raw).toBe('eks-controller-test-secret');
+    expect(n.mapping.selector).toEqual({ matchLabels: { environment: 'operatortest' } });
+    expect(n.mapping.workloadKinds).toEqual(WORKLOAD_KINDS);
+  });
+
+  it('the PoC and v1 forms normalise to the same mapping', () => {
+    const a = normaliseMapping(make({ SecretID: 's', Labels: { a: 'b' } }));
+    const b = normaliseMapping(make({ secretId: 's', selector: { matchLabels: { a: 'b' } } }));
+    expect(a).toEqual(b);
+  });
+
+  it.each([
+    [{ selector: { matchLabels: { a: 'b' } } }, 'spec.secretId', /required/],
+    [{ secretId: 's', SecretID: 's', selector: { matchLabels: { a: 'b' } } }, 'spec.secretId', /not both/],
+    [{ secretId: 'bad id', selector: { matchLabels: { a: 'b' } } }, 'spec.secretId', /name or ARN/],
+    [{ SecretID: 'arn:aws:s3:::x', Labels: { a: 'b' } }, 'spec.SecretID', /name or ARN/],
+    [{ secretId: 's' }, 'spec.selector', /required/],
+    [{ secretId: 's', selector: { matchLabels: { a: 'b' } }, Labels: { a: 'b' } }, 'spec.selector', /not both/],
+    [{ secretId: 's', selector: {} }, 'spec.selector', /must not be empty/],
+    [{ secretId: 's', Labels: {} }, 'spec.Labels', /must not be empty/],
+    [{ secretId: 's', selector: { matchLabels: { a: 'not valid!' } } }, 'spec.selector.matchLabels.a', /label value/],
+    [{ secretId: 's', selector: { matchLabels: { 'bad key!': 'x' } } }, 'spec.selector.matchLabels', /label key/],
+    [{ secretId: 's', selector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }, 'spec.selector.matchExpressions[0].values', /must not be empty/],
+    [{ secretId: 's', selector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } }, 'spec.selector.matchExpressions[0].values', /must be empty/],
+    [{ secretId: 's', selector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } }, 'spec.selector.matchExpressions[0].operator', /one of/],
+    [{ secretId: 's', selector: { matchLabels: { a: 'b' } }, workloadKinds: [] }, 'spec.workloadKinds', /non-empty/],
+    [{ secretId: 's', selector: { matchLabels: { a: 'b' } }, workloadKinds: ['CronJob'] }, 'spec.workloadKinds', /CronJob/],
+  ])('refuses %j naming %s', (spec, field, message) => {
+    const errors = errorsOf(spec);
+    expect(errors).toContainEqual({ field, message: expect.stringMatching(message) });
+  });
+
+  it('refuses a missing spec', () => expect(normaliseMapping({ metadata: meta })).toEqual({ ok: false, key: 'team-a/m', errors: [{ field: 'spec', message: 'is required' }] }));
+});
+
+describe('selectors', () => {
+  const selector = {
+    matchLabels: { app: 'web' },
+    matchExpressions: [
+      { key: 'tier', operator: 'In' as const, values: ['a', 'b'] },
+      { key: 'env', operator: 'NotIn' as const, values: ['dev'] },
+      { key: 'team', operator: 'Exists' as const },
+      { key: 'legacy', operator: 'DoesNotExist' as const },
+    ],
+  };
+
+  it('renders the API server query syntax', () => expect(selectorToQuery(selector)).toBe('app=web,tier in (a,b),env notin (dev),team,!legacy'));
+
+  it('matches like the API server', () => {
+    expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x' })).toBe(true);
+    expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x', env: 'dev' })).toBe(false);
+    expect(selectorMatches(selector, { app: 'web', tier: 'c', team: 'x' })).toBe(false);
+    expect(selectorMatches(selector, { app: 'web', tier: 'a' })).toBe(false);
+    expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x', legacy: '' })).toBe(false);
+    expect(selectorMatches(selector, { app: 'api', tier: 'a', team: 'x' })).toBe(false);
+  });
+});

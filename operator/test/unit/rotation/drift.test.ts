@@ -1,0 +1,76 @@
+import { setCondition } from '../../../src/mappings/conditions';
+import { MappingIndex } from '../../../src/mappings/index';
+import { createLogger } from '../../../src/log';
+import { createMetrics } from '../../../src/metrics';
+import { microTime } from '../../../src/leader/lease';
+import { backoffMs } from '../../../src/kube/resilientWatch';
+import { checkDrift, driftOf } from '../../../src/rotation/drift';
+import type { ResolvedChange } from '../../../src/rotation/plan';
+import { mapping } from '../../support/builders';
+
+describe('drift recovery', () => {
+  it('driftOf separates mappings behind the current version from those without a baseline', () => {
+    const behind = mapping('a', { appliedVersion: 'v1' });
+    const current = mapping('b', { appliedVersion: 'v2' });
+    const fresh = mapping('c');
+    expect(driftOf([behind, current, fresh], 'v2')).toEqual({ behind: [behind], unrecorded: [fresh] });
+  });
+
+  it('rotates a secret whose mappings are behind and records baselines without rotating', async () => {
+    const index = new MappingIndex();
+    index.upsert(mapping('behind', { appliedVersion: 'v1' }));
+    index.upsert(mapping('fresh'));
+    index.upsert(mapping('elsewhere', { secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app' }));
+    const rotated: ResolvedChange[][] = [];
+    const baselines: string[] = [];
+    const described: string[] = [];
+    await checkDrift({
+      index,
+      describer: { describe: async (id) => (described.push(id), { arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbC123', name: 'app', currentVersion: 'v2' }) },
+      rotate: async (c) => (rotated.push([...c]), new Map()),
+      recordBaseline: async (m, v) => (baselines.push(`${m.key}=${v}`), true),
+      metrics: createMetrics(false),
+      log: createLogger('silent'),
+      region: 'us-east-1',
+    });
+    expect(described).toEqual(['app']);
+    expect(baselines).toEqual(['ns/fresh=v2']);
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0][0]).toMatchObject({ version: 'v2', secretKey: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app', change: { kind: 'DriftDetected' } });
+  });
+
+  it('does nothing when every mapping is current', async () => {
+    const index = new MappingIndex();
+    index.upsert(mapping('a', { appliedVersion: 'v2' }));
+    const rotate = jest.fn();
+    await checkDrift({
+      index,
+      describer: { describe: async () => ({ arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbC123', name: 'app', currentVersion: 'v2' }) },
+      rotate,
+      recordBaseline: async () => true,
+      metrics: createMetrics(false),
+      log: createLogger('silent'),
+      region: 'us-east-1',
+    });
+    expect(rotate).not.toHaveBeenCalled();
+  });
+});
+
+describe('conditions', () => {
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const t1 = new Date('2026-01-01T00:05:00Z');
+  it('keeps lastTransitionTime while the status holds, moves it on a flip', () => {
+    const c0 = setCondition(undefined, { type: 'Ready', status: 'True', reason: 'Indexed', message: 'm' }, t0);
+    const same = setCondition(c0, { type: 'Ready', status: 'True', reason: 'Indexed', message: 'm2' }, t1);
+    expect(same[0].lastTransitionTime).toBe(t0.toISOString());
+    expect(same[0].message).toBe('m2');
+    const flipped = setCondition(same, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'x' }, t1);
+    expect(flipped[0].lastTransitionTime).toBe(t1.toISOString());
+    expect(setCondition(flipped, { type: 'RotationSucceeded', status: 'True', reason: 'R', message: '' }, t1).map((c) => c.type)).toEqual(['Ready', 'RotationSucceeded']);
+  });
+});
+
+describe('small shell helpers', () => {
+  it('lease times have six fractional digits (MicroTime)', () => expect(microTime(Date.parse('2026-01-01T00:00:00.123Z'))).toBe('2026-01-01T00:00:00.123000Z'));
+  it('backoff doubles and is capped', () => expect([1, 2, 3, 10].map((n) => backoffMs(n, 500, 4000))).toEqual([500, 1000, 2000, 4000]));
+});

@@ -1,0 +1,97 @@
+import { planRestarts, workloadId } from '../../../src/rotation/plan';
+import { mapping, resolved, SECRET_KEY, workload } from '../../support/builders';
+
+describe('planRestarts', () => {
+  it('restarts each selected workload and records the version', () => {
+    const m = mapping('web');
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: m, workloads: [workload('web'), workload('db', { kind: 'StatefulSet' })] }]);
+    expect(plan.map((a) => [workloadId(a.workload), a.decision, a.versions])).toEqual([
+      ['Deployment/ns/web', 'restart', { [SECRET_KEY]: 'v2' }],
+      ['StatefulSet/ns/db', 'restart', { [SECRET_KEY]: 'v2' }],
+    ]);
+    expect(plan[0].causes).toEqual([{ mappingKey: 'ns/web', messageId: 'm1', eventId: 'ev-m1', secretKey: SECRET_KEY, version: 'v2' }]);
+  });
+
+  it('coalesces the same workload across messages and mappings into one action', () => {
+    const w = workload('shared');
+    const plan = planRestarts([
+      { change: resolved('m1', 'v2'), mapping: mapping('a'), workloads: [w] },
+      { change: resolved('m2', 'v2'), mapping: mapping('b'), workloads: [w] },
+      { change: resolved('m3', 'v2'), mapping: mapping('a'), workloads: [w] },
+    ]);
+    expect(plan).toHaveLength(1);
+    expect(plan[0].decision).toBe('restart');
+    expect(plan[0].causes.map((c) => c.messageId)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('a burst of versions ends on the newest event', () => {
+    const w = workload('web');
+    const m = mapping('web');
+    const plan = planRestarts([
+      { change: resolved('m1', 'v3', '2025-03-11T09:00:03Z'), mapping: m, workloads: [w] },
+      { change: resolved('m2', 'v5', '2025-03-11T09:00:05Z'), mapping: m, workloads: [w] },
+      { change: resolved('m3', 'v4', '2025-03-11T09:00:04Z'), mapping: m, workloads: [w] },
+    ]);
+    expect(plan).toHaveLength(1);
+    expect(plan[0].versions).toEqual({ [SECRET_KEY]: 'v5' });
+  });
+
+  it('equal times keep batch order: the later message wins', () => {
+    const w = workload('web');
+    const m = mapping('web');
+    const plan = planRestarts([
+      { change: resolved('m1', 'v1'), mapping: m, workloads: [w] },
+      { change: resolved('m2', 'v2'), mapping: m, workloads: [w] },
+    ]);
+    expect(plan[0].versions).toEqual({ [SECRET_KEY]: 'v2' });
+  });
+
+  it('skips a workload whose pod template already records the version (redelivery)', () => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { applied: { [SECRET_KEY]: 'v2' } })] }]);
+    expect(plan[0]).toMatchObject({ decision: 'skip', reason: 'AlreadyAtVersion', versions: {} });
+  });
+
+  it('restarts a workload that records an older version', () => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { applied: { [SECRET_KEY]: 'v1', other: 'x' } })] }]);
+    expect(plan[0]).toMatchObject({ decision: 'restart', versions: { [SECRET_KEY]: 'v2' } });
+  });
+
+  it('skips a paused Deployment with a reason', () => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { paused: true })] }]);
+    expect(plan[0]).toMatchObject({ decision: 'skip', reason: 'Paused' });
+  });
+
+  it('never touches a workload outside the mapping namespace', () => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web', { namespace: 'team-a' }), workloads: [workload('web', { namespace: 'team-b' })] }]);
+    expect(plan).toEqual([]);
+  });
+
+  it('honours workloadKinds', () => {
+    const plan = planRestarts([
+      { change: resolved('m1', 'v2'), mapping: mapping('web', { kinds: ['StatefulSet'] }), workloads: [workload('web'), workload('db', { kind: 'StatefulSet' }), workload('agent', { kind: 'DaemonSet' })] },
+    ]);
+    expect(plan.map((a) => workloadId(a.workload))).toEqual(['StatefulSet/ns/db']);
+  });
+
+  it('does nothing for a mapping that already recorded this version (created after the change)', () => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web', { appliedVersion: 'v2' }), workloads: [workload('web')] }]);
+    expect(plan).toEqual([]);
+  });
+
+  it('two secrets for one workload land in one restart', () => {
+    const w = workload('web');
+    const other = { ...resolved('m2', 'd7'), secretKey: 'db-secret' };
+    const plan = planRestarts([
+      { change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [w] },
+      { change: other, mapping: mapping('web-db', { secretId: 'db-secret' }), workloads: [w] },
+    ]);
+    expect(plan).toHaveLength(1);
+    expect(plan[0].versions).toEqual({ [SECRET_KEY]: 'v2', 'db-secret': 'd7' });
+  });
+
+  it('is deterministic: actions sorted by workload', () => {
+    const m = mapping('web');
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: m, workloads: [workload('z'), workload('a'), workload('m', { kind: 'DaemonSet' })] }]);
+    expect(plan.map((a) => workloadId(a.workload))).toEqual(['DaemonSet/ns/m', 'Deployment/ns/a', 'Deployment/ns/z']);
+  });
+});

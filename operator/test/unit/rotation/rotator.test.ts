@@ -1,0 +1,230 @@
+import { createLogger } from '../../../src/log';
+import { MappingIndex } from '../../../src/mappings/index';
+import type { Mapping, RotationRecord, WorkloadKind } from '../../../src/mappings/model';
+import { createMetrics } from '../../../src/metrics';
+import type { WorkloadRef, WorkloadState } from '../../../src/rotation/plan';
+import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
+import type { SecretDescriber } from '../../../src/secrets/describer';
+import { fixture } from '../../support/fixtures';
+import { mapping, workload } from '../../support/builders';
+
+const FIXTURE_KEY = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:eks-controller-test-secret';
+const FIXTURE_ARN = `${FIXTURE_KEY}-AbC123`;
+const NATIVE_VERSION = '5c2e9d71-8a3f-4b6e-a1d4-93f7c0e2b815';
+
+class FakeCluster {
+  readonly workloads = new Map<string, WorkloadState & { labels: Record<string, string> }>();
+  readonly patches: { workload: WorkloadRef; versions: Record<string, string> }[] = [];
+  failNext = new Set<string>();
+  failList = false;
+
+  add(w: WorkloadState, labels: Record<string, string>) {
+    this.workloads.set(`${w.kind}/${w.namespace}/${w.name}`, { ...w, labels });
+  }
+
+  readonly client = {
+    list: async (kind: WorkloadKind, namespace: string, selector: string): Promise<WorkloadState[]> => {
+      if (this.failList) throw new Error('connection refused');
+      const [k, v] = selector.split('=');
+      return [...this.workloads.values()].filter((w) => w.kind === kind && w.namespace === namespace && w.labels[k] === v);
+    },
+    restart: async (w: WorkloadRef, applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>) => {
+      const id = `${w.kind}/${w.namespace}/${w.name}`;
+      if (this.failNext.delete(id)) throw new Error('the server is on fire');
+      this.patches.push({ workload: w, versions: { ...versions } });
+      const cur = this.workloads.get(id)!;
+      this.workloads.set(id, { ...cur, appliedVersions: { ...applied, ...versions } });
+    },
+  };
+}
+
+function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?: string | Error } = {}) {
+  const index = new MappingIndex();
+  for (const m of opts.mappings ?? [mapping('web', { secretId: 'eks-controller-test-secret' })]) index.upsert(m);
+  const cluster = new FakeCluster();
+  const statuses: { mapping: string; record: RotationRecord; ok: boolean; applied?: string }[] = [];
+  const events: { mapping: string; type: string; reason: string; message: string }[] = [];
+  const described: string[] = [];
+  const describer: SecretDescriber = {
+    describe: async (id) => {
+      described.push(id);
+      if (opts.current instanceof Error) throw opts.current;
+      return { arn: FIXTURE_ARN, name: 'eks-controller-test-secret', ...(opts.current ? { currentVersion: opts.current } : {}) };
+    },
+  };
+  const metrics = createMetrics(false);
+  const rotator = new Rotator({
+    index,
+    workloads: cluster.client,
+    describer,
+    status: { recordRotation: async (m, record, ok, _msg, applied) => void statuses.push({ mapping: m.key, record, ok, ...(applied ? { applied } : {}) }) },
+    events: { record: async (m, type, reason, message) => void events.push({ mapping: m.key, type, reason, message }) },
+    metrics,
+    log: createLogger('silent'),
+    region: 'us-east-1',
+    dryRun: false,
+    maxConcurrentRestarts: 2,
+    allowedAccountIds: [],
+    allowedRegions: [],
+    now: () => new Date('2025-03-11T09:14:30Z'),
+    ...opts,
+  });
+  const metric = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
+  return { rotator, cluster, statuses, events, described, metrics, metric, index };
+}
+
+const msg = (id: string, file: string) => ({ id, body: fixture(file) });
+
+describe('Rotator.handleBatch', () => {
+  it('rolls the mapped workload, records status and an Event, deletes the message', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('web'), { app: 'web' });
+    t.cluster.add(workload('unrelated'), { app: 'other' });
+    const d = await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(d.get('m1')).toBe('delete');
+    expect(t.cluster.patches).toEqual([{ workload: { kind: 'Deployment', namespace: 'ns', name: 'web' }, versions: { [FIXTURE_KEY]: NATIVE_VERSION } }]);
+    expect(t.statuses).toEqual([
+      {
+        mapping: 'ns/web',
+        ok: true,
+        applied: NATIVE_VERSION,
+        record: expect.objectContaining({ secretVersion: NATIVE_VERSION, eventId: expect.any(String), workloads: [{ kind: 'Deployment', name: 'web', result: 'Restarted' }] }),
+      },
+    ]);
+    expect(t.events).toEqual([expect.objectContaining({ mapping: 'ns/web', type: 'Normal', reason: 'Rotated' })]);
+    expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'Deployment', result: 'restarted' }, value: 1 })]);
+  });
+
+  it('the same change delivered three ways restarts once', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('web'), { app: 'web' });
+    const first = await t.rotator.handleBatch([msg('a', 'native-label-updated-awscurrent.json'), msg('b', 'cloudtrail-put-secret-value-no-stages.json')]);
+    const second = await t.rotator.handleBatch([msg('c', 'sns-wrapped-native-label-updated.json')]);
+    expect([...first.values(), ...second.values()]).toEqual(['delete', 'delete', 'delete']);
+    expect(t.cluster.patches).toHaveLength(1);
+  });
+
+  it('RotationSucceeded rolls to the AWSCURRENT version DescribeSecret reports', async () => {
+    const t = setup({ current: 'v-current' });
+    t.cluster.add(workload('web'), { app: 'web' });
+    await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')]);
+    expect(t.cluster.patches[0].versions).toEqual({ [FIXTURE_KEY]: 'v-current' });
+  });
+
+  it('without DescribeSecret it falls back to the event version', async () => {
+    const t = setup({ current: new Error('AccessDenied') });
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m', 'native-label-updated-awscurrent.json')])).get('m')).toBe('delete');
+    expect(t.cluster.patches[0].versions).toEqual({ [FIXTURE_KEY]: NATIVE_VERSION });
+  });
+
+  it('describes each secret once per batch', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    await t.rotator.handleBatch([msg('a', 'native-label-updated-awscurrent.json'), msg('b', 'native-label-updated-awscurrent.json')]);
+    expect(t.described).toHaveLength(1);
+  });
+
+  it('non-changes are acknowledged and counted, never restart', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('web'), { app: 'web' });
+    const d = await t.rotator.handleBatch([msg('p', 'cloudtrail-put-secret-value-awspending.json'), msg('f', 'service-event-rotation-failed.json')]);
+    expect([...d.values()]).toEqual(['delete', 'delete']);
+    expect(t.cluster.patches).toEqual([]);
+    expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NotAwsCurrent' }, value: 1 }), expect.objectContaining({ labels: { reason: 'NotAChange' }, value: 1 })]);
+  });
+
+  it('malformed messages go to the dead-letter queue and do not disturb good ones', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('web'), { app: 'web' });
+    const d = await t.rotator.handleBatch([msg('bad1', 'not-json.txt'), msg('good', 'native-label-updated-awscurrent.json'), msg('bad2', 'foreign-source-ec2.json')]);
+    expect(Object.fromEntries(d)).toEqual({ bad1: 'dead-letter', good: 'delete', bad2: 'dead-letter' });
+    expect(t.cluster.patches).toHaveLength(1);
+    expect(await t.metric('secrets_rotation_operator_messages_malformed_total')).toHaveLength(2);
+  });
+
+  it('a failed patch leaves only the messages that asked for it', async () => {
+    const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret' }), mapping('db', { secretId: 'other-secret' })] });
+    t.cluster.add(workload('web'), { app: 'web' });
+    t.cluster.failNext.add('Deployment/ns/web');
+    const d = await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json'), msg('ignored', 'service-event-rotation-failed.json')]);
+    expect(Object.fromEntries(d)).toEqual({ m1: 'retry', ignored: 'delete' });
+    expect(t.statuses[0]).toMatchObject({ ok: false, record: { workloads: [expect.objectContaining({ result: 'Failed' })] } });
+    expect(t.statuses[0].applied).toBeUndefined();
+    expect(t.events[0]).toMatchObject({ type: 'Warning', reason: 'RotationFailed' });
+    // Redelivery after the failure restarts it.
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toHaveLength(1);
+  });
+
+  it('a listing failure leaves the message for redelivery', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.failList = true;
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+  });
+
+  it('a change no mapping names is acknowledged', async () => {
+    const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'something-else' })] });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NoMapping' }, value: 1 })]);
+  });
+
+  it('dry run patches nothing and records what it would have done', async () => {
+    const t = setup({ current: NATIVE_VERSION, dryRun: true });
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toEqual([]);
+    expect(t.statuses[0]).toMatchObject({ ok: true, record: { dryRun: true, workloads: [{ kind: 'Deployment', name: 'web', result: 'WouldRestart', reason: 'DryRun' }] } });
+    expect(t.statuses[0].applied).toBeUndefined();
+    expect(t.events[0].reason).toBe('RotationDryRun');
+  });
+
+  it.each([
+    [{ allowedAccountIds: ['210987654321'] }, false],
+    [{ allowedAccountIds: ['123456789012'] }, true],
+    [{ allowedRegions: ['eu-west-1'] }, false],
+    [{ allowedRegions: ['us-east-1'] }, true],
+  ])('allow-list %j → restart %s', async (allow, restarts) => {
+    const t = setup({ current: NATIVE_VERSION, ...allow });
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toHaveLength(restarts ? 1 : 0);
+  });
+
+  it('tenancy: only workloads in the mapping namespace roll', async () => {
+    const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret', namespace: 'team-a' })] });
+    t.cluster.add(workload('web', { namespace: 'team-a' }), { app: 'web' });
+    t.cluster.add(workload('web', { namespace: 'team-b' }), { app: 'web' });
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(t.cluster.patches.map((p) => p.workload.namespace)).toEqual(['team-a']);
+  });
+
+  it('bounded concurrency: never more than maxConcurrentRestarts patches in flight', async () => {
+    const t = setup({ current: NATIVE_VERSION, maxConcurrentRestarts: 3 });
+    for (let i = 0; i < 12; i++) t.cluster.add(workload(`w${i}`), { app: 'web' });
+    let inFlight = 0;
+    let peak = 0;
+    const restart = t.cluster.client.restart;
+    t.cluster.client.restart = async (...args) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setImmediate(r));
+      await restart(...args);
+      inFlight--;
+    };
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(t.cluster.patches).toHaveLength(12);
+    expect(peak).toBe(3);
+  });
+
+  it('never puts a message body in a log line', async () => {
+    const lines: string[] = [];
+    const log = createLogger('debug');
+    log.transports.forEach((tr) => (tr.silent = true));
+    log.on('data', (l) => lines.push(JSON.stringify(l)));
+    const t = setup({ current: NATIVE_VERSION, log });
+    await t.rotator.handleBatch([{ id: 'x', body: '{"SecretString":"hunter2-super-secret"' }, msg('y', 'native-label-updated-awscurrent.json')]);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain('hunter2');
+  });
+});
+
