@@ -92,3 +92,21 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).not.toContain('\n');
   });
 });
+
+describe('the README configuration table', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  const readme = fs.readFileSync(`${__dirname}/../../../README.md`, 'utf8');
+  const source = fs.readFileSync(`${__dirname}/../../src/config.ts`, 'utf8');
+  const rows = new Map([...readme.matchAll(/^\| `([A-Z_]+)`[^|]*\| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]));
+
+  it('lists every variable config.ts reads', () => {
+    const read = [...source.matchAll(/\(env, '([A-Z_]+)'/g)].map((m) => m[1]);
+    expect(read.length).toBeGreaterThan(15);
+    for (const v of read) expect(rows.has(v) || readme.includes(`\`${v}\``)).toBe(true);
+  });
+
+  it('states every default as config.ts applies it', () => {
+    for (const [k, v] of Object.entries(DEFAULTS)) expect([k, rows.get(k)]).toEqual([k, `\`${String(v)}\``]);
+  });
+});
