@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Builds the local toolchain (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok, helm, helm-unittest) from the Go modules pinned in
+# scripts/toolchain/versions.env, and caches the binaries under
+#   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/<tool>-<version>/
+# A second run builds nothing.
+#
+# Usage:
+#   build.sh                    build what is missing, print a summary (stderr)
+#   build.sh --print-env        same, then print KEY=VALUE lines (stdout) naming the
+#                               binaries: ETCD_BIN KUBE_APISERVER_BIN
+#                               KUBE_CONTROLLER_MANAGER_BIN KUBE_SCHEDULER_BIN KWOK_BIN
+#                               HELM_BIN HELM_PLUGINS HELM_UNITTEST_BIN ...
+#                               (eval-able: `set -a; eval "$(build.sh --print-env)"; set +a`)
+#   build.sh --check            exit 0 if everything is cached, 1 otherwise; builds nothing
+#   build.sh --only k8s,helm    restrict to some families: k8s etcd kwok helm helm-unittest
+#   build.sh --sync [FAMILY..]  regenerate scripts/toolchain/<family>/go.mod and go.sum
+#                               from versions.env (needs the Go module proxy)
+#
+# If KUBEBUILDER_ASSETS names a folder holding executable `etcd` and `kube-apiserver`,
+# those two are used as they are and not built.
+#
+# Progress goes to stderr: which tool, when it started, a line every 30 s with the
+# elapsed seconds, and the time it took.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+
+# Bump when the way binaries are built changes (flags, layout): invalidates the cache.
+RECIPE=1
+FAMILIES=(etcd k8s kwok helm helm-unittest)
+CACHE_ROOT="${SRO_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-rotation-operator}"
+
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+export GOFLAGS="-buildvcs=false -mod=readonly"
+GO_P="$(nproc 2>/dev/null || echo 2)"
+
+log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- arguments
+MODE=build
+ONLY=""
+SYNC_FAMILIES=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --print-env) MODE=print-env ;;
+    --check) MODE=check ;;
+    --only) shift; ONLY="${1:-}" ;;
+    --only=*) ONLY="${1#--only=}" ;;
+    --sync) MODE=sync; shift; SYNC_FAMILIES=("$@"); break ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+  shift
+done
+
+selected() { # family
+  [[ -z "$ONLY" ]] && return 0
+  [[ ",$ONLY," == *",$1,"* ]]
+}
+if [[ -n "$ONLY" ]]; then
+  IFS=',' read -r -a _only <<<"$ONLY"
+  for f in "${_only[@]}"; do
+    [[ " ${FAMILIES[*]} " == *" $f "* ]] || die "--only: unknown family '$f' (one of: ${FAMILIES[*]})"
+  done
+fi
+
+command -v go >/dev/null || die "go is not on PATH (Go >= $GO_DIRECTIVE is needed)"
+GO_VERSION="$(go env GOVERSION)"
+K8S_MINOR="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+K8S_STAGING_VERSION="v0.${KUBERNETES_VERSION#v1.}"
+
+# ---------------------------------------------------------------- progress
+TICKER_PID=""
+start_ticker() { # label t0
+  local label="$1" t0="$2"
+  # `wait` on a background sleep lets the TERM trap run at once when stopped.
+  ( sp=""
+    trap '[[ -n "$sp" ]] && kill "$sp" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 30 & sp=$!
+      wait "$sp"
+      printf '[toolchain %s] %s: still running, %ss elapsed\n' "$(date +%H:%M:%S)" "$label" "$(( $(date +%s) - t0 ))" >&2
+    done ) &
+  TICKER_PID=$!
+}
+stop_ticker() {
+  if [[ -n "$TICKER_PID" ]]; then
+    kill "$TICKER_PID" 2>/dev/null || true
+    wait "$TICKER_PID" 2>/dev/null || true
+    TICKER_PID=""
+  fi
+}
+trap stop_ticker EXIT
+
+with_progress() { # label cmd...   runs cmd, printing a line every 30 s
+  local label="$1"; shift
+  local t0; t0="$(date +%s)"
+  start_ticker "$label" "$t0"
+  local rc=0
+  "$@" || rc=$?
+  stop_ticker
+  return "$rc"
+}
+
+# ---------------------------------------------------------------- --sync
+gomodcache() { go env GOMODCACHE; }
+
+new_module() { # dir modulepath
+  local dir="$1" path="$2"
+  mkdir -p "$dir"
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  (cd "$dir" && GOFLAGS=-mod=mod go mod init "$path" >/dev/null 2>&1 && go mod edit -go="$GO_DIRECTIVE")
+}
+
+tidy_module() { # dir
+  (cd "$1" && GOFLAGS=-mod=mod with_progress "go mod tidy ($1)" go mod tidy)
+}
+
+sync_family() {
+  local fam="$1" dir="$HERE/$1"
+  log "sync $fam: regenerating $dir/go.mod from versions.env"
+  case "$fam" in
+    etcd)
+      new_module "$dir" secrets-rotation-operator/toolchain/etcd
+      (cd "$dir" && go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" -tool=go.etcd.io/etcd/server/v3) ;;
+    k8s)
+      new_module "$dir" secrets-rotation-operator/toolchain/k8s
+      (cd "$dir" && GOFLAGS=-mod=mod go mod download "k8s.io/kubernetes@$KUBERNETES_VERSION")
+      local upstream_mod; upstream_mod="$(gomodcache)/cache/download/k8s.io/kubernetes/@v/$KUBERNETES_VERSION.mod"
+      [[ -f "$upstream_mod" ]] || die "sync k8s: $upstream_mod not found after download"
+      local staging
+      staging="$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$upstream_mod")"
+      [[ -n "$staging" ]] || die "sync k8s: no staging replace lines found in $upstream_mod"
+      local args=(-require="k8s.io/kubernetes@$KUBERNETES_VERSION")
+      local m
+      for m in $staging; do args+=(-replace="$m=$m@$K8S_STAGING_VERSION"); done
+      args+=(-tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kube-controller-manager -tool=k8s.io/kubernetes/cmd/kube-scheduler)
+      (cd "$dir" && go mod edit "${args[@]}")
+      log "sync k8s: $(echo "$staging" | wc -l) staging modules replaced by $K8S_STAGING_VERSION" ;;
+    kwok)
+      new_module "$dir" secrets-rotation-operator/toolchain/kwok
+      (cd "$dir" && go mod edit -require="sigs.k8s.io/kwok@$KWOK_VERSION" -tool=sigs.k8s.io/kwok/cmd/kwok) ;;
+    helm)
+      new_module "$dir" secrets-rotation-operator/toolchain/helm
+      (cd "$dir" && go mod edit -require="helm.sh/helm/v3@$HELM_VERSION" -tool=helm.sh/helm/v3/cmd/helm) ;;
+    helm-unittest)
+      new_module "$dir" secrets-rotation-operator/toolchain/helm-unittest
+      (cd "$dir" && go mod edit -require="github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION" \
+        -replace="github.com/vmware-labs/yaml-jsonpath=github.com/helm-unittest/yaml-jsonpath@$HELM_UNITTEST_YAML_JSONPATH_VERSION" \
+        -tool=github.com/helm-unittest/helm-unittest/cmd/helm-unittest) ;;
+    *) die "sync: unknown family '$fam' (one of: ${FAMILIES[*]})" ;;
+  esac
+  tidy_module "$dir"
+  log "sync $fam: done"
+}
+
+if [[ "$MODE" == sync ]]; then
+  [[ ${#SYNC_FAMILIES[@]} -gt 0 ]] || SYNC_FAMILIES=("${FAMILIES[@]}")
+  for f in "${SYNC_FAMILIES[@]}"; do sync_family "$f"; done
+  exit 0
+fi
+
+# ---------------------------------------------------------------- pin checks
+requires() { # dir module version -> exit status
+  grep -Eq "^[[:space:]]*(require[[:space:]]+)?$(printf '%s' "$2" | sed 's/[.]/\\./g')[[:space:]]+$3([[:space:]]|$)" "$1/go.mod"
+}
+check_pins() { # family
+  local fam="$1" dir="$HERE/$1" ok=1
+  [[ -f "$dir/go.mod" && -f "$dir/go.sum" ]] || die "$dir/go.mod or go.sum missing: run 'bash scripts/toolchain/build.sh --sync $fam'"
+  case "$fam" in
+    etcd) requires "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" || ok=0 ;;
+    k8s)
+      requires "$dir" k8s.io/kubernetes "$KUBERNETES_VERSION" || ok=0
+      if grep -E '=> k8s\.io/' "$dir/go.mod" | grep -vq " $K8S_STAGING_VERSION\$"; then ok=0; fi ;;
+    kwok) requires "$dir" sigs.k8s.io/kwok "$KWOK_VERSION" || ok=0 ;;
+    helm) requires "$dir" helm.sh/helm/v3 "$HELM_VERSION" || ok=0 ;;
+    helm-unittest)
+      requires "$dir" github.com/helm-unittest/helm-unittest "$HELM_UNITTEST_VERSION" || ok=0
+      grep -q "=> github.com/helm-unittest/yaml-jsonpath $HELM_UNITTEST_YAML_JSONPATH_VERSION" "$dir/go.mod" || ok=0 ;;
+  esac
+  [[ $ok == 1 ]] || die "$dir/go.mod does not match versions.env: run 'bash scripts/toolchain/build.sh --sync $fam' and commit the result"
+}
+
+# ---------------------------------------------------------------- build
+BUILT=()
+CACHED=()
+mkdir -p "$CACHE_ROOT"
+
+stamp_for() { # dir ldflags bin
+  { echo "recipe=$RECIPE"; echo "go=$GO_VERSION"; echo "ldflags=$2"; echo "bin=$3"
+    cat "$1/go.mod" "$1/go.sum"; } | sha256sum | cut -c1-20
+}
+
+# build_family FAMILY DEST LDFLAGS BIN=PKG...  (every BIN is put at DEST/BIN)
+build_family() {
+  local fam="$1" dest="$2" ldflags="$3"; shift 3
+  local dir="$HERE/$fam" spec bin pkg stamp need=()
+  for spec in "$@"; do
+    bin="${spec%%=*}"
+    stamp="$(stamp_for "$dir" "$ldflags" "$bin")"
+    if [[ -x "$dest/$bin" && -f "$dest/.$bin.stamp" && "$(cat "$dest/.$bin.stamp")" == "$stamp" ]]; then
+      CACHED+=("$bin")
+    else
+      need+=("$spec")
+    fi
+  done
+  [[ ${#need[@]} -gt 0 ]] || return 0
+  if [[ "$MODE" == check ]]; then
+    for spec in "${need[@]}"; do log "not cached: ${spec%%=*} ($dest)"; done
+    MISSING=1; return 0
+  fi
+  check_pins "$fam"
+  mkdir -p "$dest"
+  local t0; t0="$(date +%s)"
+  log "$fam: downloading modules for $(basename "$dest") (started)"
+  (cd "$dir" && with_progress "$fam: go mod download" go mod download)
+  log "$fam: modules ready after $(( $(date +%s) - t0 ))s"
+  local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
+  for spec in "${need[@]}"; do
+    bin="${spec%%=*}"; pkg="${spec#*=}"
+    local b0; b0="$(date +%s)"
+    log "$bin: building $pkg (started; Go $GO_VERSION, -p $GO_P)"
+    if ! (cd "$dir" && with_progress "$bin" go build -p "$GO_P" -trimpath -ldflags "-s -w $ldflags" -o "$tmp/$bin" "$pkg"); then
+      rm -rf "$tmp"
+      die "$bin: go build failed"
+    fi
+    mv -f "$tmp/$bin" "$dest/$bin"
+    stamp_for "$dir" "$ldflags" "$bin" >"$dest/.$bin.stamp"
+    local secs=$(( $(date +%s) - b0 ))
+    log "$bin: done in ${secs}s -> $dest/$bin"
+    BUILT+=("$bin(${secs}s)")
+  done
+  rm -rf "$tmp"
+}
+
+ETCD_BIN="" KUBE_APISERVER_BIN="" KUBE_CONTROLLER_MANAGER_BIN="" KUBE_SCHEDULER_BIN=""
+KWOK_BIN="" HELM_BIN="" HELM_PLUGINS_DIR="" HELM_UNITTEST_BIN=""
+MISSING=0
+T_START="$(date +%s)"
+
+# One build at a time per cache (jest globalSetup and a developer may race).
+if [[ "$MODE" != check ]]; then
+  exec 9>"$CACHE_ROOT/.lock"
+  if ! flock -n 9; then
+    log "another build.sh holds $CACHE_ROOT/.lock; waiting for it"
+    flock 9
+  fi
+fi
+
+USE_ASSETS=0
+if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
+  if [[ -x "$KUBEBUILDER_ASSETS/etcd" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" ]]; then
+    USE_ASSETS=1
+    ETCD_BIN="$KUBEBUILDER_ASSETS/etcd"
+    KUBE_APISERVER_BIN="$KUBEBUILDER_ASSETS/kube-apiserver"
+    log "using etcd and kube-apiserver from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+  else
+    log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks executable etcd and kube-apiserver; building them"
+  fi
+fi
+
+if selected etcd && [[ $USE_ASSETS == 0 ]]; then
+  d="$CACHE_ROOT/etcd-$ETCD_VERSION"
+  build_family etcd "$d" "" "etcd=go.etcd.io/etcd/server/v3"
+  ETCD_BIN="$d/etcd"
+fi
+
+if selected k8s; then
+  d="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
+  k8s_ld="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
+  specs=()
+  [[ $USE_ASSETS == 1 ]] || specs+=("kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver")
+  specs+=("kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager" "kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler")
+  build_family k8s "$d" "$k8s_ld" "${specs[@]}"
+  [[ $USE_ASSETS == 1 ]] || KUBE_APISERVER_BIN="$d/kube-apiserver"
+  KUBE_CONTROLLER_MANAGER_BIN="$d/kube-controller-manager"
+  KUBE_SCHEDULER_BIN="$d/kube-scheduler"
+fi
+
+if selected kwok; then
+  d="$CACHE_ROOT/kwok-$KWOK_VERSION"
+  build_family kwok "$d" "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" "kwok=sigs.k8s.io/kwok/cmd/kwok"
+  KWOK_BIN="$d/kwok"
+fi
+
+# Helm's default .Capabilities.KubeVersion comes from these variables (as in helm's
+# Makefile); point it at the Kubernetes release we run instead of helm's v1.20 default.
+helm_k8s_ld="-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR"
+
+if selected helm; then
+  d="$CACHE_ROOT/helm-$HELM_VERSION"
+  build_family helm "$d" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean $helm_k8s_ld" "helm=helm.sh/helm/v3/cmd/helm"
+  HELM_BIN="$d/helm"
+fi
+
+if selected helm-unittest; then
+  d="$CACHE_ROOT/helm-unittest-$HELM_UNITTEST_VERSION"
+  build_family helm-unittest "$d" "$helm_k8s_ld" "untt=github.com/helm-unittest/helm-unittest/cmd/helm-unittest"
+  HELM_UNITTEST_BIN="$d/untt"
+  # Install as a helm plugin without `helm plugin install` (no hooks, no download):
+  # $HELM_PLUGINS/unittest/{plugin.yaml,untt}.
+  HELM_PLUGINS_DIR="$d/plugins"
+  if [[ "$MODE" != check && -x "$HELM_UNITTEST_BIN" ]]; then
+    mkdir -p "$HELM_PLUGINS_DIR/unittest"
+    sed "s/@VERSION@/${HELM_UNITTEST_VERSION#v}/" "$HERE/helm-unittest/plugin.yaml" >"$HELM_PLUGINS_DIR/unittest/plugin.yaml.tmp"
+    mv -f "$HELM_PLUGINS_DIR/unittest/plugin.yaml.tmp" "$HELM_PLUGINS_DIR/unittest/plugin.yaml"
+    if ! cmp -s "$HELM_UNITTEST_BIN" "$HELM_PLUGINS_DIR/unittest/untt"; then
+      cp -f "$HELM_UNITTEST_BIN" "$HELM_PLUGINS_DIR/unittest/untt.tmp"
+      mv -f "$HELM_PLUGINS_DIR/unittest/untt.tmp" "$HELM_PLUGINS_DIR/unittest/untt"
+    fi
+  fi
+fi
+
+if [[ "$MODE" == check ]]; then
+  [[ $MISSING == 0 ]] && log "everything is cached" || true
+  exit "$MISSING"
+fi
+
+TOTAL=$(( $(date +%s) - T_START ))
+if [[ ${#BUILT[@]} -eq 0 ]]; then
+  log "nothing built: all cached under $CACHE_ROOT (${TOTAL}s)"
+else
+  log "built ${BUILT[*]} in ${TOTAL}s total; cached: ${CACHED[*]:-none}"
+fi
+
+emit() { [[ -n "$2" ]] && printf '%s=%s\n' "$1" "$2" || true; }
+print_env() {
+  emit TOOLCHAIN_CACHE_DIR "$CACHE_ROOT"
+  emit KUBERNETES_VERSION "$KUBERNETES_VERSION"
+  emit ETCD_BIN "$ETCD_BIN"
+  emit KUBE_APISERVER_BIN "$KUBE_APISERVER_BIN"
+  emit KUBE_CONTROLLER_MANAGER_BIN "$KUBE_CONTROLLER_MANAGER_BIN"
+  emit KUBE_SCHEDULER_BIN "$KUBE_SCHEDULER_BIN"
+  emit KWOK_BIN "$KWOK_BIN"
+  emit HELM_BIN "$HELM_BIN"
+  emit HELM_PLUGINS "$HELM_PLUGINS_DIR"
+  emit HELM_UNITTEST_BIN "$HELM_UNITTEST_BIN"
+}
+if [[ "$MODE" == print-env ]]; then
+  print_env
+else
+  print_env | sed 's/^/  /' >&2
+fi
