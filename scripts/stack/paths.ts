@@ -1,0 +1,139 @@
+/**
+ * Where things are: the repository, the stack's state folder, and the toolchain
+ * binaries (resolved by running scripts/toolchain/build.sh --print-env, which
+ * builds whatever is not cached yet).
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const TOOLCHAIN_SCRIPT = path.join(REPO_ROOT, 'scripts', 'toolchain', 'build.sh');
+export const VERSIONS_FILE = path.join(REPO_ROOT, 'scripts', 'toolchain', 'versions.env');
+
+/** The stack's state folder: `.stack/` at the repository root (override: STACK_DIR). */
+export function stackDir(): string {
+  return path.resolve(process.env.STACK_DIR ?? path.join(REPO_ROOT, '.stack'));
+}
+
+export interface StackPaths {
+  dir: string;
+  logs: string;
+  stateFile: string;
+  envFile: string;
+  envJsonFile: string;
+  kubeconfig: string;
+}
+
+export function stackPaths(dir: string = stackDir()): StackPaths {
+  return {
+    dir,
+    logs: path.join(dir, 'logs'),
+    stateFile: path.join(dir, 'state.json'),
+    envFile: path.join(dir, 'env'),
+    envJsonFile: path.join(dir, 'env.json'),
+    kubeconfig: path.join(dir, 'kubeconfig'),
+  };
+}
+
+export function logFile(component: string, dir: string = stackDir()): string {
+  return path.join(stackPaths(dir).logs, `${component}.log`);
+}
+
+/** The pinned versions (scripts/toolchain/versions.env) as a plain record. */
+export function readVersions(file: string = VERSIONS_FILE): Record<string, string> {
+  return parseEnvLines(fs.readFileSync(file, 'utf8'));
+}
+
+/** Parses KEY=VALUE lines (comments and blank lines ignored, optional quotes stripped). */
+export function parseEnvLines(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    if (value.length >= 2 && ((value.startsWith("'") && value.endsWith("'")) || (value.startsWith('"') && value.endsWith('"')))) {
+      value = value.slice(1, -1);
+    }
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+export type ToolFamily = 'etcd' | 'k8s' | 'kwok' | 'helm' | 'helm-unittest';
+
+export interface ToolchainPaths {
+  /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
+  cacheDir: string;
+  kubernetesVersion: string;
+  etcd?: string;
+  kubeApiserver?: string;
+  kubeControllerManager?: string;
+  kubeScheduler?: string;
+  kwok?: string;
+  helm?: string;
+  /** A folder to use as HELM_PLUGINS: holds unittest/{plugin.yaml,untt}. */
+  helmPlugins?: string;
+  helmUnittest?: string;
+  /** Every KEY=VALUE line build.sh printed. */
+  raw: Record<string, string>;
+}
+
+export interface ResolveToolchainOptions {
+  /** Restrict to some tool families (build.sh --only). Default: all. */
+  only?: ToolFamily[];
+  /** Receives build.sh's progress lines (stderr). Default: written to process.stderr. */
+  onProgress?: (line: string) => void;
+}
+
+/**
+ * Runs `scripts/toolchain/build.sh --print-env` (building what is not cached yet;
+ * a warm run takes a second or two) and returns the binaries' paths.
+ */
+export function resolveToolchain(opts: ResolveToolchainOptions = {}): Promise<ToolchainPaths> {
+  const args = [TOOLCHAIN_SCRIPT, '--print-env'];
+  if (opts.only && opts.only.length > 0) args.push('--only', opts.only.join(','));
+  const onProgress = opts.onProgress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let errBuf = '';
+    const tail: string[] = [];
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      errBuf += d;
+      let nl: number;
+      while ((nl = errBuf.indexOf('\n')) >= 0) {
+        const line = errBuf.slice(0, nl);
+        errBuf = errBuf.slice(nl + 1);
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+        onProgress(line);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (errBuf) onProgress(errBuf);
+      if (code !== 0) {
+        reject(new Error(`scripts/toolchain/build.sh failed (exit ${code}):\n${tail.join('\n')}`));
+        return;
+      }
+      const raw = parseEnvLines(stdout);
+      resolve({
+        cacheDir: raw.TOOLCHAIN_CACHE_DIR,
+        kubernetesVersion: raw.KUBERNETES_VERSION,
+        etcd: raw.ETCD_BIN,
+        kubeApiserver: raw.KUBE_APISERVER_BIN,
+        kubeControllerManager: raw.KUBE_CONTROLLER_MANAGER_BIN,
+        kubeScheduler: raw.KUBE_SCHEDULER_BIN,
+        kwok: raw.KWOK_BIN,
+        helm: raw.HELM_BIN,
+        helmPlugins: raw.HELM_PLUGINS,
+        helmUnittest: raw.HELM_UNITTEST_BIN,
+        raw,
+      });
+    });
+  });
+}

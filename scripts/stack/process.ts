@@ -1,0 +1,173 @@
+/**
+ * Process helpers for the stack: start detached (outliving the command that
+ * started them, output to a log file), find out whether a pid is still the process
+ * we started (start time from /proc), stop a process group (SIGTERM, then SIGKILL
+ * after a deadline) and wait until it is really gone. Polling with deadlines only.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
+export interface ProcInfo {
+  pid: number;
+  state: string;
+  pgrp: number;
+  /** Start time in clock ticks since boot (field 22 of /proc/PID/stat). */
+  startTime: string;
+}
+
+export function procInfo(pid: number): ProcInfo | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags ... starttime(22)"; comm may hold spaces.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { pid, state: rest[0], pgrp: Number(rest[2]), startTime: rest[19] };
+}
+
+/** True while `pid` exists, is not a zombie, and (if given) started at `startTime`. */
+export function isRunning(pid: number, startTime?: string): boolean {
+  const info = procInfo(pid);
+  if (!info || info.state === 'Z' || info.state === 'X') return false;
+  return startTime === undefined || info.startTime === startTime;
+}
+
+/** Live (non-zombie) members of a process group. */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const info = procInfo(Number(entry));
+    if (info && info.pgrp === pgid && info.state !== 'Z' && info.state !== 'X') out.push(info.pid);
+  }
+  return out;
+}
+
+export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class TimeoutError extends Error {}
+
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws a
+ * TimeoutError naming `what` after `timeoutMs`. `check` may throw to abort early.
+ */
+export async function pollUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { timeoutMs: number; intervalMs?: number },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 200;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      if (e instanceof AbortPoll) throw e.reason instanceof Error ? e.reason : e;
+      lastError = e;
+    }
+    if (Date.now() >= deadline) {
+      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new TimeoutError(`timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${what}${detail}`);
+    }
+    await delay(interval);
+  }
+}
+
+/** Throw from a pollUntil check to stop polling at once. */
+export class AbortPoll extends Error {
+  constructor(readonly reason: unknown) {
+    super(reason instanceof Error ? reason.message : String(reason));
+  }
+}
+
+export interface SpawnedProcess {
+  pid: number;
+  startTime: string;
+}
+
+/**
+ * Starts `command` in its own session/process group, stdio to `logFile` (appended),
+ * not tied to this process: it keeps running when this process exits.
+ */
+export function spawnDetached(
+  command: string,
+  args: string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): SpawnedProcess {
+  const fd = fs.openSync(opts.logFile, 'a');
+  try {
+    fs.writeSync(fd, `\n==== ${new Date().toISOString()} starting: ${command} ${args.join(' ')}\n`);
+    const child = spawn(command, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${command}`);
+    child.on('error', () => undefined);
+    child.unref();
+    const info = procInfo(child.pid);
+    return { pid: child.pid, startTime: info?.startTime ?? '' };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    /* group already gone */
+  }
+}
+
+/**
+ * Stops the process group led by `pid` (if `pid` is still the process that started
+ * at `startTime`): SIGTERM, then SIGKILL after `graceMs` (0: SIGKILL at once);
+ * resolves once no member is left, and throws if something survives SIGKILL.
+ */
+export async function stopProcessGroup(pid: number, startTime: string | undefined, opts: { graceMs?: number; name?: string } = {}): Promise<void> {
+  const name = opts.name ?? String(pid);
+  const leader = procInfo(pid);
+  // pid reused by another process since we started ours: leave it alone.
+  if (leader && leader.state !== 'Z' && startTime && leader.startTime !== startTime) return;
+  // The leader's pid is the group id (spawnDetached starts a new session).
+  const gone = (): boolean => groupMembers(pid).length === 0;
+  if (!gone()) {
+    const graceMs = opts.graceMs ?? 10_000;
+    let exited = false;
+    if (graceMs > 0) {
+      signalGroup(pid, 'SIGTERM');
+      try {
+        await pollUntil(`${name} to exit after SIGTERM`, gone, { timeoutMs: graceMs, intervalMs: 100 });
+        exited = true;
+      } catch (e) {
+        if (!(e instanceof TimeoutError)) throw e;
+      }
+    }
+    if (!exited) {
+      signalGroup(pid, 'SIGKILL');
+      await pollUntil(`${name} to exit after SIGKILL`, gone, { timeoutMs: 10_000, intervalMs: 100 });
+    }
+  }
+  // Exited processes are zombies until their parent (this process, or init once the
+  // starter has exited) reaps them: give that a moment so `ps` shows nothing left.
+  await pollUntil(`${name} to be reaped`, () => procInfo(pid) === undefined, { timeoutMs: 2_000, intervalMs: 50 }).catch(() => undefined);
+}
+
+/** The last `n` lines of a file ('' if it does not exist). */
+export function tailFile(file: string, n = 30): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  const lines = text.split('\n');
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-n).join('\n');
+}
