@@ -1,0 +1,219 @@
+{{/*
+Names, labels and the few derived values every template shares. Each fact is
+computed here once; templates include it.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "sro.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The prefix of every resource name: fullnameOverride, or "<release>-<name>", or just
+the release name when it already contains the chart name. 63 characters at most
+(DNS label).
+*/}}
+{{- define "sro.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<chart>-<version>" for the helm.sh/chart label. */}}
+{{- define "sro.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object the chart makes. */}}
+{{- define "sro.labels" -}}
+helm.sh/chart: {{ include "sro.chart" . }}
+{{ include "sro.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The labels that select the operator pods; never change them (Deployment selectors are immutable). */}}
+{{- define "sro.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sro.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The ServiceAccount the operator runs as. */}}
+{{- define "sro.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sro.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false: name the existing ServiceAccount the operator runs as" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The operator image; the tag defaults to the chart's appVersion. */}}
+{{- define "sro.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The Lease the replicas elect a leader with. */}}
+{{- define "sro.leaseName" -}}
+{{- default (include "sro.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/*
+AWS partition and DNS suffix of aws.region: ARNs and the queue URL depend on them
+(aws-cn and aws-us-gov regions differ from the commercial ones).
+*/}}
+{{- define "sro.partition" -}}
+{{- if hasPrefix "cn-" .Values.aws.region }}aws-cn
+{{- else if hasPrefix "us-gov-" .Values.aws.region }}aws-us-gov
+{{- else }}aws
+{{- end }}
+{{- end }}
+
+{{- define "sro.dnsSuffix" -}}
+{{- if eq (include "sro.partition" .) "aws-cn" }}amazonaws.com.cn{{ else }}amazonaws.com{{ end }}
+{{- end }}
+
+{{/*
+Names and ARNs of the prerequisites (prerequisites.create). They are deterministic,
+so the chart wires them together at render time: the queue policy names the rule,
+the rule targets the queue, the operator gets the queue URL.
+*/}}
+{{- define "sro.queueName" -}}
+{{- default (include "sro.fullname" .) .Values.prerequisites.queueName }}
+{{- end }}
+
+{{- define "sro.deadLetterQueueName" -}}
+{{- printf "%s-dlq" (include "sro.queueName" .) }}
+{{- end }}
+
+{{- define "sro.ruleName" -}}
+{{- include "sro.queueName" . }}
+{{- end }}
+
+{{- define "sro.queueArn" -}}
+{{- printf "arn:%s:sqs:%s:%s:%s" (include "sro.partition" .) .Values.aws.region .Values.prerequisites.accountId (include "sro.queueName" .) }}
+{{- end }}
+
+{{- define "sro.deadLetterQueueArn" -}}
+{{- printf "arn:%s:sqs:%s:%s:%s" (include "sro.partition" .) .Values.aws.region .Values.prerequisites.accountId (include "sro.deadLetterQueueName" .) }}
+{{- end }}
+
+{{/* A rule on the default event bus. */}}
+{{- define "sro.ruleArn" -}}
+{{- printf "arn:%s:events:%s:%s:rule/%s" (include "sro.partition" .) .Values.aws.region .Values.prerequisites.accountId (include "sro.ruleName" .) }}
+{{- end }}
+
+{{- define "sro.iamRoleName" -}}
+{{- default (include "sro.fullname" .) .Values.prerequisites.iamRole.name }}
+{{- end }}
+
+{{- define "sro.iamRoleArn" -}}
+{{- printf "arn:%s:iam::%s:role/%s" (include "sro.partition" .) .Values.prerequisites.accountId (include "sro.iamRoleName" .) }}
+{{- end }}
+
+{{/* True ("true") when the chart makes the operator's IAM role, i.e. the ACK iam objects are rendered. */}}
+{{- define "sro.createsIamRole" -}}
+{{- if and .Values.prerequisites.create .Values.prerequisites.iamRole.create }}true{{ end }}
+{{- end }}
+
+{{/*
+SQS_QUEUE_URL: sqs.queueUrl, or the URL of the queue prerequisites.create makes.
+SQS builds a queue URL from region, account and name only, so it is known before
+the queue exists; reading it back from the ACK Queue's status would need an ACK
+FieldExport, a ConfigMap and a pod that waits for both.
+*/}}
+{{- define "sro.queueUrl" -}}
+{{- if .Values.prerequisites.create }}
+{{- printf "https://sqs.%s.%s/%s/%s" .Values.aws.region (include "sro.dnsSuffix" .) .Values.prerequisites.accountId (include "sro.queueName" .) }}
+{{- else }}
+{{- .Values.sqs.queueUrl }}
+{{- end }}
+{{- end }}
+
+{{/* The IRSA role of the ServiceAccount: serviceAccount.roleArn, or the role the chart makes with trust irsa. */}}
+{{- define "sro.irsaRoleArn" -}}
+{{- if .Values.serviceAccount.roleArn }}
+{{- .Values.serviceAccount.roleArn }}
+{{- else if and (include "sro.createsIamRole" .) (eq .Values.prerequisites.iamRole.trust "irsa") }}
+{{- include "sro.iamRoleArn" . }}
+{{- end }}
+{{- end }}
+
+{{/* Annotations that tell the ACK controllers where a resource lives and what to do on deletion. */}}
+{{- define "sro.ackAnnotations" -}}
+services.k8s.aws/region: {{ .Values.aws.region | quote }}
+services.k8s.aws/deletion-policy: {{ .Values.prerequisites.deletionPolicy | quote }}
+{{- end }}
+
+{{/*
+Encryption of both queues: the KMS key of prerequisites.kmsMasterKeyId, or SSE-SQS,
+which EventBridge can write to without a key policy.
+*/}}
+{{- define "sro.queueEncryption" -}}
+{{- with .Values.prerequisites.kmsMasterKeyId -}}
+kmsMasterKeyID: {{ . | quote }}
+{{- else -}}
+sqsManagedSSEEnabled: "true"
+{{- end }}
+{{- end }}
+
+{{/* ACK tag lists ([{key, value}]) from prerequisites.tags, for the Rule and the IAM objects. */}}
+{{- define "sro.ackTagList" -}}
+{{- range $key, $value := .Values.prerequisites.tags }}
+- key: {{ $key | quote }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules between values that values.schema.json cannot express. Included by the
+Deployment, so any render of the chart checks them; each message names the values
+to change.
+*/}}
+{{- define "sro.validateValues" -}}
+{{- $prereq := .Values.prerequisites }}
+{{- if $prereq.create }}
+  {{- if .Values.sqs.queueUrl }}
+    {{- fail "set sqs.queueUrl or prerequisites.create, not both: with prerequisites.create the operator uses the queue the chart creates" }}
+  {{- end }}
+  {{- if not $prereq.accountId }}
+    {{- fail "prerequisites.accountId is required with prerequisites.create: the queue URL and the ARNs are built from it" }}
+  {{- end }}
+  {{- if not .Values.aws.region }}
+    {{- fail "aws.region is required with prerequisites.create: the region the queues and the rule are created in" }}
+  {{- end }}
+{{- else }}
+  {{- if not .Values.sqs.queueUrl }}
+    {{- fail "sqs.queueUrl is required: the URL of the SQS queue the EventBridge rule delivers to (or set prerequisites.create=true to create the queue with ACK)" }}
+  {{- end }}
+  {{- if $prereq.iamRole.create }}
+    {{- fail "prerequisites.iamRole.create needs prerequisites.create: the role's policy names the queue the chart creates" }}
+  {{- end }}
+{{- end }}
+{{- if include "sro.createsIamRole" . }}
+  {{- if and (eq $prereq.iamRole.trust "irsa") (not $prereq.iamRole.oidcIssuer) }}
+    {{- fail "prerequisites.iamRole.oidcIssuer is required with trust irsa: the cluster's OIDC issuer without https:// (aws eks describe-cluster --query cluster.identity.oidc.issuer)" }}
+  {{- end }}
+  {{- if .Values.serviceAccount.roleArn }}
+    {{- fail "set serviceAccount.roleArn or prerequisites.iamRole.create, not both: the chart annotates the ServiceAccount with the role it creates" }}
+  {{- end }}
+{{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+  {{- fail "replicaCount > 1 needs leaderElection.enabled: without a leader every replica would restart the workloads of every event" }}
+{{- end }}
+{{- if ge (int .Values.leaderElection.renewDeadlineSeconds) (int .Values.leaderElection.leaseDurationSeconds) }}
+  {{- fail "leaderElection.renewDeadlineSeconds must be less than leaderElection.leaseDurationSeconds" }}
+{{- end }}
+{{- if ge (int .Values.leaderElection.retryPeriodSeconds) (int .Values.leaderElection.renewDeadlineSeconds) }}
+  {{- fail "leaderElection.retryPeriodSeconds must be less than leaderElection.renewDeadlineSeconds" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.service.enabled) }}
+  {{- fail "serviceMonitor.enabled needs service.enabled: the ServiceMonitor scrapes the metrics Service" }}
+{{- end }}
+{{- end }}
