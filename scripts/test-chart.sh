@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Tests the Helm chart charts/secrets-rotation-operator (npm run test:chart):
+#   - Chart.yaml's appVersion equals package.json's version;
+#   - the chart's copy of the EventBridge patterns equals scripts/event-patterns.json;
+#   - Chart-README.md's values table is current (scripts/chart-readme.ts --check);
+#   - `helm lint --strict` with the defaults and with each value set in the chart's
+#     ci/ folder, and a render of the bare defaults that must fail naming the one
+#     required value;
+#   - the helm-unittest suites in the chart's tests/.
+# Helm and helm-unittest come from scripts/toolchain/build.sh (built from pinned Go
+# modules on first use, cached afterwards). Every check runs even when an earlier
+# one fails; the exit code is non-zero when any failed.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CHART="$ROOT/charts/secrets-rotation-operator"
+cd "$ROOT" || exit 1
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok: $1"; }
+fail() { failed=$((failed + 1)); echo "FAILED: $1" >&2; }
+
+# ---------------------------------------------------------------- facts kept in two places
+chart_app_version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$CHART/Chart.yaml")"
+package_version="$(node -p 'require("./package.json").version')"
+if [[ "$chart_app_version" == "$package_version" ]]; then
+  pass "Chart.yaml appVersion $chart_app_version equals package.json version"
+else
+  fail "Chart.yaml appVersion \"$chart_app_version\" differs from package.json version \"$package_version\""
+fi
+
+if cmp -s scripts/event-patterns.json "$CHART/files/event-patterns.json"; then
+  pass "charts/secrets-rotation-operator/files/event-patterns.json equals scripts/event-patterns.json"
+else
+  fail "charts/secrets-rotation-operator/files/event-patterns.json differs from scripts/event-patterns.json (copy it: cp scripts/event-patterns.json charts/secrets-rotation-operator/files/)"
+fi
+
+if npx tsx scripts/chart-readme.ts --check; then
+  pass "Chart-README.md values table is current"
+else
+  fail "Chart-README.md values table (npx tsx scripts/chart-readme.ts)"
+fi
+
+# ---------------------------------------------------------------- helm and helm-unittest
+HELM_BIN=""
+HELM_PLUGINS=""
+if toolchain_env="$(bash scripts/toolchain/build.sh --print-env --only helm,helm-unittest)"; then
+  while IFS='=' read -r key value; do
+    case "$key" in
+      HELM_BIN) HELM_BIN="$value" ;;
+      HELM_PLUGINS) HELM_PLUGINS="$value" ;;
+    esac
+  done <<<"$toolchain_env"
+fi
+if [[ ! -x "$HELM_BIN" || ! -d "$HELM_PLUGINS" ]]; then
+  fail "scripts/toolchain/build.sh did not provide HELM_BIN and HELM_PLUGINS"
+  echo "test-chart: $passed passed, $failed failed"
+  exit 1
+fi
+export HELM_PLUGINS
+# Keep helm away from the user's repositories and registry logins.
+HELM_HOME_TMP="$(mktemp -d)"
+trap 'rm -rf "$HELM_HOME_TMP"' EXIT
+export HELM_CACHE_HOME="$HELM_HOME_TMP/cache" HELM_CONFIG_HOME="$HELM_HOME_TMP/config" HELM_DATA_HOME="$HELM_HOME_TMP/data"
+
+# helm lint reports a template's `fail` without failing, so the bare defaults lint
+# clean; installing them must still be refused with a message naming the queue URL.
+if "$HELM_BIN" lint --strict "$CHART"; then
+  pass "helm lint --strict with the default values"
+else
+  fail "helm lint --strict with the default values"
+fi
+if template_output="$("$HELM_BIN" template "$CHART" 2>&1)"; then
+  fail "helm template with the bare defaults passed; it must refuse the missing sqs.queueUrl"
+elif grep -q "sqs.queueUrl is required" <<<"$template_output"; then
+  pass "helm template refuses the bare defaults, naming sqs.queueUrl"
+else
+  echo "$template_output" >&2
+  fail "helm template refused the bare defaults without naming sqs.queueUrl"
+fi
+
+for values in "$CHART"/ci/*-values.yaml; do
+  name="ci/$(basename "$values")"
+  if "$HELM_BIN" lint --strict "$CHART" --values "$values"; then
+    pass "helm lint --strict with $name"
+  else
+    fail "helm lint --strict with $name"
+  fi
+done
+
+if "$HELM_BIN" unittest --strict "$CHART"; then
+  pass "helm unittest"
+else
+  fail "helm unittest"
+fi
+
+echo "test-chart: $passed passed, $failed failed"
+[[ "$failed" -eq 0 ]]
