@@ -137,26 +137,33 @@ export async function stopProcessGroup(pid: number, startTime: string | undefine
   if (leader && leader.state !== 'Z' && startTime && leader.startTime !== startTime) return;
   // The leader's pid is the group id (spawnDetached starts a new session).
   const gone = (): boolean => groupMembers(pid).length === 0;
-  if (!gone()) {
-    const graceMs = opts.graceMs ?? 10_000;
-    let exited = false;
-    if (graceMs > 0) {
-      signalGroup(pid, 'SIGTERM');
-      try {
-        await pollUntil(`${name} to exit after SIGTERM`, gone, { timeoutMs: graceMs, intervalMs: 100 });
-        exited = true;
-      } catch (e) {
-        if (!(e instanceof TimeoutError)) throw e;
-      }
-    }
-    if (!exited) {
-      signalGroup(pid, 'SIGKILL');
-      await pollUntil(`${name} to exit after SIGKILL`, gone, { timeoutMs: 10_000, intervalMs: 100 });
+  if (gone()) return;
+  const graceMs = opts.graceMs ?? 10_000;
+  let exited = false;
+  if (graceMs > 0) {
+    signalGroup(pid, 'SIGTERM');
+    try {
+      await pollUntil(`${name} to exit after SIGTERM`, gone, { timeoutMs: graceMs, intervalMs: 100 });
+      exited = true;
+    } catch (e) {
+      if (!(e instanceof TimeoutError)) throw e;
     }
   }
-  // Exited processes are zombies until their parent (this process, or init once the
-  // starter has exited) reaps them: give that a moment so `ps` shows nothing left.
-  await pollUntil(`${name} to be reaped`, () => procInfo(pid) === undefined, { timeoutMs: 2_000, intervalMs: 50 }).catch(() => undefined);
+  if (!exited) {
+    signalGroup(pid, 'SIGKILL');
+    await pollUntil(`${name} to exit after SIGKILL`, gone, { timeoutMs: 10_000, intervalMs: 100 });
+  }
+}
+
+/**
+ * Exited processes stay zombies until their parent reaps them (this process, or
+ * init once the starter has exited, which here takes a second or two): wait a
+ * little for that, so `ps` right afterwards shows nothing. Best effort.
+ */
+export async function waitReaped(pids: number[], timeoutMs = 3_000): Promise<void> {
+  await pollUntil('exited processes to be reaped', () => pids.every((pid) => procInfo(pid) === undefined), { timeoutMs, intervalMs: 100 }).catch(
+    () => undefined,
+  );
 }
 
 /** The last `n` lines of a file ('' if it does not exist). */

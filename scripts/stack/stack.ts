@@ -20,7 +20,7 @@ import { writeKubeconfig } from './kubeconfig';
 import { httpGet, httpsHealth, KubeConnection, kubeJson, kubeRequest } from './kubeapi';
 import { REPO_ROOT, resolveToolchain, stackPaths, StackPaths, ToolchainPaths } from './paths';
 import { createPki, Pki } from './pki';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from './process';
+import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile, waitReaped } from './process';
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'moto'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
@@ -97,7 +97,7 @@ const defaultLog: StackLogger = (line) => process.stderr.write(`[stack] ${line}\
 /** A failure of one component: names it and carries the tail of its log. */
 export class ComponentError extends Error {
   constructor(
-    readonly component: ComponentName | 'aws-prerequisites' | 'toolchain' | 'nodes',
+    readonly component: ComponentName | 'aws-prerequisites' | 'toolchain' | 'nodes' | 'stack',
     message: string,
     readonly logTail: string = '',
   ) {
@@ -150,6 +150,43 @@ function renderEnvFile(env: StackEnv): string {
   const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
   const lines = Object.entries(env).map(([k, v]) => `export ${k}=${quote(String(v))}`);
   return `# Written by npm run stack:up (${new Date().toISOString()}); source it: . .stack/env\n${lines.join('\n')}\n`;
+}
+
+// ------------------------------------------------------------------ lock
+
+/**
+ * One stackUp/stackDown at a time per .stack/ (developers, jest globalSetup and
+ * teardown share it): .stack/lock holds the owner's pid; a dead owner's lock is taken over.
+ */
+async function withStackLock<T>(p: StackPaths, log: StackLogger, fn: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(p.dir, { recursive: true });
+  const lock = path.join(p.dir, 'lock');
+  let announced = false;
+  await pollUntil(
+    `the stack lock ${lock}`,
+    () => {
+      try {
+        fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AbortPoll(e);
+      }
+      const owner = Number(fs.readFileSync(lock, 'utf8').trim() || 'NaN');
+      if (!Number.isInteger(owner) || owner === process.pid || !isRunning(owner)) {
+        fs.rmSync(lock, { force: true }); // stale: its owner is gone
+        return false;
+      }
+      if (!announced) log(`waiting for another stack:up/stack:down (pid ${owner}) to finish`);
+      announced = true;
+      return false;
+    },
+    { timeoutMs: 15 * 60_000, intervalMs: 250 },
+  );
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
 }
 
 // ------------------------------------------------------------------ ports
@@ -499,6 +536,10 @@ export interface StackUpOptions {
 export async function stackUp(opts: StackUpOptions = {}): Promise<StackEnv> {
   const log = opts.log ?? defaultLog;
   const p = stackPaths();
+  return withStackLock(p, log, () => stackUpLocked(p, log, opts));
+}
+
+async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptions): Promise<StackEnv> {
   const t0 = Date.now();
   if (readState(p)) {
     const health = await stackHealth(p);
@@ -507,7 +548,7 @@ export async function stackUp(opts: StackUpOptions = {}): Promise<StackEnv> {
       return readStackEnv(p);
     }
     log(`found a stack that is not healthy (${health.problems.join('; ')}): stopping it and starting afresh`);
-    await stackDown({ log });
+    await stackDownLocked(p, log, {});
   }
 
   let tools: ToolchainPaths;
@@ -622,11 +663,11 @@ export async function stackUp(opts: StackUpOptions = {}): Promise<StackEnv> {
     log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s: . .stack/env   (logs: .stack/logs/)`);
     return env;
   } catch (e) {
-    const err = e instanceof ComponentError ? e : new ComponentError('kube-apiserver', (e as Error).message);
+    const err = e instanceof ComponentError ? e : new ComponentError('stack', (e as Error).message);
     log(`FAILED: ${err.message}`);
     if (err.logTail) log(`last lines of ${err.component}'s log:\n${err.logTail}`);
     log('stopping what was started');
-    await stackDown({ log }).catch((d) => log(`stack:down after failure also failed: ${(d as Error).message}`));
+    await stackDownLocked(p, log, {}).catch((d) => log(`stack:down after failure also failed: ${(d as Error).message}`));
     throw err;
   }
 }
@@ -647,13 +688,24 @@ export interface StackDownOptions {
 export async function stackDown(opts: StackDownOptions = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
   const p = stackPaths();
+  await withStackLock(p, log, () => stackDownLocked(p, log, opts));
+  try {
+    fs.rmdirSync(p.dir); // only when empty (logs removed too)
+  } catch {
+    /* logs kept */
+  }
+}
+
+async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownOptions): Promise<void> {
   const state = readState(p);
+  const t0 = Date.now();
   if (!state) {
     log('no stack state (.stack/state.json): nothing to stop');
   } else {
     // Clients first, then the API server, then its storage.
     const waves: ComponentName[][] = [['kwok', 'kube-scheduler', 'kube-controller-manager', 'moto'], ['kube-apiserver'], ['etcd']];
     const failures: string[] = [];
+    const pids = COMPONENTS.map((c) => state.components[c].pid).filter((pid): pid is number => pid !== undefined);
     for (const wave of waves) {
       await Promise.all(
         wave.map(async (name) => {
@@ -667,16 +719,12 @@ export async function stackDown(opts: StackDownOptions = {}): Promise<void> {
     }
     saveState(state, p);
     if (failures.length) throw new Error(`could not stop: ${failures.join('; ')}`);
-    log(`stopped ${COMPONENTS.join(', ')}`);
+    await waitReaped(pids);
+    log(`stopped ${COMPONENTS.join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     removeDataDir(state.dataDir);
   }
   for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids')]) fs.rmSync(f, { force: true });
   if (opts.keepLogs === false) fs.rmSync(p.logs, { recursive: true, force: true });
-  try {
-    fs.rmdirSync(p.dir); // only if empty
-  } catch {
-    /* logs kept */
-  }
 }
 
 function removeDataDir(dir: string): void {

@@ -217,8 +217,11 @@ build_family() {
   check_pins "$fam"
   mkdir -p "$dest"
   local t0; t0="$(date +%s)"
-  log "$fam: downloading modules for $(basename "$dest") (started)"
-  (cd "$dir" && with_progress "$fam: go mod download" go mod download)
+  local pkgs=()
+  for spec in "${need[@]}"; do pkgs+=("${spec#*=}"); done
+  log "$fam: downloading the modules for ${pkgs[*]} (started)"
+  # Loading the packages fetches exactly the modules the build needs.
+  (cd "$dir" && with_progress "$fam: module download" go list -deps "${pkgs[@]}" >/dev/null)
   log "$fam: modules ready after $(( $(date +%s) - t0 ))s"
   local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
   for spec in "${need[@]}"; do
