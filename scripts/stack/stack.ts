@@ -394,7 +394,7 @@ async function waitComponentReady(state: StackState, name: ComponentName): Promi
       `${name} to answer on 127.0.0.1:${rec.port}`,
       async () => {
         if (rec.pid === undefined || !isRunning(rec.pid, rec.startTime)) {
-          throw new AbortPoll(new Error(`exited during start-up (see ${path.relative(REPO_ROOT, rec.logFile)})`));
+          throw new AbortPoll(new Error(`exited during start-up (see ${displayPath(rec.logFile)})`));
         }
         return probe(state, name);
       },
@@ -403,6 +403,11 @@ async function waitComponentReady(state: StackState, name: ComponentName): Promi
   } catch (e) {
     throw new ComponentError(name, (e as Error).message, tailFile(rec.logFile, 30));
   }
+}
+
+function displayPath(file: string): string {
+  const rel = path.relative(REPO_ROOT, file);
+  return rel.startsWith('..') ? file : rel;
 }
 
 function launch(state: StackState, name: ComponentName, p: StackPaths): void {
@@ -522,6 +527,60 @@ export async function stackHealth(p: StackPaths = stackPaths()): Promise<StackHe
 
 // ------------------------------------------------------------------ up
 
+/**
+ * Makes the temp data folder, certificates, kubeconfigs and ports, and records the
+ * components' command lines in .stack/state.json (nothing is started yet).
+ */
+async function prepareStack(p: StackPaths, tools: ToolchainPaths, moto: string, nodeCount: number): Promise<{ state: StackState; pki: Pki }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), DATA_DIR_PREFIX));
+  try {
+    const pkiDir = path.join(dataDir, 'pki');
+    fs.mkdirSync(pkiDir);
+    const pki = createPki(pkiDir);
+    const [etcd, etcdPeer, apiserver, kcm, scheduler, kwok, motoPort] = await freePorts(7);
+    const apiserverUrl = `https://127.0.0.1:${apiserver}`;
+    const kc = (name: string, client: keyof Pki['clients']): string =>
+      writeKubeconfig(path.join(dataDir, `${name}.kubeconfig`), {
+        server: apiserverUrl,
+        caFile: pki.caCert,
+        user: name,
+        cert: { certFile: pki.clients[client].cert, keyFile: pki.clients[client].key },
+      });
+    const layout: Layout = {
+      dataDir,
+      pki,
+      tools,
+      ports: { etcd, etcdPeer, apiserver, kcm, scheduler, kwok, moto: motoPort },
+      kubeconfigs: { kcm: kc('kube-controller-manager', 'kube-controller-manager'), scheduler: kc('kube-scheduler', 'kube-scheduler'), kwok: kc('kwok', 'kwok') },
+      moto,
+    };
+    writeKubeconfig(p.kubeconfig, {
+      server: apiserverUrl,
+      caFile: pki.caCert,
+      user: 'stack-admin',
+      cert: { certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
+    });
+    const state: StackState = {
+      version: 1,
+      createdAt: new Date().toISOString(),
+      repoRoot: REPO_ROOT,
+      dataDir,
+      apiserverUrl,
+      motoUrl: `http://127.0.0.1:${motoPort}`,
+      kubernetesVersion: tools.kubernetesVersion,
+      admin: { server: apiserverUrl, caFile: pki.caCert, certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
+      nodes: Array.from({ length: Math.max(1, nodeCount) }, (_, i) => `kwok-node-${i}`),
+      components: defineComponents(layout, p),
+    };
+    saveState(state, p);
+    return { state, pki };
+  } catch (e) {
+    removeDataDir(dataDir); // nothing was started yet
+    fs.rmSync(p.kubeconfig, { force: true });
+    throw e instanceof ComponentError ? e : new ComponentError('stack', `preparing the stack: ${(e as Error).message}`);
+  }
+}
+
 export interface StackUpOptions {
   /** Number of fake (kwok) nodes; default 1 (env STACK_NODES). */
   nodes?: number;
@@ -562,47 +621,9 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
   fs.mkdirSync(p.dir, { recursive: true });
   fs.rmSync(p.logs, { recursive: true, force: true });
   fs.mkdirSync(p.logs, { recursive: true });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), DATA_DIR_PREFIX));
-  const pkiDir = path.join(dataDir, 'pki');
-  fs.mkdirSync(pkiDir);
-  const pki = createPki(pkiDir);
-  const [etcd, etcdPeer, apiserver, kcm, scheduler, kwok, motoPort] = await freePorts(7);
-  const apiserverUrl = `https://127.0.0.1:${apiserver}`;
-  const kc = (name: string, client: keyof Pki['clients']): string =>
-    writeKubeconfig(path.join(dataDir, `${name}.kubeconfig`), {
-      server: apiserverUrl,
-      caFile: pki.caCert,
-      user: name,
-      cert: { certFile: pki.clients[client].cert, keyFile: pki.clients[client].key },
-    });
-  const layout: Layout = {
-    dataDir,
-    pki,
-    tools,
-    ports: { etcd, etcdPeer, apiserver, kcm, scheduler, kwok, moto: motoPort },
-    kubeconfigs: { kcm: kc('kube-controller-manager', 'kube-controller-manager'), scheduler: kc('kube-scheduler', 'kube-scheduler'), kwok: kc('kwok', 'kwok') },
-    moto,
-  };
-  writeKubeconfig(p.kubeconfig, {
-    server: apiserverUrl,
-    caFile: pki.caCert,
-    user: 'stack-admin',
-    cert: { certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
-  });
-  const nodeCount = opts.nodes ?? Number(process.env.STACK_NODES ?? 1);
-  const state: StackState = {
-    version: 1,
-    createdAt: new Date().toISOString(),
-    repoRoot: REPO_ROOT,
-    dataDir,
-    apiserverUrl,
-    motoUrl: `http://127.0.0.1:${motoPort}`,
-    kubernetesVersion: tools.kubernetesVersion,
-    admin: { server: apiserverUrl, caFile: pki.caCert, certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
-    nodes: Array.from({ length: Math.max(1, nodeCount) }, (_, i) => `kwok-node-${i}`),
-    components: defineComponents(layout, p),
-  };
-  saveState(state, p);
+  const { state, pki } = await prepareStack(p, tools, moto, opts.nodes ?? Number(process.env.STACK_NODES ?? 1));
+  const apiserverUrl = state.apiserverUrl;
+  const motoPort = state.components.moto.port;
 
   try {
     const step = async (name: ComponentName): Promise<void> => {
@@ -705,7 +726,8 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     // Clients first, then the API server, then its storage.
     const waves: ComponentName[][] = [['kwok', 'kube-scheduler', 'kube-controller-manager', 'moto'], ['kube-apiserver'], ['etcd']];
     const failures: string[] = [];
-    const pids = COMPONENTS.map((c) => state.components[c].pid).filter((pid): pid is number => pid !== undefined);
+    const pidsBefore = Object.fromEntries(COMPONENTS.map((c) => [c, state.components[c].pid])) as Record<ComponentName, number | undefined>;
+    const pids = Object.values(pidsBefore).filter((pid): pid is number => pid !== undefined);
     for (const wave of waves) {
       await Promise.all(
         wave.map(async (name) => {
@@ -720,7 +742,8 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     saveState(state, p);
     if (failures.length) throw new Error(`could not stop: ${failures.join('; ')}`);
     await waitReaped(pids);
-    log(`stopped ${COMPONENTS.join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const stopped = COMPONENTS.filter((c) => pidsBefore[c] !== undefined);
+    log(`stopped ${stopped.join(', ') || 'nothing (no process was running)'} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     removeDataDir(state.dataDir);
   }
   for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids')]) fs.rmSync(f, { force: true });

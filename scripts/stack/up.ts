@@ -4,7 +4,8 @@ import { ComponentError, stackUp } from './stack';
 stackUp().then(
   () => process.exit(0),
   (e: unknown) => {
-    const what = e instanceof ComponentError ? `component ${e.component} failed: ${e.message}` : String((e as Error)?.stack ?? e);
+    // A ComponentError's message starts with the component's name; its log tail was printed above.
+    const what = e instanceof ComponentError ? e.message : String((e as Error)?.stack ?? e);
     process.stderr.write(`[stack] stack:up failed: ${what}\n`);
     process.exit(1);
   },
