@@ -24,7 +24,7 @@ export interface AwsPrerequisites {
   source: 'cloudformation' | 'sqs-fallback';
 }
 
-type DeployPrerequisites = (opts: { endpoint: string; region: string; stackName?: string }) => Promise<{
+type DeployPrerequisites = (opts: { endpoint: string; region: string; stackName?: string; includeCloudTrailEvents?: boolean }) => Promise<{
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
@@ -51,7 +51,8 @@ export async function deployAwsPrerequisites(endpoint: string, region: string): 
   delete process.env.AWS_PROFILE;
   const deploy = loadDeployPrerequisites();
   if (deploy) {
-    const p = await deploy({ endpoint, region });
+    // The local stack routes the CloudTrail events too, so every event path DESIGN.md lists can be tested.
+    const p = await deploy({ endpoint, region, includeCloudTrailEvents: true });
     return { ...p, source: 'cloudformation' };
   }
   return createFallbackQueues(endpoint, region);

@@ -191,12 +191,13 @@ export class MappingWatcher extends Operator {
       if (!obj) return false;
       const patch = build(obj.status ?? {});
       if (!patch) return true;
-      // An empty resourceVersion makes the framework's merge patch unconditional.
+      // Without a resourceVersion the framework's merge patch is unconditional: writes
+      // are serialised here, and each carries the whole of what it changes.
       const meta: ResourceMeta = {
         id: `${PLURAL}.${API_VERSION}`,
         name: obj.metadata.name!,
         namespace: obj.metadata.namespace,
-        resourceVersion: '',
+        resourceVersion: undefined as unknown as string,
         apiVersion: API_VERSION,
         kind: KIND,
       };

@@ -1,0 +1,128 @@
+/**
+ * AWS side of the e2e tests, against moto: real Secrets Manager calls, then the
+ * event AWS would send, through the real EventBridge rule into the real queue.
+ */
+import { randomUUID } from 'node:crypto';
+import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { currentVersionOf } from '../../operator/src/secrets/describer';
+
+export interface AwsEnv {
+  AWS_REGION: string;
+  AWS_ENDPOINT_URL: string;
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  SQS_QUEUE_URL: string;
+  SQS_DEAD_LETTER_QUEUE_URL: string;
+}
+
+export interface Secret {
+  readonly name: string;
+  readonly arn: string;
+  readonly version: string;
+}
+
+export class Aws {
+  readonly sm: SecretsManagerClient;
+  readonly events: EventBridgeClient;
+  readonly sqs: SQSClient;
+
+  constructor(readonly env: AwsEnv) {
+    const cfg = { region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } };
+    this.sm = new SecretsManagerClient(cfg);
+    this.events = new EventBridgeClient(cfg);
+    this.sqs = new SQSClient({ ...cfg, useQueueUrlAsEndpoint: false });
+  }
+
+  get account(): string {
+    return '123456789012';
+  }
+
+  async createSecret(name: string, value = `initial-${randomUUID()}`): Promise<Secret> {
+    const out = await this.sm.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+    return { name, arn: out.ARN!, version: out.VersionId! };
+  }
+
+  /** `aws secretsmanager put-secret-value`: a new version becomes AWSCURRENT. */
+  async putSecretValue(secret: Secret | string, value = `rotated-${randomUUID()}`, stages?: string[]): Promise<Secret> {
+    const id = typeof secret === 'string' ? secret : secret.arn;
+    const out = await this.sm.send(new PutSecretValueCommand({ SecretId: id, SecretString: value, ...(stages ? { VersionStages: stages } : {}) }));
+    return { name: out.Name!, arn: out.ARN!, version: out.VersionId! };
+  }
+
+  async currentVersion(id: string): Promise<string | undefined> {
+    return currentVersionOf((await this.sm.send(new DescribeSecretCommand({ SecretId: id }))).VersionIdsToStages);
+  }
+
+  /** The native event Secrets Manager sends when AWSCURRENT moves. */
+  async sendLabelUpdated(s: Secret, label = 'AWSCURRENT'): Promise<void> {
+    await this.put({ DetailType: 'Secret Label Updated', Resources: [s.arn], Detail: { name: s.name, labelUpdated: label, versionId: s.version } });
+  }
+
+  /** A CloudTrail record of a Secrets Manager API call, as EventBridge delivers it. */
+  async sendApiCall(eventName: string, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown> | null = null): Promise<void> {
+    await this.put({
+      DetailType: 'AWS API Call via CloudTrail',
+      Detail: {
+        eventVersion: '1.09',
+        eventSource: 'secretsmanager.amazonaws.com',
+        eventName,
+        awsRegion: this.env.AWS_REGION,
+        recipientAccountId: this.account,
+        eventID: randomUUID(),
+        eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        eventType: 'AwsApiCall',
+        requestParameters,
+        responseElements,
+      },
+    });
+  }
+
+  /** A Secrets Manager service event (RotationSucceeded, RotationFailed, ...). */
+  async sendServiceEvent(eventName: string, s: Secret): Promise<void> {
+    await this.put({
+      DetailType: 'AWS Service Event via CloudTrail',
+      Detail: {
+        eventVersion: '1.09',
+        eventSource: 'secretsmanager.amazonaws.com',
+        eventName,
+        awsRegion: this.env.AWS_REGION,
+        recipientAccountId: this.account,
+        eventID: randomUUID(),
+        eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        eventType: 'AwsServiceEvent',
+        requestParameters: null,
+        responseElements: null,
+        additionalEventData: { SecretId: s.arn },
+      },
+    });
+  }
+
+  async put(e: { DetailType: string; Resources?: string[]; Detail: unknown }): Promise<void> {
+    const out = await this.events.send(new PutEventsCommand({ Entries: [{ Source: 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) }] }));
+    if (out.FailedEntryCount) throw new Error(`PutEvents failed: ${JSON.stringify(out.Entries)}`);
+  }
+
+  /** A raw body straight into the queue (what EventBridge cannot send: garbage). */
+  async sendRaw(body: string, queueUrl = this.env.SQS_QUEUE_URL): Promise<void> {
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+  }
+
+  async depth(queueUrl: string): Promise<{ visible: number; inFlight: number; total: number }> {
+    const a = (await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
+    const visible = Number(a.ApproximateNumberOfMessages ?? 0);
+    const inFlight = Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+    return { visible, inFlight, total: visible + inFlight };
+  }
+
+  async purge(queueUrl: string): Promise<void> {
+    await this.sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+  }
+
+  /** Reads (without deleting) the bodies in a queue, e.g. the dead-letter queue. */
+  async peekBodies(queueUrl: string, max = 10): Promise<string[]> {
+    const out = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(10, max), VisibilityTimeout: 0, WaitTimeSeconds: 0 }));
+    return (out.Messages ?? []).map((m) => m.Body ?? '');
+  }
+}

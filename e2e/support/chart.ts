@@ -1,0 +1,110 @@
+/**
+ * The operator as users install it: `helm install` of our chart into the local API
+ * server, then the operator process run with exactly the environment the chart's
+ * Deployment gives its container, authenticated with a token of the chart's own
+ * ServiceAccount (TokenRequest). So the chart's RBAC and env wiring are what is tested.
+ * (kwok's fake pods cannot run our image; this process stands in for the container.)
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import type { E2eContext } from './context';
+import { REPO_ROOT } from './kube';
+import type { OperatorProcess } from './operator';
+
+const run = promisify(execFile);
+export const CHART_DIR = path.join(REPO_ROOT, 'charts', 'secrets-rotation-operator');
+
+export interface Release {
+  readonly name: string;
+  readonly namespace: string;
+  readonly deploymentName: string;
+  readonly serviceAccount: string;
+  /** Environment of the chart's operator container, with downward-API fields resolved. */
+  readonly env: Record<string, string>;
+  /** Kubeconfig authenticating as the chart's ServiceAccount. */
+  readonly kubeconfig: string;
+}
+
+export async function helm(ctx: E2eContext, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(ctx.env.HELM_BIN, args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG, HELM_PLUGINS: ctx.env.HELM_PLUGINS }, maxBuffer: 10 * 1024 * 1024 });
+}
+
+/** The values every e2e install needs to point the chart at the local emulator. */
+export function localValues(ctx: E2eContext): string[] {
+  return ['--set-string', `sqs.queueUrl=${ctx.env.SQS_QUEUE_URL}`, '--set-string', `aws.region=${ctx.env.AWS_REGION}`, '--set-string', `aws.endpointUrl=${ctx.env.AWS_ENDPOINT_URL}`];
+}
+
+export async function installChart(ctx: E2eContext, name: string, namespace: string, extraArgs: string[] = []): Promise<Release> {
+  await helm(ctx, ['install', name, CHART_DIR, '--namespace', namespace, '--create-namespace', ...localValues(ctx), ...extraArgs]);
+  const deploymentName = (await helm(ctx, ['get', 'manifest', name, '--namespace', namespace])).stdout
+    .split('\n---')
+    .map((d) => k8s.loadYaml<k8s.KubernetesObject>(d))
+    .find((o) => o?.kind === 'Deployment')?.metadata?.name;
+  if (!deploymentName) throw new Error(`release ${name} has no Deployment`);
+  const dep = (await ctx.kube.apps.readNamespacedDeployment(deploymentName, namespace)).body;
+  const container = dep.spec!.template.spec!.containers.find((c) => c.name === 'operator')!;
+  const serviceAccount = dep.spec!.template.spec!.serviceAccountName!;
+  const env: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = `${deploymentName}-e2e`;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = namespace;
+  }
+  return { name, namespace, deploymentName, serviceAccount, env, kubeconfig: await serviceAccountKubeconfig(ctx, namespace, serviceAccount) };
+}
+
+export async function uninstallChart(ctx: E2eContext, r: Release): Promise<void> {
+  await helm(ctx, ['uninstall', r.name, '--namespace', r.namespace, '--wait']);
+}
+
+/** A kubeconfig whose user is `system:serviceaccount:<ns>:<sa>`, via TokenRequest. */
+export async function serviceAccountKubeconfig(ctx: E2eContext, namespace: string, serviceAccount: string): Promise<string> {
+  const tr = await ctx.kube.core.createNamespacedServiceAccountToken(serviceAccount, namespace, { spec: { audiences: [], expirationSeconds: 3600 } });
+  const token = tr.body.status!.token;
+  const admin = ctx.kube.kc;
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: cluster.server, caData: cluster.caData, caFile: cluster.caFile }],
+    users: [{ name: `${namespace}-${serviceAccount}`, token }],
+    contexts: [{ name: 'sa', cluster: 'local', user: `${namespace}-${serviceAccount}` }],
+    currentContext: 'sa',
+  });
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sro-sa-')), 'kubeconfig');
+  fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  return file;
+}
+
+/**
+ * Starts the operator as the release's container would run: the chart's env, the
+ * ServiceAccount's token, fake AWS credentials for the emulator (IRSA in a real cluster).
+ */
+export async function startReleaseOperator(ctx: E2eContext, r: Release, overrides: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<OperatorProcess> {
+  const op = await ctx.startOperator(
+    {
+      ...r.env,
+      AWS_ACCESS_KEY_ID: ctx.env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: ctx.env.AWS_SECRET_ACCESS_KEY,
+      ...overrides,
+    },
+    { kubeconfig: r.kubeconfig, waitReady: opts.waitReady },
+  );
+  return op;
+}
+
+/** `kubectl auth can-i` as the release's ServiceAccount. */
+export async function canI(ctx: E2eContext, r: Release, verb: string, resource: string, namespace?: string): Promise<boolean> {
+  const args = ['auth', 'can-i', verb, resource, `--as=system:serviceaccount:${r.namespace}:${r.serviceAccount}`, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
+  try {
+    await run('kubectl', args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } });
+    return true;
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string };
+    if (e.code === 1 && e.stdout?.trim() === 'no') return false;
+    throw err;
+  }
+}

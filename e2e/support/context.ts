@@ -1,0 +1,83 @@
+/** What every e2e test file gets: the stack's environment, clients, and an operator launcher. */
+import fs from 'node:fs';
+import { stackPaths } from '../../scripts/stack/paths';
+import { Aws } from './aws';
+import { Kube } from './kube';
+import { OperatorProcess } from './operator';
+import { waitFor } from './wait';
+
+export interface StackEnvFile {
+  KUBECONFIG: string;
+  AWS_REGION: string;
+  AWS_ENDPOINT_URL: string;
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  SQS_QUEUE_URL: string;
+  SQS_DEAD_LETTER_QUEUE_URL: string;
+  STACK_DIR: string;
+  HELM_BIN: string;
+  HELM_PLUGINS: string;
+  [k: string]: string;
+}
+
+export function stackEnv(): StackEnvFile {
+  const file = stackPaths().envJsonFile;
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the e2e globalSetup brings the stack up (npm run test:e2e)`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as StackEnvFile;
+}
+
+export interface E2eContext {
+  env: StackEnvFile;
+  kube: Kube;
+  aws: Aws;
+  operators: OperatorProcess[];
+  /** Starts the operator against the stack; stopped (SIGTERM) after the file's tests. */
+  startOperator(extra?: Record<string, string>, opts?: { waitReady?: boolean; kubeconfig?: string }): Promise<OperatorProcess>;
+  /** Drains both queues so a test file starts from empty ones. */
+  emptyQueues(): Promise<void>;
+}
+
+export function e2eContext(): E2eContext {
+  const env = stackEnv();
+  const ctx: E2eContext = {
+    env,
+    kube: new Kube(env.KUBECONFIG),
+    aws: new Aws(env),
+    operators: [],
+    async startOperator(extra = {}, opts = {}) {
+      const op = await OperatorProcess.start(
+        {
+          KUBECONFIG: opts.kubeconfig ?? env.KUBECONFIG,
+          SQS_QUEUE_URL: env.SQS_QUEUE_URL,
+          AWS_REGION: env.AWS_REGION,
+          AWS_ENDPOINT_URL: env.AWS_ENDPOINT_URL,
+          AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+          AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+          AWS_EC2_METADATA_DISABLED: 'true',
+          LEADER_ELECTION: 'false',
+          SQS_VISIBILITY_TIMEOUT_SECONDS: '5',
+          DRIFT_CHECK_INTERVAL_SECONDS: '0',
+          ...extra,
+        },
+        { waitReady: opts.waitReady },
+      );
+      ctx.operators.push(op);
+      return op;
+    },
+    async emptyQueues() {
+      await ctx.aws.purge(env.SQS_QUEUE_URL);
+      await ctx.aws.purge(env.SQS_DEAD_LETTER_QUEUE_URL);
+      await waitFor('queues empty', async () => (await ctx.aws.depth(env.SQS_QUEUE_URL)).total === 0 && (await ctx.aws.depth(env.SQS_DEAD_LETTER_QUEUE_URL)).total === 0, { timeoutMs: 30_000 });
+    },
+  };
+  return ctx;
+}
+
+/** Stops every operator a file started; fails loudly if one had died on its own. */
+export async function stopOperators(ctx: E2eContext): Promise<void> {
+  for (const op of ctx.operators.splice(0)) {
+    const diedEarly = !op.alive && op.signal !== 'SIGKILL';
+    await op.stop();
+    if (diedEarly) throw new Error(`operator exited unexpectedly with ${op.exitCode}: ${op.raw.slice(-10).join('\n')}`);
+  }
+}
