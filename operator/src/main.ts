@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
+import { withTimeout } from './kube/timeout';
 import { LeaderElector } from './leader/lease';
 import { createLogger, errorMessage } from './log';
 import { MappingIndex } from './mappings/index';
@@ -39,8 +40,10 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const index = new MappingIndex();
   const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc });
-  const workloads = new WorkloadClient(kc.makeApiClient(k8s.AppsV1Api));
-  const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region }));
+  const workloads = new WorkloadClient(withTimeout(kc.makeApiClient(k8s.AppsV1Api)));
+  // AWS calls get deadlines too; a long poll may take waitTimeSeconds before answering.
+  const awsTimeouts = (ms: number) => ({ requestHandler: { connectionTimeout: 5_000, requestTimeout: ms, throwOnRequestTimeout: true } });
+  const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
   const identity = config.leaderElection.identity;
   const status = new StatusReconciler({ watcher, workloads, describer, region: config.region, log });
   watcher.onChange((key) => {
@@ -52,7 +55,7 @@ async function main(): Promise<void> {
     workloads,
     describer,
     status,
-    events: new EventRecorder(kc.makeApiClient(k8s.CoreV1Api), identity),
+    events: new EventRecorder(withTimeout(kc.makeApiClient(k8s.CoreV1Api)), identity),
     metrics,
     log,
     region: config.region,
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
   // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
   const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
   const consumer = new SqsConsumer({
-    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint }),
+    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint, ...awsTimeouts((config.waitTimeSeconds + 10) * 1000) }),
     queueUrl: config.queueUrl,
     handler: rotator,
     metrics,
@@ -99,7 +102,9 @@ async function main(): Promise<void> {
   const le = config.leaderElection;
   const elector = le.enabled
     ? new LeaderElector({
-        api: kc.makeApiClient(k8s.CoordinationV1Api),
+        // A renewal that cannot finish within a retry period counts as failed, so a leader
+        // cut off from the API server steps down before its lease can expire.
+        api: withTimeout(kc.makeApiClient(k8s.CoordinationV1Api), le.retryPeriodSeconds * 1000),
         name: le.leaseName,
         namespace: le.namespace,
         identity,

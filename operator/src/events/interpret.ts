@@ -37,7 +37,6 @@ export interface NotAChange {
   readonly reason: string;
   readonly message: string;
   readonly eventId?: string;
-  readonly eventName?: string;
   readonly secretId?: string;
 }
 

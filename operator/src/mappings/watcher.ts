@@ -9,6 +9,7 @@ import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, t
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
 import { installResilientWatch } from '../kube/resilientWatch';
+import { withTimeout } from '../kube/timeout';
 import { MappingIndex } from './index';
 import {
   API_VERSION,
@@ -149,7 +150,7 @@ export class MappingWatcher extends Operator {
   /** Full list: makes the index hold exactly what the API server has. */
   async relist(): Promise<boolean> {
     try {
-      const api = this.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+      const api = withTimeout(this.kubeConfig.makeApiClient(k8s.CustomObjectsApi));
       const items: SecretsRotationMapping[] = [];
       if (this.opts.namespaces.length === 0) {
         const res = await api.listClusterCustomObject(GROUP, VERSION, PLURAL);

@@ -142,9 +142,10 @@ export class Rotator {
     const regions = this.o.allowedRegions;
     const account = [c.account, c.secret.account];
     const region = [c.region, c.secret.region];
-    const accountOk = accounts.length === 0 || account.every((a) => a === undefined || accounts.includes(a)) && account.some((a) => a !== undefined);
-    const regionOk = regions.length === 0 || region.every((r) => r === undefined || regions.includes(r)) && region.some((r) => r !== undefined);
-    return accountOk && regionOk;
+    // With an allow-list, an event must name an account (region) and every one it names must be listed.
+    const within = (list: readonly string[], named: (string | undefined)[]) =>
+      list.length === 0 || (named.some((v) => v !== undefined) && named.every((v) => v === undefined || list.includes(v)));
+    return within(accounts, account) && within(regions, region);
   }
 
   /**
