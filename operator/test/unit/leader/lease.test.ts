@@ -1,0 +1,94 @@
+import type * as k8s from '@kubernetes/client-node';
+import { LeaderElector } from '../../../src/leader/lease';
+import { createLogger } from '../../../src/log';
+
+/** A Lease store with optimistic concurrency, like the API server's (exercised for real in the fault suite). */
+class FakeLeases {
+  lease?: { metadata: { name: string; namespace: string; resourceVersion: string }; spec: Record<string, unknown> };
+  rv = 1;
+  patches: Record<string, unknown>[] = [];
+  reads = 0;
+  api = {
+    readNamespacedLease: async () => {
+      this.reads++;
+      if (!this.lease) throw Object.assign(new Error('not found'), { statusCode: 404 });
+      return { body: JSON.parse(JSON.stringify(this.lease)) };
+    },
+    createNamespacedLease: async (namespace: string, body: { metadata: { name: string }; spec: Record<string, unknown> }) => {
+      if (this.lease) throw Object.assign(new Error('exists'), { statusCode: 409 });
+      this.lease = { metadata: { name: body.metadata.name, namespace, resourceVersion: String(++this.rv) }, spec: { ...body.spec } };
+      return { body: JSON.parse(JSON.stringify(this.lease)) };
+    },
+    patchNamespacedLease: async (_n: string, _ns: string, patch: { metadata?: { resourceVersion?: string }; spec: Record<string, unknown> }) => {
+      this.patches.push(patch);
+      if (patch.metadata?.resourceVersion && patch.metadata.resourceVersion !== this.lease!.metadata.resourceVersion) throw Object.assign(new Error('conflict'), { statusCode: 409 });
+      for (const [k, v] of Object.entries(patch.spec)) {
+        if (v === null) delete this.lease!.spec[k];
+        else this.lease!.spec[k] = v;
+      }
+      this.lease!.metadata.resourceVersion = String(++this.rv);
+      return { body: JSON.parse(JSON.stringify(this.lease)) };
+    },
+  };
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function elector(store: FakeLeases, identity: string, events: string[], now?: () => number) {
+  return new LeaderElector({
+    api: store.api as unknown as k8s.CoordinationV1Api,
+    name: 'sro',
+    namespace: 'ops',
+    identity,
+    leaseDurationSeconds: 15,
+    renewDeadlineSeconds: 10,
+    retryPeriodSeconds: 1,
+    log: createLogger('silent'),
+    onStartedLeading: () => events.push(`${identity}:lead`),
+    onStoppedLeading: () => void events.push(`${identity}:follow`),
+    ...(now ? { now } : {}),
+  });
+}
+
+describe('LeaderElector', () => {
+  it('takes a free lease, and stop() steps down and releases it promptly', async () => {
+    const store = new FakeLeases();
+    const events: string[] = [];
+    const a = elector(store, 'a', events);
+    a.start();
+    await until(() => a.isLeader, 'a leads');
+    expect(store.lease!.spec).toMatchObject({ holderIdentity: 'a', leaseDurationSeconds: 15, leaseTransitions: 1 });
+    expect(String(store.lease!.spec.renewTime)).toMatch(/\.\d{6}Z$/);
+    const t0 = Date.now();
+    await a.stop();
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(events).toEqual(['a:lead', 'a:follow']);
+    expect(store.lease!.spec.holderIdentity).toBeUndefined();
+  });
+
+  it('a candidate waits while the holder renews, and takes over once the lease expires on its own clock', async () => {
+    const store = new FakeLeases();
+    store.lease = { metadata: { name: 'sro', namespace: 'ops', resourceVersion: '1' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15, renewTime: '2026-01-01T00:00:00.000000Z', leaseTransitions: 3 } };
+    let clock = 1_000_000;
+    const events: string[] = [];
+    const b = elector(store, 'b', events, () => clock);
+    b.start();
+    await until(() => store.reads >= 1, 'first look');
+    await new Promise((r) => setImmediate(r));
+    clock += 14_000;
+    const reads = store.reads;
+    await until(() => store.reads > reads + 1, 'two more looks', 4000);
+    expect(b.isLeader).toBe(false);
+    expect(store.patches).toEqual([]);
+    clock += 2_000;
+    await until(() => b.isLeader, 'b takes over', 3000);
+    expect(store.lease!.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 4 });
+    await b.stop();
+  });
+});
