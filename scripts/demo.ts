@@ -98,6 +98,13 @@ function stackDirPrefix(): string {
 
 class Interrupted extends Error {}
 let interrupted: NodeJS.Signals | undefined;
+/** The section being run, to say where a failure happened. */
+let currentStep = '';
+
+function begin(title: string): void {
+  currentStep = title;
+  section(title);
+}
 
 function onSignal(signal: NodeJS.Signals): void {
   if (interrupted) {
@@ -197,7 +204,7 @@ function printOperatorLine(l: LogLine): void {
 // ------------------------------------------------------------------ 1. the stack and the prerequisites
 
 async function upStack(state: DemoState): Promise<void> {
-  section('The local stack and the prerequisites');
+  begin('The local stack and the prerequisites');
   if ((await stackHealth()).healthy) {
     note(`A local stack is already up in ${shown(stackDir())}: the demo uses it and leaves it up.`);
   } else {
@@ -257,7 +264,7 @@ function buildIfStale(): void {
 }
 
 async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFollower> {
-  section('Install the operator with its Helm chart');
+  begin('Install the operator with its Helm chart');
   buildIfStale();
   const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
   const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
@@ -329,7 +336,7 @@ async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFo
 // ------------------------------------------------------------------ 3. the samples
 
 async function createSamples(ctx: E2eContext, state: DemoState, s: Samples): Promise<void> {
-  section('The sample secret, mapping and Deployment');
+  begin('The sample secret, mapping and Deployment');
   command(`aws secretsmanager create-secret --name ${s.secretName} --secret-string '<initial value>'`);
   state.secretCreated = true;
   saveState(state);
@@ -397,7 +404,7 @@ interface Rotation {
 }
 
 async function rotateAndWatch(ctx: E2eContext, s: Samples, follower: LogFollower): Promise<Rotation> {
-  section('Change the secret and watch');
+  begin('Change the secret and watch');
   note('As in two terminals, interleaved: [operator] is its log (kubectl logs -f; time, message and a few fields of each JSON line), [pods -w] is:');
   command(`kubectl get pods --selector ${s.selector} --watch`);
   const podsPath = `/api/v1/namespaces/${s.namespace}/pods`;
@@ -475,7 +482,7 @@ async function rotateAndWatch(ctx: E2eContext, s: Samples, follower: LogFollower
 // ------------------------------------------------------------------ 5. the result
 
 async function showResult(ctx: E2eContext, s: Samples, r: Rotation): Promise<void> {
-  section('What the mapping recorded');
+  begin('What the mapping recorded');
   command('kubectl get srm');
   printTable(await getTable(ctx.kube.kc, `/apis/${GROUP}/${VERSION}/namespaces/${s.namespace}/${PLURAL}`));
   command(`kubectl get srm ${s.mapping} -o yaml    # its status`);
@@ -499,7 +506,7 @@ async function showResult(ctx: E2eContext, s: Samples, r: Rotation): Promise<voi
 // ------------------------------------------------------------------ 6. clean up
 
 async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolean> {
-  section("Clean up (the proof of concept's make delete)");
+  begin("Clean up (the proof of concept's make delete)");
   const failures: string[] = [];
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
     try {
@@ -528,6 +535,11 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
   if (state.operator) {
     const op = state.operator;
     await step('stopping the operator', async () => {
+      if (!isRunning(op.pid, op.startTime)) {
+        note(`The operator process (pid ${op.pid}) has exited; its log stays in ${shown(op.logFile)}.`);
+        state.operator = undefined;
+        return;
+      }
       command(`kill ${op.pid}    # the operator process: SIGTERM, it finishes in-flight work and gives up its Lease`);
       const t = Date.now();
       await stopProcessGroup(op.pid, op.startTime, { name: 'the operator', graceMs: 30_000 });
@@ -612,7 +624,7 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
 // ------------------------------------------------------------------ commands
 
 function printKept(state: DemoState): void {
-  section('Kept running');
+  begin('Kept running');
   note(`Everything stays up: ${state.stackStarted ? 'the stack, ' : ''}the release, the operator (pid ${state.operator?.pid}), the secret, the mapping and the Deployment. Explore:`);
   command(`. ${shown(stackPaths().envFile)}    # KUBECONFIG and the emulator's AWS_* for kubectl, helm, aws`);
   command('kubectl get srm -A');
@@ -625,7 +637,7 @@ function printKept(state: DemoState): void {
 
 function failed(err: unknown, follower?: LogFollower): void {
   println();
-  println(red(`✗ ${err instanceof Interrupted ? err.message : `failed: ${errorMessage(err)}`}`));
+  println(red(`✗ ${err instanceof Interrupted ? err.message : `failed (${currentStep}): ${errorMessage(err)}`}`));
   const tail = follower?.tail(15);
   if (tail && !(err instanceof Interrupted)) {
     note("the operator's last log lines:");
