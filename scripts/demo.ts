@@ -277,8 +277,9 @@ async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFo
   const { stdout } = await helm(ctx, ['install', RELEASE, CHART_DIR, '--namespace', OPERATOR_NAMESPACE, '--create-namespace', ...values]);
   const lines = stdout.split('\n');
   const notes = lines.findIndex((l) => l.startsWith('NOTES:'));
-  output(lines.slice(0, notes >= 0 ? notes + 4 : lines.length).join('\n'));
-  if (notes >= 0) output(dim(`… (${lines.length - notes - 4} more lines of notes: helm get notes ${RELEASE} -n ${OPERATOR_NAMESPACE})`));
+  const shownLines = notes >= 0 ? notes + 2 : lines.length;
+  output(lines.slice(0, shownLines).join('\n'));
+  if (notes >= 0) output(dim(`… (${lines.length - shownLines} more lines of notes: helm get notes ${RELEASE} -n ${OPERATOR_NAMESPACE})`));
   command(`kubectl wait --for condition=established crd/${CRD_NAME}`);
   await until(
     'the CRD to be established and served',
@@ -301,7 +302,7 @@ async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFo
   println();
   note(
     `kwok's fake node now "runs" the chart's pod but cannot run its image, so a local process stands in for the container: ` +
-      `the Deployment's environment and a token of its ServiceAccount (system:serviceaccount:${OPERATOR_NAMESPACE}:${release.serviceAccount}), hence exactly the chart's RBAC.`,
+      `the Deployment's environment and a token of its ServiceAccount ${OPERATOR_NAMESPACE}/${release.serviceAccount}, hence exactly the chart's RBAC.`,
   );
   command(`node dist/main.js >> ${shown(logFile)}`);
   const follower = new LogFollower(logFile, printOperatorLine);
@@ -575,7 +576,11 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
   if (ctx && state.crdCreated) {
     await step('deleting the CRD', async () => {
       command(`kubectl delete crd ${CRD_NAME}    # helm never deletes a chart's crds/`);
-      if (await exists(() => ctx.kube.ext.deleteCustomResourceDefinition(CRD_NAME))) output(`customresourcedefinition.apiextensions.k8s.io "${CRD_NAME}" deleted`);
+      if (await exists(() => ctx.kube.ext.deleteCustomResourceDefinition(CRD_NAME))) {
+        // As for the namespace: a CRD being deleted cannot be created again.
+        if (!state.stackStarted) await pollUntil('the CRD to be gone', async () => !(await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME))), { timeoutMs: 120_000 });
+        output(`customresourcedefinition.apiextensions.k8s.io "${CRD_NAME}" deleted`);
+      }
       state.crdCreated = false;
     });
   }
@@ -626,7 +631,7 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
 function printKept(state: DemoState): void {
   begin('Kept running');
   note(`Everything stays up: ${state.stackStarted ? 'the stack, ' : ''}the release, the operator (pid ${state.operator?.pid}), the secret, the mapping and the Deployment. Explore:`);
-  command(`. ${shown(stackPaths().envFile)}    # KUBECONFIG and the emulator's AWS_* for kubectl, helm, aws`);
+  command(`. ${shown(stackPaths().envFile)}    # KUBECONFIG and the emulator's AWS_* for kubectl and aws; helm is $HELM_BIN`);
   command('kubectl get srm -A');
   command(`kubectl get pods --selector ${readSamples().selector} --watch`);
   command(`tail -f ${shown(state.operator!.logFile)}    # the operator's JSON log`);
