@@ -25,8 +25,9 @@ import { DeleteSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secr
 import { labelUpdatedEvent, putEventsEntry, type Secret } from '../e2e/support/aws';
 import { CHART_DIR, helm, localValues, readRelease } from '../e2e/support/chart';
 import { e2eContext, type E2eContext } from '../e2e/support/context';
+import { podIsRunning } from '../e2e/support/kube';
 import { freePort } from '../e2e/support/moto';
-import { GROUP, KIND, normaliseMapping, PLURAL, selectorToQuery, VERSION, type SecretsRotationMapping } from '../operator/src/mappings/model';
+import { formatFieldErrors, GROUP, KIND, normaliseMapping, PLURAL, selectorToQuery, VERSION, type SecretsRotationMapping } from '../operator/src/mappings/model';
 import { errorMessage } from '../operator/src/log';
 import { currentVersionOf } from '../operator/src/secrets/describer';
 import { DEFAULT_STACK_NAME, deletePrerequisites } from './aws/prerequisites';
@@ -154,15 +155,11 @@ function resourceName(o: k8s.KubernetesObject): string {
   return `${o.kind!.toLowerCase()}${group}`;
 }
 
-function printTable(t: Table<unknown>, prefix = ''): void {
+function printTable(t: Table<unknown>): void {
   const cols = shownColumns(t);
   const rows = t.rows ?? [];
-  if (rows.length === 0) return output(`${prefix}No resources found.`);
-  for (const line of columns([headerCells(t, cols), ...rows.map((r) => rowCells(r, cols))]).lines) output(`${prefix}${line}`);
-}
-
-function podIsRunning(p: k8s.V1Pod): boolean {
-  return p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  if (rows.length === 0) return output('No resources found.');
+  output(columns([headerCells(t, cols), ...rows.map((r) => rowCells(r, cols))]).lines.join('\n'));
 }
 
 /** A manifest of examples/, its namespace filled in as kubectl would. */
@@ -186,7 +183,7 @@ function readSamples(): Samples {
   const mapping = docs.find((d) => d.kind === KIND) as SecretsRotationMapping | undefined;
   if (!deployment || !mapping) throw new Error(`${EXAMPLE_FILES.join(' and ')} must hold a Deployment and a ${KIND}`);
   const n = normaliseMapping(mapping);
-  if (!n.ok) throw new Error(`${EXAMPLE_FILES[1]}: ${n.errors.map((e) => `${e.field} ${e.message}`).join('; ')}`);
+  if (!n.ok) throw new Error(`${EXAMPLE_FILES[1]}: ${formatFieldErrors(n.errors)}`);
   return {
     docs,
     namespace: n.mapping.namespace,
@@ -395,7 +392,6 @@ async function createSamples(ctx: E2eContext, state: DemoState, s: Samples): Pro
 // ------------------------------------------------------------------ 4. the change
 
 interface Rotation {
-  version: string;
   changedAt: number;
   restartedAt?: number;
   runningAt: number;
@@ -467,7 +463,6 @@ async function rotateAndWatch(ctx: E2eContext, s: Samples, follower: LogFollower
     );
     const restarted = follower.lines.find((l) => mine(l) && l.message === 'workload restarted');
     return {
-      version: rotated.version,
       changedAt,
       restartedAt: restarted ? Date.parse(restarted.timestamp) : undefined,
       runningAt,
@@ -635,6 +630,7 @@ function printKept(state: DemoState): void {
   command('kubectl get srm -A');
   command(`kubectl get pods --selector ${readSamples().selector} --watch`);
   command(`tail -f ${shown(state.operator!.logFile)}    # the operator's JSON log`);
+  command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^secrets_rotation_operator_`);
   command(`${stackDirPrefix()}npm run demo -- --rotate    # change the secret again and watch the roll`);
   note('Clean up later (the operator process is the demo\'s: use this rather than stack:down alone):');
   command(`${stackDirPrefix()}npm run demo -- --cleanup`);
