@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { currentVersionOf } from '../../operator/src/secrets/describer';
 
@@ -21,6 +21,23 @@ export interface Secret {
   readonly name: string;
   readonly arn: string;
   readonly version: string;
+}
+
+/** An event as Secrets Manager sends it to EventBridge (source aws.secretsmanager). */
+export interface SecretsManagerEvent {
+  DetailType: string;
+  Resources?: string[];
+  Detail: unknown;
+}
+
+/** The native event Secrets Manager sends when a label (AWSCURRENT: a new current value) moves to a version. */
+export function labelUpdatedEvent(s: Secret, label = 'AWSCURRENT'): SecretsManagerEvent {
+  return { DetailType: 'Secret Label Updated', Resources: [s.arn], Detail: { name: s.name, labelUpdated: label, versionId: s.version } };
+}
+
+/** The PutEvents entry that sends `e` as if from Secrets Manager. */
+export function putEventsEntry(e: SecretsManagerEvent): PutEventsRequestEntry {
+  return { Source: 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) };
 }
 
 export class Aws {
@@ -57,7 +74,7 @@ export class Aws {
 
   /** The native event Secrets Manager sends when AWSCURRENT moves. */
   async sendLabelUpdated(s: Secret, label = 'AWSCURRENT'): Promise<void> {
-    await this.put({ DetailType: 'Secret Label Updated', Resources: [s.arn], Detail: { name: s.name, labelUpdated: label, versionId: s.version } });
+    await this.put(labelUpdatedEvent(s, label));
   }
 
   /** A CloudTrail record of a Secrets Manager API call, as EventBridge delivers it. */
@@ -99,8 +116,8 @@ export class Aws {
     });
   }
 
-  async put(e: { DetailType: string; Resources?: string[]; Detail: unknown }): Promise<void> {
-    const out = await this.events.send(new PutEventsCommand({ Entries: [{ Source: 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) }] }));
+  async put(e: SecretsManagerEvent): Promise<void> {
+    const out = await this.events.send(new PutEventsCommand({ Entries: [putEventsEntry(e)] }));
     if (out.FailedEntryCount) throw new Error(`PutEvents failed: ${JSON.stringify(out.Entries)}`);
   }
 

@@ -29,17 +29,29 @@ export interface Release {
   readonly kubeconfig: string;
 }
 
-export async function helm(ctx: E2eContext, args: string[]): Promise<{ stdout: string; stderr: string }> {
+export async function helm(ctx: Pick<E2eContext, 'env'>, args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run(ctx.env.HELM_BIN, args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG, HELM_PLUGINS: ctx.env.HELM_PLUGINS }, maxBuffer: 10 * 1024 * 1024 });
 }
 
 /** The values every e2e install needs to point the chart at the local emulator. */
-export function localValues(ctx: E2eContext): string[] {
+export function localValues(ctx: Pick<E2eContext, 'env'>): string[] {
   return ['--set-string', `sqs.queueUrl=${ctx.env.SQS_QUEUE_URL}`, '--set-string', `aws.region=${ctx.env.AWS_REGION}`, '--set-string', `aws.endpointUrl=${ctx.env.AWS_ENDPOINT_URL}`];
 }
 
 export async function installChart(ctx: E2eContext, name: string, namespace: string, extraArgs: string[] = []): Promise<Release> {
   await helm(ctx, ['install', name, CHART_DIR, '--namespace', namespace, '--create-namespace', ...localValues(ctx), ...extraArgs]);
+  return readRelease(ctx, name, namespace);
+}
+
+export interface ReadReleaseOptions {
+  /** POD_NAME the process gets (the Lease holder's identity); default `<deployment>-e2e`. */
+  podName?: string;
+  /** Lifetime of the ServiceAccount token; default 3600 s. */
+  tokenExpirationSeconds?: number;
+}
+
+/** An installed release as its operator container sees it: the Deployment's env and a kubeconfig as its ServiceAccount. */
+export async function readRelease(ctx: Pick<E2eContext, 'env' | 'kube'>, name: string, namespace: string, opts: ReadReleaseOptions = {}): Promise<Release> {
   const deploymentName = (await helm(ctx, ['get', 'manifest', name, '--namespace', namespace])).stdout
     .split('\n---')
     .map((d) => k8s.loadYaml<k8s.KubernetesObject>(d))
@@ -51,10 +63,11 @@ export async function installChart(ctx: E2eContext, name: string, namespace: str
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = `${deploymentName}-e2e`;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = opts.podName ?? `${deploymentName}-e2e`;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = namespace;
   }
-  return { name, namespace, deploymentName, serviceAccount, env, kubeconfig: await serviceAccountKubeconfig(ctx, namespace, serviceAccount) };
+  const kubeconfig = await serviceAccountKubeconfig(ctx, namespace, serviceAccount, opts.tokenExpirationSeconds);
+  return { name, namespace, deploymentName, serviceAccount, env, kubeconfig };
 }
 
 export async function uninstallChart(ctx: E2eContext, r: Release): Promise<void> {
@@ -62,8 +75,8 @@ export async function uninstallChart(ctx: E2eContext, r: Release): Promise<void>
 }
 
 /** A kubeconfig whose user is `system:serviceaccount:<ns>:<sa>`, via TokenRequest. */
-export async function serviceAccountKubeconfig(ctx: E2eContext, namespace: string, serviceAccount: string): Promise<string> {
-  const tr = await ctx.kube.core.createNamespacedServiceAccountToken(serviceAccount, namespace, { spec: { audiences: [], expirationSeconds: 3600 } });
+export async function serviceAccountKubeconfig(ctx: Pick<E2eContext, 'kube'>, namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
+  const tr = await ctx.kube.core.createNamespacedServiceAccountToken(serviceAccount, namespace, { spec: { audiences: [], expirationSeconds } });
   const token = tr.body.status!.token;
   const admin = ctx.kube.kc;
   const cluster = admin.getCurrentCluster()!;

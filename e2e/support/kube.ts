@@ -94,7 +94,7 @@ export class Kube {
 
   async runningPodNames(namespace: string, workloadName: string): Promise<string[]> {
     return (await this.pods(namespace, workloadName))
-      .filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      .filter(podIsRunning)
       .map((p) => p.metadata!.name!)
       .sort();
   }
@@ -141,6 +141,11 @@ export class Kube {
   async replicaSetCount(namespace: string, deployment: string): Promise<number> {
     return (await this.apps.listNamespacedReplicaSet(namespace, undefined, undefined, undefined, undefined, `workload-name=${deployment}`)).body.items.length;
   }
+}
+
+/** Running, Ready and not being deleted: what counts as a pod that serves. */
+export function podIsRunning(p: k8s.V1Pod): boolean {
+  return p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** A ready-made error message out of client-node's HttpError. */

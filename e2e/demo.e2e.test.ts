@@ -1,0 +1,61 @@
+/**
+ * `npm run demo` end to end, on the stack the e2e run brought up: it exits 0, shows
+ * what a person watches (the operator's report, the old pod terminating and a new one
+ * running, the mapping's record), never prints a secret value, and leaves nothing behind.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { stackDir } from '../scripts/stack/paths';
+import { e2eContext, type E2eContext } from './support/context';
+import { helm } from './support/chart';
+import { REPO_ROOT } from './support/kube';
+
+jest.setTimeout(180_000);
+
+let ctx: E2eContext;
+
+beforeAll(async () => {
+  ctx = e2eContext();
+  await ctx.emptyQueues();
+});
+
+function runDemo(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [path.join(REPO_ROOT, 'scripts', 'demo.ts'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+test('npm run demo rotates the sample secret, shows the roll, and cleans up after itself', async () => {
+  const { code, out } = await runDemo([]);
+  if (code !== 0) process.stderr.write(out);
+  expect(code).toBe(0);
+
+  expect(out).toContain('deployment "operatortest" successfully rolled out');
+  expect(out).toContain("put-secret-value --secret-id eks-controller-test-secret --secret-string '<new value>'");
+  expect(out).toMatch(/\[operator\] \S+ {2}workload restarted {2}.*workload=Deployment\/default\/operatortest/);
+  expect(out).toMatch(/\[operator\] \S+ {2}rotation handled {2}.*result=Rotated/);
+  const watched = out.split('\n').filter((l) => l.startsWith('[pods -w]'));
+  expect(watched.some((l) => /operatortest-\S+\s+1\/1\s+Running/.test(l))).toBe(true);
+  expect(watched.some((l) => /operatortest-\S+\s+\S+\s+Terminating/.test(l))).toBe(true);
+  expect(out).toMatch(/secretsrotationmapping-sample\s+eks-controller-test-secret\s+1\s+\d+s\s+True/);
+  expect(out).toMatch(/From put-secret-value to the new pod running: \d+\.\d s/);
+  expect(out).toContain('everything cleaned up');
+  // The demo's values are generated (e2e/support/aws.ts) and must never be shown.
+  expect(out).not.toMatch(/(initial|rotated)-[0-9a-f]{8}-/);
+
+  expect(fs.existsSync(path.join(stackDir(), 'demo.json'))).toBe(false);
+  expect((await helm(ctx, ['list', '--all-namespaces', '--short'])).stdout).not.toMatch(/^secrets-rotation-operator$/m);
+  const deployments = (await ctx.kube.apps.listNamespacedDeployment('default')).body.items.map((d) => d.metadata?.name);
+  expect(deployments).not.toContain('operatortest');
+  await expect(ctx.aws.currentVersion('eks-controller-test-secret')).rejects.toThrow();
+});
