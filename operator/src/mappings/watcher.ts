@@ -8,7 +8,7 @@
 import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
-import { installResilientWatch } from '../kube/resilientWatch';
+import { backoffMs, installResilientWatch } from '../kube/resilientWatch';
 import { withTimeout } from '../kube/timeout';
 import { MappingIndex } from './index';
 import {
@@ -43,6 +43,8 @@ export class MappingWatcher extends Operator {
   private readonly writes = new Map<string, Promise<unknown>>();
   private synced = false;
   private relistTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private stopped = false;
   private watchGuard?: { stop(): void };
 
   constructor(private readonly opts: WatcherOptions) {
@@ -87,22 +89,35 @@ export class MappingWatcher extends Operator {
       onConnected: (path) => {
         const wasDown = this.down.delete(path);
         this.opts.log.info('mapping watch connected', { path });
-        if (wasDown) void this.relist();
+        if (wasDown) void this.relistRetrying();
       },
       onFailure: (path, err, retryInMs) => {
         if (retryInMs > 0) this.down.add(path);
         this.opts.log.warn('mapping watch failed; retrying', { path, error: errorMessage(err), retryInMs });
       },
     });
-    await this.relist();
+    await this.relistRetrying();
     await this.start();
-    this.relistTimer = setInterval(() => void this.relist(), resyncIntervalSeconds * 1000);
+    this.relistTimer = setInterval(() => void this.relistRetrying(), resyncIntervalSeconds * 1000);
     this.relistTimer.unref();
   }
 
+  /**
+   * A failed relist (e.g. a CRD whose storage is still initialising) is retried with
+   * backoff rather than at the next resync: readiness waits on the first one.
+   */
+  private async relistRetrying(attempt = 1): Promise<void> {
+    if (this.stopped || (await this.relist())) return;
+    const t = setTimeout(() => void this.relistRetrying(attempt + 1), backoffMs(attempt, 500, 30_000));
+    t.unref();
+    this.retryTimer = t;
+  }
+
   override stop(): void {
+    this.stopped = true;
     this.watchGuard?.stop();
     if (this.relistTimer) clearInterval(this.relistTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     super.stop();
   }
 

@@ -23,6 +23,7 @@ const srm = (name: string, secretId: string): SecretsRotationMapping => ({
 
 class FakeApiServer {
   items: SecretsRotationMapping[] = [];
+  failLists = 0;
   readonly watches = new Set<http.ServerResponse>();
   server?: http.Server;
   port = 0;
@@ -37,6 +38,10 @@ class FakeApiServer {
         this.watches.add(res);
         res.on('close', () => this.watches.delete(res));
         return;
+      }
+      if (this.failLists > 0) {
+        this.failLists--;
+        return void res.writeHead(429, { 'Content-Type': 'application/json' }).end('{"kind":"Status","message":"storage is (re)initializing"}');
       }
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'List', items: this.items }));
     });
@@ -110,6 +115,13 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     api.send('DELETED', srm('b', 'secret-b'));
     await until(() => index.size === 1, 'delete applied');
     expect(watcher.ready).toBe(true);
+  });
+
+  it('retries a failed first list at once instead of waiting for the resync (a CRD still initialising)', async () => {
+    api.failLists = 2;
+    const index = await start();
+    expect(watcher.ready).toBe(false);
+    await until(() => watcher.ready && index.size === 1, 'ready after the list succeeds', 5_000);
   });
 
   it('survives the API server going away, turns unready, and repairs missed deletes on return', async () => {
