@@ -17,7 +17,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -592,9 +591,7 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
     });
   }
   if (state.serviceAccountKubeconfig) {
-    const dir = path.dirname(state.serviceAccountKubeconfig);
-    // Only the temp folder serviceAccountKubeconfig made.
-    if (path.dirname(dir) === os.tmpdir() && path.basename(dir).startsWith('sro-sa-')) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(state.serviceAccountKubeconfig, { force: true });
     state.serviceAccountKubeconfig = undefined;
   }
   if (state.stackStarted) {

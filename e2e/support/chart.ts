@@ -7,10 +7,11 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { stackPaths } from '../../scripts/stack/paths';
 import type { E2eContext } from './context';
 import { REPO_ROOT } from './kube';
 import type { OperatorProcess } from './operator';
@@ -87,7 +88,10 @@ export async function serviceAccountKubeconfig(ctx: Pick<E2eContext, 'kube'>, na
     contexts: [{ name: 'sa', cluster: 'local', user: `${namespace}-${serviceAccount}` }],
     currentContext: 'sa',
   });
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sro-sa-')), 'kubeconfig');
+  // Kept with the stack's state, so stack:down removes every token the tests minted.
+  const dir = path.join(stackPaths().dir, 'tokens');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${namespace}.${serviceAccount}.${randomBytes(4).toString('hex')}.kubeconfig`);
   fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
   return file;
 }

@@ -603,7 +603,7 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
   if (readState(p)) {
     const health = await stackHealth(p);
     if (health.healthy) {
-      log(`a healthy stack is already up (${readState(p)?.apiserverUrl}); nothing to do. Use: . .stack/env`);
+      log(`a healthy stack is already up (${readState(p)?.apiserverUrl}); nothing to do. Use: . ${displayPath(p.envFile)}`);
       return readStackEnv(p);
     }
     log(`found a stack that is not healthy (${health.problems.join('; ')}): stopping it and starting afresh`);
@@ -681,7 +681,7 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
     };
     writeAtomic(p.envJsonFile, `${JSON.stringify(env, null, 2)}\n`);
     writeAtomic(p.envFile, renderEnvFile(env));
-    log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s: . .stack/env   (logs: .stack/logs/)`);
+    log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s: . ${displayPath(p.envFile)}   (logs: ${displayPath(p.logs)}/)`);
     return env;
   } catch (e) {
     const err = e instanceof ComponentError ? e : new ComponentError('stack', (e as Error).message);
@@ -747,6 +747,8 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     removeDataDir(state.dataDir);
   }
   for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids')]) fs.rmSync(f, { force: true });
+  // ServiceAccount tokens minted for tests and the demo (e2e/support/chart.ts).
+  fs.rmSync(path.join(p.dir, 'tokens'), { recursive: true, force: true });
   if (opts.keepLogs === false) fs.rmSync(p.logs, { recursive: true, force: true });
 }
 
