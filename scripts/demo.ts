@@ -42,7 +42,7 @@ const RELEASE = 'secrets-rotation-operator';
 const OPERATOR_NAMESPACE = 'secrets-rotation-operator';
 const CRD_NAME = `${PLURAL}.${GROUP}`;
 const EXAMPLE_FILES = ['examples/deployment.yaml', 'examples/secretsrotationmapping.yaml'];
-const POC_EXAMPLE = 'examples/secretsrotationmapping-poc.yaml';
+const POC_EXAMPLE = 'examples/poc/secretsrotationmapping.yaml';
 /** Lifetime of the operator's ServiceAccount token: long enough for a kept demo. */
 const TOKEN_SECONDS = 24 * 3600;
 
