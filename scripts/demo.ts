@@ -15,6 +15,7 @@
  * used and left up; one the demo started is taken down again. What the demo made is
  * recorded in $STACK_DIR/demo.json as it goes, so --cleanup can always finish the job.
  */
+import './quiet-sdk-warning';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

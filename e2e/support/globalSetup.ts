@@ -2,6 +2,7 @@
  * Jest globalSetup for the e2e project: builds the operator and brings the local
  * stack up unless one is already running (then it is left as it was found).
  */
+import '../../scripts/quiet-sdk-warning';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './kube';
 import { stackHealth, stackUp } from '../../scripts/stack';

@@ -1,4 +1,5 @@
 /** npm run stack:down — stop every process of the local stack and remove its state (logs are kept). */
+import '../quiet-sdk-warning';
 import { stackDown } from './stack';
 
 const keepLogs = !process.argv.includes('--remove-logs');

@@ -1,4 +1,5 @@
 /** npm run stack:up — bring the local stack up (idempotent); writes .stack/env. */
+import '../quiet-sdk-warning';
 import { ComponentError, stackUp } from './stack';
 
 stackUp().then(
