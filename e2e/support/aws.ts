@@ -55,14 +55,14 @@ export class Aws {
     return currentVersionOf((await this.sm.send(new DescribeSecretCommand({ SecretId: id }))).VersionIdsToStages);
   }
 
-  /** The native event Secrets Manager sends when AWSCURRENT moves. */
-  async sendLabelUpdated(s: Secret, label = 'AWSCURRENT'): Promise<void> {
-    await this.put({ DetailType: 'Secret Label Updated', Resources: [s.arn], Detail: { name: s.name, labelUpdated: label, versionId: s.version } });
+  /** The native event Secrets Manager sends when AWSCURRENT moves. Resolves to the event's id. */
+  async sendLabelUpdated(s: Secret, label = 'AWSCURRENT'): Promise<string> {
+    return this.put({ DetailType: 'Secret Label Updated', Resources: [s.arn], Detail: { name: s.name, labelUpdated: label, versionId: s.version } });
   }
 
-  /** A CloudTrail record of a Secrets Manager API call, as EventBridge delivers it. */
-  async sendApiCall(eventName: string, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown> | null = null): Promise<void> {
-    await this.put({
+  /** A CloudTrail record of a Secrets Manager API call, as EventBridge delivers it. Resolves to the event's id. */
+  async sendApiCall(eventName: string, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown> | null = null): Promise<string> {
+    return this.put({
       DetailType: 'AWS API Call via CloudTrail',
       Detail: {
         eventVersion: '1.09',
@@ -79,9 +79,9 @@ export class Aws {
     });
   }
 
-  /** A Secrets Manager service event (RotationSucceeded, RotationFailed, ...). */
-  async sendServiceEvent(eventName: string, s: Secret): Promise<void> {
-    await this.put({
+  /** A Secrets Manager service event (RotationSucceeded, RotationFailed, ...). Resolves to the event's id. */
+  async sendServiceEvent(eventName: string, s: Secret): Promise<string> {
+    return this.put({
       DetailType: 'AWS Service Event via CloudTrail',
       Detail: {
         eventVersion: '1.09',
@@ -99,9 +99,11 @@ export class Aws {
     });
   }
 
-  async put(e: { DetailType: string; Resources?: string[]; Detail: unknown }): Promise<void> {
-    const out = await this.events.send(new PutEventsCommand({ Entries: [{ Source: 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) }] }));
+  /** PutEvents of one event; resolves to the id EventBridge gave it (the `id` of the delivered body). */
+  async put(e: { DetailType: string; Resources?: string[]; Detail: unknown; Source?: string }): Promise<string> {
+    const out = await this.events.send(new PutEventsCommand({ Entries: [{ Source: e.Source ?? 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) }] }));
     if (out.FailedEntryCount) throw new Error(`PutEvents failed: ${JSON.stringify(out.Entries)}`);
+    return out.Entries?.[0]?.EventId ?? '';
   }
 
   /** A raw body straight into the queue (what EventBridge cannot send: garbage). */
