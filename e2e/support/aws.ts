@@ -28,6 +28,8 @@ export interface SecretsManagerEvent {
   DetailType: string;
   Resources?: string[];
   Detail: unknown;
+  /** Default aws.secretsmanager; tests of foreign events set another. */
+  Source?: string;
 }
 
 /** The native event Secrets Manager sends when a label (AWSCURRENT: a new current value) moves to a version. */
@@ -37,7 +39,7 @@ export function labelUpdatedEvent(s: Secret, label = 'AWSCURRENT'): SecretsManag
 
 /** The PutEvents entry that sends `e` as if from Secrets Manager. */
 export function putEventsEntry(e: SecretsManagerEvent): PutEventsRequestEntry {
-  return { Source: 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) };
+  return { Source: e.Source ?? 'aws.secretsmanager', DetailType: e.DetailType, Resources: e.Resources ?? [], Detail: JSON.stringify(e.Detail) };
 }
 
 export class Aws {
@@ -72,53 +74,43 @@ export class Aws {
     return currentVersionOf((await this.sm.send(new DescribeSecretCommand({ SecretId: id }))).VersionIdsToStages);
   }
 
-  /** The native event Secrets Manager sends when AWSCURRENT moves. */
-  async sendLabelUpdated(s: Secret, label = 'AWSCURRENT'): Promise<void> {
-    await this.put(labelUpdatedEvent(s, label));
+  /** The native event Secrets Manager sends when AWSCURRENT moves. Resolves to the event's id. */
+  async sendLabelUpdated(s: Secret, label = 'AWSCURRENT'): Promise<string> {
+    return this.put(labelUpdatedEvent(s, label));
   }
 
-  /** A CloudTrail record of a Secrets Manager API call, as EventBridge delivers it. */
-  async sendApiCall(eventName: string, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown> | null = null): Promise<void> {
-    await this.put({
-      DetailType: 'AWS API Call via CloudTrail',
-      Detail: {
-        eventVersion: '1.09',
-        eventSource: 'secretsmanager.amazonaws.com',
-        eventName,
-        awsRegion: this.env.AWS_REGION,
-        recipientAccountId: this.account,
-        eventID: randomUUID(),
-        eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        eventType: 'AwsApiCall',
-        requestParameters,
-        responseElements,
-      },
-    });
+  /** A CloudTrail record of a Secrets Manager API call, as EventBridge delivers it. Resolves to the event's id. */
+  async sendApiCall(eventName: string, requestParameters: Record<string, unknown>, responseElements: Record<string, unknown> | null = null): Promise<string> {
+    return this.put({ DetailType: 'AWS API Call via CloudTrail', Detail: { ...this.cloudTrailRecord(eventName, 'AwsApiCall'), requestParameters, responseElements } });
   }
 
-  /** A Secrets Manager service event (RotationSucceeded, RotationFailed, ...). */
-  async sendServiceEvent(eventName: string, s: Secret): Promise<void> {
-    await this.put({
+  /** A Secrets Manager service event (RotationSucceeded, RotationFailed, ...). Resolves to the event's id. */
+  async sendServiceEvent(eventName: string, s: Secret): Promise<string> {
+    return this.put({
       DetailType: 'AWS Service Event via CloudTrail',
-      Detail: {
-        eventVersion: '1.09',
-        eventSource: 'secretsmanager.amazonaws.com',
-        eventName,
-        awsRegion: this.env.AWS_REGION,
-        recipientAccountId: this.account,
-        eventID: randomUUID(),
-        eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        eventType: 'AwsServiceEvent',
-        requestParameters: null,
-        responseElements: null,
-        additionalEventData: { SecretId: s.arn },
-      },
+      Detail: { ...this.cloudTrailRecord(eventName, 'AwsServiceEvent'), requestParameters: null, responseElements: null, additionalEventData: { SecretId: s.arn } },
     });
   }
 
-  async put(e: SecretsManagerEvent): Promise<void> {
+  /** The fields every CloudTrail record of a Secrets Manager call or service event has. */
+  cloudTrailRecord(eventName: string, eventType: 'AwsApiCall' | 'AwsServiceEvent'): Record<string, unknown> {
+    return {
+      eventVersion: '1.09',
+      eventSource: 'secretsmanager.amazonaws.com',
+      eventName,
+      awsRegion: this.env.AWS_REGION,
+      recipientAccountId: this.account,
+      eventID: randomUUID(),
+      eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      eventType,
+    };
+  }
+
+  /** PutEvents of one event; resolves to the id EventBridge gave it (the `id` of the delivered body). */
+  async put(e: SecretsManagerEvent): Promise<string> {
     const out = await this.events.send(new PutEventsCommand({ Entries: [putEventsEntry(e)] }));
     if (out.FailedEntryCount) throw new Error(`PutEvents failed: ${JSON.stringify(out.Entries)}`);
+    return out.Entries?.[0]?.EventId ?? '';
   }
 
   /** A raw body straight into the queue (what EventBridge cannot send: garbage). */
