@@ -1,0 +1,132 @@
+/**
+ * Issue 4 end to end: the chart as users meet it. `helm install` into the real API
+ * server, the operator under the chart's own ServiceAccount, what `kubectl get srm`
+ * shows, what the API server refuses, least-privilege RBAC, and a clean uninstall.
+ */
+import { CHART_DIR, canI, helm, localValues } from './support/chart';
+import { e2eContext } from './support/context';
+import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
+import { waitFor } from './support/wait';
+
+jest.setTimeout(300_000);
+
+describe('cluster-wide install (the default)', () => {
+  let s: Scenario;
+  beforeAll(async () => {
+    s = await startScenario({ prefix: 'chart', namespaces: ['chart-app'] });
+  });
+  afterAll(() => endScenario(s));
+
+  test('a rotation works end to end under the chart ServiceAccount and kubectl get srm shows it', async () => {
+    const [ns] = s.namespaces;
+    const secret = await s.ctx.aws.createSecret(`chart-${rand()}`, value());
+    await s.ctx.kube.createWorkload('Deployment', ns, 'web', { app: 'web' });
+    await s.ctx.kube.createMapping(ns, 'web', { secretId: secret.name, selector: { matchLabels: { app: 'web' } } });
+    const before = await snapshot(s.ctx, 'Deployment', ns, 'web');
+    await waitMappingSynced(s.ctx, ns, 'web', secret.version);
+
+    const rotated = await s.ctx.aws.putSecretValue(secret, value());
+    await s.ctx.aws.sendLabelUpdated(rotated);
+    await waitForNewPods(s.ctx, before);
+    await waitLastRotation(s.ctx, ns, 'web', rotated.version);
+
+    const table = await kubectl(s.ctx, ['get', 'secretsrotationmappings', '-n', ns]);
+    expect(table.code).toBe(0);
+    const [header, row] = table.stdout.trim().split('\n');
+    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'SECRET', 'WORKLOADS', 'LAST ROTATION', 'READY', 'AGE']);
+    expect(row.split(/\s{2,}/).slice(0, 5)).toEqual(['web', secret.name, '1', expect.stringMatching(/^\d+s$/), 'True']);
+    const short = await kubectl(s.ctx, ['get', 'srm', '-n', ns, '-o', 'name']);
+    expect(short.stdout.trim()).toBe('secretsrotationmapping.awssecretsoperator.secretoperator/web');
+  });
+
+  test("the chart's ServiceAccount cannot read Secrets, and can do what the operator needs", async () => {
+    const [ns] = s.namespaces;
+    expect(await canI(s.ctx, s.release, 'get', 'secrets')).toBe(false);
+    expect(await canI(s.ctx, s.release, 'list', 'secrets')).toBe(false);
+    expect(await canI(s.ctx, s.release, 'get', 'secrets', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'watch', 'secretsrotationmappings.awssecretsoperator.secretoperator')).toBe(true);
+    expect(await canI(s.ctx, s.release, 'patch', 'deployments.apps', ns)).toBe(true);
+    expect(await canI(s.ctx, s.release, 'delete', 'deployments.apps', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'delete', 'pods', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'update', 'leases.coordination.k8s.io', ns)).toBe(false);
+  });
+
+  test('a mapping with a bad spec is refused by the API server with a message naming the field', async () => {
+    const [ns] = s.namespaces;
+    const bad = `apiVersion: awssecretsoperator.secretoperator/v1
+kind: SecretsRotationMapping
+metadata: {name: bad, namespace: ${ns}}
+spec:
+  secretId: "not a secret id!"
+  selector: {matchLabels: {app: web}}
+`;
+    const out = await kubectlStdin(s.ctx, ['apply', '-f', '-'], bad);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(/spec\.secretId/);
+    expect(out.stderr).toMatch(/secret name or ARN/);
+    const both = bad.replace('secretId: "not a secret id!"', 'secretId: app\n  SecretID: app');
+    const out2 = await kubectlStdin(s.ctx, ['apply', '-f', '-'], both);
+    expect(out2.code).not.toBe(0);
+    expect(out2.stderr).toMatch(/SecretID/);
+  });
+});
+
+describe('namespaced install (watchNamespaces)', () => {
+  test('Roles only in the watched namespace: the ServiceAccount cannot patch workloads elsewhere', async () => {
+    const ctx = e2eContext();
+    const a = await ctx.kube.createNamespace('chartns-a');
+    const b = await ctx.kube.createNamespace('chartns-b');
+    const releaseNs = await ctx.kube.createNamespace('chartns-rel');
+    const name = `sro-nsmode-${rand(4)}`;
+    try {
+      await helm(ctx, ['install', name, CHART_DIR, '--namespace', releaseNs, ...localValues(ctx), '--set', `fullnameOverride=${name}`, '--set', `watchNamespaces={${a}}`]);
+      const sa = `system:serviceaccount:${releaseNs}:${name}`;
+      const can = async (verb: string, resource: string, ns: string) => (await kubectl(ctx, ['auth', 'can-i', verb, resource, `--as=${sa}`, '-n', ns])).stdout.trim();
+      expect(await can('patch', 'deployments.apps', a)).toBe('yes');
+      expect(await can('watch', 'secretsrotationmappings.awssecretsoperator.secretoperator', a)).toBe('yes');
+      expect(await can('patch', 'deployments.apps', b)).toBe('no');
+      expect(await can('list', 'secretsrotationmappings.awssecretsoperator.secretoperator', b)).toBe('no');
+      expect(await can('get', 'secrets', a)).toBe('no');
+      expect((await kubectl(ctx, ['get', 'clusterrole', name])).code).not.toBe(0);
+    } finally {
+      await helm(ctx, ['uninstall', name, '--namespace', releaseNs, '--wait']).catch(() => undefined);
+      for (const ns of [a, b, releaseNs]) await ctx.kube.deleteNamespace(ns);
+    }
+  });
+});
+
+describe('install and uninstall', () => {
+  test('a typo in values fails helm install with a message naming the key', async () => {
+    const ctx = e2eContext();
+    const err = await helm(ctx, ['install', `typo-${rand(4)}`, CHART_DIR, '--namespace', 'default', ...localValues(ctx), '--set', 'replicaCont=2']).then(
+      () => undefined,
+      (e: { stderr?: string }) => e.stderr ?? '',
+    );
+    expect(err).toMatch(/replicaCont/);
+    expect(err).toMatch(/additional properties/);
+  });
+
+  test('helm uninstall removes what the release made and keeps the CRD (and so every mapping)', async () => {
+    const ctx = e2eContext();
+    const ns = await ctx.kube.createNamespace('chart-un');
+    const name = `sro-un-${rand(4)}`;
+    try {
+      await helm(ctx, ['install', name, CHART_DIR, '--namespace', ns, ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
+      const made = [
+        ['serviceaccount', name, '-n', ns],
+        ['deployment', name, '-n', ns],
+        ['role', `${name}-leader-election`, '-n', ns],
+        ['clusterrole', name],
+        ['clusterrolebinding', name],
+      ];
+      for (const args of made) expect([args.join(' '), (await kubectl(ctx, ['get', ...args])).code]).toEqual([args.join(' '), 0]);
+      await helm(ctx, ['uninstall', name, '--namespace', ns, '--wait']);
+      for (const args of made) {
+        await waitFor(`${args.join(' ')} gone`, async () => (await kubectl(ctx, ['get', ...args])).stderr.includes('NotFound'));
+      }
+      expect((await kubectl(ctx, ['get', 'crd', 'secretsrotationmappings.awssecretsoperator.secretoperator'])).code).toBe(0);
+    } finally {
+      await ctx.kube.deleteNamespace(ns);
+    }
+  });
+});
