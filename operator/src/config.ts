@@ -18,6 +18,8 @@ export interface Config {
   readonly waitTimeSeconds: number;
   readonly maxMessages: number;
   readonly visibilityTimeoutSeconds: number;
+  /** After messages arrive, keep receiving until the queue is quiet this long; one batch. */
+  readonly coalesceWindowMs: number;
   readonly resyncIntervalSeconds: number;
   /** 0 disables drift recovery. */
   readonly driftCheckIntervalSeconds: number;
@@ -56,6 +58,7 @@ export const DEFAULTS = {
   SQS_WAIT_TIME_SECONDS: 20,
   SQS_MAX_MESSAGES: 10,
   SQS_VISIBILITY_TIMEOUT_SECONDS: 60,
+  SQS_COALESCE_WINDOW_MS: 1000,
   RESYNC_INTERVAL_SECONDS: 300,
   DRIFT_CHECK_INTERVAL_SECONDS: 300,
   LEADER_ELECTION: true,
@@ -97,6 +100,7 @@ export function loadConfig(env: Env, hostname = 'localhost'): Config {
     waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, 0, 20),
     maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, 1, 10),
     visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, 43200),
+    coalesceWindowMs: int(env, 'SQS_COALESCE_WINDOW_MS', DEFAULTS.SQS_COALESCE_WINDOW_MS, 0, 10_000),
     resyncIntervalSeconds: int(env, 'RESYNC_INTERVAL_SECONDS', DEFAULTS.RESYNC_INTERVAL_SECONDS, 1),
     driftCheckIntervalSeconds: int(env, 'DRIFT_CHECK_INTERVAL_SECONDS', DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS, 0),
     allowedAccountIds: list(env, 'ALLOWED_ACCOUNT_IDS', /^\d{12}$/),

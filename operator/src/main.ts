@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     waitTimeSeconds: config.waitTimeSeconds,
     maxMessages: config.maxMessages,
     visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+    coalesceWindowMs: config.coalesceWindowMs,
   });
 
   let driftTimer: NodeJS.Timeout | undefined;

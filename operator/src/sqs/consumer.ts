@@ -31,7 +31,18 @@ export interface ConsumerOptions {
   readonly waitTimeSeconds: number;
   readonly maxMessages: number;
   readonly visibilityTimeoutSeconds: number;
+  /**
+   * After a receive returns messages, keep receiving until the queue has been quiet
+   * this long, and hand everything over as one batch (0: off).
+   */
+  readonly coalesceWindowMs?: number;
 }
+
+/** Most messages one coalesced batch takes; SQS batch calls take 10 entries each. */
+export const MAX_BATCH = 100;
+/** However busy the queue, a coalesced batch is handed over after this long. */
+export const MAX_COALESCE_MS = 10_000;
+const SQS_BATCH_ENTRIES = 10;
 
 export class ConsumerOptionError extends Error {}
 
@@ -98,18 +109,44 @@ export class SqsConsumer {
         continue;
       }
       if (messages.length === 0) continue;
-      await this.process(messages);
+      await this.process(await this.coalesce(messages));
     }
   }
 
-  private async receive(): Promise<Message[]> {
+  /**
+   * A burst (ten versions in two seconds) should end in few restarts: once messages
+   * arrive, keep receiving while more keep coming (until the queue has been quiet for
+   * the coalescing window, at most MAX_COALESCE_MS) and plan them together. The rotator
+   * settles each secret once per batch, so the whole burst rolls to the newest version.
+   */
+  private async coalesce(first: Message[]): Promise<Message[]> {
+    const quietMs = this.o.coalesceWindowMs ?? 0;
+    const batch = [...first];
+    if (quietMs <= 0) return batch;
+    const deadline = Date.now() + MAX_COALESCE_MS;
+    while (this.running && batch.length < MAX_BATCH && Date.now() < deadline) {
+      try {
+        const more = await this.receive(Math.ceil(quietMs / 1000), MAX_BATCH - batch.length);
+        if (more.length === 0) break;
+        batch.push(...more);
+      } catch (err) {
+        if (!this.running) break;
+        this.o.metrics.sqsErrors.inc({ operation: 'ReceiveMessage' });
+        this.o.log.warn('SQS receive failed while coalescing; handling what arrived', { queueUrl: this.o.queueUrl, error: errorMessage(err) });
+        break;
+      }
+    }
+    return batch;
+  }
+
+  private async receive(waitTimeSeconds = this.o.waitTimeSeconds, max = this.o.maxMessages): Promise<Message[]> {
     this.abort = new AbortController();
     this.o.metrics.sqsReceiveCalls.inc();
     const out = await this.o.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.o.queueUrl,
-        MaxNumberOfMessages: this.o.maxMessages,
-        WaitTimeSeconds: this.o.waitTimeSeconds,
+        MaxNumberOfMessages: Math.min(this.o.maxMessages, max),
+        WaitTimeSeconds: waitTimeSeconds,
         VisibilityTimeout: this.o.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
       }),
@@ -140,8 +177,8 @@ export class SqsConsumer {
       this.o.metrics.messagesFailed.inc(toRetry.length);
       this.o.log.warn('messages left for redelivery', { messageIds: toRetry.map((e) => e.Id), visibilityTimeoutSeconds: this.o.visibilityTimeoutSeconds });
     }
-    if (toDelete.length > 0) await this.deleteBatch(toDelete);
-    if (toDeadLetter.length > 0) await this.releaseBatch(toDeadLetter);
+    for (const chunk of chunks(toDelete)) await this.deleteBatch(chunk);
+    for (const chunk of chunks(toDeadLetter)) await this.releaseBatch(chunk);
   }
 
   private async deleteBatch(entries: { Id: string; ReceiptHandle: string }[]): Promise<void> {
@@ -178,4 +215,10 @@ export class SqsConsumer {
       };
     });
   }
+}
+
+function chunks<T>(items: readonly T[], size = SQS_BATCH_ENTRIES): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

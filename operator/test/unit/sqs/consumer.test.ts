@@ -22,9 +22,10 @@ class FakeSqs {
         throw new Error('connect ECONNREFUSED');
       }
       if (this.queue.length === 0) {
-        // Long poll: wait for a message or the abort.
+        // Long poll: wait for a message, the wait time, or the abort.
         await new Promise<void>((resolve, reject) => {
           this.waiters.push(resolve);
+          setTimeout(resolve, Number(cmd.input.WaitTimeSeconds) * 1000).unref();
           opts?.abortSignal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
         });
       }
@@ -53,14 +54,16 @@ async function until(cond: () => boolean, what: string, ms = 5000) {
   }
 }
 
-function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>) {
+function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>, coalesceWindowMs = 0) {
   const sqs = new FakeSqs();
   const handled: string[] = [];
+  const batches: string[][] = [];
   const consumer = new SqsConsumer({
     sqs: sqs as unknown as SQSClient,
     queueUrl: 'http://localhost/123456789012/q',
     handler: {
       handleBatch: async (ms) => {
+        batches.push(ms.map((m) => m.id));
         const out = new Map<string, Disposition>();
         for (const m of ms) {
           handled.push(m.id);
@@ -74,8 +77,9 @@ function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>
     waitTimeSeconds: 20,
     maxMessages: 10,
     visibilityTimeoutSeconds: 60,
+    coalesceWindowMs,
   });
-  return { sqs, consumer, handled };
+  return { sqs, consumer, handled, batches };
 }
 
 describe('SqsConsumer', () => {
@@ -160,5 +164,28 @@ describe('SqsConsumer', () => {
     await stopping;
     expect(sqs.named('DeleteMessageBatchCommand')[0].input.Entries).toEqual([{ Id: 'inflight', ReceiptHandle: 'rh-inflight' }]);
     expect(sqs.named('ReceiveMessageCommand')).toHaveLength(1);
+  });
+
+  it('coalesces messages that arrive within the window into one batch, deleting in chunks of 10', async () => {
+    const { sqs, consumer, batches } = setup(() => 'delete', 1500);
+    consumer.start();
+    sqs.push(...Array.from({ length: 12 }, (_, i) => `a${i}`));
+    await until(() => sqs.named('ReceiveMessageCommand').length >= 2, 'second receive in the window');
+    sqs.push('late');
+    await until(() => batches.length === 1, 'one batch', 5000);
+    await consumer.stop();
+    expect(batches[0]).toEqual([...Array.from({ length: 12 }, (_, i) => `a${i}`), 'late']);
+    expect(sqs.named('DeleteMessageBatchCommand').map((c) => (c.input.Entries as unknown[]).length)).toEqual([10, 3]);
+  });
+
+  it('without a window each receive is its own batch', async () => {
+    const { sqs, consumer, batches } = setup(() => 'delete');
+    consumer.start();
+    sqs.push('a');
+    await until(() => batches.length === 1, 'first batch');
+    sqs.push('b');
+    await until(() => batches.length === 2, 'second batch');
+    await consumer.stop();
+    expect(batches).toEqual([['a'], ['b']]);
   });
 });
