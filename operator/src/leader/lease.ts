@@ -44,6 +44,8 @@ export class LeaderElector {
   private observedKey = '';
   private observedAt = 0;
   private timer?: NodeJS.Timeout;
+  /** Ends the current wait between two tries early (stop). */
+  private wake?: () => void;
   private stopped = false;
   private loop?: Promise<void>;
   private readonly now: () => number;
@@ -63,7 +65,9 @@ export class LeaderElector {
   /** Stops campaigning; a leader steps down and releases the lease so a follower takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // Clearing the timer alone would leave run() waiting forever on the sleep below.
     if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
     await this.loop;
     if (this.leading) {
       await this.stepDown('shutting down');
@@ -85,7 +89,11 @@ export class LeaderElector {
       } else if (this.leading && this.now() - this.lastRenew >= this.o.renewDeadlineSeconds * 1000) {
         await this.stepDown('could not renew the lease within the renew deadline');
       }
-      await new Promise<void>((resolve) => (this.timer = setTimeout(resolve, this.o.retryPeriodSeconds * 1000)));
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, this.o.retryPeriodSeconds * 1000);
+      });
     }
   }
 
