@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import type * as k8s from '@kubernetes/client-node';
 import { DescribeSecretCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import type { WorkloadKind, SecretsRotationMapping } from '../../operator/src/mappings/model';
 import type { Secret } from './aws';
@@ -134,9 +135,22 @@ export async function generation(s: { ctx: E2eContext }, kind: WorkloadKind, nam
   return (await s.ctx.kube.readWorkload(kind, namespace, name)).metadata!.generation!;
 }
 
-/** Pods running and ready for the workload, with their uids (StatefulSet pods keep their names). */
-export async function runningPods(ctx: E2eContext, namespace: string, name: string): Promise<{ name: string; uid: string; annotations: Record<string, string> }[]> {
-  return (await ctx.kube.pods(namespace, name))
+export interface PodInfo {
+  readonly name: string;
+  readonly uid: string;
+  readonly annotations: Record<string, string>;
+}
+
+/** The workload's pods, found through its own `spec.selector.matchLabels` (works for any manifest). */
+export async function podsOf(ctx: E2eContext, kind: WorkloadKind, namespace: string, name: string): Promise<k8s.V1Pod[]> {
+  const w = (await ctx.kube.readWorkload(kind, namespace, name)) as { spec?: { selector?: { matchLabels?: Record<string, string> } } };
+  const selector = Object.entries(w.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  if (!selector) throw new Error(`${kind} ${namespace}/${name} has no matchLabels selector`);
+  return (await ctx.kube.core.listNamespacedPod(namespace, undefined, undefined, undefined, undefined, selector)).body.items;
+}
+
+function running(pods: k8s.V1Pod[]): PodInfo[] {
+  return pods
     .filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     .map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid!, annotations: p.metadata!.annotations ?? {} }));
 }
@@ -146,9 +160,9 @@ export async function snapshot(ctx: E2eContext, kind: WorkloadKind, namespace: s
   const pods = await waitFor(
     `${count} running pod(s) of ${kind} ${namespace}/${name}`,
     async () => {
-      const all = await ctx.kube.pods(namespace, name);
-      const running = await runningPods(ctx, namespace, name);
-      return running.length === count && all.length === count ? running : undefined;
+      const all = await podsOf(ctx, kind, namespace, name);
+      const up = running(all);
+      return up.length === count && all.length === count ? up : undefined;
     },
     { timeoutMs: 90_000 },
   );
@@ -156,21 +170,24 @@ export async function snapshot(ctx: E2eContext, kind: WorkloadKind, namespace: s
   return { kind, namespace, name, generation: gen, podUids: pods.map((p) => p.uid).sort(), podNames: pods.map((p) => p.name).sort() };
 }
 
-/** Waits until every pod of the snapshot is gone and `count` new ones run; returns the new pods. */
-export async function waitForNewPods(ctx: E2eContext, before: Snapshot, count = before.podUids.length, timeoutMs = 120_000): Promise<{ name: string; uid: string; annotations: Record<string, string> }[]> {
+/**
+ * Waits until every pod of the snapshot is gone and `count` new ones run (by uid:
+ * StatefulSet pods keep their names); returns the new pods.
+ */
+export async function waitForNewPods(ctx: E2eContext, before: Snapshot, count = before.podUids.length, timeoutMs = 120_000): Promise<PodInfo[]> {
   return waitFor(
     `pods of ${before.kind} ${before.namespace}/${before.name} replaced`,
     async () => {
-      const all = await ctx.kube.pods(before.namespace, before.name);
-      const running = await runningPods(ctx, before.namespace, before.name);
+      const all = await podsOf(ctx, before.kind, before.namespace, before.name);
+      const up = running(all);
       const oldLeft = all.some((p) => before.podUids.includes(p.metadata!.uid!));
-      return !oldLeft && all.length === count && running.length === count ? running : undefined;
+      return !oldLeft && all.length === count && up.length === count ? up : undefined;
     },
     { timeoutMs },
   );
 }
 
-/** The workload was not touched: same generation (no template patch) and the same pods. */
+/** The workload was not touched: same generation (no template patch), no restart annotation, the same pods. */
 export async function expectUntouched(ctx: E2eContext, before: Snapshot): Promise<void> {
   const w = await ctx.kube.readWorkload(before.kind, before.namespace, before.name);
   expect({ workload: `${before.kind}/${before.namespace}/${before.name}`, generation: w.metadata!.generation, restartAnnotation: w.spec?.template?.metadata?.annotations?.['awssecretsoperator.secretoperator/restartedAt'] }).toEqual({
@@ -178,7 +195,7 @@ export async function expectUntouched(ctx: E2eContext, before: Snapshot): Promis
     generation: before.generation,
     restartAnnotation: undefined,
   });
-  const uids = (await ctx.kube.pods(before.namespace, before.name)).map((p) => p.metadata!.uid!).sort();
+  const uids = (await podsOf(ctx, before.kind, before.namespace, before.name)).map((p) => p.metadata!.uid!).sort();
   expect(uids).toEqual(before.podUids);
 }
 

@@ -1,0 +1,182 @@
+/**
+ * Issue 5, cases 5 and 10: the kinds of workload a mapping rolls, what it leaves
+ * alone (kinds it excludes, paused Deployments), a mapping created after a change,
+ * and the proof of concept's manifest applied unchanged. The chart's operator runs
+ * in namespaced mode.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import type { Secret } from './support/aws';
+import { REPO_ROOT } from './support/kube';
+import {
+  M,
+  endScenario,
+  expectUntouched,
+  kubectl,
+  rand,
+  snapshot,
+  startScenario,
+  value,
+  waitDeleted,
+  waitForNewPods,
+  waitLastRotation,
+  waitMappingSynced,
+  waitQueueEmpty,
+  type Scenario,
+} from './support/scenario';
+
+jest.setTimeout(300_000);
+
+let s: Scenario;
+let ns: string;
+
+beforeAll(async () => {
+  s = await startScenario({ prefix: 'workloads', namespaces: ['workloads'], watchOwnNamespaces: true });
+  ns = s.namespaces[0];
+});
+
+afterAll(async () => {
+  await endScenario(s);
+});
+
+async function rotate(secret: Secret): Promise<Secret> {
+  const rotated = await s.ctx.aws.putSecretValue(secret, value());
+  await s.ctx.aws.sendLabelUpdated(rotated);
+  return rotated;
+}
+
+describe('workload kinds', () => {
+  test('a StatefulSet and a DaemonSet roll like a Deployment: every pod replaced, all three recorded on the status', async () => {
+    const secret = await s.ctx.aws.createSecret(`wl-kinds-${rand()}`, value());
+    const labels = { uses: `kinds-${rand()}` };
+    await s.ctx.kube.createWorkload('Deployment', ns, 'kinds-deploy', labels);
+    await s.ctx.kube.createWorkload('StatefulSet', ns, 'kinds-sts', labels, { replicas: 2 });
+    await s.ctx.kube.createWorkload('DaemonSet', ns, 'kinds-ds', labels);
+    await s.ctx.kube.createMapping(ns, 'kinds', { secretId: secret.name, selector: { matchLabels: labels } });
+    const before = [
+      await snapshot(s.ctx, 'Deployment', ns, 'kinds-deploy'),
+      await snapshot(s.ctx, 'StatefulSet', ns, 'kinds-sts', 2),
+      await snapshot(s.ctx, 'DaemonSet', ns, 'kinds-ds'),
+    ];
+    expect((await waitMappingSynced(s.ctx, ns, 'kinds', secret.version)).status!.matchedWorkloads).toBe(3);
+
+    const rotated = await rotate(secret);
+
+    for (const b of before) {
+      const pods = await waitForNewPods(s.ctx, b);
+      for (const p of pods) expect(Object.values(JSON.parse(p.annotations['awssecretsoperator.secretoperator/secret-versions']))).toEqual([rotated.version]);
+    }
+    const status = (await waitLastRotation(s.ctx, ns, 'kinds', rotated.version)).status!;
+    expect(status.lastRotation!.workloads).toEqual(
+      expect.arrayContaining([
+        { kind: 'Deployment', name: 'kinds-deploy', result: 'Restarted' },
+        { kind: 'StatefulSet', name: 'kinds-sts', result: 'Restarted' },
+        { kind: 'DaemonSet', name: 'kinds-ds', result: 'Restarted' },
+      ]),
+    );
+    expect(status.lastRotation!.workloads).toHaveLength(3);
+    expect(await s.op.metric(`${M}restarts_total`, { kind: 'StatefulSet', result: 'restarted' })).toBeGreaterThanOrEqual(1);
+    expect(await s.op.metric(`${M}restarts_total`, { kind: 'DaemonSet', result: 'restarted' })).toBeGreaterThanOrEqual(1);
+    await waitQueueEmpty(s.ctx);
+  });
+
+  test('workloadKinds limits what rolls: a Deployment with the same labels is left alone', async () => {
+    const secret = await s.ctx.aws.createSecret(`wl-only-sts-${rand()}`, value());
+    const labels = { uses: `only-sts-${rand()}` };
+    await s.ctx.kube.createWorkload('Deployment', ns, 'only-sts-deploy', labels);
+    await s.ctx.kube.createWorkload('StatefulSet', ns, 'only-sts-sts', labels);
+    await s.ctx.kube.createMapping(ns, 'only-sts', { secretId: secret.name, selector: { matchLabels: labels }, workloadKinds: ['StatefulSet'] });
+    const deploy = await snapshot(s.ctx, 'Deployment', ns, 'only-sts-deploy');
+    const sts = await snapshot(s.ctx, 'StatefulSet', ns, 'only-sts-sts');
+    expect((await waitMappingSynced(s.ctx, ns, 'only-sts', secret.version)).status!.matchedWorkloads).toBe(1);
+
+    const rotated = await rotate(secret);
+
+    await waitForNewPods(s.ctx, sts);
+    const status = (await waitLastRotation(s.ctx, ns, 'only-sts', rotated.version)).status!;
+    expect(status.lastRotation!.workloads).toEqual([{ kind: 'StatefulSet', name: 'only-sts-sts', result: 'Restarted' }]);
+    await waitQueueEmpty(s.ctx);
+    await expectUntouched(s.ctx, deploy);
+  });
+
+  test('a paused Deployment is skipped with the reason Paused while its unpaused sibling rolls', async () => {
+    const secret = await s.ctx.aws.createSecret(`wl-paused-${rand()}`, value());
+    const labels = { uses: `paused-${rand()}` };
+    await s.ctx.kube.createWorkload('Deployment', ns, 'paused', labels);
+    await s.ctx.kube.createWorkload('Deployment', ns, 'running', labels);
+    await snapshot(s.ctx, 'Deployment', ns, 'paused');
+    await s.ctx.kube.apps.patchNamespacedDeployment('paused', ns, { spec: { paused: true } }, undefined, undefined, undefined, undefined, undefined, { headers: { 'Content-Type': 'application/merge-patch+json' } });
+    const paused = await snapshot(s.ctx, 'Deployment', ns, 'paused');
+    const sibling = await snapshot(s.ctx, 'Deployment', ns, 'running');
+    await s.ctx.kube.createMapping(ns, 'paused', { secretId: secret.name, selector: { matchLabels: labels } });
+    await waitMappingSynced(s.ctx, ns, 'paused', secret.version);
+    const skippedBefore = await s.op.metric(`${M}restarts_total`, { kind: 'Deployment', result: 'skipped' });
+
+    const rotated = await rotate(secret);
+
+    await waitForNewPods(s.ctx, sibling);
+    const status = (await waitLastRotation(s.ctx, ns, 'paused', rotated.version)).status!;
+    expect(status.lastRotation!.workloads).toEqual([
+      { kind: 'Deployment', name: 'paused', result: 'Skipped', reason: 'Paused' },
+      { kind: 'Deployment', name: 'running', result: 'Restarted' },
+    ]);
+    await waitQueueEmpty(s.ctx);
+    await expectUntouched(s.ctx, paused);
+    expect(await s.op.metric(`${M}restarts_total`, { kind: 'Deployment', result: 'skipped' })).toBe(skippedBefore + 1);
+    const events = await s.ctx.kube.eventsFor(ns, 'paused');
+    expect(events.map((e) => e.message).join('\n')).toContain('Deployment/paused Skipped (Paused)');
+  });
+});
+
+describe('mappings', () => {
+  test('a mapping created after a change restarts nothing, not even when the late event of that change arrives; the next change rolls', async () => {
+    const secret = await s.ctx.aws.createSecret(`wl-late-${rand()}`, value());
+    const labels = { uses: `late-${rand()}` };
+    await s.ctx.kube.createWorkload('Deployment', ns, 'late', labels);
+    const before = await snapshot(s.ctx, 'Deployment', ns, 'late');
+    const changed = await s.ctx.aws.putSecretValue(secret, value());
+
+    await s.ctx.kube.createMapping(ns, 'late', { secretId: secret.name, selector: { matchLabels: labels } });
+    // The operator took the mapping in and recorded the version that is current now.
+    await waitMappingSynced(s.ctx, ns, 'late', changed.version);
+    const deletedBefore = await s.op.metric(`${M}messages_deleted_total`);
+    await s.ctx.aws.sendLabelUpdated(changed);
+    await waitDeleted(s, deletedBefore, 1);
+    await expectUntouched(s.ctx, before);
+    expect((await s.ctx.kube.mapping(ns, 'late')).status?.lastRotation).toBeUndefined();
+
+    const next = await rotate(secret);
+    await waitForNewPods(s.ctx, before);
+    await waitLastRotation(s.ctx, ns, 'late', next.version);
+  });
+
+  test("the proof of concept's manifests (spec.SecretID, spec.Labels) applied unchanged with kubectl work", async () => {
+    const name = 'eks-controller-test-secret';
+    let secret: Secret;
+    try {
+      const d = await s.ctx.aws.sm.send(new DescribeSecretCommand({ SecretId: name }));
+      secret = { name, arn: d.ARN!, version: (await s.ctx.aws.currentVersion(name))! };
+    } catch {
+      secret = await s.ctx.aws.createSecret(name, value());
+    }
+    const poc = path.join(REPO_ROOT, 'examples', 'secretsrotationmapping-poc.yaml');
+    expect(fs.readFileSync(poc, 'utf8')).toMatch(/SecretID: eks-controller-test-secret[\s\S]*Labels:/);
+    // The workload first: status.matchedWorkloads is counted when the mapping is reconciled.
+    for (const file of [path.join(REPO_ROOT, 'examples', 'deployment.yaml'), poc]) {
+      const out = await kubectl(s.ctx, ['apply', '-n', ns, '-f', file]);
+      expect(out).toMatchObject({ code: 0, stderr: '' });
+    }
+    const before = await snapshot(s.ctx, 'Deployment', ns, 'operatortest');
+    const synced = await waitMappingSynced(s.ctx, ns, 'secretsrotationmapping-sample', secret.version);
+    expect(synced.spec).toEqual({ SecretID: name, Labels: { environment: 'operatortest' } });
+    expect(synced.status).toMatchObject({ secretId: name, matchedWorkloads: 1 });
+
+    const rotated = await rotate(secret);
+
+    await waitForNewPods(s.ctx, before);
+    const status = (await waitLastRotation(s.ctx, ns, 'secretsrotationmapping-sample', rotated.version)).status!;
+    expect(status.lastRotation!.workloads).toEqual([{ kind: 'Deployment', name: 'operatortest', result: 'Restarted' }]);
+    await waitQueueEmpty(s.ctx);
+  });
+});
