@@ -160,7 +160,7 @@ describe('mappings', () => {
     } catch {
       secret = await s.ctx.aws.createSecret(name, value());
     }
-    const poc = path.join(REPO_ROOT, 'examples', 'secretsrotationmapping-poc.yaml');
+    const poc = path.join(REPO_ROOT, 'examples', 'poc', 'secretsrotationmapping.yaml');
     expect(fs.readFileSync(poc, 'utf8')).toMatch(/SecretID: eks-controller-test-secret[\s\S]*Labels:/);
     // The workload first: status.matchedWorkloads is counted when the mapping is reconciled.
     for (const file of [path.join(REPO_ROOT, 'examples', 'deployment.yaml'), poc]) {

@@ -56,6 +56,8 @@ export function e2eContext(): E2eContext {
           AWS_EC2_METADATA_DISABLED: 'true',
           LEADER_ELECTION: 'false',
           SQS_VISIBILITY_TIMEOUT_SECONDS: '5',
+          // Stopping waits for the pending long poll.
+          SQS_WAIT_TIME_SECONDS: '5',
           DRIFT_CHECK_INTERVAL_SECONDS: '0',
           ...extra,
         },

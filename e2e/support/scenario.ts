@@ -57,6 +57,7 @@ export interface ScenarioOptions {
  * ServiceAccount; resolves once it leads and consumes.
  * Drift recovery is off (`driftCheckIntervalSeconds=0`) so that events are the only
  * thing that can restart a workload: a test that passes proves the event path.
+ * Long polls of 5 s: stopping an operator waits for its pending poll.
  */
 export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
   const ctx = e2eContext();
@@ -66,7 +67,7 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
   for (const p of o.namespaces ?? []) namespaces.push(await ctx.kube.createNamespace(p));
   const releaseNamespace = await ctx.kube.createNamespace(`${o.prefix}-sro`);
   const watch = o.watchOwnNamespaces ? ['--set', `watchNamespaces={${namespaces.join(',')}}`] : [];
-  const release = await installChart(ctx, `sro-${o.prefix}-${rand(4)}`, releaseNamespace, ['--set', 'replicaCount=1', '--set', 'driftCheckIntervalSeconds=0', ...watch, ...(o.values ?? [])]);
+  const release = await installChart(ctx, `sro-${o.prefix}-${rand(4)}`, releaseNamespace, ['--set', 'replicaCount=1', '--set', 'driftCheckIntervalSeconds=0', '--set', 'sqs.waitTimeSeconds=5', ...watch, ...(o.values ?? [])]);
   const op = await startOperatorFor(ctx, release);
   return { ctx, release, releaseNamespace, namespaces, op };
 }

@@ -49,7 +49,6 @@ export class ConsumerOptionError extends Error {}
 export class SqsConsumer {
   private running = false;
   private loop?: Promise<void>;
-  private abort?: AbortController;
   private failures = 0;
   private wake?: () => void;
 
@@ -83,11 +82,15 @@ export class SqsConsumer {
     this.o.log.info('consuming SQS', { queueUrl: this.o.queueUrl });
   }
 
-  /** Stops receiving, lets the in-flight batch finish, then resolves. */
+  /**
+   * Stops receiving, lets the in-flight batch finish, then resolves. A long poll under
+   * way is not aborted: SQS may already have handed it messages, which an aborted
+   * request would leave invisible for the whole visibility timeout. It is waited for
+   * (at most waitTimeSeconds), and whatever it returns is released at once.
+   */
   async stop(): Promise<void> {
     if (!this.running) return this.loop;
     this.running = false;
-    this.abort?.abort();
     this.wake?.();
     await this.loop;
     this.o.log.info('stopped consuming SQS', { queueUrl: this.o.queueUrl });
@@ -109,6 +112,10 @@ export class SqsConsumer {
         continue;
       }
       if (messages.length === 0) continue;
+      if (!this.running) {
+        await this.release(messages);
+        break;
+      }
       await this.process(await this.coalesce(messages));
     }
   }
@@ -140,7 +147,6 @@ export class SqsConsumer {
   }
 
   private async receive(waitTimeSeconds = this.o.waitTimeSeconds, max = this.o.maxMessages): Promise<Message[]> {
-    this.abort = new AbortController();
     this.o.metrics.sqsReceiveCalls.inc();
     const out = await this.o.sqs.send(
       new ReceiveMessageCommand({
@@ -150,7 +156,6 @@ export class SqsConsumer {
         VisibilityTimeout: this.o.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
       }),
-      { abortSignal: this.abort.signal },
     );
     return out.Messages ?? [];
   }
@@ -181,6 +186,13 @@ export class SqsConsumer {
     for (const chunk of chunks(toDeadLetter)) await this.releaseBatch(chunk);
   }
 
+  /** Hands messages back to the queue at once (received while stopping). */
+  private async release(messages: Message[]): Promise<void> {
+    const entries = messages.filter((m) => m.MessageId && m.ReceiptHandle).map((m) => ({ Id: m.MessageId!, ReceiptHandle: m.ReceiptHandle! }));
+    for (const chunk of chunks(entries)) await this.releaseBatch(chunk);
+    this.o.log.info('stopping: released messages received during shutdown', { messageIds: entries.map((e) => e.Id) });
+  }
+
   private async deleteBatch(entries: { Id: string; ReceiptHandle: string }[]): Promise<void> {
     try {
       const out = await this.o.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: entries }));
@@ -202,7 +214,7 @@ export class SqsConsumer {
       );
     } catch (err) {
       this.o.metrics.sqsErrors.inc({ operation: 'ChangeMessageVisibility' });
-      this.o.log.warn('could not release malformed messages early; they return after the visibility timeout', { messageIds: entries.map((e) => e.Id), error: errorMessage(err) });
+      this.o.log.warn('could not release messages early; they return after the visibility timeout', { messageIds: entries.map((e) => e.Id), error: errorMessage(err) });
     }
   }
 

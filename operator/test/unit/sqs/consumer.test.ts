@@ -74,7 +74,7 @@ function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>
     },
     metrics: createMetrics(false),
     log: createLogger('silent'),
-    waitTimeSeconds: 20,
+    waitTimeSeconds: 1, // stop() waits for a pending long poll: keep it short here
     maxMessages: 10,
     visibilityTimeoutSeconds: 60,
     coalesceWindowMs,
@@ -96,7 +96,7 @@ describe('SqsConsumer', () => {
     sqs.push('ok1', 'bad', 'fail', 'ok2');
     await until(() => sqs.named('DeleteMessageBatchCommand').length === 1 && sqs.named('ChangeMessageVisibilityBatchCommand').length === 1, 'delete and release');
     await consumer.stop();
-    expect(sqs.named('ReceiveMessageCommand')[0].input).toMatchObject({ WaitTimeSeconds: 20, MaxNumberOfMessages: 10, VisibilityTimeout: 60 });
+    expect(sqs.named('ReceiveMessageCommand')[0].input).toMatchObject({ WaitTimeSeconds: 1, MaxNumberOfMessages: 10, VisibilityTimeout: 60 });
     expect(sqs.named('DeleteMessageBatchCommand')[0].input.Entries).toEqual([
       { Id: 'ok1', ReceiptHandle: 'rh-ok1' },
       { Id: 'ok2', ReceiptHandle: 'rh-ok2' },
@@ -138,7 +138,8 @@ describe('SqsConsumer', () => {
       sqs.push('x');
       await jest.advanceTimersByTimeAsync(10);
       const stopping = consumer.stop();
-      await jest.advanceTimersByTimeAsync(10);
+      // stop() waits for the pending long poll (1 s here) to return.
+      await jest.advanceTimersByTimeAsync(1_500);
       await stopping;
       expect(sqs.named('DeleteMessageBatchCommand')).toHaveLength(1);
     } finally {
@@ -146,7 +147,7 @@ describe('SqsConsumer', () => {
     }
   });
 
-  it('stop() ends the long poll at once but lets the in-flight batch finish first', async () => {
+  it('stop() lets the in-flight batch finish first', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const { sqs, consumer, handled } = setup(async (): Promise<Disposition> => {
@@ -163,6 +164,21 @@ describe('SqsConsumer', () => {
     release();
     await stopping;
     expect(sqs.named('DeleteMessageBatchCommand')[0].input.Entries).toEqual([{ Id: 'inflight', ReceiptHandle: 'rh-inflight' }]);
+  });
+
+  it('stop() waits for a long poll instead of aborting it, and releases what it returns unhandled', async () => {
+    const { sqs, consumer, handled } = setup(() => 'delete');
+    consumer.start();
+    await until(() => sqs.named('ReceiveMessageCommand').length === 1, 'long poll under way');
+    let stopped = false;
+    const stopping = consumer.stop().then(() => (stopped = true));
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    // SQS hands the pending long poll a message while the consumer is stopping.
+    sqs.push('late');
+    await stopping;
+    expect(handled).toEqual([]);
+    expect(sqs.named('ChangeMessageVisibilityBatchCommand')[0].input.Entries).toEqual([{ Id: 'late', ReceiptHandle: 'rh-late', VisibilityTimeout: 0 }]);
     expect(sqs.named('ReceiveMessageCommand')).toHaveLength(1);
   });
 
