@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Secret } from './support/aws';
 import { REPO_ROOT } from './support/kube';
 import {
@@ -153,30 +153,31 @@ describe('mappings', () => {
 
   test("the proof of concept's manifests (spec.SecretID, spec.Labels) applied unchanged with kubectl work", async () => {
     const name = 'eks-controller-test-secret';
-    let secret: Secret;
+    // The demo uses the same sample secret: start from none and leave none behind.
+    const forget = () => s.ctx.aws.sm.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true })).catch(() => undefined);
+    await forget();
+    const secret: Secret = await s.ctx.aws.createSecret(name, value());
     try {
-      const d = await s.ctx.aws.sm.send(new DescribeSecretCommand({ SecretId: name }));
-      secret = { name, arn: d.ARN!, version: (await s.ctx.aws.currentVersion(name))! };
-    } catch {
-      secret = await s.ctx.aws.createSecret(name, value());
-    }
-    const poc = path.join(REPO_ROOT, 'examples', 'poc', 'secretsrotationmapping.yaml');
-    expect(fs.readFileSync(poc, 'utf8')).toMatch(/SecretID: eks-controller-test-secret[\s\S]*Labels:/);
-    // The workload first: status.matchedWorkloads is counted when the mapping is reconciled.
-    for (const file of [path.join(REPO_ROOT, 'examples', 'deployment.yaml'), poc]) {
-      const out = await kubectl(s.ctx, ['apply', '-n', ns, '-f', file]);
-      expect(out).toMatchObject({ code: 0, stderr: '' });
-    }
-    const before = await snapshot(s.ctx, 'Deployment', ns, 'operatortest');
-    const synced = await waitMappingSynced(s.ctx, ns, 'secretsrotationmapping-sample', secret.version);
-    expect(synced.spec).toEqual({ SecretID: name, Labels: { environment: 'operatortest' } });
-    expect(synced.status).toMatchObject({ secretId: name, matchedWorkloads: 1 });
+      const poc = path.join(REPO_ROOT, 'examples', 'poc', 'secretsrotationmapping.yaml');
+      expect(fs.readFileSync(poc, 'utf8')).toMatch(/SecretID: eks-controller-test-secret[\s\S]*Labels:/);
+      // The workload first: status.matchedWorkloads is counted when the mapping is reconciled.
+      for (const file of [path.join(REPO_ROOT, 'examples', 'deployment.yaml'), poc]) {
+        const out = await kubectl(s.ctx, ['apply', '-n', ns, '-f', file]);
+        expect(out).toMatchObject({ code: 0, stderr: '' });
+      }
+      const before = await snapshot(s.ctx, 'Deployment', ns, 'operatortest');
+      const synced = await waitMappingSynced(s.ctx, ns, 'secretsrotationmapping-sample', secret.version);
+      expect(synced.spec).toEqual({ SecretID: name, Labels: { environment: 'operatortest' } });
+      expect(synced.status).toMatchObject({ secretId: name, matchedWorkloads: 1 });
 
-    const rotated = await rotate(secret);
+      const rotated = await rotate(secret);
 
-    await waitForNewPods(s.ctx, before);
-    const status = (await waitLastRotation(s.ctx, ns, 'secretsrotationmapping-sample', rotated.version)).status!;
-    expect(status.lastRotation!.workloads).toEqual([{ kind: 'Deployment', name: 'operatortest', result: 'Restarted' }]);
-    await waitQueueEmpty(s.ctx);
+      await waitForNewPods(s.ctx, before);
+      const status = (await waitLastRotation(s.ctx, ns, 'secretsrotationmapping-sample', rotated.version)).status!;
+      expect(status.lastRotation!.workloads).toEqual([{ kind: 'Deployment', name: 'operatortest', result: 'Restarted' }]);
+      await waitQueueEmpty(s.ctx);
+    } finally {
+      await forget();
+    }
   });
 });
