@@ -44,6 +44,8 @@ export class LeaderElector {
   private observedKey = '';
   private observedAt = 0;
   private timer?: NodeJS.Timeout;
+  /** Ends the current wait between two tries (stop() must not wait a whole retry period, nor forever). */
+  private wake?: () => void;
   private stopped = false;
   private loop?: Promise<void>;
   private readonly now: () => number;
@@ -64,6 +66,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
     await this.loop;
     if (this.leading) {
       await this.stepDown('shutting down');
@@ -85,7 +88,10 @@ export class LeaderElector {
       } else if (this.leading && this.now() - this.lastRenew >= this.o.renewDeadlineSeconds * 1000) {
         await this.stepDown('could not renew the lease within the renew deadline');
       }
-      await new Promise<void>((resolve) => (this.timer = setTimeout(resolve, this.o.retryPeriodSeconds * 1000)));
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, this.o.retryPeriodSeconds * 1000);
+      });
     }
   }
 
