@@ -40,7 +40,11 @@ async function main(): Promise<void> {
   const index = new MappingIndex();
   const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc });
   const workloads = new WorkloadClient(kc.makeApiClient(k8s.AppsV1Api));
-  const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region }));
+  // The SDK's only default limit is a 15-minute idle socket: an endpoint that accepts
+  // connections and never answers would stall a batch (DescribeSecret) or a delete that long.
+  const describer = new AwsSecretDescriber(
+    new SecretsManagerClient({ region: config.region, requestHandler: { connectionTimeout: 5_000, requestTimeout: 10_000, throwOnRequestTimeout: true } }),
+  );
   const identity = config.leaderElection.identity;
   const status = new StatusReconciler({ watcher, workloads, describer, region: config.region, log });
   watcher.onChange((key) => {
@@ -64,7 +68,12 @@ async function main(): Promise<void> {
   // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
   const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
   const consumer = new SqsConsumer({
-    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint }),
+    sqs: new SQSClient({
+      region: config.region,
+      useQueueUrlAsEndpoint: !explicitEndpoint,
+      // Above the long poll; a receive has its own, shorter deadline (consumer.ts).
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: (config.waitTimeSeconds + 15) * 1000, throwOnRequestTimeout: true },
+    }),
     queueUrl: config.queueUrl,
     handler: rotator,
     metrics,

@@ -35,6 +35,14 @@ export interface ConsumerOptions {
 
 export class ConsumerOptionError extends Error {}
 
+/**
+ * A long poll answers within WaitTimeSeconds; one that has not answered this much
+ * later never will (an endpoint that accepts connections but does not respond:
+ * frozen, partitioned). It is abandoned and counts as a failed receive, so the loop
+ * logs it and backs off instead of waiting on the SDK's 15-minute socket timeout.
+ */
+export const RECEIVE_DEADLINE_MARGIN_SECONDS = 5;
+
 export class SqsConsumer {
   private running = false;
   private loop?: Promise<void>;
@@ -103,19 +111,32 @@ export class SqsConsumer {
   }
 
   private async receive(): Promise<Message[]> {
-    this.abort = new AbortController();
+    const abort = (this.abort = new AbortController());
     this.o.metrics.sqsReceiveCalls.inc();
-    const out = await this.o.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: this.o.queueUrl,
-        MaxNumberOfMessages: this.o.maxMessages,
-        WaitTimeSeconds: this.o.waitTimeSeconds,
-        VisibilityTimeout: this.o.visibilityTimeoutSeconds,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-      }),
-      { abortSignal: this.abort.signal },
-    );
-    return out.Messages ?? [];
+    const deadlineSeconds = this.o.waitTimeSeconds + RECEIVE_DEADLINE_MARGIN_SECONDS;
+    let expired = false;
+    const deadline = setTimeout(() => {
+      expired = true;
+      abort.abort();
+    }, deadlineSeconds * 1000);
+    try {
+      const out = await this.o.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.o.queueUrl,
+          MaxNumberOfMessages: this.o.maxMessages,
+          WaitTimeSeconds: this.o.waitTimeSeconds,
+          VisibilityTimeout: this.o.visibilityTimeoutSeconds,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+        }),
+        { abortSignal: abort.signal },
+      );
+      return out.Messages ?? [];
+    } catch (err) {
+      if (expired) throw new Error(`ReceiveMessage did not answer within ${deadlineSeconds} s`);
+      throw err;
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   private async process(messages: Message[]): Promise<void> {

@@ -22,9 +22,10 @@ class FakeSqs {
         throw new Error('connect ECONNREFUSED');
       }
       if (this.queue.length === 0) {
-        // Long poll: wait for a message or the abort.
+        // Long poll: wait for a message, the end of WaitTimeSeconds (an empty answer, as SQS does) or the abort.
         await new Promise<void>((resolve, reject) => {
           this.waiters.push(resolve);
+          setTimeout(resolve, Number(cmd.input.WaitTimeSeconds ?? 0) * 1000);
           opts?.abortSignal?.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
         });
       }
@@ -160,5 +161,30 @@ describe('SqsConsumer', () => {
     await stopping;
     expect(sqs.named('DeleteMessageBatchCommand')[0].input.Entries).toEqual([{ Id: 'inflight', ReceiptHandle: 'rh-inflight' }]);
     expect(sqs.named('ReceiveMessageCommand')).toHaveLength(1);
+  });
+
+  it('abandons a receive the endpoint never answers (frozen endpoint) and backs off', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const { sqs, consumer } = setup(() => 'delete');
+      // An endpoint that accepts the request and never responds: only an abort ends it.
+      sqs.send = async (cmd: Cmd, opts?: { abortSignal?: AbortSignal }) => {
+        sqs.calls.push({ name: cmd.constructor.name, input: cmd.input });
+        return new Promise((_, reject) => opts?.abortSignal?.addEventListener('abort', () => reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }))));
+      };
+      const metrics = (consumer as unknown as { o: { metrics: ReturnType<typeof createMetrics> } }).o.metrics;
+      consumer.start();
+      // 20 s long poll + 5 s margin: abandoned at 25 s, retried 1 s later, abandoned again at 51 s.
+      await jest.advanceTimersByTimeAsync(24_000);
+      expect(sqs.named('ReceiveMessageCommand')).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(2_000);
+      expect(sqs.named('ReceiveMessageCommand')).toHaveLength(2);
+      expect((await metrics.sqsErrors.get()).values).toEqual([expect.objectContaining({ labels: { operation: 'ReceiveMessage' }, value: 1 })]);
+      const stopping = consumer.stop();
+      await jest.advanceTimersByTimeAsync(10);
+      await stopping;
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
