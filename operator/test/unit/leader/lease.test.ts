@@ -51,3 +51,38 @@ test('stop() returns promptly while the elector waits between tries, and release
   expect(leading).toBe(false);
   expect(patches.at(-1)).toMatchObject({ holderIdentity: null });
 });
+
+test('a follower takes a dead holder\'s lease when it expires, not at the next retry after it', async () => {
+  jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+  try {
+    const { api } = fakeLeaseApi();
+    // Another replica holds the lease and never renews it again (it was killed).
+    await api.createNamespacedLease('ns', { metadata: { name: 'l', namespace: 'ns' }, spec: { holderIdentity: 'dead', leaseDurationSeconds: 15, renewTime: '2020-01-01T00:00:00.000000Z' as unknown as Date } });
+    let ledAt: number | undefined;
+    const t0 = Date.now();
+    const elector = new LeaderElector({
+      api,
+      name: 'l',
+      namespace: 'ns',
+      identity: 'me',
+      leaseDurationSeconds: 15,
+      renewDeadlineSeconds: 10,
+      retryPeriodSeconds: 2,
+      log: createLogger('silent'),
+      onStartedLeading: () => (ledAt = Date.now()),
+      onStoppedLeading: () => undefined,
+    });
+    elector.start();
+    // Tries at 0, 2, ... 14 s see a valid lease; with retries only, the next try would be at 16 s.
+    await jest.advanceTimersByTimeAsync(14_900);
+    expect(ledAt).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(200);
+    expect(ledAt! - t0).toBeGreaterThanOrEqual(15_000);
+    expect(ledAt! - t0).toBeLessThanOrEqual(15_100);
+    const stopping = elector.stop();
+    await jest.advanceTimersByTimeAsync(10);
+    await stopping;
+  } finally {
+    jest.useRealTimers();
+  }
+});
