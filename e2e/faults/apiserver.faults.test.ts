@@ -70,15 +70,16 @@ test('an API server outage: no exit, unready while it lasts, every restart done 
   const readyAfterMs = Date.now() - upAt;
   progress(S, `operator ready again ${readyAfterMs} ms after the API server came back`);
 
-  expect(diedAt).toBeUndefined();
-  expect(op.alive).toBe(true);
-  expect(ledger.eventsSent).toBe(3);
-  expect(first503).toBeDefined();
+  const problems = [
+    ...(diedAt === undefined ? [] : [`the operator exited ${diedAt} ms into the outage`]),
+    ...(first503 !== undefined ? [] : [`/readyz never answered 503 during the outage: ${JSON.stringify(Object.fromEntries(readyz))}`]),
+  ];
 
   const result = await ledger.check({
     alive: [op],
     rss,
     secretValues: f.secretValues,
+    problems,
     notes: () => `/readyz 503 from +${((first503 ?? 0) / 1000).toFixed(1)} s of the outage, 200 again ${(readyAfterMs / 1000).toFixed(1)} s after it; ledger settled ${((Date.now() - upAt) / 1000).toFixed(0)} s after`,
   });
   expect(result.problems).toEqual([]);

@@ -133,19 +133,29 @@ test(`a flood of ${BAD} bad messages with ${REAL} real changes: all real ones ha
   const m = await metrics(op);
   progress(S, `drained in ${(drainMs / 1000).toFixed(0)} s; metrics ${JSON.stringify(m)}`);
 
+  // The metrics tell the same story as the queues.
+  const expectedCodes: Record<string, number> = {};
+  for (let i = 0; i < BAD; i++) expectedCodes[KINDS[i % KINDS.length].code] = (expectedCodes[KINDS[i % KINDS.length].code] ?? 0) + MAX_RECEIVE_COUNT;
+  const problems = [
+    ...(Object.keys({ ...expectedCodes, ...m.codes }).every((c) => (m.codes[c] ?? 0) === (expectedCodes[c] ?? 0)) ? [] : [`malformed by code ${JSON.stringify(m.codes)}, expected ${JSON.stringify(expectedCodes)}`]),
+    ...(m.malformed === MAX_RECEIVE_COUNT * BAD ? [] : [`malformed ${m.malformed}, expected ${MAX_RECEIVE_COUNT} x ${BAD}`]),
+    ...(m.deleted === REAL ? [] : [`deleted ${m.deleted}, expected ${REAL}`]),
+    ...(m.restarted === REAL ? [] : [`restarts_total{result="restarted"} ${m.restarted}, expected ${REAL}`]),
+    ...(m.ignored === 0 ? [] : [`ignored ${m.ignored}, expected 0`]),
+    ...(m.received === m.malformed + m.deleted + m.failed ? [] : [`received ${m.received} != malformed + deleted + failed`]),
+    ...(rss.peakKiB < limitKiB ? [] : [`peak RSS ${rss.peakKiB} KiB reached the chart's memory limit ${limit}`]),
+  ];
+
   const result = await ledger.check({
     alive: [op],
     deadLetters: BAD,
+    problems,
     rss,
     secretValues: f.secretValues,
     notes: () =>
       `sent in ${(sentMs / 1000).toFixed(0)} s, drained in ${(drainMs / 1000).toFixed(0)} s; ${m.receiveCalls} receive calls; malformed ${m.malformed} = ${MAX_RECEIVE_COUNT} x ${BAD}; RSS limit ${limit}`,
   });
   expect(result.problems).toEqual([]);
-
-  // The metrics tell the same story as the queues.
-  const expectedCodes: Record<string, number> = {};
-  for (let i = 0; i < BAD; i++) expectedCodes[KINDS[i % KINDS.length].code] = (expectedCodes[KINDS[i % KINDS.length].code] ?? 0) + MAX_RECEIVE_COUNT;
   expect(m.codes).toEqual(expectedCodes);
   expect(m.malformed).toBe(MAX_RECEIVE_COUNT * BAD);
   expect(m.deleted).toBe(REAL);

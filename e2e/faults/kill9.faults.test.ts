@@ -53,8 +53,10 @@ test('an operator killed mid-batch loses nothing and doubles nothing once starte
   const doneBeforeKill = countLogs(first, 'workload restarted');
   progress(S, `operator killed (${first.signal}) after ${doneBeforeKill} of 30 restarts`);
   // The kill must really land inside the batch, or this proves nothing.
-  expect(first.signal).toBe('SIGKILL');
-  expect(doneBeforeKill).toBeLessThan(30);
+  const problems = [
+    ...(first.signal === 'SIGKILL' ? [] : [`the first operator ended with ${first.exitCode ?? first.signal}, not SIGKILL`]),
+    ...(doneBeforeKill < 30 ? [] : ['the kill came after the whole batch: inconclusive']),
+  ];
 
   const second = await f.start(r);
   rss.track(second);
@@ -62,6 +64,7 @@ test('an operator killed mid-batch loses nothing and doubles nothing once starte
     alive: [second],
     rss,
     secretValues: f.secretValues,
+    problems,
     notes: () => `killed after ${doneBeforeKill}/30 restarts; restarted operator skipped ${countLogs(second, 'workload skipped')} already-rolled`,
   });
   expect(result.problems).toEqual([]);

@@ -56,6 +56,7 @@ test('the follower takes over a killed leader within lease duration + retry peri
 
   let killedAt = 0;
   let bIdle = '';
+  const problems: string[] = [];
   for (let i = 0; i < STREAM; i++) {
     if (i === KILL_AFTER) {
       await waitFor('the leader restarted something', () => countLogs(a, 'workload restarted') > 0, { timeoutMs: 30_000, intervalMs: 50 });
@@ -65,10 +66,7 @@ test('the follower takes over a killed leader within lease duration + retry peri
       const received = await b.metric('secrets_rotation_operator_messages_received_total');
       bIdle = `follower before the kill: /readyz ${readyz.status} "${readyz.body.trim()}", leader=${await b.metric('secrets_rotation_operator_leader')}, receive calls ${receives}, messages ${received}`;
       progress(S, bIdle);
-      expect(readyz.status).toBe(200);
-      expect(await isLeader(b)).toBe(false);
-      expect(receives).toBe(0);
-      expect(received).toBe(0);
+      if (readyz.status !== 200 || (await isLeader(b)) || receives !== 0 || received !== 0) problems.push(`the follower was not ready and idle: ${bIdle}`);
       killedAt = Date.now();
       await a.kill9();
       progress(S, `leader a killed (-9) after ${countLogs(a, 'workload restarted')} restart(s); stream continues`);
@@ -82,13 +80,14 @@ test('the follower takes over a killed leader within lease duration + retry peri
   const takeoverMs = logTime(b, 'became leader')! - killedAt;
   const boundMs = leaseMs + retryMs;
   progress(S, `takeover ${takeoverMs} ms after the kill (bound: lease ${leaseMs} ms + retry ${retryMs} ms = ${boundMs} ms)`);
+  if (takeoverMs > boundMs) problems.push(`takeover took ${takeoverMs} ms, more than lease duration + retry period (${boundMs} ms)`);
 
   const result = await ledger.check({
     alive: [b],
     rss,
     secretValues: f.secretValues,
+    problems,
     notes: () => `takeover ${(takeoverMs / 1000).toFixed(1)} s (bound ${boundMs / 1000} s); a restarted ${countLogs(a, 'workload restarted')}, b ${countLogs(b, 'workload restarted')}`,
   });
   expect(result.problems).toEqual([]);
-  expect(takeoverMs).toBeLessThanOrEqual(boundMs);
 });

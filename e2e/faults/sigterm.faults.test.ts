@@ -38,6 +38,7 @@ test('SIGTERM during a batch: in-flight work finishes or returns to the queue, e
   rss.track(first);
   await f.waitMappingsReady(ns, ['m']);
 
+  f.endedOnPurpose(first);
   const termAt = new Promise<number>((resolve) =>
     onLog(first, 'workload restarted', (at) => {
       first.child.kill('SIGTERM');
@@ -59,12 +60,13 @@ test('SIGTERM during a batch: in-flight work finishes or returns to the queue, e
   const outcome = restartedByFirst === 30 && handledAt >= 0 && depth.total === 0 ? 'finished' : depth.total === 1 ? 'returned to the queue' : 'neither';
   progress(S, `exit ${first.exitCode ?? first.signal} after ${exitMs} ms (grace ${graceMs} ms); ${restartedByFirst}/30 restarted by it; in-flight message ${outcome}`);
 
-  expect(first.exitCode).toBe(0);
-  expect(exitMs).toBeLessThan(graceMs);
-  // The signal really came in the middle of the batch.
-  expect(shutdownAt).toBeGreaterThanOrEqual(0);
-  expect(handledAt === -1 || shutdownAt < handledAt).toBe(true);
-  expect(outcome).not.toBe('neither');
+  const problems = [
+    ...(first.exitCode === 0 ? [] : [`exit ${first.exitCode ?? first.signal} after SIGTERM, expected 0`]),
+    ...(exitMs < graceMs ? [] : [`exit took ${exitMs} ms, more than the ${graceMs} ms grace period`]),
+    // The signal really came in the middle of the batch.
+    ...(shutdownAt >= 0 && (handledAt === -1 || shutdownAt < handledAt) ? [] : ['SIGTERM was not handled during the batch: inconclusive']),
+    ...(outcome !== 'neither' ? [] : [`in-flight message neither finished nor returned: ${restartedByFirst}/30 restarted, queue ${JSON.stringify(depth)}`]),
+  ];
 
   const second = await f.start(r);
   rss.track(second);
@@ -72,7 +74,8 @@ test('SIGTERM during a batch: in-flight work finishes or returns to the queue, e
     alive: [second],
     rss,
     secretValues: f.secretValues,
-    notes: `exit 0 ${(exitMs / 1000).toFixed(1)} s after SIGTERM (grace ${graceMs / 1000} s); in-flight message ${outcome}; ${restartedByFirst}/30 by the stopped operator`,
+    problems,
+    notes: `exit ${first.exitCode ?? first.signal} ${(exitMs / 1000).toFixed(1)} s after SIGTERM (grace ${graceMs / 1000} s); in-flight message ${outcome}; ${restartedByFirst}/30 by the stopped operator`,
   });
   expect(result.problems).toEqual([]);
 

@@ -41,8 +41,17 @@ export class FaultFile {
     await this.ctx.emptyQueues();
   }
 
+  /** Operators a scenario stopped or killed itself: not reported as having died on their own. */
+  private readonly ended = new Set<OperatorProcess>();
+
+  /** Marks an operator the scenario ended on purpose (SIGTERM); its output stays in the leak check. */
+  endedOnPurpose(op: OperatorProcess): void {
+    this.ended.add(op);
+  }
+
   async teardown(): Promise<void> {
     try {
+      this.ctx.operators.splice(0, this.ctx.operators.length, ...this.ctx.operators.filter((op) => !this.ended.has(op)));
       await stopOperators(this.ctx);
     } finally {
       for (const r of this.releases.splice(0)) await uninstallChart(this.ctx, r).catch(() => undefined);

@@ -56,6 +56,8 @@ export interface LedgerExpectations {
   /** Values that must appear nowhere (secret values this file wrote). */
   secretValues?: Iterable<string>;
   rss?: RssSampler;
+  /** Scenario-specific guarantees found broken before the check (they fail the row too). */
+  problems?: readonly string[];
   /** Scenario figures for the report; a function is called once the ledger has settled. */
   notes?: string | (() => string);
 }
@@ -183,7 +185,7 @@ export class Ledger {
     expected = await this.expectedVersions();
     const views = await this.views();
     const q = await this.queues();
-    const problems: string[] = [];
+    const problems: string[] = [...(x.problems ?? [])];
     let lost = 0;
     let doubled = 0;
     let stray = 0;
