@@ -46,6 +46,8 @@ export class LeaderElector {
   private timer?: NodeJS.Timeout;
   private wake?: () => void;
   private stopped = false;
+  /** Set when another holder's lease is valid: how long until it expires on our clock. */
+  private expiresInMs?: number;
   private loop?: Promise<void>;
   private readonly now: () => number;
 
@@ -87,9 +89,14 @@ export class LeaderElector {
       } else if (this.leading && this.now() - this.lastRenew >= this.o.renewDeadlineSeconds * 1000) {
         await this.stepDown('could not renew the lease within the renew deadline');
       }
+      // A follower tries again when the holder's lease expires if that comes before the
+      // next retry, so a dead leader is replaced within lease duration + one retry period
+      // (the retry period being how late we may have seen its last renewal).
+      const retryMs = this.o.retryPeriodSeconds * 1000;
+      const waitMs = this.expiresInMs === undefined ? retryMs : Math.min(retryMs, this.expiresInMs + 1);
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        this.timer = setTimeout(resolve, this.o.retryPeriodSeconds * 1000);
+        this.timer = setTimeout(resolve, waitMs);
       });
     }
   }
@@ -102,6 +109,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { api, name, namespace, identity } = this.o;
+    this.expiresInMs = undefined;
     try {
       let lease: k8s.V1Lease;
       try {
@@ -120,7 +128,10 @@ export class LeaderElector {
       }
       const holder = spec.holderIdentity;
       const duration = (spec.leaseDurationSeconds ?? this.o.leaseDurationSeconds) * 1000;
-      if (holder && holder !== identity && this.observedAt + duration > now) return false;
+      if (holder && holder !== identity && this.observedAt + duration > now) {
+        this.expiresInMs = this.observedAt + duration - now;
+        return false;
+      }
       const patch = {
         metadata: { resourceVersion: lease.metadata?.resourceVersion },
         spec: {

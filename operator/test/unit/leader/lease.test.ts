@@ -91,4 +91,39 @@ describe('LeaderElector', () => {
     expect(store.lease!.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 4 });
     await b.stop();
   });
+
+  it("a follower takes a dead holder's lease when it expires, not at the next retry after it", async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      const store = new FakeLeases();
+      // Another replica holds the lease and never renews it again (it was killed).
+      store.lease = { metadata: { name: 'sro', namespace: 'ops', resourceVersion: '1' }, spec: { holderIdentity: 'dead', leaseDurationSeconds: 15, renewTime: '2020-01-01T00:00:00.000000Z', leaseTransitions: 1 } };
+      const t0 = Date.now();
+      let ledAt: number | undefined;
+      const b = new LeaderElector({
+        api: store.api as unknown as k8s.CoordinationV1Api,
+        name: 'sro',
+        namespace: 'ops',
+        identity: 'b',
+        leaseDurationSeconds: 15,
+        renewDeadlineSeconds: 10,
+        retryPeriodSeconds: 2,
+        log: createLogger('silent'),
+        onStartedLeading: () => (ledAt = Date.now()),
+        onStoppedLeading: () => undefined,
+      });
+      b.start();
+      // Tries at 0, 2, ... 14 s see a valid lease; with retries alone the next try would be at 16 s.
+      await jest.advanceTimersByTimeAsync(14_900);
+      expect(ledAt).toBeUndefined();
+      await jest.advanceTimersByTimeAsync(200);
+      expect(ledAt! - t0).toBeGreaterThanOrEqual(15_000);
+      expect(ledAt! - t0).toBeLessThanOrEqual(15_100);
+      const stopping = b.stop();
+      await jest.advanceTimersByTimeAsync(10);
+      await stopping;
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

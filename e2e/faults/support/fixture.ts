@@ -1,0 +1,178 @@
+/**
+ * What every fault scenario needs: the e2e context, the chart installed and its
+ * operator(s) started under its ServiceAccount, secrets whose values are remembered
+ * (to prove none leaks), Deployments with mappings, and progress lines.
+ */
+import { randomUUID } from 'node:crypto';
+import { e2eContext, stopOperators, type E2eContext } from '../../support/context';
+import { installChart, startReleaseOperator, uninstallChart, type Release } from '../../support/chart';
+import type { Secret } from '../../support/aws';
+import type { OperatorProcess } from '../../support/operator';
+import { waitFor } from '../../support/wait';
+
+export function progress(scenario: string, message: string): void {
+  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${scenario}: ${message}\n`);
+}
+
+/**
+ * Chart values every fault scenario installs with, besides the chart's defaults
+ * (leader election on, 20 s long poll, 10 messages per receive, ...):
+ * - a 10 s visibility timeout (default 60 s), so a message a killed operator held
+ *   comes back within the test's patience;
+ * - drift recovery off, so that a lost or doubled restart cannot be repaired or
+ *   hidden by it: only the SQS path is under test (scenario 5 turns it on).
+ */
+export const FAULT_VALUES: readonly string[] = ['--set', 'sqs.visibilityTimeoutSeconds=10', '--set', 'driftCheckIntervalSeconds=0'];
+
+export class FaultFile {
+  readonly ctx: E2eContext;
+  /** Every secret value this file wrote: none may appear in logs, status or Events. */
+  readonly secretValues = new Set<string>();
+  readonly namespaces: string[] = [];
+  readonly releases: Release[] = [];
+
+  constructor(readonly scenario: string) {
+    this.ctx = e2eContext();
+  }
+
+  async setup(): Promise<void> {
+    progress(this.scenario, 'setting up (CRD, empty queues)');
+    await this.ctx.kube.installCrd();
+    await this.ctx.emptyQueues();
+  }
+
+  /** Operators a scenario stopped or killed itself: not reported as having died on their own. */
+  private readonly ended = new Set<OperatorProcess>();
+
+  /** Marks an operator the scenario ended on purpose (SIGTERM); its output stays in the leak check. */
+  endedOnPurpose(op: OperatorProcess): void {
+    this.ended.add(op);
+  }
+
+  async teardown(): Promise<void> {
+    try {
+      this.ctx.operators.splice(0, this.ctx.operators.length, ...this.ctx.operators.filter((op) => !this.ended.has(op)));
+      await stopOperators(this.ctx);
+    } finally {
+      for (const r of this.releases.splice(0)) await uninstallChart(this.ctx, r).catch(() => undefined);
+      for (const ns of this.namespaces.splice(0)) await this.ctx.kube.deleteNamespace(ns);
+    }
+  }
+
+  async namespace(prefix: string): Promise<string> {
+    const ns = await this.ctx.kube.createNamespace(prefix);
+    this.namespaces.push(ns);
+    return ns;
+  }
+
+  /** `helm install` into a fresh namespace with FAULT_VALUES and `values`. */
+  async install(name: string, values: readonly string[] = []): Promise<Release> {
+    const releaseName = `${name}-${Math.random().toString(36).slice(2, 6)}`;
+    const ns = `${releaseName}-sys`;
+    this.namespaces.push(ns);
+    const r = await installChart(this.ctx, releaseName, ns, [...FAULT_VALUES, ...values]);
+    this.releases.push(r);
+    progress(this.scenario, `installed chart release ${releaseName} in ${ns}`);
+    return r;
+  }
+
+  /** The operator as the release's container runs it (chart env, ServiceAccount token). */
+  async start(r: Release, overrides: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<OperatorProcess> {
+    const op = await startReleaseOperator(this.ctx, r, overrides, opts);
+    progress(this.scenario, `operator started (pid ${op.child.pid}${overrides.POD_NAME ? `, ${overrides.POD_NAME}` : ''})`);
+    return op;
+  }
+
+  async createSecret(prefix: string): Promise<Secret> {
+    const value = `fault-value-${randomUUID()}`;
+    this.secretValues.add(value);
+    return this.ctx.aws.createSecret(`${prefix}-${randomUUID().slice(0, 8)}`, value);
+  }
+
+  /** put-secret-value (a new AWSCURRENT) without sending its event. */
+  async putValue(s: Secret): Promise<Secret> {
+    const value = `fault-value-${randomUUID()}`;
+    this.secretValues.add(value);
+    return this.ctx.aws.putSecretValue(s, value);
+  }
+
+  /** put-secret-value and the native event AWS sends for it, through the EventBridge rule. */
+  async rotate(s: Secret): Promise<Secret> {
+    const next = await this.putValue(s);
+    await this.ctx.aws.sendLabelUpdated(next);
+    return next;
+  }
+
+  /** Creates `count` Deployments named `<prefix>-<i>` with `labels`, a few at a time. */
+  async deployments(ns: string, prefix: string, count: number, labels: (i: number) => Record<string, string>): Promise<string[]> {
+    const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+    await inBatches(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i)));
+    return names;
+  }
+
+  /** Creates a mapping and waits until the (leading) operator made it Ready and recorded its baseline version. */
+  async mapping(ns: string, name: string, secret: Secret, matchLabels: Record<string, string>): Promise<void> {
+    await this.ctx.kube.createMapping(ns, name, { secretId: secret.name, selector: { matchLabels }, workloadKinds: ['Deployment'] });
+  }
+
+  async waitMappingsReady(ns: string, names: readonly string[], timeoutMs = 90_000): Promise<void> {
+    await waitFor(
+      `${names.length} mapping(s) in ${ns} Ready with a baseline version`,
+      async () => {
+        for (const n of names) {
+          const st = (await this.ctx.kube.mapping(ns, n)).status;
+          if (!st?.appliedVersion || !st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+        }
+        return true;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+  }
+
+  /** Waits until every Deployment in `names` has `replicas` running pods (and no others). */
+  async waitRunning(ns: string, names: readonly string[], replicas = 1, timeoutMs = 120_000): Promise<void> {
+    await waitFor(
+      `${names.length} Deployment(s) in ${ns} running`,
+      async () => {
+        const pods = (await this.ctx.kube.core.listNamespacedPod(ns)).body.items;
+        return names.every((n) => {
+          const mine = pods.filter((p) => p.metadata?.labels?.['workload-name'] === n);
+          return mine.length === replicas && mine.every((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
+        });
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+  }
+}
+
+export async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map((it, j) => fn(it, i + j)));
+  }
+}
+
+/** Resolves when a log line with this message is printed (checked on every chunk, not polled). */
+export function onLog(op: OperatorProcess, message: string, fn: (at: number) => void): void {
+  let fired = false;
+  let buf = '';
+  const needle = `"message":${JSON.stringify(message)}`;
+  const listener = (chunk: Buffer) => {
+    buf += chunk.toString('utf8');
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    if (fired || !lines.some((l) => l.includes(needle))) return;
+    fired = true;
+    op.child.stdout!.off('data', listener);
+    fn(Date.now());
+  };
+  op.child.stdout!.on('data', listener);
+}
+
+export function countLogs(op: OperatorProcess, message: string): number {
+  return op.logs.filter((l) => l.message === message).length;
+}
+
+/** Waits until a finished operator's output is fully read (its 'exit' can come before the last lines). */
+export async function outputDrained(op: OperatorProcess): Promise<void> {
+  await waitFor('operator output closed', () => Boolean(op.child.stdout?.closed && op.child.stderr?.closed), { timeoutMs: 10_000, intervalMs: 20 });
+}
