@@ -78,7 +78,7 @@ export function e2eContext(): E2eContext {
 /** Stops every operator a file started; fails loudly if one had died on its own. */
 export async function stopOperators(ctx: E2eContext): Promise<void> {
   for (const op of ctx.operators.splice(0)) {
-    const diedEarly = !op.alive && op.signal !== 'SIGKILL';
+    const diedEarly = !op.alive && !op.stopRequested;
     await op.stop();
     if (diedEarly) throw new Error(`operator exited unexpectedly with ${op.exitCode}: ${op.raw.slice(-10).join('\n')}`);
   }

@@ -20,6 +20,8 @@ export class OperatorProcess {
   readonly raw: string[] = [];
   exitCode: number | null = null;
   signal: NodeJS.Signals | null = null;
+  /** Set by stop() and kill9(): an exit after it was asked for, not a crash. */
+  stopRequested = false;
   private exited: Promise<void>;
 
   private constructor(
@@ -114,6 +116,7 @@ export class OperatorProcess {
 
   /** SIGTERM and wait for the exit; returns the exit code. */
   async stop(timeoutMs = 30_000): Promise<number | null> {
+    this.stopRequested = true;
     if (this.alive) this.child.kill('SIGTERM');
     await waitFor('operator exit', () => !this.alive, { timeoutMs, intervalMs: 50 });
     await this.exited;
@@ -121,6 +124,7 @@ export class OperatorProcess {
   }
 
   kill9(): Promise<void> {
+    this.stopRequested = true;
     this.child.kill('SIGKILL');
     return this.exited;
   }

@@ -72,7 +72,10 @@ async function main(): Promise<void> {
   // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
   const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
   const consumer = new SqsConsumer({
-    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint, ...awsTimeouts((config.waitTimeSeconds + 10) * 1000) }),
+    // A receive that has not answered 5 s after its long poll ends never will (a frozen endpoint):
+    // it fails, is logged, and the loop backs off. The loop is the retry: the SDK's own
+    // retries would hide an outage behind three timeouts.
+    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
     queueUrl: config.queueUrl,
     handler: rotator,
     metrics,
