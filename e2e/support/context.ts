@@ -1,19 +1,14 @@
 /** What every e2e test file gets: the stack's environment, clients, and an operator launcher. */
 import fs from 'node:fs';
 import { stackPaths } from '../../scripts/stack/paths';
-import { Aws } from './aws';
+import { Aws, type AwsEnv } from './aws';
 import { Kube } from './kube';
 import { OperatorProcess } from './operator';
 import { waitFor } from './wait';
 
-export interface StackEnvFile {
+/** .stack/env.json: the AWS side (AwsEnv) and the Kubernetes side. */
+export interface StackEnvFile extends AwsEnv {
   KUBECONFIG: string;
-  AWS_REGION: string;
-  AWS_ENDPOINT_URL: string;
-  AWS_ACCESS_KEY_ID: string;
-  AWS_SECRET_ACCESS_KEY: string;
-  SQS_QUEUE_URL: string;
-  SQS_DEAD_LETTER_QUEUE_URL: string;
   STACK_DIR: string;
   HELM_BIN: string;
   HELM_PLUGINS: string;
