@@ -54,6 +54,8 @@ export interface WorkloadAction {
   readonly reason?: SkipReason;
   /** secret key → version the restart records (only keys whose version moves). */
   readonly versions: Readonly<Record<string, string>>;
+  /** What the pod template records now; a restart keeps it beside the new versions. */
+  readonly applied: Readonly<Record<string, string>>;
   readonly causes: readonly Cause[];
 }
 
@@ -88,9 +90,10 @@ function decide(g: { state: WorkloadState; causes: Cause[]; winners: Map<string,
   }
   const workload: WorkloadRef = { kind: g.state.kind, namespace: g.state.namespace, name: g.state.name };
   const causes = g.causes;
-  if (Object.keys(versions).length === 0) return { workload, decision: 'skip', reason: 'AlreadyAtVersion', versions, causes };
-  if (g.state.paused) return { workload, decision: 'skip', reason: 'Paused', versions, causes };
-  return { workload, decision: 'restart', versions, causes };
+  const applied = g.state.appliedVersions;
+  if (Object.keys(versions).length === 0) return { workload, decision: 'skip', reason: 'AlreadyAtVersion', versions, applied, causes };
+  if (g.state.paused) return { workload, decision: 'skip', reason: 'Paused', versions, applied, causes };
+  return { workload, decision: 'restart', versions, applied, causes };
 }
 
 /** Later event wins; equal or unknown times keep batch order (later message wins). */

@@ -203,9 +203,8 @@ export class Rotator {
       this.o.log.info('dry run: would restart workload', fields);
       return { result: 'WouldRestart', reason: 'DryRun' };
     }
-    const state = matches.flatMap((m) => m.workloads).find((s) => workloadId(s) === workloadId(w))!;
     try {
-      await this.o.workloads.restart(w, state.appliedVersions, a.versions, this.now());
+      await this.o.workloads.restart(w, a.applied, a.versions, this.now());
     } catch (err) {
       this.o.metrics.restarts.inc({ kind: w.kind, result: 'failed' });
       this.o.log.error('workload restart failed', { ...fields, error: errorMessage(err) });
