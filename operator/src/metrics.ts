@@ -35,8 +35,21 @@ export function createMetrics(defaultMetrics = true) {
     }),
     eventToRestartSeconds: new Histogram({
       name: `${P}_event_to_restart_seconds`,
-      help: 'Time from the AWS event to the restart patch being accepted.',
+      // EventBridge event times have whole seconds: this one cannot resolve less.
+      help: 'Time from the AWS event (its time field, whole seconds) to the restart patch being accepted.',
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers,
+    }),
+    queueToRestartSeconds: new Histogram({
+      name: `${P}_queue_to_restart_seconds`,
+      help: 'Time from the message entering the queue (SQS SentTimestamp) to the restart patch being accepted: the operator\'s own latency.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    matchSeconds: new Histogram({
+      name: `${P}_match_seconds`,
+      help: 'Time to find the mappings that name one changed secret (index lookup).',
+      buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01],
       registers,
     }),
     sqsReceiveCalls: new Counter({ name: `${P}_sqs_receive_calls_total`, help: 'ReceiveMessage calls made.', registers }),

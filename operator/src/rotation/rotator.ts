@@ -13,13 +13,15 @@ import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
-import { mapLimit } from './concurrency';
+import { Limiter } from './concurrency';
 import { planRestarts, workloadId, type Match, type ResolvedChange, type WorkloadAction, type WorkloadState } from './plan';
 
 export interface InboundMessage {
   readonly id: string;
   readonly body: string;
   readonly receiveCount?: number;
+  /** When the message entered the queue (SQS SentTimestamp, ms since the epoch). */
+  readonly sentAt?: number;
 }
 
 export type Disposition = 'delete' | 'retry' | 'dead-letter';
@@ -44,6 +46,7 @@ export interface RotatorOptions {
   readonly log: Logger;
   readonly region: string;
   readonly dryRun: boolean;
+  /** Most Kubernetes API requests in flight at once: lists, patches, status writes and Events together. */
   readonly maxConcurrentRestarts: number;
   readonly allowedAccountIds: readonly string[];
   readonly allowedRegions: readonly string[];
@@ -55,11 +58,19 @@ interface Outcome {
   readonly reason?: string;
 }
 
+/** When a cause's message entered the queue and when its event happened (ms; NaN when unknown). */
+interface Timing {
+  readonly sentAt: number;
+  readonly eventAt: number;
+}
+
 export class Rotator {
   private readonly now: () => Date;
+  private readonly api: Limiter;
 
   constructor(private readonly o: RotatorOptions) {
     this.now = o.now ?? (() => new Date());
+    this.api = new Limiter(o.maxConcurrentRestarts);
   }
 
   async handleBatch(messages: readonly InboundMessage[]): Promise<Map<string, Disposition>> {
@@ -100,26 +111,29 @@ export class Rotator {
       }
     }
     const resolved = await this.resolveAll(changes);
-    for (const [messageId, ok] of await this.rotate(resolved)) dispositions.set(messageId, ok ? 'delete' : 'retry');
+    const sentAt = new Map(messages.filter((m) => m.sentAt !== undefined).map((m) => [m.id, m.sentAt!]));
+    for (const [messageId, ok] of await this.rotate(resolved, sentAt)) dispositions.set(messageId, ok ? 'delete' : 'retry');
     return dispositions;
   }
 
-  /** Rolls what `changes` call for; returns per message whether all its work is done. */
-  async rotate(changes: readonly ResolvedChange[]): Promise<Map<string, boolean>> {
+  /**
+   * Rolls what `changes` call for; returns per message whether all its work is done.
+   * `sentAt`: when each change's message entered the queue, for the latency metric.
+   */
+  async rotate(changes: readonly ResolvedChange[], sentAt: ReadonlyMap<string, number> = new Map()): Promise<Map<string, boolean>> {
     const done = new Map<string, boolean>(changes.map((c) => [c.messageId, true]));
-    const matches: Match[] = [];
+    const found = changes.map((change) => ({ change, mappings: this.lookup(change) }));
+    // Every mapping's workloads are listed once per batch, all listings under the shared limit.
     const listings = new Map<string, Promise<WorkloadState[]>>();
-    for (const change of changes) {
-      const mappings = this.o.index.lookup(change.change.secret);
-      if (mappings.length === 0) {
-        this.o.metrics.messagesIgnored.inc({ reason: 'NoMapping' });
-        this.o.log.info('no mapping names this secret; acknowledged', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
-      }
+    for (const { mappings } of found) {
+      for (const m of mappings) if (!listings.has(m.key)) listings.set(m.key, this.listWorkloads(m));
+    }
+    await Promise.allSettled(listings.values());
+    const matches: Match[] = [];
+    for (const { change, mappings } of found) {
       for (const mapping of mappings) {
-        let listing = listings.get(mapping.key);
-        if (!listing) listings.set(mapping.key, (listing = this.listWorkloads(mapping)));
         try {
-          matches.push({ change, mapping, workloads: await listing });
+          matches.push({ change, mapping, workloads: await listings.get(mapping.key)! });
         } catch (err) {
           done.set(change.messageId, false);
           this.o.log.error('listing workloads failed; message left for redelivery', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) });
@@ -128,13 +142,25 @@ export class Rotator {
     }
 
     const actions = planRestarts(matches);
+    const timing = new Map<string, Timing>(changes.map((c) => [c.messageId, { sentAt: sentAt.get(c.messageId) ?? NaN, eventAt: Date.parse(c.change.eventTime ?? '') }]));
     const outcomes = new Map<string, Outcome>();
-    await mapLimit(actions, this.o.maxConcurrentRestarts, async (a) => outcomes.set(workloadId(a.workload), await this.execute(a, matches)));
+    await Promise.all(actions.map(async (a) => outcomes.set(workloadId(a.workload), await this.execute(a, timing))));
     for (const a of actions) {
       if (outcomes.get(workloadId(a.workload))?.result === 'Failed') for (const c of a.causes) done.set(c.messageId, false);
     }
     await this.report(matches, actions, outcomes);
     return done;
+  }
+
+  private lookup(change: ResolvedChange): readonly Mapping[] {
+    const t0 = process.hrtime.bigint();
+    const mappings = this.o.index.lookup(change.change.secret);
+    this.o.metrics.matchSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (mappings.length === 0) {
+      this.o.metrics.messagesIgnored.inc({ reason: 'NoMapping' });
+      this.o.log.info('no mapping names this secret; acknowledged', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
+    }
+    return mappings;
   }
 
   private allowed(c: SecretChange): boolean {
@@ -180,11 +206,11 @@ export class Rotator {
 
   private async listWorkloads(mapping: Mapping): Promise<WorkloadState[]> {
     const selector = selectorToQuery(mapping.selector);
-    const lists = await Promise.all(mapping.workloadKinds.map((kind) => this.o.workloads.list(kind, mapping.namespace, selector)));
+    const lists = await Promise.all(mapping.workloadKinds.map((kind) => this.api.run(() => this.o.workloads.list(kind, mapping.namespace, selector))));
     return lists.flat();
   }
 
-  private async execute(a: WorkloadAction, matches: readonly Match[]): Promise<Outcome> {
+  private async execute(a: WorkloadAction, timing: ReadonlyMap<string, Timing>): Promise<Outcome> {
     const w = a.workload;
     const fields = {
       workload: workloadId(w),
@@ -204,16 +230,22 @@ export class Rotator {
       return { result: 'WouldRestart', reason: 'DryRun' };
     }
     try {
-      await this.o.workloads.restart(w, a.applied, a.versions, this.now());
+      await this.api.run(() => this.o.workloads.restart(w, a.applied, a.versions, this.now()));
     } catch (err) {
       this.o.metrics.restarts.inc({ kind: w.kind, result: 'failed' });
       this.o.log.error('workload restart failed', { ...fields, error: errorMessage(err) });
       return { result: 'Failed', reason: errorMessage(err) };
     }
     this.o.metrics.restarts.inc({ kind: w.kind, result: 'restarted' });
-    const eventTimes = matches.filter((m) => a.causes.some((c) => c.messageId === m.change.messageId)).map((m) => Date.parse(m.change.change.eventTime ?? ''));
-    const earliest = Math.min(...eventTimes.filter((t) => !Number.isNaN(t)));
-    if (Number.isFinite(earliest)) this.o.metrics.eventToRestartSeconds.observe(Math.max(0, (this.now().getTime() - earliest) / 1000));
+    const now = this.now().getTime();
+    const since = (pick: (t: Timing) => number) => {
+      const earliest = Math.min(...a.causes.map((c) => pick(timing.get(c.messageId) ?? { sentAt: NaN, eventAt: NaN })).filter((t) => !Number.isNaN(t)));
+      return Number.isFinite(earliest) ? Math.max(0, (now - earliest) / 1000) : undefined;
+    };
+    const fromEvent = since((t) => t.eventAt);
+    const fromQueue = since((t) => t.sentAt);
+    if (fromEvent !== undefined) this.o.metrics.eventToRestartSeconds.observe(fromEvent);
+    if (fromQueue !== undefined) this.o.metrics.queueToRestartSeconds.observe(fromQueue);
     this.o.log.info('workload restarted', fields);
     return { result: 'Restarted' };
   }
@@ -248,13 +280,13 @@ export class Rotator {
         const ok = failed.length === 0;
         const log = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
         try {
-          await this.o.status.recordRotation(mapping, record, ok, message, ok && !this.o.dryRun ? change.version : undefined);
+          await this.api.run(() => this.o.status.recordRotation(mapping, record, ok, message, ok && !this.o.dryRun ? change.version : undefined));
         } catch (err) {
           this.o.log.warn('writing rotation status failed', { ...log, error: errorMessage(err) });
         }
         const reason = !ok ? 'RotationFailed' : this.o.dryRun ? 'RotationDryRun' : 'Rotated';
         try {
-          await this.o.events.record(mapping, ok ? 'Normal' : 'Warning', reason, message);
+          await this.api.run(() => this.o.events.record(mapping, ok ? 'Normal' : 'Warning', reason, message));
         } catch (err) {
           this.o.log.warn('recording the Event failed', { ...log, error: errorMessage(err) });
         }

@@ -32,8 +32,10 @@ export interface ConsumerOptions {
   readonly maxMessages: number;
   readonly visibilityTimeoutSeconds: number;
   /**
-   * After a receive returns messages, keep receiving until the queue has been quiet
-   * this long, and hand everything over as one batch (0: off).
+   * Coalescing window (0: off). A message that ends a quiet spell is handled at once;
+   * messages that arrive within this long of the last batch (a burst), or a full
+   * receive (a backlog), are gathered until the queue has been quiet this long and
+   * handed over as one batch.
    */
   readonly coalesceWindowMs?: number;
 }
@@ -51,6 +53,8 @@ export class SqsConsumer {
   private loop?: Promise<void>;
   private failures = 0;
   private wake?: () => void;
+  /** When the last batch was handed over and handled (0: never). */
+  private lastBatchAt = 0;
 
   constructor(private readonly o: ConsumerOptions) {
     if (!o.queueUrl) throw new ConsumerOptionError('queueUrl is required');
@@ -116,20 +120,31 @@ export class SqsConsumer {
         await this.release(messages);
         break;
       }
-      await this.process(await this.coalesce(messages));
+      await this.process(this.inBurst(messages) ? await this.coalesce(messages) : messages);
+      this.lastBatchAt = Date.now();
     }
   }
 
   /**
-   * A burst (ten versions in two seconds) should end in few restarts: once messages
-   * arrive, keep receiving while more keep coming (until the queue has been quiet for
-   * the coalescing window, at most MAX_COALESCE_MS) and plan them together. The rotator
-   * settles each secret once per batch, so the whole burst rolls to the newest version.
+   * Leading edge: the first change after a quiet spell (the usual case: a rotation) is
+   * handled at once, so it costs no waiting. Within the window after a batch, or when a
+   * receive comes back full (a backlog), more are probably coming: coalesce.
+   */
+  private inBurst(received: readonly Message[]): boolean {
+    const quietMs = this.o.coalesceWindowMs ?? 0;
+    return quietMs > 0 && (received.length >= this.o.maxMessages || Date.now() - this.lastBatchAt < quietMs);
+  }
+
+  /**
+   * A burst (ten versions in two seconds) should end in few restarts: keep receiving
+   * while more keep coming (until the queue has been quiet for the coalescing window,
+   * at most MAX_COALESCE_MS) and plan them together. The rotator settles each secret
+   * once per batch, so the whole burst rolls to the newest version: a burst costs the
+   * leading restart and one more.
    */
   private async coalesce(first: Message[]): Promise<Message[]> {
     const quietMs = this.o.coalesceWindowMs ?? 0;
     const batch = [...first];
-    if (quietMs <= 0) return batch;
     const deadline = Date.now() + MAX_COALESCE_MS;
     while (this.running && batch.length < MAX_BATCH && Date.now() < deadline) {
       try {
@@ -163,7 +178,12 @@ export class SqsConsumer {
   private async process(messages: Message[]): Promise<void> {
     const inbound = messages
       .filter((m) => m.MessageId && m.ReceiptHandle)
-      .map((m) => ({ id: m.MessageId!, body: m.Body ?? '', receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1') }));
+      .map((m) => ({
+        id: m.MessageId!,
+        body: m.Body ?? '',
+        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+        ...(m.Attributes?.SentTimestamp ? { sentAt: Number(m.Attributes.SentTimestamp) } : {}),
+      }));
     let dispositions: Map<string, Disposition>;
     try {
       dispositions = await this.o.handler.handleBatch(inbound);

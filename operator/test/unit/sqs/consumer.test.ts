@@ -194,6 +194,29 @@ describe('SqsConsumer', () => {
     expect(sqs.named('DeleteMessageBatchCommand').map((c) => (c.input.Entries as unknown[]).length)).toEqual([10, 3]);
   });
 
+  it('leading edge: a message after a quiet spell is handled at once, without waiting for the window', async () => {
+    const { sqs, consumer, batches } = setup(() => 'delete', 10_000);
+    consumer.start();
+    sqs.push('lone');
+    await until(() => batches.length === 1, 'the lone message handled', 1000);
+    expect(sqs.named('ReceiveMessageCommand').filter((c) => c.input.WaitTimeSeconds === 10)).toHaveLength(0);
+    await consumer.stop();
+    expect(batches).toEqual([['lone']]);
+  });
+
+  it('messages arriving within the window after a batch are coalesced: a burst costs two batches', async () => {
+    const { sqs, consumer, batches } = setup(() => 'delete', 1000);
+    consumer.start();
+    sqs.push('first');
+    await until(() => batches.length === 1, 'the leading batch');
+    sqs.push('b1', 'b2');
+    await until(() => sqs.named('ReceiveMessageCommand').some((c) => c.input.WaitTimeSeconds === 1), 'a coalescing receive');
+    sqs.push('b3');
+    await until(() => batches.length === 2, 'the coalesced batch', 5000);
+    await consumer.stop();
+    expect(batches).toEqual([['first'], ['b1', 'b2', 'b3']]);
+  });
+
   it('without a window each receive is its own batch', async () => {
     const { sqs, consumer, batches } = setup(() => 'delete');
     consumer.start();
