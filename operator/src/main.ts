@@ -5,11 +5,12 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
+import { Limiter, withLimit } from './kube/limit';
 import { withTimeout } from './kube/timeout';
 import { LeaderElector } from './leader/lease';
 import { createLogger, errorMessage } from './log';
 import { MappingIndex } from './mappings/index';
-import { EventRecorder, StatusReconciler } from './mappings/status';
+import { EventRecorder, StatusReconciler, statusIsCurrent } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
 import { checkDrift } from './rotation/drift';
@@ -44,28 +45,39 @@ async function main(): Promise<void> {
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
   const index = new MappingIndex();
-  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc });
-  const workloads = new WorkloadClient(withTimeout(kc.makeApiClient(k8s.AppsV1Api)));
+  // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
+  const apiLimiter = new Limiter(config.maxConcurrentRestarts);
+  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, limiter: apiLimiter });
+  const workloads = new WorkloadClient(withLimit(withTimeout(kc.makeApiClient(k8s.AppsV1Api)), apiLimiter));
   // AWS calls get deadlines too; a long poll may take waitTimeSeconds before answering.
   const awsTimeouts = (ms: number) => ({ requestHandler: { connectionTimeout: 5_000, requestTimeout: ms, throwOnRequestTimeout: true } });
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
   const identity = config.leaderElection.identity;
-  const status = new StatusReconciler({ watcher, workloads, describer, region: config.region, log });
-  watcher.onChange((key) => {
+  const status = new StatusReconciler({
+    watcher,
+    workloads,
+    describer,
+    region: config.region,
+    log,
+    concurrency: config.maxConcurrentRestarts,
+    onBacklog: (n) => metrics.statusBacklog.set(n),
+  });
+  watcher.onChange((key, kind) => {
     metrics.mappings.set(index.size);
-    status.enqueue(key);
+    // A status-only change (most often our own write, or a resync's relist) needs a
+    // reconcile only when the status is behind the spec.
+    if (kind === 'spec' || !statusIsCurrent(watcher.object(key))) status.enqueue(key);
   });
   const rotator = new Rotator({
     index,
     workloads,
     describer,
     status,
-    events: new EventRecorder(withTimeout(kc.makeApiClient(k8s.CoreV1Api)), identity),
+    events: new EventRecorder(withLimit(withTimeout(kc.makeApiClient(k8s.CoreV1Api)), apiLimiter), identity),
     metrics,
     log,
     region: config.region,
     dryRun: config.dryRun,
-    maxConcurrentRestarts: config.maxConcurrentRestarts,
     allowedAccountIds: config.allowedAccountIds,
     allowedRegions: config.allowedRegions,
   });

@@ -46,6 +46,12 @@ export function createMetrics(defaultMetrics = true) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
+    batchSeconds: new Histogram({
+      name: `${P}_batch_seconds`,
+      help: 'Time to handle one batch of messages (interpret, resolve, plan, restart, status), SQS calls excluded.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     matchSeconds: new Histogram({
       name: `${P}_match_seconds`,
       help: 'Time to find the mappings that name one changed secret (index lookup).',
@@ -55,6 +61,7 @@ export function createMetrics(defaultMetrics = true) {
     sqsReceiveCalls: new Counter({ name: `${P}_sqs_receive_calls_total`, help: 'ReceiveMessage calls made.', registers }),
     sqsErrors: new Counter({ name: `${P}_sqs_errors_total`, help: 'Failed SQS calls by operation.', labelNames: ['operation'], registers }),
     driftDetected: new Counter({ name: `${P}_drift_detected_total`, help: 'Secrets found on a newer version than applied by drift recovery.', registers }),
+    statusBacklog: new Gauge({ name: `${P}_status_backlog`, help: 'Mappings waiting for their status to be written (all of them right after a leader starts).', registers }),
     mappings: new Gauge({ name: `${P}_mappings`, help: 'Valid mappings in the index.', registers }),
     leader: new Gauge({ name: `${P}_leader`, help: '1 while this replica holds the lease and consumes SQS.', registers }),
   };

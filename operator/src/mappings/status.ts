@@ -10,15 +10,17 @@ import type { EventPort, EventType, RotationStatusPort } from '../rotation/rotat
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
-import { API_VERSION, KIND, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMappingStatus } from './model';
+import { API_VERSION, KIND, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
 
 export class StatusReconciler implements RotationStatusPort {
   private readonly queued = new Set<string>();
+  /** Keys being reconciled now: a key is never reconciled twice at once. */
+  private readonly inProgress = new Set<string>();
+  private workers = 0;
   private active = false;
-  private draining?: Promise<void>;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -29,22 +31,34 @@ export class StatusReconciler implements RotationStatusPort {
       region: string;
       log: Logger;
       now?: () => Date;
+      /**
+       * Mappings reconciled at once (default 1). Each waits on the API server and AWS;
+       * their requests are bounded by the clients' own limiter.
+       */
+      concurrency?: number;
+      /** Told how many mappings wait for a status write, whenever that changes. */
+      onBacklog?: (waiting: number) => void;
     },
   ) {}
+
+  private reportBacklog(): void {
+    this.o.onBacklog?.(this.queued.size + this.inProgress.size);
+  }
 
   private now(): Date {
     return this.o.now ? this.o.now() : new Date();
   }
 
-  /** Starts writing status (this replica leads) and reconciles every known mapping. */
+  /** Starts writing status (this replica leads) and reconciles every mapping whose status is behind. */
   activate(): void {
     this.active = true;
-    for (const key of this.o.watcher.keys()) this.enqueue(key);
+    for (const key of this.o.watcher.keys()) if (!statusIsCurrent(this.o.watcher.object(key))) this.enqueue(key);
   }
 
   deactivate(): void {
     this.active = false;
     this.queued.clear();
+    this.reportBacklog();
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
   }
@@ -52,23 +66,35 @@ export class StatusReconciler implements RotationStatusPort {
   enqueue(key: string): void {
     if (!this.active) return;
     this.queued.add(key);
-    if (!this.draining) this.draining = this.drain().finally(() => (this.draining = undefined));
+    this.reportBacklog();
+    const concurrency = Math.max(1, this.o.concurrency ?? 1);
+    while (this.workers < Math.min(concurrency, this.queued.size)) {
+      this.workers++;
+      void this.work().finally(() => this.workers--);
+    }
   }
 
-  async idle(): Promise<void> {
-    while (this.draining) await this.draining;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.active && this.queued.size > 0) {
-      const key = this.queued.values().next().value as string;
+  /** The next queued key not already being reconciled. */
+  private take(): string | undefined {
+    for (const key of this.queued) {
+      if (this.inProgress.has(key)) continue;
       this.queued.delete(key);
+      this.inProgress.add(key);
+      return key;
+    }
+    return undefined;
+  }
+
+  private async work(): Promise<void> {
+    for (let key = this.take(); key !== undefined && this.active; key = this.take()) {
       let ok = false;
       try {
         ok = await this.reconcile(key);
       } catch (err) {
         this.o.log.warn('status reconcile failed', { mapping: key, error: errorMessage(err) });
       }
+      this.inProgress.delete(key);
+      this.reportBacklog();
       if (!ok) {
         const t = setTimeout(() => {
           this.retryTimers.delete(t);
@@ -143,6 +169,21 @@ function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMapping
   if (Object.keys(diff).length === 0) return undefined;
   // Conditions are a list: a merge patch replaces it whole, so always send the full list.
   return diff;
+}
+
+/**
+ * Whether the status already reflects the spec (observed generation, Ready decided, and
+ * when Ready a baseline version), so reconciling would write nothing. Pure. Resyncs and
+ * a new leader reconcile only mappings for which this is false: ten thousand current
+ * mappings cost no requests.
+ */
+export function statusIsCurrent(obj: Pick<SecretsRotationMapping, 'metadata' | 'status'> | undefined): boolean {
+  if (!obj) return true;
+  const st = obj.status;
+  const generation = obj.metadata.generation;
+  const ready = findCondition(st?.conditions, READY);
+  if (st?.observedGeneration !== generation || !ready || ready.observedGeneration !== generation) return false;
+  return ready.status !== 'True' || Boolean(st?.appliedVersion);
 }
 
 export function isReady(status: SecretsRotationMappingStatus | undefined): boolean {

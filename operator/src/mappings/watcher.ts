@@ -9,6 +9,7 @@ import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, t
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
 import { backoffMs, installResilientWatch } from '../kube/resilientWatch';
+import type { Limiter } from '../kube/limit';
 import { withTimeout } from '../kube/timeout';
 import { MappingIndex } from './index';
 import {
@@ -30,9 +31,16 @@ export interface WatcherOptions {
   readonly index: MappingIndex;
   readonly log: Logger;
   readonly kubeConfig?: k8s.KubeConfig;
+  /** Bounds status writes together with the rotation's other requests. */
+  readonly limiter?: Limiter;
 }
 
-type ChangeListener = (key: string) => void;
+/**
+ * `spec`: the mapping is new, gone, or its spec changed (a relist counts every object
+ * as new). `status`: only its status (or metadata) changed, e.g. by our own write.
+ */
+export type ChangeKind = 'spec' | 'status';
+type ChangeListener = (key: string, kind: ChangeKind) => void;
 
 export class MappingWatcher extends Operator {
   /** The latest object seen per key, status included. */
@@ -140,6 +148,7 @@ export class MappingWatcher extends Operator {
   /** Level-triggered: the result depends only on the object, not on the event history. */
   apply(type: ResourceEventType | 'ADDED' | 'MODIFIED' | 'DELETED', obj: SecretsRotationMapping): void {
     const key = mappingKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
+    let kind: ChangeKind = 'spec';
     if (type === ResourceEventType.Deleted) {
       this.objects.delete(key);
       this.invalid.delete(key);
@@ -148,7 +157,8 @@ export class MappingWatcher extends Operator {
       const previous = this.objects.get(key);
       // A replay after reconnect may carry an older resourceVersion than a status we just wrote.
       if (previous && olderThan(obj, previous)) return;
-      this.objects.set(key, obj);
+      if (previous && previous.metadata.uid === obj.metadata.uid && previous.metadata.generation === obj.metadata.generation) kind = 'status';
+      this.objects.set(key, slim(obj));
       const n = normaliseMapping(obj);
       if (n.ok) {
         this.invalid.delete(key);
@@ -159,7 +169,7 @@ export class MappingWatcher extends Operator {
         this.invalid.set(key, n.errors);
       }
     }
-    for (const l of this.listeners) l(key);
+    for (const l of this.listeners) l(key, kind);
   }
 
   /** Full list: makes the index hold exactly what the API server has. */
@@ -179,7 +189,6 @@ export class MappingWatcher extends Operator {
       const seen = new Set<string>();
       for (const obj of items) {
         seen.add(mappingKey(obj.metadata.namespace ?? '', obj.metadata.name ?? ''));
-        this.objects.delete(mappingKey(obj.metadata.namespace ?? '', obj.metadata.name ?? ''));
         this.apply('ADDED', obj);
       }
       for (const key of [...this.objects.keys()]) {
@@ -217,7 +226,8 @@ export class MappingWatcher extends Operator {
         apiVersion: API_VERSION,
         kind: KIND,
       };
-      const res = await this.patchResourceStatus(meta, patch);
+      const write = () => this.patchResourceStatus(meta, patch);
+      const res = await (this.opts.limiter ? this.opts.limiter.run(write) : write());
       if (!res) return false;
       const latest = this.objects.get(key);
       if (latest) this.objects.set(key, { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion: res.resourceVersion } });
@@ -230,6 +240,16 @@ export class MappingWatcher extends Operator {
     });
     return settled;
   }
+}
+
+/**
+ * What is kept of each object: identity, spec and status. managedFields and
+ * annotations (a kubectl last-applied copy of the whole spec) would double the
+ * memory of ten thousand mappings and are never read.
+ */
+function slim(obj: SecretsRotationMapping): SecretsRotationMapping {
+  const { name, namespace, uid, generation, resourceVersion } = obj.metadata;
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace, uid, generation, resourceVersion }, spec: obj.spec, ...(obj.status ? { status: obj.status } : {}) };
 }
 
 function olderThan(a: SecretsRotationMapping, b: SecretsRotationMapping): boolean {

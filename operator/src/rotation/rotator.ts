@@ -13,7 +13,6 @@ import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
-import { Limiter } from './concurrency';
 import { planRestarts, workloadId, type Match, type ResolvedChange, type WorkloadAction, type WorkloadState } from './plan';
 
 export interface InboundMessage {
@@ -46,8 +45,6 @@ export interface RotatorOptions {
   readonly log: Logger;
   readonly region: string;
   readonly dryRun: boolean;
-  /** Most Kubernetes API requests in flight at once: lists, patches, status writes and Events together. */
-  readonly maxConcurrentRestarts: number;
   readonly allowedAccountIds: readonly string[];
   readonly allowedRegions: readonly string[];
   readonly now?: () => Date;
@@ -66,11 +63,13 @@ interface Timing {
 
 export class Rotator {
   private readonly now: () => Date;
-  private readonly api: Limiter;
 
+  /**
+   * Every request goes through the ports, all at once: the ports bound how many are in
+   * flight (main.ts gives them one shared Limiter).
+   */
   constructor(private readonly o: RotatorOptions) {
     this.now = o.now ?? (() => new Date());
-    this.api = new Limiter(o.maxConcurrentRestarts);
   }
 
   async handleBatch(messages: readonly InboundMessage[]): Promise<Map<string, Disposition>> {
@@ -123,7 +122,7 @@ export class Rotator {
   async rotate(changes: readonly ResolvedChange[], sentAt: ReadonlyMap<string, number> = new Map()): Promise<Map<string, boolean>> {
     const done = new Map<string, boolean>(changes.map((c) => [c.messageId, true]));
     const found = changes.map((change) => ({ change, mappings: this.lookup(change) }));
-    // Every mapping's workloads are listed once per batch, all listings under the shared limit.
+    // Every mapping's workloads are listed once per batch.
     const listings = new Map<string, Promise<WorkloadState[]>>();
     for (const { mappings } of found) {
       for (const m of mappings) if (!listings.has(m.key)) listings.set(m.key, this.listWorkloads(m));
@@ -206,7 +205,7 @@ export class Rotator {
 
   private async listWorkloads(mapping: Mapping): Promise<WorkloadState[]> {
     const selector = selectorToQuery(mapping.selector);
-    const lists = await Promise.all(mapping.workloadKinds.map((kind) => this.api.run(() => this.o.workloads.list(kind, mapping.namespace, selector))));
+    const lists = await Promise.all(mapping.workloadKinds.map((kind) => this.o.workloads.list(kind, mapping.namespace, selector)));
     return lists.flat();
   }
 
@@ -230,7 +229,7 @@ export class Rotator {
       return { result: 'WouldRestart', reason: 'DryRun' };
     }
     try {
-      await this.api.run(() => this.o.workloads.restart(w, a.applied, a.versions, this.now()));
+      await this.o.workloads.restart(w, a.applied, a.versions, this.now());
     } catch (err) {
       this.o.metrics.restarts.inc({ kind: w.kind, result: 'failed' });
       this.o.log.error('workload restart failed', { ...fields, error: errorMessage(err) });
@@ -280,13 +279,13 @@ export class Rotator {
         const ok = failed.length === 0;
         const log = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
         try {
-          await this.api.run(() => this.o.status.recordRotation(mapping, record, ok, message, ok && !this.o.dryRun ? change.version : undefined));
+          await this.o.status.recordRotation(mapping, record, ok, message, ok && !this.o.dryRun ? change.version : undefined);
         } catch (err) {
           this.o.log.warn('writing rotation status failed', { ...log, error: errorMessage(err) });
         }
         const reason = !ok ? 'RotationFailed' : this.o.dryRun ? 'RotationDryRun' : 'Rotated';
         try {
-          await this.api.run(() => this.o.events.record(mapping, ok ? 'Normal' : 'Warning', reason, message));
+          await this.o.events.record(mapping, ok ? 'Normal' : 'Warning', reason, message);
         } catch (err) {
           this.o.log.warn('recording the Event failed', { ...log, error: errorMessage(err) });
         }

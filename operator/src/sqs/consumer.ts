@@ -185,9 +185,12 @@ export class SqsConsumer {
         ...(m.Attributes?.SentTimestamp ? { sentAt: Number(m.Attributes.SentTimestamp) } : {}),
       }));
     let dispositions: Map<string, Disposition>;
+    const timer = this.o.metrics.batchSeconds.startTimer();
     try {
       dispositions = await this.o.handler.handleBatch(inbound);
+      timer();
     } catch (err) {
+      timer();
       // A bug in handling must not lose messages: all of them come back after the visibility timeout.
       this.o.metrics.messagesFailed.inc(inbound.length);
       this.o.log.error('batch handling failed; messages left for redelivery', { error: errorMessage(err), messageIds: inbound.map((m) => m.id) });

@@ -117,6 +117,22 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     expect(watcher.ready).toBe(true);
   });
 
+  it('tells listeners whether a spec or only the status changed, so our own status writes reconcile nothing', async () => {
+    await start();
+    const seen: string[] = [];
+    watcher.onChange((key, kind) => seen.push(`${key} ${kind}`));
+    const a = srm('a', 'secret-a');
+    const withStatus = { ...a, metadata: { ...a.metadata, resourceVersion: String(++rv) }, status: { observedGeneration: 1 } };
+    const newSpec = { ...a, metadata: { ...a.metadata, generation: 2, resourceVersion: String(++rv) }, spec: { ...a.spec, secretId: 'secret-z' } };
+    const recreated = { ...a, metadata: { ...a.metadata, uid: 'uid-a-2', resourceVersion: String(++rv) } };
+    watcher.apply('MODIFIED', withStatus);
+    watcher.apply('MODIFIED', newSpec);
+    watcher.apply('DELETED', newSpec);
+    watcher.apply('ADDED', recreated);
+    watcher.apply('MODIFIED', { ...recreated, metadata: { ...recreated.metadata, uid: 'uid-a-3', resourceVersion: String(++rv) } });
+    expect(seen).toEqual(['ns/a status', 'ns/a spec', 'ns/a spec', 'ns/a spec', 'ns/a spec']);
+  });
+
   it('retries a failed first list at once instead of waiting for the resync (a CRD still initialising)', async () => {
     api.failLists = 2;
     const index = await start();

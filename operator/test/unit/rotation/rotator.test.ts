@@ -3,6 +3,7 @@ import { MappingIndex } from '../../../src/mappings/index';
 import type { Mapping, RotationRecord, WorkloadKind } from '../../../src/mappings/model';
 import { createMetrics } from '../../../src/metrics';
 import type { WorkloadRef, WorkloadState } from '../../../src/rotation/plan';
+import { Limiter } from '../../../src/kube/limit';
 import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
 import type { SecretDescriber } from '../../../src/secrets/describer';
 import { fixture } from '../../support/fixtures';
@@ -63,7 +64,6 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
     log: createLogger('silent'),
     region: 'us-east-1',
     dryRun: false,
-    maxConcurrentRestarts: 2,
     allowedAccountIds: [],
     allowedRegions: [],
     now: () => new Date('2025-03-11T09:14:30Z'),
@@ -198,70 +198,39 @@ describe('Rotator.handleBatch', () => {
     expect(t.cluster.patches.map((p) => p.workload.namespace)).toEqual(['team-a']);
   });
 
-  it('bounded concurrency: never more than maxConcurrentRestarts patches in flight', async () => {
-    const t = setup({ current: NATIVE_VERSION, maxConcurrentRestarts: 3 });
-    for (let i = 0; i < 12; i++) t.cluster.add(workload(`w${i}`), { app: 'web' });
-    let inFlight = 0;
-    let peak = 0;
-    const restart = t.cluster.client.restart;
-    t.cluster.client.restart = async (...args) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((r) => setImmediate(r));
-      await restart(...args);
-      inFlight--;
-    };
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
-    expect(t.cluster.patches).toHaveLength(12);
-    expect(peak).toBe(3);
-  });
-
-  it('every Kubernetes request together (lists, patches, status, Events) stays within the limit, over many mappings', async () => {
+  it('every request goes through its ports, so one limiter on them bounds lists, patches, status writes and Events together', async () => {
+    const limiter = new Limiter(3);
     const mappings = Array.from({ length: 6 }, (_, i) => mapping(`m${i}`, { namespace: `ns${i}`, secretId: 'eks-controller-test-secret' }));
     let inFlight = 0;
     let peak = 0;
-    const counted =
+    const limited =
       <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
-      async (...a: A): Promise<R> => {
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        try {
-          await new Promise((r) => setImmediate(r));
-          return await fn(...a);
-        } finally {
-          inFlight--;
-        }
-      };
+      (...a: A): Promise<R> =>
+        limiter.run(async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          try {
+            await new Promise((r) => setImmediate(r));
+            return await fn(...a);
+          } finally {
+            inFlight--;
+          }
+        });
     const statuses: string[] = [];
     const events: string[] = [];
     const t = setup({
       current: NATIVE_VERSION,
       mappings,
-      maxConcurrentRestarts: 3,
-      status: { recordRotation: counted(async (m) => void statuses.push(m.key)) },
-      events: { record: counted(async (m) => void events.push(m.key)) },
+      status: { recordRotation: limited(async (m) => void statuses.push(m.key)) },
+      events: { record: limited(async (m) => void events.push(m.key)) },
     });
     for (let i = 0; i < 6; i++) for (let j = 0; j < 4; j++) t.cluster.add(workload(`w${j}`, { namespace: `ns${i}` }), { app: `m${i}` });
-    t.cluster.client.list = counted(t.cluster.client.list);
-    t.cluster.client.restart = counted(t.cluster.client.restart);
+    t.cluster.client.list = limited(t.cluster.client.list);
+    t.cluster.client.restart = limited(t.cluster.client.restart);
     expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(24);
     expect([statuses.length, events.length]).toEqual([6, 6]);
     expect(peak).toBe(3);
-  });
-
-  it('measures its own latency from the moment the message entered the queue', async () => {
-    const t = setup({ current: NATIVE_VERSION });
-    t.cluster.add(workload('web'), { app: 'web' });
-    const sentAt = new Date('2025-03-11T09:14:30Z').getTime() - 120; // `now` is fixed at 09:14:30
-    await t.rotator.handleBatch([{ ...msg('m1', 'native-label-updated-awscurrent.json'), sentAt }]);
-    type Sample = { metricName?: string; labels: Record<string, unknown>; value: number };
-    const h = (await t.metric('secrets_rotation_operator_queue_to_restart_seconds')) as Sample[];
-    expect(h.find((v) => v.metricName?.endsWith('_sum'))?.value).toBeCloseTo(0.12, 5);
-    expect(h.find((v) => v.metricName?.endsWith('_bucket') && v.labels.le === 0.1)?.value).toBe(0);
-    expect(h.find((v) => v.metricName?.endsWith('_bucket') && v.labels.le === 0.15)?.value).toBe(1);
-    const match = (await t.metric('secrets_rotation_operator_match_seconds')) as Sample[];
-    expect(match.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
   });
 
   it('never puts a message body in a log line', async () => {
