@@ -71,16 +71,8 @@ export class OperatorProcess {
     return this.exitCode === null && this.signal === null;
   }
 
-  async get(pathname: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: this.httpPort, path: pathname, timeout: 2000 }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-    });
+  get(pathname: string): Promise<{ status: number; body: string }> {
+    return httpGet(this.httpPort, pathname);
   }
 
   async waitReady(timeoutMs = 60_000): Promise<void> {
@@ -103,15 +95,7 @@ export class OperatorProcess {
 
   /** Value of one Prometheus sample, e.g. metric('secrets_rotation_operator_restarts_total', {result: 'restarted'}). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = (await this.get('/metrics')).body;
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const m = /^([a-z_]+)(\{([^}]*)\})? ([0-9.eE+-]+)$/.exec(line);
-      if (!m || m[1] !== name) continue;
-      const have = Object.fromEntries([...(m[3] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
-    }
-    return sum;
+    return promSample((await this.get('/metrics')).body, name, labels);
   }
 
   /** SIGTERM and wait for the exit; returns the exit code. */
@@ -128,4 +112,29 @@ export class OperatorProcess {
     this.child.kill('SIGKILL');
     return this.exited;
   }
+}
+
+/** GET from a process's HTTP port on loopback (2 s deadline). */
+export function httpGet(port: number, pathname: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: pathname, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+/** Sum of the samples of `name` in Prometheus text whose labels include `labels`. */
+export function promSample(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? ([0-9.eE+-]+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
+  }
+  return sum;
 }

@@ -1,0 +1,64 @@
+/**
+ * A smoke run of the benchmark (`npm run bench -- --smoke`): every scenario, a few
+ * iterations, against the real stack, so the bench cannot rot. It asserts what the
+ * figures must say whatever the machine (restarts equal workloads, the concurrency
+ * limit holds, every workload ends on the newest version), never a timing target:
+ * those live in the bench's own table.
+ */
+import path from 'node:path';
+import { stackEnv } from './support/context';
+import { runBench, SCENARIOS, type BenchReport } from './bench/run';
+import { SMOKE } from './bench/scenarios';
+import { DEFAULTS } from '../operator/src/config';
+
+jest.setTimeout(900_000);
+
+let report: BenchReport;
+let table: string;
+
+beforeAll(async () => {
+  ({ report, table } = await runBench({ smoke: true, outDir: path.join(stackEnv().STACK_DIR, 'logs', 'bench-smoke') }));
+});
+
+test('every scenario reports every figure as a number, and the table shows them', () => {
+  expect(Object.keys(report.scenarios).sort()).toEqual([...SCENARIOS]);
+  for (const [id, s] of Object.entries(report.scenarios)) {
+    expect({ id, figures: Object.keys(s.figures).length }).toEqual({ id, figures: expect.any(Number) });
+    for (const [key, value] of Object.entries(s.figures)) expect({ figure: `${id}.${key}`, finite: Number.isFinite(value) }).toEqual({ figure: `${id}.${key}`, finite: true });
+    expect(table).toContain(`${id}. ${s.title}`);
+  }
+  expect(report.run).toBe('smoke');
+});
+
+test('A: each change was seen on the pod template, and the operator measured its own latency', () => {
+  const a = report.scenarios.A.figures;
+  expect(a.p50Ms).toBeGreaterThan(0);
+  expect(a.operatorP50Ms).toBeGreaterThan(0);
+  expect(a['awsPerChange.SecretsManager.DescribeSecret']).toBe(1);
+});
+
+test('B: every Deployment was patched once and the requests in flight never exceeded the limit', () => {
+  const b = report.scenarios.B.figures;
+  expect(b.patches).toBe(SMOKE.fanoutNamespaces * SMOKE.fanoutPerNamespace);
+  expect(b.peakInFlight).toBeLessThanOrEqual(DEFAULTS.MAX_CONCURRENT_RESTARTS);
+});
+
+test('C: every mapping was indexed and matched', () => {
+  const c = report.scenarios.C.figures;
+  expect(c.readySeconds).toBeGreaterThan(0);
+  expect(c.matchMeanUs).toBeGreaterThan(0);
+  expect(c.peakRssMiB).toBeGreaterThan(0);
+});
+
+test('D: one restart per affected workload, every one on its newest version', () => {
+  const d = report.scenarios.D.figures;
+  expect(d.restartsIssued).toBe(SMOKE.burstSecrets);
+  expect(d.notOnNewest).toBe(0);
+});
+
+test('E: the polling arithmetic is what it says', () => {
+  const e = report.scenarios.E.figures;
+  expect(e['fleet.poll2min']).toBe(30 * 100 * 10);
+  expect(e['fleet.refresh1h']).toBe(100);
+  expect(e.callsPerChange).toBeGreaterThan(0);
+});

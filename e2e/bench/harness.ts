@@ -1,0 +1,407 @@
+/**
+ * What every benchmark scenario uses: the stack, a queue of its own, the operator as a
+ * process with default settings behind the counting proxies, a watch that timestamps
+ * the moment a Deployment's pod template records a version, and process figures.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as k8s from '@kubernetes/client-node';
+import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../operator/src/mappings/model';
+import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
+import { e2eContext, type E2eContext } from '../support/context';
+import { REPO_ROOT } from '../support/kube';
+import { freePort } from '../support/moto';
+import { httpGet, promSample } from '../support/operator';
+import { waitFor } from '../support/wait';
+import { AwsProxy, KubeProxy } from './proxy';
+import { parseHistogram, type Histogram } from './stats';
+
+export const M = 'secrets_rotation_operator_';
+
+export function rand(n = 5): string {
+  return randomBytes(8).toString('hex').slice(0, n);
+}
+
+/** Progress on stderr (stdout carries the table or the JSON document). */
+export function say(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+/** Runs `fn` over `items`, `limit` at a time, saying how far it got every few seconds. */
+export async function forEachLimit<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let done = 0;
+  let lastSaid = Date.now();
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+      done++;
+      if (Date.now() - lastSaid > 5000) {
+        lastSaid = Date.now();
+        say(`  ${what}: ${done}/${items.length}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export interface Bench {
+  readonly ctx: E2eContext;
+  readonly kc: k8s.KubeConfig;
+  readonly custom: k8s.CustomObjectsApi;
+  /** Where operator logs and profiles go. */
+  readonly outDir: string;
+}
+
+export function bench(outDir: string): Bench {
+  const ctx = e2eContext();
+  fs.mkdirSync(outDir, { recursive: true });
+  return { ctx, kc: ctx.kube.kc, custom: ctx.kube.custom, outDir };
+}
+
+// ---------------------------------------------------------------------------
+// AWS fixtures
+
+export interface Queue {
+  readonly url: string;
+  readonly dlqUrl: string;
+}
+
+/** A queue and dead-letter queue of the scenario's own, shaped like the CloudFormation template's. */
+export async function createQueue(b: Bench, name: string): Promise<Queue> {
+  const sqs = b.ctx.aws.sqs;
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl!;
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const url = (
+    await sqs.send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: { VisibilityTimeout: '60', MessageRetentionPeriod: '345600', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }) },
+      }),
+    )
+  ).QueueUrl!;
+  return { url, dlqUrl };
+}
+
+export async function deleteQueue(b: Bench, q: Queue): Promise<void> {
+  for (const url of [q.url, q.dlqUrl]) await b.ctx.aws.sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(() => undefined);
+}
+
+/** Sends bodies to the queue in batches of ten. */
+export async function sendBatch(b: Bench, queueUrl: string, bodies: readonly string[]): Promise<void> {
+  const out = await b.ctx.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
+  if (out.Failed?.length) throw new Error(`SendMessageBatch failed: ${JSON.stringify(out.Failed)}`);
+}
+
+/**
+ * What the emulator itself allows: the same bodies sent (4 senders) and drained by a
+ * bare loop (receive 10, delete them) with no work in between, on a queue of its own.
+ */
+export async function emulatorCeiling(b: Bench, bodies: readonly string[]): Promise<{ sendSeconds: number; drainSeconds: number }> {
+  const q = await createQueue(b, `bench-ceiling-${rand()}`);
+  try {
+    const batches = Array.from({ length: Math.ceil(bodies.length / 10) }, (_, j) => bodies.slice(j * 10, j * 10 + 10));
+    const t0 = performance.now();
+    await forEachLimit('ceiling: sent', batches, 4, (batch) => sendBatch(b, q.url, batch));
+    const t1 = performance.now();
+    let n = 0;
+    while (n < bodies.length) {
+      const out = await b.ctx.aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
+      const got = out.Messages ?? [];
+      if (got.length === 0) continue;
+      n += got.length;
+      await b.ctx.aws.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: q.url, Entries: got.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+    }
+    return { sendSeconds: (t1 - t0) / 1000, drainSeconds: (performance.now() - t1) / 1000 };
+  } finally {
+    await deleteQueue(b, q);
+  }
+}
+
+export async function queueDepth(b: Bench, queueUrl: string): Promise<number> {
+  return (await b.ctx.aws.depth(queueUrl)).total;
+}
+
+/** The body EventBridge delivers for `Secret Label Updated` (AWSCURRENT moved to `version`). */
+export function labelUpdated(b: Bench, arn: string, name: string, version: string): string {
+  return JSON.stringify({
+    version: '0',
+    id: `${rand(8)}-${rand(4)}-${rand(4)}-${rand(4)}-${rand(12)}`,
+    'detail-type': 'Secret Label Updated',
+    source: 'aws.secretsmanager',
+    account: b.ctx.aws.account,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: b.ctx.env.AWS_REGION,
+    resources: [arn],
+    detail: { name, labelUpdated: 'AWSCURRENT', versionId: version },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Kubernetes fixtures
+
+export async function createNamespace(b: Bench, name: string): Promise<void> {
+  await b.ctx.kube.core.createNamespace({ metadata: { name, labels: { 'bench.secrets-rotation-operator/run': 'true' } } });
+}
+
+/**
+ * Deletes the namespaces and waits until they are gone: the operator of the next
+ * scenario watches every namespace, and a mapping still being deleted would be counted
+ * in its figures (its secret described by drift recovery, for one).
+ */
+export async function deleteNamespaces(b: Bench, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await forEachLimit('namespaces deleted', names, 10, (n) => b.ctx.kube.deleteNamespace(n));
+  const mine = new Set(names);
+  await waitFor(
+    `${names.length} namespace(s) gone`,
+    async () => (await b.ctx.kube.core.listNamespace()).body.items.every((n) => !mine.has(n.metadata!.name!)) || undefined,
+    { timeoutMs: 900_000, intervalMs: 1000 },
+  );
+}
+
+/** A Deployment with no replicas: the API server and its controllers see a real rollout, no pod runs. */
+export async function createDeployment(b: Bench, namespace: string, name: string, labels: Record<string, string>): Promise<void> {
+  await b.ctx.kube.apps.createNamespacedDeployment(namespace, {
+    metadata: { name, namespace, labels },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { 'workload-name': name } },
+      template: { metadata: { labels: { ...labels, 'workload-name': name } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
+    },
+  });
+}
+
+export async function createMapping(b: Bench, namespace: string, name: string, secretId: string, matchLabels: Record<string, string>): Promise<void> {
+  await b.custom.createNamespacedCustomObject(GROUP, VERSION, namespace, PLURAL, { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec: { secretId, selector: { matchLabels } } });
+}
+
+/** Mappings of `namespace` that are Ready with a baseline version recorded. */
+export async function syncedMappings(b: Bench, namespace: string): Promise<number> {
+  const list = (await b.custom.listNamespacedCustomObject(GROUP, VERSION, namespace, PLURAL)).body as { items: { status?: { appliedVersion?: string; conditions?: { type: string; status: string }[] } }[] };
+  return list.items.filter((m) => m.status?.appliedVersion && m.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+}
+
+export async function waitSynced(b: Bench, namespaces: readonly string[], expected: number, timeoutMs = 300_000): Promise<void> {
+  await waitFor(
+    `${expected} mapping(s) Ready with a baseline`,
+    async () => {
+      let n = 0;
+      for (const ns of namespaces) n += await syncedMappings(b, ns);
+      return n >= expected || undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Seeing restarts: a watch that timestamps each Deployment's recorded versions
+
+/**
+ * Watches Deployments (one namespace, or all with a label selector) and notes, per
+ * Deployment, when its pod template first recorded each secret version. `until`
+ * resolves at the watch event that makes a condition true, with its arrival time.
+ */
+export class VersionWatch {
+  /** name (namespace/name) → version → performance.now() when first seen. */
+  readonly seen = new Map<string, Map<string, number>>();
+  private readonly waiters = new Set<() => void>();
+  private req?: { abort(): void };
+  private failed?: Error;
+
+  private constructor(private readonly kc: k8s.KubeConfig) {}
+
+  static async start(b: Bench, pathname: string, labelSelector?: string): Promise<VersionWatch> {
+    const w = new VersionWatch(b.kc);
+    // Without a resourceVersion the watch first replays the current objects as ADDED.
+    w.req = await new k8s.Watch(w.kc).watch(
+      pathname,
+      labelSelector ? { labelSelector } : {},
+      (_type, obj: k8s.V1Deployment) => {
+        const at = performance.now();
+        const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+        const versions = parseAppliedVersions(obj.spec?.template?.metadata?.annotations);
+        let mine = w.seen.get(key);
+        if (!mine) w.seen.set(key, (mine = new Map()));
+        for (const v of Object.values(versions)) if (!mine.has(v)) mine.set(v, at);
+        for (const wake of w.waiters) wake();
+      },
+      (err) => {
+        if (err) w.failed = err as Error;
+        for (const wake of w.waiters) wake();
+      },
+    );
+    return w;
+  }
+
+  /** performance.now() when `key`'s template first recorded `version`, if it has. */
+  when(key: string, version: string): number | undefined {
+    return this.seen.get(key)?.get(version);
+  }
+
+  /** Resolves when `probe` (checked at every watch event) returns a value; fails at the deadline. */
+  until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.failed) return finish(() => reject(new Error(`watch for ${what} ended: ${this.failed!.message}`)));
+        const v = probe();
+        if (v !== undefined) finish(() => resolve(v));
+      };
+      const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs);
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        f();
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  stop(): void {
+    this.req?.abort();
+  }
+}
+
+export const versionsAnnotation = SECRET_VERSIONS_ANNOTATION;
+
+// ---------------------------------------------------------------------------
+// The operator under test
+
+export interface ProcessFigures {
+  /** Peak resident set size (VmHWM), MiB. */
+  readonly peakRssMiB: number;
+  readonly rssMiB: number;
+  /** User + system CPU time, seconds. */
+  readonly cpuSeconds: number;
+}
+
+/**
+ * dist/main.js as a child process with the default settings, except what points it at
+ * the stack: the counting proxies as its API server and AWS endpoint, its own queue,
+ * its own Lease. Logs go to a file, not through this process (the machine has 2 cores).
+ */
+export class BenchOperator {
+  exitCode: number | null = null;
+  private exited: Promise<void>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly httpPort: number,
+    readonly kube: KubeProxy,
+    readonly aws: AwsProxy,
+    readonly startedAt: number,
+    readonly logFile: string,
+  ) {
+    this.exited = new Promise((resolve) => child.on('exit', (code) => ((this.exitCode = code ?? -1), resolve())));
+  }
+
+  static async start(b: Bench, name: string, queueUrl: string, opts: { env?: Record<string, string>; cpuProf?: boolean } = {}): Promise<BenchOperator> {
+    const kube = await new KubeProxy(b.kc).listen();
+    const aws = await new AwsProxy(b.ctx.env.AWS_ENDPOINT_URL).listen();
+    const kubeconfig = path.join(b.outDir, `${name}.kubeconfig`);
+    fs.writeFileSync(kubeconfig, kube.kubeconfig());
+    const httpPort = await freePort();
+    const logFile = path.join(b.outDir, `${name}.operator.log`);
+    const out = fs.openSync(logFile, 'w');
+    const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${b.outDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+    const startedAt = performance.now();
+    const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        KUBECONFIG: kubeconfig,
+        SQS_QUEUE_URL: queueUrl,
+        AWS_REGION: b.ctx.env.AWS_REGION,
+        AWS_ENDPOINT_URL: aws.url,
+        AWS_ACCESS_KEY_ID: b.ctx.env.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: b.ctx.env.AWS_SECRET_ACCESS_KEY,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        POD_NAMESPACE: 'default',
+        POD_NAME: `bench-${name}`,
+        LEASE_NAME: `bench-${name}-${rand(4)}`,
+        HTTP_PORT: String(httpPort),
+        // As the container runs it: the image sets no NODE_OPTIONS unless the chart's values do.
+        ...(process.env.BENCH_OPERATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS } : {}),
+        ...opts.env,
+      },
+      stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    return new BenchOperator(child, httpPort, kube, aws, startedAt, logFile);
+  }
+
+  get alive(): boolean {
+    return this.exitCode === null;
+  }
+
+  get(pathname: string): Promise<{ status: number; body: string }> {
+    return httpGet(this.httpPort, pathname, 5000);
+  }
+
+  private assertAlive(): void {
+    if (!this.alive) throw new Error(`operator exited with ${this.exitCode}; see ${this.logFile}: ${fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-5).join(' | ')}`);
+  }
+
+  /** performance.now() when /readyz first answered 200 (polled every 20 ms). */
+  async waitReady(timeoutMs = 120_000): Promise<number> {
+    return waitFor(
+      'operator /readyz',
+      async () => {
+        this.assertAlive();
+        return (await this.get('/readyz')).status === 200 ? performance.now() : undefined;
+      },
+      { timeoutMs, intervalMs: 20 },
+    );
+  }
+
+  /** Waits until this replica leads (and so consumes SQS). */
+  async waitLeading(timeoutMs = 120_000): Promise<void> {
+    await waitFor('operator leads', async () => (this.assertAlive(), (await this.metric(`${M}leader`)) === 1 || undefined), { timeoutMs, intervalMs: 50 });
+  }
+
+  async metrics(): Promise<string> {
+    return (await this.get('/metrics')).body;
+  }
+
+  /** Sum of a counter or gauge's samples whose labels include `labels`. */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    return promSample(await this.metrics(), name, labels);
+  }
+
+  async histogram(name: string): Promise<Histogram> {
+    return parseHistogram(await this.metrics(), name);
+  }
+
+  figures(): ProcessFigures {
+    const pid = this.child.pid!;
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of /proc/<pid>/stat (utime, stime) in clock ticks: 100 per second on Linux.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return { peakRssMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024, cpuSeconds: ticks / 100 };
+  }
+
+  private stopped = false;
+
+  /** SIGTERM, wait for the exit (a pending long poll is waited for: up to 20 s). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.alive) this.child.kill('SIGTERM');
+    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 40_000).unref())]);
+    if (this.alive) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+    this.kube.close();
+    this.aws.close();
+  }
+}

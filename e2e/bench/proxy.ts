@@ -1,0 +1,180 @@
+/**
+ * Counting proxies between the operator and what it calls, so the benchmark measures
+ * the operator's requests from outside it: every Kubernetes API request (by verb and
+ * resource, with the peak number in flight) and every AWS call (by operation).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
+
+export interface KubeCounts {
+  /** `GET deployments`, `PATCH secretsrotationmappings/status`, `WATCH ...`, ... */
+  readonly byKind: Record<string, number>;
+  readonly total: number;
+  /** Most requests in flight at once, watches excluded. */
+  readonly peakInFlight: number;
+  /** The same without Lease renewals (the rotation's own requests). */
+  readonly peakInFlightWithoutLeases: number;
+}
+
+/** `/apis/apps/v1/namespaces/x/deployments/y` → `deployments`; `.../mappings/y/status` → `mappings/status`. */
+export function resourceOf(pathname: string): string {
+  const parts = pathname.split('?')[0].split('/').filter(Boolean);
+  const base = parts[0] === 'api' ? 2 : 3; // /api/v1/... or /apis/<group>/<version>/...
+  let rest = parts.slice(base);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  if (rest.length === 0) return parts.join('/');
+  return rest.length >= 3 ? `${rest[0]}/${rest[2]}` : rest[0];
+}
+
+function verbOf(method: string, url: string): string {
+  return method === 'GET' && /[?&]watch=(true|1)/.test(url) ? 'WATCH' : method;
+}
+
+abstract class CountingProxy {
+  protected server!: http.Server;
+  protected counts = new Map<string, number>();
+  port = 0;
+
+  async listen(): Promise<this> {
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  close(): void {
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+
+  protected count(kind: string): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+  }
+
+  protected byKind(): Record<string, number> {
+    return Object.fromEntries([...this.counts.entries()].sort());
+  }
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+}
+
+/** Plain HTTP in, the stack's API server (TLS, admin credentials) out. */
+export class KubeProxy extends CountingProxy {
+  private inFlight = 0;
+  private inFlightNoLease = 0;
+  private peak = 0;
+  private peakNoLease = 0;
+  private readonly agent: https.Agent;
+  private readonly target: URL;
+
+  constructor(kc: k8s.KubeConfig) {
+    super();
+    const opts: https.RequestOptions = {};
+    void kc.applyToHTTPSOptions(opts);
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: opts.ca, cert: opts.cert, key: opts.key });
+    this.target = new URL(kc.getCurrentCluster()!.server);
+  }
+
+  /** A kubeconfig that sends the operator through this proxy (no credentials: the proxy adds them). */
+  kubeconfig(): string {
+    return ['apiVersion: v1', 'kind: Config', 'clusters:', '- name: bench', '  cluster:', `    server: ${this.url}`, 'users:', '- name: bench', '  user: {}', 'contexts:', '- name: bench', '  context:', '    cluster: bench', '    user: bench', 'current-context: bench', ''].join('\n');
+  }
+
+  /** Counts from now on start at zero (peaks too). */
+  reset(): void {
+    this.counts.clear();
+    this.peak = this.inFlight;
+    this.peakNoLease = this.inFlightNoLease;
+  }
+
+  snapshot(): KubeCounts {
+    const byKind = this.byKind();
+    return { byKind, total: Object.values(byKind).reduce((a, b) => a + b, 0), peakInFlight: this.peak, peakInFlightWithoutLeases: this.peakNoLease };
+  }
+
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const verb = verbOf(req.method ?? 'GET', req.url ?? '/');
+    const resource = resourceOf(req.url ?? '/');
+    this.count(`${verb} ${resource}`);
+    const tracked = verb !== 'WATCH';
+    const lease = resource.startsWith('leases');
+    if (tracked) {
+      this.inFlight++;
+      this.peak = Math.max(this.peak, this.inFlight);
+      if (!lease) {
+        this.inFlightNoLease++;
+        this.peakNoLease = Math.max(this.peakNoLease, this.inFlightNoLease);
+      }
+    }
+    let done = false;
+    const finish = () => {
+      if (done || !tracked) return;
+      done = true;
+      this.inFlight--;
+      if (!lease) this.inFlightNoLease--;
+    };
+    const headers = { ...req.headers, host: this.target.host };
+    const up = https.request({ protocol: 'https:', hostname: this.target.hostname, port: this.target.port, path: req.url, method: req.method, headers, agent: this.agent }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+      ur.on('end', finish);
+      ur.on('error', finish);
+    });
+    up.on('error', (err) => {
+      finish();
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`bench proxy: ${err.message}`);
+    });
+    res.on('close', () => {
+      finish();
+      // The operator went away mid-request (a watch it closed): end the upstream request too.
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
+  }
+}
+
+/** Plain HTTP in and out: in front of moto. Counts by operation (X-Amz-Target). */
+export class AwsProxy extends CountingProxy {
+  private readonly target: URL;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+  constructor(endpoint: string) {
+    super();
+    this.target = new URL(endpoint);
+  }
+
+  reset(): void {
+    this.counts.clear();
+  }
+
+  /** Calls by operation, e.g. `{ 'SQS.ReceiveMessage': 12, 'SecretsManager.DescribeSecret': 3 }`. */
+  snapshot(): Record<string, number> {
+    return this.byKind();
+  }
+
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const [service, op] = target.includes('.') ? target.split('.', 2) : ['query', 'unknown'];
+    this.count(`${service === 'AmazonSQS' ? 'SQS' : service === 'secretsmanager' ? 'SecretsManager' : service}.${op}`);
+    const up = http.request({ hostname: this.target.hostname, port: this.target.port, path: req.url, method: req.method, headers: req.headers, agent: this.agent }, (ur) => {
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`bench proxy: ${err.message}`);
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
+  }
+}
