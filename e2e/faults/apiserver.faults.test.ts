@@ -13,32 +13,18 @@ const S = '2 API server down 30 s';
 const OUTAGE_MS = 30_000;
 jest.setTimeout(600_000);
 
-let f: FaultFile;
-beforeAll(async () => {
-  f = new FaultFile(S);
-  await f.setup();
-});
-afterAll(async () => {
-  // Never leave the API server down for the next file (a no-op when it runs).
-  await startComponent('kube-apiserver');
-  await f.teardown();
-});
+// Never leave the API server down for the next file (a no-op when it runs).
+const f = FaultFile.forThisFile(S, () => startComponent('kube-apiserver'));
 
 test('an API server outage: no exit, unready while it lasts, every restart done after it', async () => {
   const ledger = new Ledger(f.ctx, S);
   const rss = new RssSampler();
   const ns = await f.namespace('apisrv');
   const r = await f.install('apisrv');
-  const secrets = await Promise.all([0, 1, 2].map((i) => f.createSecret(`apisrv-${i}`)));
-  const names = await f.deployments(ns, 'app', 9, (i) => ({ group: `g${i % 3}` }));
-  for (const [i, s] of secrets.entries()) {
-    await f.mapping(ns, `m${i}`, s, { group: `g${i}` });
-    ledger.track(ns, names.filter((_, j) => j % 3 === i), [s], true);
-  }
-  await f.waitRunning(ns, names);
+  const { secrets, mappings } = await f.groups(ledger, ns, 'apisrv', 3, 9);
   const op = await f.start(r);
   rss.track(op);
-  await f.waitMappingsReady(ns, ['m0', 'm1', 'm2']);
+  await f.waitMappingsReady(ns, mappings);
 
   progress(S, `killing kube-apiserver for ${OUTAGE_MS / 1000} s; a secret rotates at +3 s, +12 s and +21 s`);
   await stopComponent('kube-apiserver', { graceMs: 0 });

@@ -23,12 +23,7 @@ const SEND_CONCURRENCY = 4;
 const BACKLOG = Number(process.env.FAULTS_FLOOD_BACKLOG ?? 30);
 jest.setTimeout(1_800_000);
 
-let f: FaultFile;
-beforeAll(async () => {
-  f = new FaultFile(S);
-  await f.setup();
-});
-afterAll(async () => f.teardown());
+const f = FaultFile.forThisFile(S);
 
 /** Ten kinds of bad message, each with the ParseError code the operator must give it. */
 const KINDS: { code: string; body: (i: number) => string }[] = [

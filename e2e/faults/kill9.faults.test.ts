@@ -12,29 +12,18 @@ import { RssSampler } from './support/probes';
 const S = '1 kill -9 mid-batch';
 jest.setTimeout(600_000);
 
-let f: FaultFile;
-beforeAll(async () => {
-  f = new FaultFile(S);
-  await f.setup();
-});
-afterAll(async () => f.teardown());
+const f = FaultFile.forThisFile(S);
 
 test('an operator killed mid-batch loses nothing and doubles nothing once started again', async () => {
   const ledger = new Ledger(f.ctx, S);
   const rss = new RssSampler();
   const ns = await f.namespace('kill9');
   const r = await f.install('kill9', ['--set', 'maxConcurrentRestarts=1']);
-  const secrets = await Promise.all([0, 1, 2].map((i) => f.createSecret(`kill9-${i}`)));
-  const names = await f.deployments(ns, 'app', 30, (i) => ({ group: `g${i % 3}` }));
-  for (const [i, s] of secrets.entries()) {
-    await f.mapping(ns, `m${i}`, s, { group: `g${i}` });
-    ledger.track(ns, names.filter((_, j) => j % 3 === i), [s], true);
-  }
-  await f.waitRunning(ns, names);
+  const { secrets, mappings } = await f.groups(ledger, ns, 'kill9', 3, 30);
 
   const first = await f.start(r);
   rss.track(first);
-  await f.waitMappingsReady(ns, ['m0', 'm1', 'm2']);
+  await f.waitMappingsReady(ns, mappings);
 
   const killed = new Promise<number>((resolve) =>
     onLog(first, 'workload restarted', (at) => {

@@ -19,12 +19,7 @@ const KILL_AFTER = 8;
 const STREAM_INTERVAL_MS = 400;
 jest.setTimeout(600_000);
 
-let f: FaultFile;
-beforeAll(async () => {
-  f = new FaultFile(S);
-  await f.setup();
-});
-afterAll(async () => f.teardown());
+const f = FaultFile.forThisFile(S);
 
 const isLeader = async (op: OperatorProcess) => (await op.metric('secrets_rotation_operator_leader')) === 1;
 const logTime = (op: OperatorProcess, message: string) => {

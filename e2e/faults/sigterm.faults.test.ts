@@ -14,12 +14,7 @@ import { waitFor } from '../support/wait';
 const S = '6 SIGTERM mid-batch';
 jest.setTimeout(600_000);
 
-let f: FaultFile;
-beforeAll(async () => {
-  f = new FaultFile(S);
-  await f.setup();
-});
-afterAll(async () => f.teardown());
+const f = FaultFile.forThisFile(S);
 
 test('SIGTERM during a batch: in-flight work finishes or returns to the queue, exit 0 within the grace period', async () => {
   const ledger = new Ledger(f.ctx, S);

@@ -17,19 +17,13 @@ const MAX_RECEIVES_DURING_OUTAGE = 10;
 const RECEIVES = 'secrets_rotation_operator_sqs_receive_calls_total';
 jest.setTimeout(600_000);
 
-let f: FaultFile;
-beforeAll(async () => {
-  f = new FaultFile(S);
-  await f.setup();
-});
-afterAll(async () => {
-  // Never leave moto frozen for the next file.
+// Never leave moto frozen for the next file.
+const f = FaultFile.forThisFile(S, () => {
   try {
     resumeComponent('moto');
   } catch {
     /* it was not paused */
   }
-  await f.teardown();
 });
 
 test('an SQS outage: logged errors with backoff, no busy loop, no crash, full recovery', async () => {
@@ -37,16 +31,10 @@ test('an SQS outage: logged errors with backoff, no busy loop, no crash, full re
   const rss = new RssSampler();
   const ns = await f.namespace('sqsdown');
   const r = await f.install('sqsdown');
-  const secrets = await Promise.all([0, 1, 2].map((i) => f.createSecret(`sqsdown-${i}`)));
-  const names = await f.deployments(ns, 'app', 6, (i) => ({ group: `g${i % 3}` }));
-  for (const [i, s] of secrets.entries()) {
-    await f.mapping(ns, `m${i}`, s, { group: `g${i}` });
-    ledger.track(ns, names.filter((_, j) => j % 3 === i), [s], true);
-  }
-  await f.waitRunning(ns, names);
+  const { secrets, names, mappings } = await f.groups(ledger, ns, 'sqsdown', 3, 6);
   const op = await f.start(r);
   rss.track(op);
-  await f.waitMappingsReady(ns, ['m0', 'm1', 'm2']);
+  await f.waitMappingsReady(ns, mappings);
 
   // One change handled before the outage, so the operator sits in a long poll when the endpoint goes away.
   const v1 = await f.rotate(secrets[0]);

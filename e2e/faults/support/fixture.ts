@@ -9,6 +9,7 @@ import { installChart, startReleaseOperator, uninstallChart, type Release } from
 import type { Secret } from '../../support/aws';
 import type { OperatorProcess } from '../../support/operator';
 import { waitFor } from '../../support/wait';
+import type { Ledger } from './ledger';
 
 export function progress(scenario: string, message: string): void {
   process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${scenario}: ${message}\n`);
@@ -33,6 +34,23 @@ export class FaultFile {
 
   constructor(readonly scenario: string) {
     this.ctx = e2eContext();
+  }
+
+  /**
+   * The test file's FaultFile: set up before its tests, torn down after them, after
+   * `cleanup` (e.g. bringing back a component the scenario stopped).
+   */
+  static forThisFile(scenario: string, cleanup?: () => unknown): FaultFile {
+    const f = new FaultFile(scenario);
+    beforeAll(() => f.setup());
+    afterAll(async () => {
+      try {
+        await cleanup?.();
+      } finally {
+        await f.teardown();
+      }
+    });
+    return f;
   }
 
   async setup(): Promise<void> {
@@ -108,6 +126,23 @@ export class FaultFile {
     const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
     await inBatches(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i)));
     return names;
+  }
+
+  /**
+   * `secretCount` secrets `<prefix>-<i>` and `deploymentCount` Deployments in as many
+   * groups (Deployment j is in group `g<j % secretCount>`); mapping `m<i>` ties secret i
+   * to group i, and the ledger expects every group to roll. Resolves once the pods run.
+   */
+  async groups(ledger: Ledger, ns: string, prefix: string, secretCount: number, deploymentCount: number): Promise<{ secrets: Secret[]; names: string[]; mappings: string[] }> {
+    const secrets = await Promise.all(Array.from({ length: secretCount }, (_, i) => this.createSecret(`${prefix}-${i}`)));
+    const names = await this.deployments(ns, 'app', deploymentCount, (i) => ({ group: `g${i % secretCount}` }));
+    const mappings = secrets.map((_, i) => `m${i}`);
+    for (const [i, s] of secrets.entries()) {
+      await this.mapping(ns, mappings[i], s, { group: `g${i}` });
+      ledger.track(ns, names.filter((_, j) => j % secretCount === i), [s], true);
+    }
+    await this.waitRunning(ns, names);
+    return { secrets, names, mappings };
   }
 
   /** Creates a mapping and waits until the (leading) operator made it Ready and recorded its baseline version. */
