@@ -4,27 +4,23 @@
  * the moment a Deployment's pod template records a version, and process figures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../operator/src/mappings/model';
-import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
+import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
+import { parseAppliedVersions } from '../../operator/src/workloads/adapters';
 import { e2eContext, type E2eContext } from '../support/context';
 import { REPO_ROOT } from '../support/kube';
 import { freePort } from '../support/moto';
 import { httpGet, promSample } from '../support/operator';
+import { rand } from '../support/scenario';
 import { waitFor } from '../support/wait';
 import { AwsProxy, KubeProxy } from './proxy';
 import { parseHistogram, type Histogram } from './stats';
 
 export const M = 'secrets_rotation_operator_';
-
-export function rand(n = 5): string {
-  return randomBytes(8).toString('hex').slice(0, n);
-}
 
 /** Progress on stderr (stdout carries the table or the JSON document). */
 export function say(msg: string): void {
@@ -127,26 +123,14 @@ export async function queueDepth(b: Bench, queueUrl: string): Promise<number> {
   return (await b.ctx.aws.depth(queueUrl)).total;
 }
 
-/** The body EventBridge delivers for `Secret Label Updated` (AWSCURRENT moved to `version`). */
-export function labelUpdated(b: Bench, arn: string, name: string, version: string): string {
-  return JSON.stringify({
-    version: '0',
-    id: `${rand(8)}-${rand(4)}-${rand(4)}-${rand(4)}-${rand(12)}`,
-    'detail-type': 'Secret Label Updated',
-    source: 'aws.secretsmanager',
-    account: b.ctx.aws.account,
-    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: b.ctx.env.AWS_REGION,
-    resources: [arn],
-    detail: { name, labelUpdated: 'AWSCURRENT', versionId: version },
-  });
-}
-
 // ---------------------------------------------------------------------------
 // Kubernetes fixtures
 
+/** On every namespace the bench creates: what an interrupted run left is found by it. */
+export const BENCH_LABEL = 'bench.secrets-rotation-operator/run';
+
 export async function createNamespace(b: Bench, name: string): Promise<void> {
-  await b.ctx.kube.core.createNamespace({ metadata: { name, labels: { 'bench.secrets-rotation-operator/run': 'true' } } });
+  await b.ctx.kube.core.createNamespace({ metadata: { name, labels: { [BENCH_LABEL]: 'true' } } });
 }
 
 /**
@@ -163,22 +147,6 @@ export async function deleteNamespaces(b: Bench, names: readonly string[]): Prom
     async () => (await b.ctx.kube.core.listNamespace()).body.items.every((n) => !mine.has(n.metadata!.name!)) || undefined,
     { timeoutMs: 900_000, intervalMs: 1000 },
   );
-}
-
-/** A Deployment with no replicas: the API server and its controllers see a real rollout, no pod runs. */
-export async function createDeployment(b: Bench, namespace: string, name: string, labels: Record<string, string>): Promise<void> {
-  await b.ctx.kube.apps.createNamespacedDeployment(namespace, {
-    metadata: { name, namespace, labels },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: { 'workload-name': name } },
-      template: { metadata: { labels: { ...labels, 'workload-name': name } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] } },
-    },
-  });
-}
-
-export async function createMapping(b: Bench, namespace: string, name: string, secretId: string, matchLabels: Record<string, string>): Promise<void> {
-  await b.custom.createNamespacedCustomObject(GROUP, VERSION, namespace, PLURAL, { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec: { secretId, selector: { matchLabels } } });
 }
 
 /** Mappings of `namespace` that are Ready with a baseline version recorded. */
@@ -267,8 +235,6 @@ export class VersionWatch {
     this.req?.abort();
   }
 }
-
-export const versionsAnnotation = SECRET_VERSIONS_ANNOTATION;
 
 // ---------------------------------------------------------------------------
 // The operator under test

@@ -1,8 +1,7 @@
 /** Runs the scenarios and renders their figures: the table for people, the JSON document for tracking. */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { bench, say, type Bench } from './harness';
-import { waitFor } from '../support/wait';
+import { BENCH_LABEL, bench, deleteNamespaces, say, type Bench } from './harness';
 import { FULL, SMOKE, burst, cost, fanout, latency, met, scale, type ScenarioResult, type Sizes } from './scenarios';
 import { fmt, table } from './stats';
 
@@ -75,13 +74,10 @@ export async function runBench(o: BenchOptions): Promise<{ report: BenchReport; 
 
 /** Namespaces an interrupted run left behind would be watched too: remove them first. */
 async function removeLeftovers(b: Bench): Promise<void> {
-  const selector = 'bench.secrets-rotation-operator/run=true';
-  const list = async () => (await b.ctx.kube.core.listNamespace(undefined, undefined, undefined, undefined, selector)).body.items.map((n) => n.metadata!.name!);
-  const left = await list();
+  const left = (await b.ctx.kube.core.listNamespace(undefined, undefined, undefined, undefined, `${BENCH_LABEL}=true`)).body.items.map((n) => n.metadata!.name!);
   if (left.length === 0) return;
   say(`removing ${left.length} namespace(s) an earlier run left behind`);
-  for (const ns of left) await b.ctx.kube.deleteNamespace(ns);
-  await waitFor('namespaces of an earlier run gone', async () => (await list()).length === 0 || undefined, { timeoutMs: 900_000, intervalMs: 2000 });
+  await deleteNamespaces(b, left);
 }
 
 function round(v: number): number {

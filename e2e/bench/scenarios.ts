@@ -8,22 +8,19 @@ import { DEFAULTS } from '../../operator/src/config';
 import { canonicalSecretKey, parseSecretId } from '../../operator/src/secrets/secretId';
 import type { Secret } from '../support/aws';
 import { promSample } from '../support/operator';
+import { labelUpdatedBody, rand, value } from '../support/scenario';
 import { waitFor } from '../support/wait';
 import {
   BenchOperator,
   M,
   VersionWatch,
-  createDeployment,
-  createMapping,
   createNamespace,
   createQueue,
   deleteNamespaces,
   deleteQueue,
   emulatorCeiling,
   forEachLimit,
-  labelUpdated,
   queueDepth,
-  rand,
   say,
   sendBatch,
   waitSynced,
@@ -102,6 +99,12 @@ export const SMOKE: Sizes = {
   operatorEnv: { SQS_WAIT_TIME_SECONDS: '2' },
 };
 
+/** A Deployment with no replicas: the API server and its controllers see a real rollout, no pod runs. */
+const deployment = (b: Bench, ns: string, name: string, labels: Record<string, string>) => b.ctx.kube.createWorkload('Deployment', ns, name, labels, { replicas: 0 });
+const mapping = (b: Bench, ns: string, name: string, secretId: string, matchLabels: Record<string, string>) => b.ctx.kube.createMapping(ns, name, { secretId, selector: { matchLabels } });
+/** The body EventBridge delivers when AWSCURRENT moves to `v`. */
+const changed = (b: Bench, v: Secret) => labelUpdatedBody(b.ctx, v).body;
+
 const ms = (a: number, b: number) => b - a;
 const seconds = (a: number, b: number) => (b - a) / 1000;
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
@@ -161,8 +164,8 @@ async function measureLatency(s: Scope, t: LatencyTarget, changes: number): Prom
   op.kube.reset();
   const observed: number[] = [];
   for (let i = 0; i < changes; i++) {
-    const v = await b.ctx.aws.putSecretValue(t.secret, `bench-${rand(12)}`); // never read back
-    const body = labelUpdated(b, v.arn, v.name, v.version);
+    const v = await b.ctx.aws.putSecretValue(t.secret, value()); // never read back
+    const body = changed(b, v);
     const t0 = performance.now();
     await sendBatch(b, s.queue!.url, [body]);
     const t1 = await s.watch.until(`${key} at version ${v.version}`, () => s.watch!.when(key, v.version), 30_000);
@@ -183,8 +186,8 @@ async function measureLatency(s: Scope, t: LatencyTarget, changes: number): Prom
 
 async function latencyTarget(s: Scope, namespace: string, name: string): Promise<LatencyTarget> {
   const secret = await s.b.ctx.aws.createSecret(`bench/${name}-${rand(6)}`);
-  await createDeployment(s.b, namespace, name, { app: name });
-  await createMapping(s.b, namespace, name, secret.name, { app: name });
+  await deployment(s.b, namespace, name, { app: name });
+  await mapping(s.b, namespace, name, secret.name, { app: name });
   return { namespace, deployment: name, secret };
 }
 
@@ -251,19 +254,19 @@ export async function fanout(b: Bench, z: Sizes): Promise<ScenarioResult> {
     const nss = await namespaces(s, `bench-b-${rand(4)}`, z.fanoutNamespaces);
     const secret = await b.ctx.aws.createSecret(`bench/fanout-${rand(6)}`);
     const work = nss.flatMap((ns) => Array.from({ length: z.fanoutPerNamespace }, (_, i) => ({ ns, name: `w${i}` })));
-    await forEachLimit('Deployments', work, 10, (w) => createDeployment(b, w.ns, w.name, { app: label }));
-    await forEachLimit('mappings', nss, 10, (ns) => createMapping(b, ns, 'fanout', secret.name, { app: label }));
+    await forEachLimit('Deployments', work, 10, (w) => deployment(b, w.ns, w.name, { app: label }));
+    await forEachLimit('mappings', nss, 10, (ns) => mapping(b, ns, 'fanout', secret.name, { app: label }));
     s.operator = await BenchOperator.start(b, 'b-fanout', s.queue.url, { env: z.operatorEnv });
     await s.operator.waitLeading();
     await waitSynced(b, nss, nss.length);
     s.watch = await VersionWatch.start(b, '/apis/apps/v1/deployments', `app=${label}`);
-    const v = await b.ctx.aws.putSecretValue(secret, `bench-${rand(12)}`);
+    const v = await b.ctx.aws.putSecretValue(secret, value());
     const deleted = await s.operator.metric(`${M}messages_deleted_total`);
     const t1 = performance.now();
     say(`B: one change → ${total} Deployments`);
     s.operator.kube.reset();
     const sent = performance.now();
-    await sendBatch(b, s.queue.url, [labelUpdated(b, v.arn, v.name, v.version)]);
+    await sendBatch(b, s.queue.url, [changed(b, v)]);
     const allSeen = await s.watch.until(`${total} Deployments at ${v.version}`, () => {
       const times = work.map((w) => s.watch!.when(`${w.ns}/${w.name}`, v.version));
       return times.every((x) => x !== undefined) ? Math.max(...(times as number[])) : undefined;
@@ -309,7 +312,7 @@ export async function scale(b: Bench, z: Sizes, opts: { cpuProf?: boolean } = {}
     // One mapping of the first namespace is the latency probe (with the only Deployment).
     const probe = await latencyTarget(s, nss[0], 'probe');
     const mappings = nss.flatMap((ns, n) => Array.from({ length: n === 0 ? z.scalePerNamespace - 1 : z.scalePerNamespace }, (_, i) => ({ ns, name: `m${i}`, secret: secrets[(n * z.scalePerNamespace + i) % secrets.length] })));
-    await forEachLimit('mappings', mappings, 16, (m) => createMapping(b, m.ns, m.name, m.secret, { app: m.name }));
+    await forEachLimit('mappings', mappings, 16, (m) => mapping(b, m.ns, m.name, m.secret, { app: m.name }));
     const t1 = performance.now();
 
     say(`C: operator start with ${total} mappings`);
@@ -370,8 +373,8 @@ export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
     const idx = Array.from({ length: z.burstSecrets }, (_, i) => i);
     const secrets: Secret[] = new Array(z.burstSecrets);
     await forEachLimit('secrets', idx, 8, async (i) => (secrets[i] = await b.ctx.aws.createSecret(`bench/burst-${rand(6)}-${i}`)));
-    await forEachLimit('Deployments', idx, 10, (i) => createDeployment(b, ns, `w${i}`, { app: `w${i}` }));
-    await forEachLimit('mappings', idx, 10, (i) => createMapping(b, ns, `m${i}`, secrets[i].name, { app: `w${i}` }));
+    await forEachLimit('Deployments', idx, 10, (i) => deployment(b, ns, `w${i}`, { app: `w${i}` }));
+    await forEachLimit('mappings', idx, 10, (i) => mapping(b, ns, `m${i}`, secrets[i].name, { app: `w${i}` }));
     s.operator = await BenchOperator.start(b, 'd-burst', s.queue.url, { env: z.operatorEnv });
     await s.operator.waitLeading();
     await waitSynced(b, [ns], z.burstSecrets);
@@ -380,14 +383,14 @@ export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
     const perSecret = Math.ceil(z.burstChanges / z.burstSecrets);
     const versions: Secret[][] = idx.map(() => []);
     await forEachLimit('new versions', idx, 8, async (i) => {
-      for (let k = 0; k < perSecret; k++) versions[i].push(await b.ctx.aws.putSecretValue(secrets[i], `bench-${rand(12)}`));
+      for (let k = 0; k < perSecret; k++) versions[i].push(await b.ctx.aws.putSecretValue(secrets[i], value()));
     });
     const finals = versions.map((vs) => vs[vs.length - 1].version);
     // Interleaved as a real burst would be: change k of every secret, then change k+1.
     const bodies = Array.from({ length: perSecret }, (_, k) => idx.map((i) => versions[i][k]))
       .flat()
       .slice(0, z.burstChanges)
-      .map((v) => labelUpdated(b, v.arn, v.name, v.version));
+      .map((v) => changed(b, v));
     const deleted0 = await s.operator.metric(`${M}messages_deleted_total`);
     const restarted0 = await s.operator.metric(`${M}restarts_total`, { result: 'restarted' });
     const skipped0 = await s.operator.metric(`${M}restarts_total`, { result: 'skipped' });
@@ -463,7 +466,7 @@ export async function cost(b: Bench, z: Sizes, latencyResult?: ScenarioResult): 
     const [ns] = await namespaces(s, `bench-e-${rand(4)}`, 1);
     for (let i = 0; i < z.idleSecrets; i++) {
       const secret = await b.ctx.aws.createSecret(`bench/idle-${rand(6)}-${i}`);
-      await createMapping(b, ns, `m${i}`, secret.name, { app: `w${i}` });
+      await mapping(b, ns, `m${i}`, secret.name, { app: `w${i}` });
     }
     s.operator = await BenchOperator.start(b, 'e-idle', s.queue.url, { env: { ...z.operatorEnv, DRIFT_CHECK_INTERVAL_SECONDS: String(MEASURED_DRIFT_INTERVAL_S) } });
     await s.operator.waitLeading();
