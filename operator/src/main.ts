@@ -10,7 +10,7 @@ import { withTimeout } from './kube/timeout';
 import { LeaderElector } from './leader/lease';
 import { createLogger, errorMessage } from './log';
 import { MappingIndex } from './mappings/index';
-import { EventRecorder, StatusReconciler, statusIsCurrent } from './mappings/status';
+import { EventRecorder, StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
 import { checkDrift } from './rotation/drift';
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
     metrics.mappings.set(index.size);
     // A status-only change (most often our own write, or a resync's relist) needs a
     // reconcile only when the status is behind the spec.
-    if (kind === 'spec' || !statusIsCurrent(watcher.object(key))) status.enqueue(key);
+    if (kind === 'spec') status.enqueue(key);
+    else status.enqueueIfBehind(key);
   });
   const rotator = new Rotator({
     index,

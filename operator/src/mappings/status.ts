@@ -52,7 +52,12 @@ export class StatusReconciler implements RotationStatusPort {
   /** Starts writing status (this replica leads) and reconciles every mapping whose status is behind. */
   activate(): void {
     this.active = true;
-    for (const key of this.o.watcher.keys()) if (!statusIsCurrent(this.o.watcher.object(key))) this.enqueue(key);
+    for (const key of this.o.watcher.keys()) this.enqueueIfBehind(key);
+  }
+
+  /** Reconciles the mapping only if its status does not reflect its spec yet. */
+  enqueueIfBehind(key: string): void {
+    if (!statusIsCurrent(this.o.watcher.object(key))) this.enqueue(key);
   }
 
   deactivate(): void {
