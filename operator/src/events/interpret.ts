@@ -50,7 +50,9 @@ export type ParseErrorCode =
   | 'NotAnEvent'
   | 'ForeignSource'
   | 'MissingField'
-  | 'InvalidField';
+  | 'InvalidField'
+  /** A defect of ours, not of the message: interpretation threw where nothing should. */
+  | 'Unexpected';
 
 export class ParseError extends Error {
   constructor(
@@ -84,7 +86,8 @@ export function interpretMessage(body: string): Interpretation {
     if (err instanceof InvalidSecretId) {
       return { type: 'parse-error', error: new ParseError('InvalidField', err.message) };
     }
-    throw err;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : typeof err;
+    return { type: 'parse-error', error: new ParseError('Unexpected', `interpreting the message failed: ${clip(what)}`) };
   }
 }
 
