@@ -174,7 +174,7 @@ export function mutatedEvent(files: readonly string[] = eventFixtures): fc.Arbit
 }
 
 /** A plausible value half the time, any JSON value otherwise. */
-const plausible = (...values: unknown[]): fc.Arbitrary<unknown> => fc.oneof(fc.constantFrom(...values), anyJson);
+const plausible = (...values: unknown[]): fc.Arbitrary<unknown> => fc.oneof(fc.constantFrom(...values), hostileJson);
 
 const secretIds = plausible('eks-controller-test-secret', FIXTURE_ARN, FIXTURE_ARN.replace(/-AbC123$/, ''));
 const versions = plausible('5c2e9d71-8a3f-4b6e-a1d4-93f7c0e2b815', 'v2');
