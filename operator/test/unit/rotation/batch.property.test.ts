@@ -9,7 +9,7 @@ import { createLogger } from '../../../src/log';
 import { MappingIndex } from '../../../src/mappings/index';
 import type { WorkloadKind } from '../../../src/mappings/model';
 import { createMetrics } from '../../../src/metrics';
-import type { WorkloadRef, WorkloadState } from '../../../src/rotation/plan';
+import type { WorkloadState } from '../../../src/rotation/plan';
 import { Rotator, type Disposition, type InboundMessage } from '../../../src/rotation/rotator';
 import { parseSecretId, secretRefsMatch } from '../../../src/secrets/secretId';
 import { mapping, workload } from '../../support/builders';
@@ -58,20 +58,21 @@ function setup() {
     index,
     workloads: {
       list: async (kind: WorkloadKind, _namespace: string, selector: string) => [...workloads.values()].filter((w) => w.kind === kind && selector === `app=${w.app}`),
-      restart: async (w: WorkloadRef, applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>) => {
+      restart: async (w: WorkloadState, versions: Readonly<Record<string, string>>) => {
         restarts.push(JSON.stringify([w.kind, w.name, versions]));
         const key = `${w.kind}/${w.name}`;
-        workloads.set(key, { ...workloads.get(key)!, appliedVersions: { ...applied, ...versions } });
+        workloads.set(key, { ...workloads.get(key)!, appliedVersions: { ...w.appliedVersions, ...versions } });
+        return { patched: true as const, rollout: w.rollout };
       },
     },
     // As Secrets Manager would answer: the fixture secret is known, any other is not.
     describer: {
       describe: async (id) => {
         if (!describesTheMappedSecret(id)) throw Object.assign(new Error(`Secrets Manager can't find the specified secret.`), { name: 'ResourceNotFoundException' });
-        return { arn: SECRET_ARN, name: SECRET_NAME };
+        return { arn: SECRET_ARN, name: SECRET_NAME, currentVersion: 'v-current' };
       },
     },
-    status: { recordRotation: async (m, record, ok, message, applied) => void statuses.push(JSON.stringify([m.key, record, ok, message, applied])) },
+    status: { recordRotation: async (m, record, ok, reason, message, applied) => void statuses.push(JSON.stringify([m.key, record, ok, reason, message, applied])) },
     events: { record: async (m, type, reason, message) => void events.push(JSON.stringify([m.key, type, reason, message])) },
     metrics: createMetrics(false),
     log: createLogger('silent'),
