@@ -246,7 +246,15 @@ export class MappingWatcher extends Operator {
       const res = await (this.opts.limiter ? this.opts.limiter.run(write) : write());
       if (!res) return false;
       const latest = this.objects.get(key);
-      if (latest) this.objects.set(key, { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion: res.resourceVersion } });
+      if (latest) {
+        const written = { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion: res.resourceVersion } };
+        this.objects.set(key, written);
+        // The index sees a version we just recorded at once, not when the watch brings it
+        // back: the next rotation on the serial path (drift after an event) then skips it.
+        const n = normaliseMapping(written);
+        const appliedVersion = n.ok ? appliedVersionOf(written.status, n.mapping.secret.raw) : undefined;
+        if (n.ok) this.opts.index.upsert({ ...n.mapping, ...(appliedVersion ? { appliedVersion } : {}) });
+      }
       return true;
     });
     const settled = next.catch(() => false);
