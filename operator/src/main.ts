@@ -9,6 +9,7 @@ import { Limiter, withLimit } from './kube/limit';
 import { withTimeout } from './kube/timeout';
 import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
+import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
 import { createLogger, errorMessage } from './log';
 import { MappingIndex } from './mappings/index';
 import { EventRecorder, StatusReconciler } from './mappings/status';
@@ -165,18 +166,16 @@ async function main(): Promise<void> {
     await consumer.stop();
   };
 
-  // The watchdog: a batch in hand while no API request has ended for STALL_MS is stuck
-  // (every call has a deadline, so this means a bug or a request outside them). This
-  // replica then gives up leadership (its work is abandoned and fenced) and says so on /readyz.
-  const stallMs = 6 * requestMs;
+  // The watchdog (leader/stall.ts): a stuck batch makes this replica give up leadership
+  // (its work is abandoned and fenced) and say so on /readyz.
+  const stallMs = STALL_REQUEST_DEADLINES * requestMs;
   let stalled: { at: number; reason: string } | undefined;
   const watchdog = setInterval(() => {
     const now = Date.now();
-    const busy = consumer.busyForMs(now);
-    if (busy < stallMs || now - apiLimiter.lastSettledAt < stallMs || !leadership.isLeader) return;
-    const reason = `work stalled: the batch in hand made no progress for ${Math.round(Math.min(busy, now - apiLimiter.lastSettledAt) / 1000)} s`;
+    const reason = leadership.isLeader ? stallOf({ now, busyMs: consumer.busyForMs(now), lastProgressAt: apiLimiter.lastSettledAt, stallMs }) : undefined;
+    if (!reason) return;
     stalled = { at: now, reason };
-    log.error('work stalled; giving up leadership so another replica takes over', { identity, batchMs: busy });
+    log.error('work stalled; giving up leadership so another replica takes over', { identity, reason });
     void leadership.relinquish(reason);
   }, 1000);
   watchdog.unref();
