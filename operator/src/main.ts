@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   });
   const drift = new DriftScheduler(
     config.driftCheckIntervalSeconds * 1000,
-    (term) =>
+    (term, signal) =>
       fence.run(term, () =>
         checkDrift(
           {
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
             log,
             region: config.region,
           },
-          term.signal,
+          signal,
         ),
       ),
     log,

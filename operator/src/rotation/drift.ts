@@ -82,10 +82,12 @@ export class DriftScheduler {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private term?: Term;
+  private passAbort?: AbortController;
 
+  /** `pass` gets the term and a signal that aborts when the term ends or stop() is called. */
   constructor(
     private readonly intervalMs: number,
-    private readonly pass: (term: Term) => Promise<void>,
+    private readonly pass: (term: Term, signal: AbortSignal) => Promise<void>,
     private readonly log: Logger,
   ) {}
 
@@ -96,10 +98,12 @@ export class DriftScheduler {
     this.schedule(0);
   }
 
+  /** Schedules no more passes and cuts the running one short (at its next step); resolves when it has ended. */
   stop(): Promise<void> | undefined {
     this.term = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.passAbort?.abort(new Error('drift recovery stopped'));
     return this.running;
   }
 
@@ -109,7 +113,8 @@ export class DriftScheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (term.signal.aborted || this.term !== term) return;
-      this.running = this.pass(term)
+      this.passAbort = new AbortController();
+      this.running = this.pass(term, AbortSignal.any([term.signal, this.passAbort.signal]))
         .catch((err: unknown) => void this.log.error('drift check failed', { error: errorMessage(err) }))
         .finally(() => {
           this.running = undefined;
