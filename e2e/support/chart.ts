@@ -100,7 +100,7 @@ export async function serviceAccountKubeconfig(ctx: Pick<E2eContext, 'kube'>, na
  * Starts the operator as the release's container would run: the chart's env, the
  * ServiceAccount's token, fake AWS credentials for the emulator (IRSA in a real cluster).
  */
-export async function startReleaseOperator(ctx: E2eContext, r: Release, overrides: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<OperatorProcess> {
+export async function startReleaseOperator(ctx: E2eContext, r: Release, overrides: Record<string, string> = {}, opts: StartReleaseOptions = {}): Promise<OperatorProcess> {
   const op = await ctx.startOperator(
     {
       ...r.env,
@@ -108,9 +108,27 @@ export async function startReleaseOperator(ctx: E2eContext, r: Release, override
       AWS_SECRET_ACCESS_KEY: ctx.env.AWS_SECRET_ACCESS_KEY,
       ...overrides,
     },
-    { kubeconfig: r.kubeconfig, waitReady: opts.waitReady },
+    { kubeconfig: opts.server ? withServer(r.kubeconfig, opts.server) : r.kubeconfig, waitReady: opts.waitReady },
   );
   return op;
+}
+
+export interface StartReleaseOptions {
+  /** Wait for /readyz 200 (default true). */
+  waitReady?: boolean;
+  /** API server URL the operator is given instead of the stack's (e.g. a fault-injecting proxy); same credentials and CA. */
+  server?: string;
+}
+
+/** A copy of a kubeconfig file whose cluster has another server URL. */
+function withServer(kubeconfigFile: string, server: string): string {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigFile);
+  const cluster = kc.getCurrentCluster()!;
+  kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server } : c));
+  const file = kubeconfigFile.replace(/\.kubeconfig$/, `.${randomBytes(4).toString('hex')}.kubeconfig`);
+  fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  return file;
 }
 
 /** `kubectl auth can-i` as the release's ServiceAccount. */
