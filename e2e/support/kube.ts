@@ -53,9 +53,19 @@ export class Kube {
     await this.core.deleteNamespace(name).catch(() => undefined);
   }
 
-  async createWorkload(kind: WorkloadKind, namespace: string, name: string, labels: Record<string, string>, opts: { replicas?: number; paused?: boolean } = {}): Promise<void> {
+  /**
+   * `updateStrategy`: StatefulSet/DaemonSet only (default RollingUpdate). `templateAnnotations`:
+   * pod-template annotations it starts with (e.g. the versions of an earlier rotation).
+   */
+  async createWorkload(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    labels: Record<string, string>,
+    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string> } = {},
+  ): Promise<void> {
     const template = {
-      metadata: { labels: { ...labels, 'workload-name': name } },
+      metadata: { labels: { ...labels, 'workload-name': name }, ...(opts.templateAnnotations ? { annotations: opts.templateAnnotations } : {}) },
       spec: { containers: [{ name: 'app', image: 'nginx:1.27' }], terminationGracePeriodSeconds: 0 },
     };
     const selector = { matchLabels: { 'workload-name': name } };
@@ -66,9 +76,11 @@ export class Kube {
         spec: { replicas: opts.replicas ?? 1, selector, template, paused: opts.paused ?? false, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
       });
     } else if (kind === 'StatefulSet') {
-      await this.apps.createNamespacedStatefulSet(namespace, { metadata, spec: { replicas: opts.replicas ?? 1, selector, template, serviceName: name } });
+      const updateStrategy = opts.updateStrategy ? { updateStrategy: { type: opts.updateStrategy } } : {};
+      await this.apps.createNamespacedStatefulSet(namespace, { metadata, spec: { replicas: opts.replicas ?? 1, selector, template, serviceName: name, ...updateStrategy } });
     } else {
-      await this.apps.createNamespacedDaemonSet(namespace, { metadata, spec: { selector, template } });
+      const updateStrategy = opts.updateStrategy ? { updateStrategy: { type: opts.updateStrategy } } : {};
+      await this.apps.createNamespacedDaemonSet(namespace, { metadata, spec: { selector, template, ...updateStrategy } });
     }
   }
 
