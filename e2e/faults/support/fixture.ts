@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { e2eContext, stopOperators, type E2eContext } from '../../support/context';
-import { installChart, startReleaseOperator, uninstallChart, type Release } from '../../support/chart';
+import { installChart, startReleaseOperator, uninstallChart, type Release, type StartReleaseOptions } from '../../support/chart';
 import type { Secret } from '../../support/aws';
 import type { OperatorProcess } from '../../support/operator';
 import { waitFor } from '../../support/wait';
@@ -95,7 +95,7 @@ export class FaultFile {
   }
 
   /** The operator as the release's container runs it (chart env, ServiceAccount token). */
-  async start(r: Release, overrides: Record<string, string> = {}, opts: { waitReady?: boolean } = {}): Promise<OperatorProcess> {
+  async start(r: Release, overrides: Record<string, string> = {}, opts: StartReleaseOptions = {}): Promise<OperatorProcess> {
     const op = await startReleaseOperator(this.ctx, r, overrides, opts);
     progress(this.scenario, `operator started (pid ${op.child.pid}${overrides.POD_NAME ? `, ${overrides.POD_NAME}` : ''})`);
     return op;
@@ -121,10 +121,10 @@ export class FaultFile {
     return next;
   }
 
-  /** Creates `count` Deployments named `<prefix>-<i>` with `labels`, a few at a time. */
-  async deployments(ns: string, prefix: string, count: number, labels: (i: number) => Record<string, string>): Promise<string[]> {
+  /** Creates `count` Deployments named `<prefix>-<i>` with `labels`, a few at a time (`opts`: as Kube.createWorkload). */
+  async deployments(ns: string, prefix: string, count: number, labels: (i: number) => Record<string, string>, opts: Parameters<E2eContext['kube']['createWorkload']>[4] = {}): Promise<string[]> {
     const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    await inBatches(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i)));
+    await inBatches(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i), opts));
     return names;
   }
 
