@@ -1,0 +1,74 @@
+/**
+ * Scenario 12: one crafted message in a full batch. Nine good events (nine secrets,
+ * one Deployment each) and one CloudTrail 'AWS API Call via CloudTrail' record whose
+ * detail.errorCode is an object with a non-function toString, sent with one
+ * SendMessageBatch while no operator consumes, so that they arrive in one receive.
+ * The nine must restart their workloads and be deleted; the crafted one, and only it,
+ * ends in the dead-letter queue.
+ */
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { FaultFile, progress } from './support/fixture';
+import { Ledger } from './support/ledger';
+import { RssSampler } from './support/probes';
+import { apiCallDetail, eventBody, labelUpdatedBody } from '../support/scenario';
+import { waitFor } from '../support/wait';
+
+const S = '12 crafted message in a full batch';
+jest.setTimeout(600_000);
+
+const f = FaultFile.forThisFile(S);
+
+test('a body whose errorCode has a non-function toString is dead-lettered alone; its nine neighbours restart', async () => {
+  const ledger = new Ledger(f.ctx, S);
+  const rss = new RssSampler();
+  const ns = await f.namespace('crafted');
+  const r = await f.install('crafted');
+  const { secrets, mappings } = await f.groups(ledger, ns, 'crafted', 9, 9);
+  // The first operator records the mappings' baselines, then stops (a short long poll: it stops at once); the batch waits for the second.
+  const first = await f.start(r, { SQS_WAIT_TIME_SECONDS: '1' });
+  rss.track(first);
+  await f.waitMappingsReady(ns, mappings);
+  await first.stop();
+
+  const good = [];
+  for (const s of secrets) good.push(labelUpdatedBody(f.ctx, await f.putValue(s)));
+  const crafted = eventBody(f.ctx, {
+    detailType: 'AWS API Call via CloudTrail',
+    detail: { ...apiCallDetail(f.ctx, 'PutSecretValue', { secretId: secrets[0].arn }, null), errorCode: { toString: 1 } },
+  });
+  const entries = [...good.slice(0, 4), crafted, ...good.slice(4)].map((m, i) => ({ Id: `m${i}`, MessageBody: m.body }));
+  const out = await f.ctx.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: f.ctx.env.SQS_QUEUE_URL, Entries: entries }));
+  if (out.Failed?.length) throw new Error(`SendMessageBatch failed: ${JSON.stringify(out.Failed)}`);
+  ledger.sent(entries.length);
+  progress(S, '9 good events + 1 crafted body in the queue; starting the operator');
+
+  const op = await f.start(r);
+  rss.track(op);
+  const dlq = f.ctx.env.SQS_DEAD_LETTER_QUEUE_URL;
+  const problems: string[] = [];
+  try {
+    await waitFor('a message in the dead-letter queue', async () => (await f.ctx.aws.depth(dlq)).total > 0, { timeoutMs: 150_000, intervalMs: 1000 });
+    // Redrive moves messages one by one as they are received: let the first arrivals settle.
+    await waitFor('the queue to drain', async () => (await f.ctx.aws.depth(f.ctx.env.SQS_QUEUE_URL)).total === 0, { timeoutMs: 90_000, intervalMs: 1000 });
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const bodies = await f.ctx.aws.peekBodies(dlq, 10);
+  const goodIds = new Set(good.map((g) => g.id));
+  const deadGood = bodies.filter((b) => goodIds.has((JSON.parse(b) as { id?: string }).id ?? ''));
+  if (deadGood.length > 0) problems.push(`${deadGood.length} good message(s) in the dead-letter queue`);
+  if (!bodies.some((b) => (JSON.parse(b) as { id?: string }).id === crafted.id)) problems.push(`the crafted message is not in the dead-letter queue (it holds ${bodies.length} message(s))`);
+  const batchFailures = op.logs.filter((l) => l.message.startsWith('batch handling failed')).length;
+  if (batchFailures > 0) problems.push(`'batch handling failed' logged ${batchFailures} time(s): the crafted body failed its whole batch`);
+
+  const result = await ledger.check({
+    alive: [op],
+    deadLetters: 1,
+    rss,
+    secretValues: f.secretValues,
+    problems,
+    timeoutMs: 60_000,
+    notes: () => `dead-letter queue: ${bodies.length} message(s) (${deadGood.length} good); ${batchFailures} whole-batch failure(s)`,
+  });
+  expect(result.problems).toEqual([]);
+});
