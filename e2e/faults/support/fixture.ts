@@ -211,3 +211,18 @@ export function countLogs(op: OperatorProcess, message: string): number {
 export async function outputDrained(op: OperatorProcess): Promise<void> {
   await waitFor('operator output closed', () => Boolean(op.child.stdout?.closed && op.child.stderr?.closed), { timeoutMs: 10_000, intervalMs: 20 });
 }
+
+/**
+ * One line per kind of excess: Deployments whose spec was changed more than `times`
+ * times since they were created. metadata.generation counts every spec change, also
+ * two patches the Deployment controller folded into one rollout (one ReplicaSet), so
+ * it sees doubles the ReplicaSet history can miss. Only for Deployments nothing but the
+ * operator changes after creation.
+ */
+export async function patchedMoreThanOnce(ctx: E2eContext, ns: string, names: readonly string[], times = 1): Promise<string[]> {
+  const wanted = new Set(names);
+  const over = (await ctx.kube.apps.listNamespacedDeployment(ns)).body.items
+    .filter((d) => wanted.has(d.metadata!.name!) && (d.metadata?.generation ?? 1) - 1 > times)
+    .map((d) => `${d.metadata!.name} (${(d.metadata!.generation ?? 1) - 1} changes)`);
+  return over.length === 0 ? [] : [`${over.length} Deployment(s) patched more than ${times === 1 ? 'once' : `${times} times`} (metadata.generation): ${over.slice(0, 5).join(', ')}${over.length > 5 ? ', ...' : ''}`];
+}
