@@ -58,6 +58,8 @@ export interface LedgerExpectations {
   rss?: RssSampler;
   /** Scenario-specific guarantees found broken before the check (they fail the row too). */
   problems?: readonly string[];
+  /** Scenario-specific checks run once the books have settled (or timed out); their lines fail the row too. */
+  afterSettled?: () => Promise<readonly string[]>;
   /** Scenario figures for the report; a function is called once the ledger has settled. */
   notes?: string | (() => string);
 }
@@ -185,7 +187,7 @@ export class Ledger {
     expected = await this.expectedVersions();
     const views = await this.views();
     const q = await this.queues();
-    const problems: string[] = [...(x.problems ?? [])];
+    const problems: string[] = [...(x.problems ?? []), ...((await x.afterSettled?.()) ?? [])];
     let lost = 0;
     let doubled = 0;
     let stray = 0;
