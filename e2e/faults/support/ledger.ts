@@ -37,6 +37,8 @@ interface WorkloadView {
   readonly id: string;
   readonly templateVersions: Record<string, string>;
   readonly templateRaw: string;
+  /** Whether the Deployment controller has acted on the latest spec (its ReplicaSets are current). */
+  readonly observed: boolean;
   /** The versions annotation of each ReplicaSet ('' for none). */
   readonly replicaSets: readonly string[];
   readonly pods: readonly { name: string; versionsRaw: string; running: boolean; terminating: boolean }[];
@@ -131,6 +133,7 @@ export class Ledger {
           id: `${ns}/${t.name}`,
           templateVersions: parseAppliedVersions(annotations),
           templateRaw: annotations?.[SECRET_VERSIONS_ANNOTATION] ?? '',
+          observed: dep?.status?.observedGeneration === dep?.metadata?.generation,
           replicaSets: rss.body.items.filter((r) => owned(r.metadata)).map((r) => r.spec?.template?.metadata?.annotations?.[SECRET_VERSIONS_ANNOTATION] ?? ''),
           pods: pods.body.items
             .filter((p) => owned(p.metadata))
@@ -151,7 +154,8 @@ export class Ledger {
     if (!v) return false;
     const templateOk = t.secrets.every((s) => v.templateVersions[expected.get(s.arn)!.key] === expected.get(s.arn)!.version);
     const podsOk = v.pods.length === t.replicas && v.pods.every((p) => p.running && !p.terminating && p.versionsRaw === v.templateRaw);
-    return templateOk && podsOk;
+    // Without pods (replicas 0) only the controller's observedGeneration says the ReplicaSets are counted.
+    return templateOk && podsOk && v.observed;
   }
 
   private async queues(): Promise<{ queue: number; deadLetters: number }> {
