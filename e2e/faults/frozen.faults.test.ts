@@ -35,6 +35,7 @@ test('a leader frozen past its lease makes no patch after waking; the follower f
   const names = await f.deployments(ns, 'app', WORKLOADS, () => ({ app: 'frozen' }), { replicas: 0 });
   await f.mapping(ns, 'm', secret, { app: 'frozen' });
   ledger.track(ns, names, [secret], true, 0);
+  await f.waitRunning(ns, names, 0);
 
   const a = await f.start(r, { POD_NAME: `${r.deploymentName}-a` });
   rss.track(a);

@@ -164,13 +164,19 @@ export class FaultFile {
     );
   }
 
-  /** Waits until every Deployment in `names` has `replicas` running pods (and no others). */
+  /**
+   * Waits until every Deployment in `names` has `replicas` running pods (and no others)
+   * and its controller has observed it (so its first ReplicaSet exists: the ledger counts
+   * restarts from it, also with replicas 0).
+   */
   async waitRunning(ns: string, names: readonly string[], replicas = 1, timeoutMs = 120_000): Promise<void> {
     await waitFor(
       `${names.length} Deployment(s) in ${ns} running`,
       async () => {
-        const pods = (await this.ctx.kube.core.listNamespacedPod(ns)).body.items;
+        const [pods, deps] = await Promise.all([this.ctx.kube.core.listNamespacedPod(ns), this.ctx.kube.apps.listNamespacedDeployment(ns)]).then(([p, d]) => [p.body.items, d.body.items] as const);
+        const observed = new Set(deps.filter((d) => d.status?.observedGeneration === d.metadata?.generation).map((d) => d.metadata!.name!));
         return names.every((n) => {
+          if (!observed.has(n)) return false;
           const mine = pods.filter((p) => p.metadata?.labels?.['workload-name'] === n);
           return mine.length === replicas && mine.every((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
         });
