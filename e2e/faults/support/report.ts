@@ -14,6 +14,8 @@ export interface ReportRow {
   /** Messages put into the queue (EventBridge events and raw bodies). */
   eventsSent: number;
   restartsExpected: number;
+  /** Set when a range of restarts is right: restartsExpected to this. */
+  restartsAtMost?: number;
   restartsObserved: number;
   lost: number;
   doubled: number;
@@ -56,7 +58,7 @@ function cells(r: ReportRow): string[] {
     r.scenario,
     r.passed ? 'pass' : 'FAIL',
     String(r.eventsSent),
-    `${r.restartsExpected}/${r.restartsObserved}`,
+    `${r.restartsAtMost === undefined ? r.restartsExpected : `${r.restartsExpected}-${r.restartsAtMost}`}/${r.restartsObserved}`,
     String(r.lost),
     String(r.doubled),
     `${(r.durationMs / 1000).toFixed(1)} s`,
