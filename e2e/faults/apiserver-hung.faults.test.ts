@@ -88,7 +88,7 @@ test('a hung API server: no exit, unready with a reason while stuck, every resta
     secretValues: f.secretValues,
     problems,
     notes: () =>
-      `/readyz 503 from +${((first503?.at ?? NaN) / 1000).toFixed(1)} s of the hang ("${first503?.body ?? ''}"), 200 again ${((readyAfterMs ?? NaN) / 1000).toFixed(1)} s after it; ledger settled ${((Date.now() - upAt) / 1000).toFixed(0)} s after`,
+      `${first503 ? `/readyz 503 from +${(first503.at / 1000).toFixed(1)} s of the hang ("${first503.body}")` : '/readyz never 503 during the hang'}, ${readyAfterMs === undefined ? 'not ready again' : `200 again ${(readyAfterMs / 1000).toFixed(1)} s after it`}; ledger settled ${((Date.now() - upAt) / 1000).toFixed(0)} s after`,
   });
   expect(result.problems).toEqual([]);
 });
