@@ -72,7 +72,8 @@ test('SIGTERM to the leader mid fan-out: the follower takes over, every workload
   await waitFor('replica b leads', () => b.logs.some((l) => l.message === 'became leader'), { timeoutMs: 60_000, intervalMs: 100 });
 
   const problems = [
-    ...(byA < WORKLOADS && restartsAtTerm < WORKLOADS ? [] : ['the SIGTERM came after the whole fan-out: inconclusive']),
+    // Whether the old leader then finishes the fan-out or leaves it to the follower is its choice; the signal must land mid-way.
+    ...(restartsAtTerm < WORKLOADS ? [] : ['the SIGTERM came after the whole fan-out: inconclusive']),
     ...(a.exitCode === 0 ? [] : [`a exited with ${a.exitCode ?? a.signal} after SIGTERM, expected 0`]),
     ...(exitMs < graceMs ? [] : [`a took ${exitMs} ms to exit, more than the ${graceMs} ms grace period`]),
   ];
