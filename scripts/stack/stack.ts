@@ -317,6 +317,10 @@ function defineComponents(l: Layout, p: StackPaths): Record<ComponentName, Compo
       `--cluster-signing-cert-file=${l.pki.caCert}`,
       `--cluster-signing-key-file=${l.pki.caKey}`,
       '--cluster-name=stack',
+      // Tests make a thousand Deployments at once: the default 20 requests/s took minutes to create their ReplicaSets.
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
+      '--concurrent-deployment-syncs=20',
       // Fake nodes; a paused/restarted API server must not get them declared lost.
       '--node-monitor-grace-period=5m',
       '--profiling=false',
