@@ -18,7 +18,11 @@
 #                                                passwd/group with nonroot (65532), /tmp
 # On a machine with a registry the same Dockerfiles build unchanged against the real ones.
 #
-# Usage: build.sh [--only operator|app] [--print-env]
+# Also (for the stack's real node, not part of `npm run image`):
+#   build.sh --only pause   the sandbox ("pause") image: busybox-static `sleep` in a
+#                           scratch image, as a docker-archive (cached by busybox's version)
+#
+# Usage: build.sh [--only operator|app|pause] [--print-env]
 #   --print-env   print KEY=VALUE lines naming the archives and image names (stdout)
 # Needs root, buildah, runc, debootstrap (Debian packages; .ci/run installs them).
 # Image store, container configs and the bases' stamp live under
@@ -65,6 +69,25 @@ T_ALL="$(date +%s)"
 sro_containers_env
 exec 8>"$SRO_CONTAINERS_DIR/.lock"
 flock 8
+
+# ---------------------------------------------------------------- pause
+if [[ "$ONLY" == pause ]]; then
+  [[ -x /bin/busybox ]] || die "/bin/busybox missing: apt-get install busybox-static"
+  PAUSE_IMAGE=docker.io/library/sro-pause:1
+  PAUSE_ARCHIVE="$SRO_CONTAINERS_DIR/pause-$(sha256sum /bin/busybox | cut -c1-12).docker.tar"
+  if [[ ! -s "$PAUSE_ARCHIVE" ]]; then
+    ctr="$(buildah from --quiet scratch)"
+    buildah copy --quiet "$ctr" /bin/busybox /bin/busybox >/dev/null
+    # PID 1 ignores SIGTERM; the runtime stops sandboxes with SIGKILL.
+    buildah config --entrypoint '["/bin/busybox","sleep","2147483647"]' --user 65535:65535 "$ctr"
+    buildah commit --quiet --rm "$ctr" "$PAUSE_IMAGE" >/dev/null
+    buildah push --quiet "$PAUSE_IMAGE" "docker-archive:$PAUSE_ARCHIVE.tmp:$PAUSE_IMAGE" >/dev/null
+    mv -f "$PAUSE_ARCHIVE.tmp" "$PAUSE_ARCHIVE"
+    log "pause: $PAUSE_IMAGE -> $PAUSE_ARCHIVE"
+  fi
+  [[ $PRINT_ENV == 1 ]] && printf 'PAUSE_IMAGE=%s\nPAUSE_ARCHIVE=%s\n' "$PAUSE_IMAGE" "$PAUSE_ARCHIVE"
+  exit 0
+fi
 
 # ---------------------------------------------------------------- bases
 node_bin="$(bash "$REPO/scripts/toolchain/node.sh")/node"
