@@ -286,7 +286,17 @@ export function shimPids(socket: string): number[] {
   return out;
 }
 
+/** /var/run is usually a link to /run: mountinfo shows the resolved path. */
+function resolved(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
 function mountsUnder(prefixes: string[]): string[] {
+  prefixes = [...new Set([...prefixes, ...prefixes.map(resolved)])];
   const points = fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -307,8 +317,16 @@ export function teardownHost(before: HostBefore, dataDir: string): string[] {
   mounts = mountsUnder(prefixes);
   for (const m of mounts) sh('umount', ['-l', m], { allowFail: true }); // still busy: detach
   if (mounts.length) done.push(`${mounts.length} busy mount(s) detached`);
-  for (const n of newNetns) fs.rmSync(path.join(NETNS_DIR, n), { force: true });
-  if (newNetns.length) done.push(`${newNetns.length} network namespace(s)`);
+  let removedNetns = 0;
+  for (const n of newNetns) {
+    try {
+      fs.rmSync(path.join(NETNS_DIR, n), { force: true });
+      removedNetns++;
+    } catch (e) {
+      done.push(`netns ${n} NOT removed: ${(e as Error).message}`);
+    }
+  }
+  if (removedNetns) done.push(`${removedNetns} network namespace(s)`);
 
   // iptables: every chain that was not there before, references first.
   const after = iptablesChains();
@@ -350,15 +368,4 @@ function splitRule(rule: string): string[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(rule))) out.push(m[1] !== undefined ? m[1] : m[2]);
   return out;
-}
-
-/** Leftovers of a real node that teardown should have removed (for tests). */
-export function realNodeLeftovers(before: HostBefore): string[] {
-  const left: string[] = [];
-  if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) left.push(`bridge ${BRIDGE}`);
-  const after = iptablesChains();
-  for (const [key, list] of Object.entries(after)) for (const c of list) if (!(before.chains[key] ?? []).includes(c)) left.push(`${key} chain ${c}`);
-  for (const n of listNetns()) if (!before.netns.includes(n)) left.push(`netns ${n}`);
-  for (const m of mountsUnder([RUN_DIR, '/run/containerd/io.containerd.runtime.v2.task/k8s.io'])) left.push(`mount ${m}`);
-  return left;
 }
