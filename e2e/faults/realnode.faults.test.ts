@@ -21,22 +21,30 @@ const f = FaultFile.forThisFile(S, async () => {
   for (const op of operators.splice(0)) await op.uninstall();
 });
 
+/**
+ * One operator pod (one restart at a time), 30 Deployments in three groups, their
+ * three secrets rotated; resolves once the first restart is logged: the batch is underway.
+ */
+async function batchUnderway(sc: string, name: string): Promise<{ ledger: Ledger; op: InClusterOperator; pod: string }> {
+  const ledger = new Ledger(f.ctx, sc);
+  const ns = await f.namespace(`${name}-wl`);
+  const op = await InClusterOperator.install(f.ctx, sc, name, ['--set', 'replicaCount=1', '--set', 'maxConcurrentRestarts=1']);
+  operators.push(op);
+  const [pod] = await op.waitReady(1);
+  const { secrets, mappings } = await f.groups(ledger, ns, name, 3, 30);
+  await f.waitMappingsReady(ns, mappings);
+  for (const s of secrets) {
+    await f.rotate(s);
+    ledger.sent();
+  }
+  await waitFor('the first workload restarted', async () => (await op.count('workload restarted')) > 0, { timeoutMs: 60_000, intervalMs: 100 });
+  return { ledger, op, pod };
+}
+
 describeOnRealNode(f.ctx.env, 'fault scenarios with the operator as pods on the real node', () => {
   test('1 kill -9 of the operator container mid-batch: the restarted container finishes it, nothing lost or doubled', async () => {
     const sc = 'R1 kill -9 container mid-batch (real node)';
-    const ledger = new Ledger(f.ctx, sc);
-    const ns = await f.namespace('rn-kill9');
-    const op = await InClusterOperator.install(f.ctx, sc, 'rnkill', ['--set', 'replicaCount=1', '--set', 'maxConcurrentRestarts=1']);
-    operators.push(op);
-    const [pod] = await op.waitReady(1);
-    const { secrets, mappings } = await f.groups(ledger, ns, 'rnkill', 3, 30);
-    await f.waitMappingsReady(ns, mappings);
-
-    for (const s of secrets) {
-      await f.rotate(s);
-      ledger.sent();
-    }
-    await waitFor('the first workload restarted', async () => (await op.count('workload restarted')) > 0, { timeoutMs: 60_000, intervalMs: 100 });
+    const { ledger, op, pod } = await batchUnderway(sc, 'rnkill');
     const pid = await op.kill9(pod);
     const doneBeforeKill = await op.count('workload restarted');
     progress(sc, `kill -9 of pid ${pid} (container of ${pod}) after ${doneBeforeKill} of 30 restarts`);
@@ -53,19 +61,7 @@ describeOnRealNode(f.ctx.env, 'fault scenarios with the operator as pods on the 
 
   test('6 the operator pod deleted mid-batch (SIGTERM): its replacement finishes the batch, nothing lost or doubled', async () => {
     const sc = 'R6 pod deleted mid-batch (real node)';
-    const ledger = new Ledger(f.ctx, sc);
-    const ns = await f.namespace('rn-term');
-    const op = await InClusterOperator.install(f.ctx, sc, 'rnterm', ['--set', 'replicaCount=1', '--set', 'maxConcurrentRestarts=1']);
-    operators.push(op);
-    const [pod] = await op.waitReady(1);
-    const { secrets, mappings } = await f.groups(ledger, ns, 'rnterm', 3, 30);
-    await f.waitMappingsReady(ns, mappings);
-
-    for (const s of secrets) {
-      await f.rotate(s);
-      ledger.sent();
-    }
-    await waitFor('the first workload restarted', async () => (await op.count('workload restarted')) > 0, { timeoutMs: 60_000, intervalMs: 100 });
+    const { ledger, op, pod } = await batchUnderway(sc, 'rnterm');
     const doneBeforeDelete = await op.count('workload restarted');
     await f.ctx.kube.core.deleteNamespacedPod(pod, op.release.namespace);
     progress(sc, `deleted pod ${pod} (SIGTERM) after ${doneBeforeDelete} of 30 restarts`);
