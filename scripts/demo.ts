@@ -784,12 +784,18 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
 
 function printKept(state: DemoState): void {
   begin('Kept running');
-  note(`Everything stays up: ${state.stackStarted ? 'the stack, ' : ''}the release, the operator (pid ${state.operator?.pid}), the secret, the mapping and the Deployment. Explore:`);
+  const operator = state.operator?.inCluster ? 'the operator pod' : `the operator (pid ${state.operator?.pid})`;
+  note(`Everything stays up: ${state.stackStarted ? 'the stack, ' : ''}the release, ${operator}, the secret, the mapping and the Deployment. Explore:`);
   command(`. ${shown(stackPaths().envFile)}    # KUBECONFIG and the emulator's AWS_* for kubectl and aws; helm is $HELM_BIN`);
   command('kubectl get srm -A');
   command(`kubectl get pods --selector ${readSamples().selector} --watch`);
   command(`tail -f ${shown(state.operator!.logFile)}    # the operator's JSON log`);
-  command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^secrets_rotation_operator_`);
+  if (state.operator?.inCluster) {
+    command(`kubectl -n ${OPERATOR_NAMESPACE} get pods -o wide    # the operator's pod on the real node`);
+    command(`kubectl get pods -l app=fingerprint-app -o wide    # the sample app; curl http://<pod IP>:8080/ for its fingerprint`);
+  } else {
+    command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^secrets_rotation_operator_`);
+  }
   command(`${stackDirPrefix()}npm run demo -- --rotate    # change the secret again and watch the roll`);
   note('Clean up later (the operator process is the demo\'s: use this rather than stack:down alone):');
   command(`${stackDirPrefix()}npm run demo -- --cleanup`);
