@@ -49,6 +49,13 @@ describe('cluster-wide install (the default)', () => {
     expect(await canI(s.ctx, s.release, 'delete', 'deployments.apps', ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'delete', 'pods', ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'update', 'leases.coordination.k8s.io', ns)).toBe(false);
+    // Least privilege: verbs nothing in the operator uses are not granted (every e2e test runs without them).
+    expect(await canI(s.ctx, s.release, 'get', 'deployments.apps', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'get', 'secretsrotationmappings.awssecretsoperator.secretoperator', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'update', 'secretsrotationmappings.awssecretsoperator.secretoperator/status', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'patch', 'events', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'create', 'events', ns)).toBe(true);
+    expect(await canI(s.ctx, s.release, 'patch', 'secretsrotationmappings.awssecretsoperator.secretoperator/status', ns)).toBe(true);
   });
 
   test('a mapping with a bad spec is refused by the API server with a message naming the field', async () => {

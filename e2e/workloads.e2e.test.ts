@@ -9,11 +9,13 @@ import path from 'node:path';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Secret } from './support/aws';
 import { REPO_ROOT } from './support/kube';
+import { parseAppliedVersions } from '../operator/src/workloads/adapters';
 import {
   M,
   endScenario,
   expectUntouched,
   kubectl,
+  podsOf,
   rand,
   snapshot,
   startScenario,
@@ -100,32 +102,43 @@ describe('workload kinds', () => {
     await expectUntouched(s.ctx, deploy);
   });
 
-  test('a paused Deployment is skipped with the reason Paused while its unpaused sibling rolls', async () => {
+  test('a paused Deployment is stamped and reported Deferred while its sibling rolls, and rolls to the new version when resumed', async () => {
     const secret = await s.ctx.aws.createSecret(`wl-paused-${rand()}`, value());
     const labels = { uses: `paused-${rand()}` };
     await s.ctx.kube.createWorkload('Deployment', ns, 'paused', labels);
     await s.ctx.kube.createWorkload('Deployment', ns, 'running', labels);
     await snapshot(s.ctx, 'Deployment', ns, 'paused');
-    await s.ctx.kube.apps.patchNamespacedDeployment('paused', ns, { spec: { paused: true } }, undefined, undefined, undefined, undefined, undefined, { headers: { 'Content-Type': 'application/merge-patch+json' } });
+    const mergePatch = { headers: { 'Content-Type': 'application/merge-patch+json' } };
+    await s.ctx.kube.apps.patchNamespacedDeployment('paused', ns, { spec: { paused: true } }, undefined, undefined, undefined, undefined, undefined, mergePatch);
     const paused = await snapshot(s.ctx, 'Deployment', ns, 'paused');
     const sibling = await snapshot(s.ctx, 'Deployment', ns, 'running');
     await s.ctx.kube.createMapping(ns, 'paused', { secretId: secret.name, selector: { matchLabels: labels } });
     await waitMappingSynced(s.ctx, ns, 'paused', secret.version);
-    const skippedBefore = await s.op.metric(`${M}restarts_total`, { kind: 'Deployment', result: 'skipped' });
+    const deferredBefore = await s.op.metric(`${M}restarts_total`, { kind: 'Deployment', result: 'deferred' });
 
     const rotated = await rotate(secret);
 
     await waitForNewPods(s.ctx, sibling);
     const status = (await waitLastRotation(s.ctx, ns, 'paused', rotated.version)).status!;
     expect(status.lastRotation!.workloads).toEqual([
-      { kind: 'Deployment', name: 'paused', result: 'Skipped', reason: 'Paused' },
+      { kind: 'Deployment', name: 'paused', result: 'Deferred', reason: 'Paused' },
       { kind: 'Deployment', name: 'running', result: 'Restarted' },
     ]);
+    expect(status.lastRotation!.summary).toEqual({ Deferred: 1, Restarted: 1 });
+    expect(status.appliedVersion).toBe(rotated.version);
     await waitQueueEmpty(s.ctx);
-    await expectUntouched(s.ctx, paused);
-    expect(await s.op.metric(`${M}restarts_total`, { kind: 'Deployment', result: 'skipped' })).toBe(skippedBefore + 1);
+    // Stamped while paused: the template records the new version, the old pods keep running.
+    const stamped = await s.ctx.kube.readWorkload('Deployment', ns, 'paused');
+    expect(Object.values(parseAppliedVersions(stamped.spec?.template?.metadata?.annotations))).toEqual([rotated.version]);
+    expect((await podsOf(s.ctx, 'Deployment', ns, 'paused')).map((p) => p.metadata!.uid!).sort()).toEqual(paused.podUids);
+    expect(await s.op.metric(`${M}restarts_total`, { kind: 'Deployment', result: 'deferred' })).toBe(deferredBefore + 1);
     const events = await s.ctx.kube.eventsFor(ns, 'paused');
-    expect(events.map((e) => e.message).join('\n')).toContain('Deployment/paused Skipped (Paused)');
+    expect(events.map((e) => `${e.reason}: ${e.message}`).join('\n')).toContain('RotationDeferred: ');
+    expect(events.map((e) => e.message).join('\n')).toContain('Deployment/paused Deferred (Paused)');
+
+    // kubectl rollout resume: the pods roll to the version stamped while paused.
+    await s.ctx.kube.apps.patchNamespacedDeployment('paused', ns, { spec: { paused: false } }, undefined, undefined, undefined, undefined, undefined, mergePatch);
+    await waitForNewPods(s.ctx, paused);
   });
 });
 

@@ -115,7 +115,9 @@ export async function startReleaseOperator(ctx: E2eContext, r: Release, override
 
 /** `kubectl auth can-i` as the release's ServiceAccount. */
 export async function canI(ctx: E2eContext, r: Release, verb: string, resource: string, namespace?: string): Promise<boolean> {
-  const args = ['auth', 'can-i', verb, resource, `--as=system:serviceaccount:${r.namespace}:${r.serviceAccount}`, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
+  // `resource/subresource` (e.g. a mapping's status) is asked with --subresource.
+  const [res, sub] = resource.split('/');
+  const args = ['auth', 'can-i', verb, res, ...(sub ? [`--subresource=${sub}`] : []), `--as=system:serviceaccount:${r.namespace}:${r.serviceAccount}`, ...(namespace ? ['-n', namespace] : ['--all-namespaces'])];
   try {
     await run('kubectl', args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } });
     return true;

@@ -9,12 +9,20 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export interface Config {
   readonly queueUrl: string;
   readonly region: string;
+  /**
+   * The queue's account and region (from SQS_QUEUE_URL, the region falling back to
+   * AWS_REGION): a secret named by name or partial ARN lives there unless
+   * ALLOWED_ACCOUNT_IDS / ALLOWED_REGIONS say otherwise.
+   */
+  readonly home: { readonly account?: string; readonly region: string };
   /** Empty: every namespace. */
   readonly watchNamespaces: readonly string[];
   readonly logLevel: LogLevel;
   readonly httpPort: number;
   readonly dryRun: boolean;
   readonly maxConcurrentRestarts: number;
+  /** Deadline of one request to the API server (watches and full relists aside). */
+  readonly kubeRequestTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
   readonly maxMessages: number;
   readonly visibilityTimeoutSeconds: number;
@@ -55,6 +63,7 @@ export const DEFAULTS = {
   HTTP_PORT: 8080,
   DRY_RUN: false,
   MAX_CONCURRENT_RESTARTS: 5,
+  KUBE_REQUEST_TIMEOUT_SECONDS: 5,
   SQS_WAIT_TIME_SECONDS: 20,
   SQS_MAX_MESSAGES: 10,
   SQS_VISIBILITY_TIMEOUT_SECONDS: 60,
@@ -69,6 +78,8 @@ export const DEFAULTS = {
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;
+/** Queue URLs name the account as their first path segment, on AWS and on emulators alike. */
+const QUEUE_URL_ACCOUNT = /^https?:\/\/[^/]+\/(\d{12})\//;
 
 export function loadConfig(env: Env, hostname = 'localhost'): Config {
   const queueUrl = required(env, 'SQS_QUEUE_URL');
@@ -85,18 +96,31 @@ export function loadConfig(env: Env, hostname = 'localhost'): Config {
   if (retryPeriodSeconds >= renewDeadlineSeconds) {
     throw new ConfigError('LEASE_RETRY_PERIOD_SECONDS', `must be less than LEASE_RENEW_DEADLINE_SECONDS (${renewDeadlineSeconds})`);
   }
+  const kubeRequestTimeoutSeconds = int(env, 'KUBE_REQUEST_TIMEOUT_SECONDS', DEFAULTS.KUBE_REQUEST_TIMEOUT_SECONDS, 1, 300);
   const leaderElection = bool(env, 'LEADER_ELECTION', DEFAULTS.LEADER_ELECTION);
+  // A write is sent only while the lease is valid (renewed within the renew deadline) and
+  // ends within its request deadline: both must fit in the lease duration, or the write
+  // could still be in flight when another replica takes over (fence.ts).
+  if (leaderElection && renewDeadlineSeconds + kubeRequestTimeoutSeconds > leaseDurationSeconds) {
+    throw new ConfigError(
+      'LEASE_DURATION_SECONDS',
+      `must be at least LEASE_RENEW_DEADLINE_SECONDS + KUBE_REQUEST_TIMEOUT_SECONDS (${renewDeadlineSeconds + kubeRequestTimeoutSeconds}), got ${leaseDurationSeconds}: a write sent just before the renew deadline could still be in flight when another replica takes over`,
+    );
+  }
   const podNamespace = optional(env, 'POD_NAMESPACE');
   if (leaderElection && !podNamespace) throw new ConfigError('POD_NAMESPACE', 'is required when LEADER_ELECTION is true (the Lease lives there)');
 
+  const queueAccount = QUEUE_URL_ACCOUNT.exec(queueUrl)?.[1];
   return {
     queueUrl,
     region,
+    home: { region: QUEUE_URL_REGION.exec(queueUrl)?.[1] ?? region, ...(queueAccount ? { account: queueAccount } : {}) },
     watchNamespaces: list(env, 'WATCH_NAMESPACES', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, DEFAULTS.LOG_LEVEL),
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.HTTP_PORT, 0, 65535),
     dryRun: bool(env, 'DRY_RUN', DEFAULTS.DRY_RUN),
     maxConcurrentRestarts: int(env, 'MAX_CONCURRENT_RESTARTS', DEFAULTS.MAX_CONCURRENT_RESTARTS, 1, 100),
+    kubeRequestTimeoutSeconds,
     waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, 0, 20),
     maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, 1, 10),
     visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, 43200),

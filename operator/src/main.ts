@@ -7,15 +7,19 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout } from './kube/timeout';
+import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
+import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
 import { createLogger, errorMessage } from './log';
 import { MappingIndex } from './mappings/index';
 import { EventRecorder, StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
-import { checkDrift } from './rotation/drift';
+import { DriftScheduler, checkDrift } from './rotation/drift';
+import { RotationLane } from './rotation/lane';
 import { Rotator } from './rotation/rotator';
 import { AwsSecretDescriber } from './secrets/describer';
+import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient } from './workloads/adapters';
 
@@ -44,15 +48,41 @@ async function main(): Promise<void> {
 
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
-  const index = new MappingIndex();
+  const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
+  const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
   const apiLimiter = new Limiter(config.maxConcurrentRestarts);
-  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, limiter: apiLimiter });
-  const workloads = new WorkloadClient(withLimit(withTimeout(kc.makeApiClient(k8s.AppsV1Api)), apiLimiter));
+  const identity = config.leaderElection.identity;
+
+  // Leadership first: every write below is fenced by it (leader/fence.ts).
+  let lead: (term: Term) => void = () => undefined;
+  let follow: () => Promise<void> = async () => undefined;
+  const le = config.leaderElection;
+  const leadership = le.enabled
+    ? new LeaderElector({
+        // A renewal that cannot finish within a retry period counts as failed, so a leader
+        // cut off from the API server steps down before its lease can expire.
+        api: withTimeout(kc.makeApiClient(k8s.CoordinationV1Api), le.retryPeriodSeconds * 1000),
+        name: le.leaseName,
+        namespace: le.namespace,
+        identity,
+        leaseDurationSeconds: le.leaseDurationSeconds,
+        renewDeadlineSeconds: le.renewDeadlineSeconds,
+        retryPeriodSeconds: le.retryPeriodSeconds,
+        log,
+        onStartedLeading: (term) => lead(term),
+        onStoppedLeading: () => follow(),
+      })
+    : new SoleLeader({ onStartedLeading: (term) => lead(term), onStoppedLeading: () => follow() });
+  const fence = new Fence(leadership);
+  /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
+  const guarded = <T extends { addInterceptor(i: (o: { timeout?: number }) => void): void }>(api: T): T => withLimit(withFence(withTimeout(api, requestMs), fence), apiLimiter);
+
+  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, limiter: apiLimiter, fence, writeTimeoutMs: requestMs });
+  const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)));
   // AWS calls get deadlines too; a long poll may take waitTimeSeconds before answering.
   const awsTimeouts = (ms: number) => ({ requestHandler: { connectionTimeout: 5_000, requestTimeout: ms, throwOnRequestTimeout: true } });
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
-  const identity = config.leaderElection.identity;
   const status = new StatusReconciler({
     watcher,
     workloads,
@@ -61,6 +91,7 @@ async function main(): Promise<void> {
     log,
     concurrency: config.maxConcurrentRestarts,
     onBacklog: (n) => metrics.statusBacklog.set(n),
+    fence,
   });
   watcher.onChange((key, kind) => {
     metrics.mappings.set(index.size);
@@ -74,7 +105,7 @@ async function main(): Promise<void> {
     workloads,
     describer,
     status,
-    events: new EventRecorder(withLimit(withTimeout(kc.makeApiClient(k8s.CoreV1Api)), apiLimiter), identity),
+    events: new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api)), identity),
     metrics,
     log,
     region: config.region,
@@ -82,6 +113,8 @@ async function main(): Promise<void> {
     allowedAccountIds: config.allowedAccountIds,
     allowedRegions: config.allowedRegions,
   });
+  // SQS batches and drift take turns on one serial path (rotation/lane.ts).
+  const lane = new RotationLane();
   // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
   const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
   const consumer = new SqsConsumer({
@@ -90,68 +123,84 @@ async function main(): Promise<void> {
     // retries would hide an outage behind three timeouts.
     sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
     queueUrl: config.queueUrl,
-    handler: rotator,
+    handler: { handleBatch: (messages, signal) => lane.run(() => rotator.handleBatch(messages, signal), signal) },
     metrics,
     log,
     waitTimeSeconds: config.waitTimeSeconds,
     maxMessages: config.maxMessages,
     visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
     coalesceWindowMs: config.coalesceWindowMs,
+    fence,
   });
+  const drift = new DriftScheduler(
+    config.driftCheckIntervalSeconds * 1000,
+    (term, signal) =>
+      fence.run(term, () =>
+        checkDrift(
+          {
+            index,
+            describer,
+            rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, undefined, signal), signal),
+            recordBaseline: (m, v) => status.recordBaseline(m, v),
+            metrics,
+            log,
+            region: config.region,
+          },
+          signal,
+        ),
+      ),
+    log,
+  );
 
-  let driftTimer: NodeJS.Timeout | undefined;
-  const runDrift = () =>
-    checkDrift({ index, describer, rotate: (c) => rotator.rotate(c), recordBaseline: (m, v) => status.recordBaseline(m, v), metrics, log, region: config.region }).catch((err) =>
-      log.error('drift check failed', { error: errorMessage(err) }),
-    );
-  const lead = () => {
+  lead = (term) => {
     metrics.leader.set(1);
-    status.activate();
+    status.activate(term);
     void consumer.checkQueue();
-    consumer.start();
-    if (config.driftCheckIntervalSeconds > 0) {
-      void runDrift();
-      driftTimer = setInterval(() => void runDrift(), config.driftCheckIntervalSeconds * 1000);
-    }
+    consumer.start(term);
+    if (config.driftCheckIntervalSeconds > 0) drift.start(term);
   };
-  const follow = async () => {
+  follow = async () => {
     metrics.leader.set(0);
-    if (driftTimer) clearInterval(driftTimer);
+    void drift.stop();
     status.deactivate();
     await consumer.stop();
   };
 
-  const le = config.leaderElection;
-  const elector = le.enabled
-    ? new LeaderElector({
-        // A renewal that cannot finish within a retry period counts as failed, so a leader
-        // cut off from the API server steps down before its lease can expire.
-        api: withTimeout(kc.makeApiClient(k8s.CoordinationV1Api), le.retryPeriodSeconds * 1000),
-        name: le.leaseName,
-        namespace: le.namespace,
-        identity,
-        leaseDurationSeconds: le.leaseDurationSeconds,
-        renewDeadlineSeconds: le.renewDeadlineSeconds,
-        retryPeriodSeconds: le.retryPeriodSeconds,
-        log,
-        onStartedLeading: lead,
-        onStoppedLeading: follow,
-      })
-    : undefined;
+  // The watchdog (leader/stall.ts): a stuck batch makes this replica give up leadership
+  // (its work is abandoned and fenced) and say so on /readyz.
+  const stallMs = STALL_REQUEST_DEADLINES * requestMs;
+  let stalled: { at: number; reason: string } | undefined;
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    const reason = leadership.isLeader ? stallOf({ now, busyMs: consumer.busyForMs(now), lastProgressAt: apiLimiter.lastSettledAt, stallMs }) : undefined;
+    if (!reason) return;
+    stalled = { at: now, reason };
+    log.error('work stalled; giving up leadership so another replica takes over', { identity, reason });
+    void leadership.relinquish(reason);
+  }, 1000);
+  watchdog.unref();
 
   let shuttingDown = false;
   const server = await startHttpServer(config.httpPort, metrics.registry, {
-    ready: () =>
-      shuttingDown
-        ? { ok: false, reason: 'shutting down' }
-        : watcher.ready
-          ? { ok: true, reason: elector?.isLeader === false ? 'ready (follower, idle)' : 'ready' }
-          : { ok: false, reason: 'not in sync with the Kubernetes API server' },
+    ready: () => {
+      if (shuttingDown) return { ok: false, reason: 'shutting down' };
+      if (!watcher.ready) return { ok: false, reason: 'not in sync with the Kubernetes API server' };
+      if (stalled && Date.now() - stalled.at < le.leaseDurationSeconds * 1000) return { ok: false, reason: stalled.reason };
+      const lease = leadership instanceof LeaderElector ? leadership.health() : { ok: true };
+      if (!lease.ok) return { ok: false, reason: lease.reason ?? 'lease unhealthy' };
+      if (leadership.isLeader) {
+        const sqs = consumer.health();
+        if (!sqs.ok) return { ok: false, reason: sqs.reason ?? 'SQS unhealthy' };
+        return { ok: true, reason: 'ready' };
+      }
+      return { ok: true, reason: 'ready (follower, idle)' };
+    },
   });
 
   log.info('starting', {
     queueUrl: config.queueUrl,
     region: config.region,
+    homeAccount: config.home.account ?? '(unknown)',
     watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces.join(',') : '(all)',
     dryRun: config.dryRun,
     leaderElection: config.leaderElection.enabled,
@@ -159,16 +208,18 @@ async function main(): Promise<void> {
     httpPort: config.httpPort,
   });
   await watcher.startWatching(config.resyncIntervalSeconds);
+  leadership.start();
 
-  if (elector) elector.start();
-  else lead();
-
+  // Stop taking work, finish the batch in hand while still renewing the lease, then
+  // release the lease (only if no other replica took it) so a follower takes over at once.
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info('shutting down: finishing in-flight work', { signal });
-    if (elector) await elector.stop();
-    await follow();
+    clearInterval(watchdog);
+    await drift.stop();
+    await consumer.stop();
+    await leadership.stop();
     watcher.stop();
     server.close();
     log.info('stopped');

@@ -213,6 +213,9 @@ to change.
 {{- if ge (int .Values.leaderElection.retryPeriodSeconds) (int .Values.leaderElection.renewDeadlineSeconds) }}
   {{- fail "leaderElection.retryPeriodSeconds must be less than leaderElection.renewDeadlineSeconds" }}
 {{- end }}
+{{- if and .Values.leaderElection.enabled (gt (add (int .Values.leaderElection.renewDeadlineSeconds) (int .Values.kubeRequestTimeoutSeconds)) (int .Values.leaderElection.leaseDurationSeconds)) }}
+  {{- fail "leaderElection.leaseDurationSeconds must be at least leaderElection.renewDeadlineSeconds + kubeRequestTimeoutSeconds: a write sent just before the renew deadline could still be in flight when another replica takes over" }}
+{{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.service.enabled) }}
   {{- fail "serviceMonitor.enabled needs service.enabled: the ServiceMonitor scrapes the metrics Service" }}
 {{- end }}

@@ -6,6 +6,9 @@
  *  - NotAChange: a Secrets Manager event that must not restart anything (acknowledged);
  *  - ParseError: not something we understand (left to the queue's dead-letter redrive).
  * See DESIGN.md, "What counts as the secret changed".
+ *
+ * Never throws, whatever the body: one message's fate must not become its batch's.
+ * Values from the body are untrusted and reach messages only through `describe`.
  */
 import { InvalidSecretId, parseSecretId, type Fullness, type SecretRef } from '../secrets/secretId';
 
@@ -47,7 +50,9 @@ export type ParseErrorCode =
   | 'NotAnEvent'
   | 'ForeignSource'
   | 'MissingField'
-  | 'InvalidField';
+  | 'InvalidField'
+  /** A defect of ours, not of the message: interpretation threw where nothing should. */
+  | 'Unexpected';
 
 export class ParseError extends Error {
   constructor(
@@ -81,7 +86,8 @@ export function interpretMessage(body: string): Interpretation {
     if (err instanceof InvalidSecretId) {
       return { type: 'parse-error', error: new ParseError('InvalidField', err.message) };
     }
-    throw err;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : typeof err;
+    return { type: 'parse-error', error: new ParseError('Unexpected', `interpreting the message failed: ${clip(what)}`) };
   }
 }
 
@@ -116,7 +122,7 @@ function interpretEvent(event: Json): Interpretation {
     throw new ParseError('NotAnEvent', 'not an EventBridge event: "source" or "detail-type" is missing', eventId);
   }
   if (source !== SECRETS_MANAGER_SOURCE) {
-    throw new ParseError('ForeignSource', `event from ${JSON.stringify(source)}, expected ${SECRETS_MANAGER_SOURCE}`, eventId);
+    throw new ParseError('ForeignSource', `event from ${describe(source)}, expected ${SECRETS_MANAGER_SOURCE}`, eventId);
   }
   if (!eventId) throw new ParseError('MissingField', 'event has no "id"');
   const detail = event.detail;
@@ -135,7 +141,7 @@ function interpretEvent(event: Json): Interpretation {
     case DT_SERVICE_EVENT:
       return cloudTrail(detail, envelope);
     default:
-      return notAChange('UnhandledDetailType', `detail-type ${JSON.stringify(detailType)} does not change a secret's value`, envelope);
+      return notAChange('UnhandledDetailType', `detail-type ${describe(detailType)} does not change a secret's value`, envelope);
   }
 }
 
@@ -151,7 +157,7 @@ function labelUpdated(event: Json, detail: Json, env: Envelope): Interpretation 
   const arn = firstResource(event) ?? optString(detail, 'secretArn') ?? optString(detail, 'arn');
   const name = optString(detail, 'name') ?? optString(detail, 'secretName');
   if (label !== AWSCURRENT) {
-    return notAChange('NotAwsCurrent', `label ${JSON.stringify(label ?? null)} moved, not ${AWSCURRENT}`, env, arn ?? name);
+    return notAChange('NotAwsCurrent', `label ${describe(label ?? null)} moved, not ${AWSCURRENT}`, env, arn ?? name);
   }
   const secret = arn ? secretRef(arn, 'full', env) : name ? secretRef(name, 'unknown', env) : undefined;
   if (!secret) throw new ParseError('MissingField', 'Secret Label Updated event names no secret (resources[0] / detail.name)', env.eventId);
@@ -162,9 +168,10 @@ function cloudTrail(detail: Json, env: Envelope): Interpretation {
   const eventSource = optString(detail, 'eventSource');
   const eventName = optString(detail, 'eventName');
   if (eventSource !== undefined && eventSource !== CLOUDTRAIL_EVENT_SOURCE) {
-    throw new ParseError('ForeignSource', `CloudTrail event from ${JSON.stringify(eventSource)}`, env.eventId);
+    throw new ParseError('ForeignSource', `CloudTrail event from ${describe(eventSource)}`, env.eventId);
   }
   if (!eventName) throw new ParseError('MissingField', 'CloudTrail event has no detail.eventName', env.eventId);
+  const call = clip(eventName);
   // CloudTrail's own fields are more precise than the envelope's when present.
   const ct: Envelope = {
     ...env,
@@ -172,8 +179,9 @@ function cloudTrail(detail: Json, env: Envelope): Interpretation {
     region: optString(detail, 'awsRegion') ?? env.region,
     account: optString(detail, 'recipientAccountId') ?? env.account,
   };
-  if (detail.errorCode !== undefined && detail.errorCode !== null) {
-    return notAChange('CallFailed', `${eventName} failed with ${String(detail.errorCode)}`, ct);
+  const errorCode = detail.errorCode;
+  if (errorCode !== undefined && errorCode !== null) {
+    return notAChange('CallFailed', `${call} failed with ${typeof errorCode === 'string' ? clip(errorCode) : describe(errorCode)}`, ct);
   }
   const request = isObject(detail.requestParameters) ? detail.requestParameters : {};
   const response = isObject(detail.responseElements) ? detail.responseElements : {};
@@ -184,7 +192,7 @@ function cloudTrail(detail: Json, env: Envelope): Interpretation {
     case 'PutSecretValue': {
       const stages = request.versionStages;
       if (stages !== undefined && stages !== null && !(Array.isArray(stages) && stages.includes(AWSCURRENT))) {
-        return notAChange('NotAwsCurrent', `PutSecretValue staged the version as ${JSON.stringify(stages)}, not ${AWSCURRENT}`, ct, requestedId);
+        return notAChange('NotAwsCurrent', `PutSecretValue staged the version as ${describe(stages)}, not ${AWSCURRENT}`, ct, requestedId);
       }
       const version = optString(response, 'versionId') ?? optString(request, 'clientRequestToken');
       return change('PutSecretValue', ct, requiredSecret(responseArn, requestedId, ct), version);
@@ -198,7 +206,7 @@ function cloudTrail(detail: Json, env: Envelope): Interpretation {
       const stage = optString(request, 'versionStage');
       const moveTo = optString(request, 'moveToVersionId');
       if (stage !== AWSCURRENT) {
-        return notAChange('NotAwsCurrent', `stage ${JSON.stringify(stage ?? null)} moved, not ${AWSCURRENT}`, ct, requestedId);
+        return notAChange('NotAwsCurrent', `stage ${describe(stage ?? null)} moved, not ${AWSCURRENT}`, ct, requestedId);
       }
       if (!moveTo) return notAChange('NoNewVersion', `${AWSCURRENT} was removed from a version, not moved to one`, ct, requestedId);
       return change('UpdateSecretVersionStage', ct, requiredSecret(responseArn, requestedId, ct), moveTo);
@@ -210,7 +218,7 @@ function cloudTrail(detail: Json, env: Envelope): Interpretation {
       return change('RotationSucceeded', ct, secretRef(id, 'full', ct), undefined);
     }
     default:
-      return notAChange('NotAChange', `${eventName} does not make a new version current`, ct, requestedId);
+      return notAChange('NotAChange', `${call} does not make a new version current`, ct, requestedId);
   }
 }
 
@@ -253,4 +261,42 @@ function optString(o: Json, key: string): string | undefined {
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const CLIP_CHARS = 100;
+const DESCRIBE_CHARS = 200;
+const DESCRIBE_ITEMS = 5;
+const DESCRIBE_DEPTH = 2;
+
+/**
+ * A short rendering of an untrusted JSON value for a message. Calls none of the value's
+ * methods (String() on {"toString": 1} throws) and stops at a fixed depth (JSON.parse
+ * builds nesting that JSON.stringify cannot render without overflowing the stack).
+ */
+function describe(value: unknown): string {
+  return clip(render(value, 0), DESCRIBE_CHARS);
+}
+
+function render(v: unknown, depth: number): string {
+  if (typeof v === 'string') return JSON.stringify(clip(v));
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v !== 'object') return typeof v;
+  const keys = Array.isArray(v) ? undefined : Object.keys(v);
+  const count = keys ? keys.length : (v as unknown[]).length;
+  const [open, close] = keys ? ['{', '}'] : ['[', ']'];
+  if (count === 0) return `${open}${close}`;
+  if (depth >= DESCRIBE_DEPTH) return `${open}…${close}`;
+  const shown: string[] = [];
+  for (let i = 0; i < Math.min(count, DESCRIBE_ITEMS); i++) {
+    shown.push(keys ? `${JSON.stringify(clip(keys[i]))}:${render((v as Json)[keys[i]], depth + 1)}` : render((v as unknown[])[i], depth + 1));
+  }
+  const more = count > DESCRIBE_ITEMS ? `,…${count - DESCRIBE_ITEMS} more` : '';
+  return `${open}${shown.join(',')}${more}${close}`;
+}
+
+/** Cuts a string to `max` characters, never through a surrogate pair. */
+function clip(s: string, max = CLIP_CHARS): string {
+  if (s.length <= max) return s;
+  const end = /[\uD800-\uDBFF]/.test(s[max - 1]) ? max - 1 : max;
+  return `${s.slice(0, end)}…`;
 }

@@ -10,6 +10,8 @@
 export class Limiter {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  /** When a request last ended (ms since the epoch; 0: never): the stall watchdog's sign of progress. */
+  lastSettledAt = 0;
 
   constructor(readonly limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
@@ -25,6 +27,7 @@ export class Limiter {
     try {
       return await fn();
     } finally {
+      this.lastSettledAt = Date.now();
       const next = this.waiting.shift();
       // The slot passes straight to the next waiter, so `active` never over-counts.
       if (next) next();

@@ -8,6 +8,12 @@
  * turned into a clean end after a capped exponential backoff; the framework then
  * restarts the watch (replaying every object as ADDED, which the level-triggered
  * index absorbs). Nothing else in the process uses `Watch`.
+ *
+ * A watch has a deadline too: the API server is asked to end it after
+ * WATCH_TIMEOUT_SECONDS, and one that has not ended WATCH_GRACE_MS after that (a
+ * connection that went silent: a hung API server or a lost flow, which TCP keep-alive
+ * does not notice through a proxy) is aborted and counted as a failure, so it is
+ * reconnected and the mappings relisted instead of the index going quietly stale.
  */
 import * as k8s from '@kubernetes/client-node';
 
@@ -18,6 +24,8 @@ export interface WatchHooks {
 
 const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
 const FRAMEWORK_RESTART_DELAY_MS = 200;
+export const WATCH_TIMEOUT_SECONDS = 300;
+const WATCH_GRACE_MS = 30_000;
 
 type WatchFn = k8s.Watch['watch'];
 interface Installed {
@@ -76,13 +84,18 @@ async function resilientWatch(
       state.hooks.onFailure(path, err, 0);
     }
   };
+  let deadline: NodeJS.Timeout | undefined;
+  let overdue = false;
   const safeDone = (err: unknown) => {
+    if (deadline) clearTimeout(deadline);
+    if (overdue) return; // reported when the deadline fired
     if (err) fail(err);
     else if (!state.stopped) done(null);
   };
   try {
-    const req = (await original!.call(this, path, queryParams, safeCallback, safeDone)) as {
+    const req = (await original!.call(this, path, { timeoutSeconds: WATCH_TIMEOUT_SECONDS, ...queryParams }, safeCallback, safeDone)) as {
       on?: (ev: string, fn: (r: { statusCode?: number }) => void) => void;
+      abort?: () => void;
     };
     req.on?.('response', (res) => {
       if (res.statusCode === 200) {
@@ -90,6 +103,12 @@ async function resilientWatch(
         state.hooks.onConnected(path);
       }
     });
+    deadline = setTimeout(() => {
+      overdue = true;
+      fail(new Error(`watch did not end within ${WATCH_TIMEOUT_SECONDS} s + ${WATCH_GRACE_MS / 1000} s: the connection went silent`));
+      req.abort?.();
+    }, WATCH_TIMEOUT_SECONDS * 1000 + WATCH_GRACE_MS);
+    deadline.unref();
     return req;
   } catch (err) {
     fail(err);

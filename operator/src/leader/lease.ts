@@ -5,9 +5,14 @@
  * clocks need not agree); the leader renews every retry period and steps down when
  * it could not renew within the renew deadline, which is shorter than the lease
  * duration, so it stops before anyone else may start.
+ *
+ * Each stretch of leadership is a Term (see fence.ts): stepping down aborts it, and
+ * the fence refuses every write of an ended term. The lease counts as valid from the
+ * moment a successful renewal was *sent*, so a renewal that took long shortens it.
  */
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
+import type { LeaseHolder, Term } from './fence';
 
 export interface LeaderElectorOptions {
   readonly api: k8s.CoordinationV1Api;
@@ -18,7 +23,7 @@ export interface LeaderElectorOptions {
   readonly renewDeadlineSeconds: number;
   readonly retryPeriodSeconds: number;
   readonly log: Logger;
-  readonly onStartedLeading: () => void;
+  readonly onStartedLeading: (term: Term) => void;
   readonly onStoppedLeading: () => Promise<void> | void;
   readonly now?: () => number;
 }
@@ -38,17 +43,26 @@ export function microTime(ms: number): string {
 
 const MERGE_PATCH = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } };
 
-export class LeaderElector {
-  private leading = false;
+export class LeaderElector implements LeaseHolder {
+  private term?: Term & { readonly controller: AbortController };
+  private terms = 0;
+  /** When the last successful acquire/renew was sent (our clock). */
   private lastRenew = 0;
+  /** The Lease's resourceVersion after our last write: release only that one. */
+  private writtenVersion?: string;
   private observedKey = '';
   private observedAt = 0;
   private timer?: NodeJS.Timeout;
   private wake?: () => void;
   private stopped = false;
+  /** After giving up leadership of our own accord, no campaigning before this time. */
+  private holdOffUntil = 0;
   /** Set when another holder's lease is valid: how long until it expires on our clock. */
   private expiresInMs?: number;
   private loop?: Promise<void>;
+  private lastError?: { at: number; message: string };
+  private lastOkAt = 0;
+  private started = 0;
   private readonly now: () => number;
 
   constructor(private readonly o: LeaderElectorOptions) {
@@ -56,20 +70,54 @@ export class LeaderElector {
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.term !== undefined;
+  }
+
+  currentTerm(): Term | undefined {
+    return this.term;
+  }
+
+  leaseValid(): boolean {
+    return this.term !== undefined && this.now() - this.lastRenew < this.o.renewDeadlineSeconds * 1000;
+  }
+
+  /** Unhealthy when the Lease could not be read or written for longer than the renew deadline. */
+  health(): { ok: boolean; reason?: string } {
+    const e = this.lastError;
+    if (e && e.at >= this.lastOkAt && this.now() - Math.max(this.lastOkAt, this.started) >= this.o.renewDeadlineSeconds * 1000) {
+      return { ok: false, reason: `cannot reach the Lease ${this.o.namespace}/${this.o.name}: ${e.message}` };
+    }
+    return { ok: true };
   }
 
   start(): void {
+    this.started = this.now();
     this.loop = this.run();
   }
 
-  /** Stops campaigning; a leader steps down and releases the lease so a follower takes over at once. */
+  /**
+   * Gives up leadership now (e.g. the work is stuck): the term is aborted, the lease is
+   * left to expire rather than released (requests of the term may still be in flight),
+   * and this replica does not campaign again for one lease duration, so another takes over.
+   */
+  async relinquish(reason: string): Promise<void> {
+    if (!this.term) return;
+    this.holdOffUntil = this.now() + this.o.leaseDurationSeconds * 1000;
+    await this.stepDown(reason);
+  }
+
+  /**
+   * Stops campaigning. A leader steps down, then releases the lease (only the version
+   * it wrote itself: a lease another replica took in the meantime is left alone) so a
+   * follower takes over at once. Callers finish their in-flight work first: until
+   * this is called, the lease keeps being renewed.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.wake?.();
     await this.loop;
-    if (this.leading) {
+    if (this.term) {
       await this.stepDown('shutting down');
       await this.release();
     }
@@ -77,23 +125,26 @@ export class LeaderElector {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const ok = await this.tryAcquireOrRenew();
+      const sentAt = this.now();
+      const ok = this.now() >= this.holdOffUntil ? await this.tryAcquireOrRenew(sentAt) : false;
       if (this.stopped) break;
       if (ok) {
-        this.lastRenew = this.now();
-        if (!this.leading) {
-          this.leading = true;
-          this.o.log.info('became leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
-          this.o.onStartedLeading();
+        this.lastRenew = sentAt;
+        if (!this.term) {
+          const controller = new AbortController();
+          this.term = { id: ++this.terms, signal: controller.signal, controller };
+          this.o.log.info('became leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity, term: this.term.id });
+          this.o.onStartedLeading(this.term);
         }
-      } else if (this.leading && this.now() - this.lastRenew >= this.o.renewDeadlineSeconds * 1000) {
+      } else if (this.term && !this.leaseValid()) {
         await this.stepDown('could not renew the lease within the renew deadline');
       }
       // A follower tries again when the holder's lease expires if that comes before the
       // next retry, so a dead leader is replaced within lease duration + one retry period
-      // (the retry period being how late we may have seen its last renewal).
+      // (the retry period being how late we may have seen its last renewal). A leader
+      // whose renewals fail retries at once within its renew deadline.
       const retryMs = this.o.retryPeriodSeconds * 1000;
-      const waitMs = this.expiresInMs === undefined ? retryMs : Math.min(retryMs, this.expiresInMs + 1);
+      const waitMs = Math.max(0, Math.min(retryMs, this.expiresInMs === undefined ? retryMs : this.expiresInMs + 1, this.holdOffUntil > this.now() ? this.holdOffUntil - this.now() : retryMs));
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         this.timer = setTimeout(resolve, waitMs);
@@ -102,12 +153,15 @@ export class LeaderElector {
   }
 
   private async stepDown(reason: string): Promise<void> {
-    this.leading = false;
-    this.o.log.warn('stopped leading', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity, reason });
+    const term = this.term;
+    if (!term) return;
+    this.term = undefined;
+    term.controller.abort(new Error(`stopped leading: ${reason}`));
+    this.o.log.warn('stopped leading', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity, term: term.id, reason });
     await this.o.onStoppedLeading();
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(now: number): Promise<boolean> {
     const { api, name, namespace, identity } = this.o;
     this.expiresInMs = undefined;
     try {
@@ -121,7 +175,6 @@ export class LeaderElector {
       const spec = (lease.spec ?? {}) as unknown as LeaseSpec;
       const raw = lease as unknown as { spec?: Record<string, unknown> };
       const key = JSON.stringify([spec.holderIdentity, raw.spec?.renewTime, spec.leaseTransitions]);
-      const now = this.now();
       if (key !== this.observedKey) {
         this.observedKey = key;
         this.observedAt = now;
@@ -130,35 +183,43 @@ export class LeaderElector {
       const duration = (spec.leaseDurationSeconds ?? this.o.leaseDurationSeconds) * 1000;
       if (holder && holder !== identity && this.observedAt + duration > now) {
         this.expiresInMs = this.observedAt + duration - now;
+        this.lastOkAt = this.now();
         return false;
       }
+      // Ours on record but not led by us now (we gave it up, or were frozen past it): a new term.
+      const continuing = holder === identity && this.term !== undefined;
       const patch = {
         metadata: { resourceVersion: lease.metadata?.resourceVersion },
         spec: {
           holderIdentity: identity,
           leaseDurationSeconds: this.o.leaseDurationSeconds,
           renewTime: microTime(now),
-          ...(holder === identity ? {} : { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
+          ...(continuing ? {} : { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1) }),
         },
       };
       const res = await api.patchNamespacedLease(name, namespace, patch, undefined, undefined, undefined, undefined, undefined, MERGE_PATCH);
       const written = res.body as unknown as { spec?: Record<string, unknown> };
-      this.observedKey = JSON.stringify([identity, written.spec?.renewTime, (res.body.spec?.leaseTransitions ?? 0)]);
+      this.observedKey = JSON.stringify([identity, written.spec?.renewTime, res.body.spec?.leaseTransitions ?? 0]);
       this.observedAt = now;
+      this.writtenVersion = res.body.metadata?.resourceVersion;
+      this.lastOkAt = this.now();
       return true;
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
-      if (status !== 409) this.o.log.warn('lease update failed', { lease: `${namespace}/${name}`, identity, error: errorMessage(err) });
+      if (status === 409) return false;
+      this.lastError = { at: this.now(), message: errorMessage(err) };
+      this.o.log.warn('lease update failed', { lease: `${namespace}/${name}`, identity, error: errorMessage(err) });
       return false;
     }
   }
 
   private async release(): Promise<void> {
+    const lease = `${this.o.namespace}/${this.o.name}`;
     try {
       await this.o.api.patchNamespacedLease(
         this.o.name,
         this.o.namespace,
-        { spec: { holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(this.now()) } },
+        { metadata: { resourceVersion: this.writtenVersion }, spec: { holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(this.now()) } },
         undefined,
         undefined,
         undefined,
@@ -166,9 +227,13 @@ export class LeaderElector {
         undefined,
         MERGE_PATCH,
       );
-      this.o.log.info('released the lease', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity });
+      this.o.log.info('released the lease', { lease, identity: this.o.identity });
     } catch (err) {
-      this.o.log.warn('could not release the lease; a follower takes over when it expires', { error: errorMessage(err) });
+      if ((err as { statusCode?: number }).statusCode === 409) {
+        this.o.log.info('lease not released: it changed since our last renewal (another replica holds it)', { lease, identity: this.o.identity });
+        return;
+      }
+      this.o.log.warn('could not release the lease; a follower takes over when it expires', { lease, error: errorMessage(err) });
     }
   }
 }

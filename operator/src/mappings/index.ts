@@ -4,12 +4,15 @@
  * a full relist repairs deletes the watch missed. Lookups cost one hash probe per
  * reading of the event's secret id, whatever the number of mappings.
  */
-import { indexNames, secretRefsMatch, type SecretRef } from '../secrets/secretId';
+import { indexNames, secretRefsMatch, withinScope, type SecretRef, type SecretScope } from '../secrets/secretId';
 import type { Mapping } from './model';
 
 export class MappingIndex {
   private readonly byKey = new Map<string, Mapping>();
   private readonly byName = new Map<string, Set<string>>();
+
+  /** `scope`: where a secret named by bare name lives (default: anywhere). */
+  constructor(private readonly scope: SecretScope = { accounts: [], regions: [] }) {}
 
   get size(): number {
     return this.byKey.size;
@@ -62,7 +65,7 @@ export class MappingIndex {
     return [...keys]
       .sort()
       .map((k) => this.byKey.get(k)!)
-      .filter((m) => secretRefsMatch(m.secret, secret));
+      .filter((m) => secretRefsMatch(m.secret, secret) && withinScope(m.secret, secret, this.scope));
   }
 
   private unlink(mapping: Mapping): void {

@@ -46,14 +46,30 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-export type WorkloadResult = 'Restarted' | 'Skipped' | 'Failed' | 'WouldRestart';
+/**
+ * Restarted: the pods roll now. Deferred: a paused Deployment was stamped; it rolls when
+ * resumed. Pending: an OnDelete StatefulSet/DaemonSet was stamped; each pod takes the new
+ * version when it is deleted. Skipped: already at the version. WouldRestart: dry run.
+ */
+export const WORKLOAD_RESULTS = ['Restarted', 'Deferred', 'Pending', 'Skipped', 'Failed', 'WouldRestart'] as const;
+export type WorkloadResult = (typeof WORKLOAD_RESULTS)[number];
+export interface WorkloadRecord {
+  kind: WorkloadKind;
+  name: string;
+  result: WorkloadResult;
+  reason?: string;
+}
 export interface RotationRecord {
   secretVersion?: string;
   eventId: string;
   eventTime?: string;
   completionTime: string;
   dryRun?: boolean;
-  workloads: { kind: WorkloadKind; name: string; result: WorkloadResult; reason?: string }[];
+  /** How many workloads had each result (every one of them, however many are listed). */
+  summary?: Partial<Record<WorkloadResult, number>>;
+  /** How many workloads the rotation handled; `workloads` lists at most a bounded number. */
+  workloadCount?: number;
+  workloads: WorkloadRecord[];
 }
 
 export interface SecretsRotationMappingStatus {
@@ -284,4 +300,13 @@ export function selectorMatches(selector: LabelSelector, labels: Readonly<Record
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The version the mapping's workloads are known to run, if the status holds one for
+ * `secretId` (the spec's secret): a version recorded while the mapping named another
+ * secret does not count. Pure.
+ */
+export function appliedVersionOf(status: SecretsRotationMappingStatus | undefined, secretId: string): string | undefined {
+  return status?.appliedVersion && (status.secretId === undefined || status.secretId === secretId) ? status.appliedVersion : undefined;
 }

@@ -5,12 +5,13 @@
  * Also the rotation record the rotator writes after each batch. Leader only.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { EventPort, EventType, RotationStatusPort } from '../rotation/rotator';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
-import { API_VERSION, KIND, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
+import { API_VERSION, KIND, appliedVersionOf, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
@@ -21,6 +22,7 @@ export class StatusReconciler implements RotationStatusPort {
   private readonly inProgress = new Set<string>();
   private workers = 0;
   private active = false;
+  private term?: Term;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(
@@ -38,6 +40,8 @@ export class StatusReconciler implements RotationStatusPort {
       concurrency?: number;
       /** Told how many mappings wait for a status write, whenever that changes. */
       onBacklog?: (waiting: number) => void;
+      /** Reconciles run as work of the term they were activated for. */
+      fence?: Fence;
     },
   ) {}
 
@@ -50,8 +54,9 @@ export class StatusReconciler implements RotationStatusPort {
   }
 
   /** Starts writing status (this replica leads) and reconciles every mapping whose status is behind. */
-  activate(): void {
+  activate(term?: Term): void {
     this.active = true;
+    this.term = term;
     for (const key of this.o.watcher.keys()) this.enqueueIfBehind(key);
   }
 
@@ -62,6 +67,7 @@ export class StatusReconciler implements RotationStatusPort {
 
   deactivate(): void {
     this.active = false;
+    this.term = undefined;
     this.queued.clear();
     this.reportBacklog();
     for (const t of this.retryTimers) clearTimeout(t);
@@ -75,7 +81,9 @@ export class StatusReconciler implements RotationStatusPort {
     const concurrency = Math.max(1, this.o.concurrency ?? 1);
     while (this.workers < Math.min(concurrency, this.queued.size)) {
       this.workers++;
-      void this.work().finally(() => this.workers--);
+      const term = this.term;
+      const work = term && this.o.fence ? this.o.fence.run(term, () => this.work()) : this.work();
+      void work.finally(() => this.workers--);
     }
   }
 
@@ -127,8 +135,10 @@ export class StatusReconciler implements RotationStatusPort {
     const m = n.mapping;
     const selector = selectorToQuery(m.selector);
     const workloads = (await Promise.all(m.workloadKinds.map((k) => this.o.workloads.list(k, m.namespace, selector)))).flat();
+    // A baseline recorded for another secret (spec.secretId changed) says nothing about this one.
+    const applied = appliedVersionOf(obj.status, m.secret.raw);
     let baseline: string | undefined;
-    if (!obj.status?.appliedVersion && this.o.describer && (m.secret.region ?? this.o.region) === this.o.region) {
+    if (!applied && this.o.describer && (m.secret.region ?? this.o.region) === this.o.region) {
       try {
         baseline = (await this.o.describer.describe(m.secret.raw)).currentVersion;
       } catch (err) {
@@ -138,35 +148,36 @@ export class StatusReconciler implements RotationStatusPort {
     const message = `secret ${m.secret.raw} selects ${workloads.length} workload(s)`;
     return this.o.watcher.patchStatus(key, (cur) => {
       const conditions = setCondition(cur.conditions, { type: READY, status: 'True', reason: 'Indexed', message, observedGeneration: generation }, now);
+      const current = appliedVersionOf(cur, m.secret.raw);
       return changed(cur, {
         observedGeneration: generation,
         secretId: m.secret.raw,
         matchedWorkloads: workloads.length,
         conditions,
-        ...(baseline && !cur.appliedVersion ? { appliedVersion: baseline } : {}),
+        // null removes another secret's version (merge patch) when none is known for this one yet.
+        ...(current ? {} : baseline ? { appliedVersion: baseline } : cur.appliedVersion ? { appliedVersion: null as unknown as string } : {}),
       });
     });
   }
 
-  async recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, message: string, appliedVersion?: string): Promise<void> {
+  async recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, reason: string, message: string, appliedVersion?: string): Promise<void> {
     const now = this.now();
     const ok = await this.o.watcher.patchStatus(mapping.key, (cur) => ({
       lastRotation: record,
-      conditions: setCondition(
-        cur.conditions,
-        { type: ROTATION_SUCCEEDED, status: succeeded ? 'True' : 'False', reason: succeeded ? (record.dryRun ? 'DryRun' : 'WorkloadsRestarted') : 'RestartFailed', message, observedGeneration: mapping.generation },
-        now,
-      ),
-      ...(appliedVersion ? { appliedVersion } : {}),
+      conditions: setCondition(cur.conditions, { type: ROTATION_SUCCEEDED, status: succeeded ? 'True' : 'False', reason, message, observedGeneration: mapping.generation }, now),
+      ...(appliedVersion ? { appliedVersion, secretId: mapping.secret.raw } : {}),
     }));
     if (!ok) throw new Error(`status of ${mapping.key} could not be written`);
   }
 
   /** The drift baseline: records the version without restarting anything. */
   async recordBaseline(mapping: Mapping, version: string): Promise<boolean> {
-    return this.o.watcher.patchStatus(mapping.key, (cur) => (cur.appliedVersion === version ? undefined : { appliedVersion: version }));
+    return this.o.watcher.patchStatus(mapping.key, (cur) =>
+      appliedVersionOf(cur, mapping.secret.raw) === version ? undefined : { appliedVersion: version, secretId: mapping.secret.raw },
+    );
   }
 }
+
 
 /** Only what differs from the current status; undefined when nothing does. */
 function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatus): SecretsRotationMappingStatus | undefined {

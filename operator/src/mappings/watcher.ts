@@ -10,11 +10,13 @@ import * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
 import { backoffMs, installResilientWatch } from '../kube/resilientWatch';
 import type { Limiter } from '../kube/limit';
-import { withTimeout } from '../kube/timeout';
+import { K8S_TIMEOUT_MS, withTimeout } from '../kube/timeout';
+import type { Fence } from '../leader/fence';
 import { MappingIndex } from './index';
 import {
   API_VERSION,
   GROUP,
+  appliedVersionOf,
   KIND,
   PLURAL,
   VERSION,
@@ -33,6 +35,10 @@ export interface WatcherOptions {
   readonly kubeConfig?: k8s.KubeConfig;
   /** Bounds status writes together with the rotation's other requests. */
   readonly limiter?: Limiter;
+  /** Checked right before each status write: only the leader's current term writes. */
+  readonly fence?: Fence;
+  /** Deadline of one status write (ms). */
+  readonly writeTimeoutMs?: number;
 }
 
 /**
@@ -121,6 +127,12 @@ export class MappingWatcher extends Operator {
     this.retryTimer = t;
   }
 
+  /** Every framework request (status writes) gets a deadline: a hung API server must not wedge a write. */
+  protected override async applyGaxiosKubeConfigAuth(options: GaxiosOptions): Promise<void> {
+    await super.applyGaxiosKubeConfigAuth(options as never);
+    options.timeout = this.opts.writeTimeoutMs ?? K8S_TIMEOUT_MS;
+  }
+
   override stop(): void {
     this.stopped = true;
     this.watchGuard?.stop();
@@ -162,7 +174,8 @@ export class MappingWatcher extends Operator {
       const n = normaliseMapping(obj);
       if (n.ok) {
         this.invalid.delete(key);
-        this.opts.index.upsert({ ...n.mapping, ...(obj.status?.appliedVersion ? { appliedVersion: obj.status.appliedVersion } : {}) });
+        const appliedVersion = appliedVersionOf(obj.status, n.mapping.secret.raw);
+        this.opts.index.upsert({ ...n.mapping, ...(appliedVersion ? { appliedVersion } : {}) });
       } else {
         this.opts.index.remove(key);
         if (!this.invalid.has(key)) this.opts.log.warn('mapping is invalid', { mapping: key, error: formatFieldErrors(n.errors) });
@@ -226,11 +239,22 @@ export class MappingWatcher extends Operator {
         apiVersion: API_VERSION,
         kind: KIND,
       };
-      const write = () => this.patchResourceStatus(meta, patch);
+      const write = () => {
+        this.opts.fence?.check();
+        return this.patchResourceStatus(meta, patch);
+      };
       const res = await (this.opts.limiter ? this.opts.limiter.run(write) : write());
       if (!res) return false;
       const latest = this.objects.get(key);
-      if (latest) this.objects.set(key, { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion: res.resourceVersion } });
+      if (latest) {
+        const written = { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion: res.resourceVersion } };
+        this.objects.set(key, written);
+        // The index sees a version we just recorded at once, not when the watch brings it
+        // back: the next rotation on the serial path (drift after an event) then skips it.
+        const n = normaliseMapping(written);
+        const appliedVersion = n.ok ? appliedVersionOf(written.status, n.mapping.secret.raw) : undefined;
+        if (n.ok) this.opts.index.upsert({ ...n.mapping, ...(appliedVersion ? { appliedVersion } : {}) });
+      }
       return true;
     });
     const settled = next.catch(() => false);
@@ -241,6 +265,13 @@ export class MappingWatcher extends Operator {
     return settled;
   }
 }
+
+/**
+ * The framework's status writes (gaxios) have no deadline of their own; every request it
+ * makes gets ours here, where it applies authentication to the request options.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type GaxiosOptions = { timeout?: number; [k: string]: any };
 
 /**
  * What is kept of each object: identity, spec and status. managedFields and

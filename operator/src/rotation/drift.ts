@@ -4,6 +4,7 @@
  * is compared with what its mappings last applied. A difference becomes an ordinary
  * change, planned and executed like one from SQS (already-current workloads skip).
  */
+import type { Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { MappingIndex } from '../mappings/index';
 import type { Mapping } from '../mappings/model';
@@ -15,7 +16,8 @@ import type { ResolvedChange } from './plan';
 export interface DriftOptions {
   readonly index: MappingIndex;
   readonly describer: SecretDescriber;
-  readonly rotate: (changes: readonly ResolvedChange[]) => Promise<Map<string, boolean>>;
+  /** Must run on the same serial path as the SQS batches (main.ts: one RotationLane). */
+  readonly rotate: (changes: readonly ResolvedChange[], signal?: AbortSignal) => Promise<Map<string, boolean>>;
   readonly recordBaseline: (mapping: Mapping, version: string) => Promise<boolean>;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -31,7 +33,7 @@ export function driftOf(mappings: readonly Mapping[], current: string): { behind
   };
 }
 
-export async function checkDrift(o: DriftOptions): Promise<void> {
+export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise<void> {
   const bySecret = new Map<string, Mapping[]>();
   for (const m of o.index.all()) {
     if ((m.secret.region ?? o.region) !== o.region) continue;
@@ -40,6 +42,7 @@ export async function checkDrift(o: DriftOptions): Promise<void> {
     bySecret.set(m.secret.raw, list);
   }
   for (const [secretId, candidates] of bySecret) {
+    if (signal?.aborted) return;
     let d;
     try {
       d = await o.describer.describe(secretId);
@@ -57,13 +60,67 @@ export async function checkDrift(o: DriftOptions): Promise<void> {
     o.metrics.driftDetected.inc();
     const eventId = `drift:${d.name}:${d.currentVersion}`;
     o.log.warn('drift detected: secret is on a newer version than applied', { eventId, secret: d.arn, version: d.currentVersion, mapping: behind.map((m) => m.key).join(',') });
-    await o.rotate([
-      {
-        messageId: eventId,
-        change: { kind: 'DriftDetected', eventId, eventTime: (o.now?.() ?? new Date()).toISOString(), secret, versionId: d.currentVersion },
-        secretKey: canonicalSecretKey(secret),
-        version: d.currentVersion,
-      },
-    ]);
+    await o.rotate(
+      [
+        {
+          messageId: eventId,
+          change: { kind: 'DriftDetected', eventId, eventTime: (o.now?.() ?? new Date()).toISOString(), secret, versionId: d.currentVersion },
+          secretKey: canonicalSecretKey(secret),
+          version: d.currentVersion,
+        },
+      ],
+      signal,
+    );
+  }
+}
+
+/**
+ * Runs drift passes for a term, one at a time: the next is scheduled when the last has
+ * ended, so a slow pass (a Secrets Manager outage) delays the next instead of piling up.
+ */
+export class DriftScheduler {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private term?: Term;
+  private passAbort?: AbortController;
+
+  /** `pass` gets the term and a signal that aborts when the term ends or stop() is called. */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly pass: (term: Term, signal: AbortSignal) => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Runs a first pass now, then one `intervalMs` after each pass ends, until stop() or the term ends. */
+  start(term: Term): void {
+    this.stop();
+    this.term = term;
+    this.schedule(0);
+  }
+
+  /** Schedules no more passes and cuts the running one short (at its next step); resolves when it has ended. */
+  stop(): Promise<void> | undefined {
+    this.term = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.passAbort?.abort(new Error('drift recovery stopped'));
+    return this.running;
+  }
+
+  private schedule(ms: number): void {
+    const term = this.term;
+    if (!term || term.signal.aborted) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (term.signal.aborted || this.term !== term) return;
+      this.passAbort = new AbortController();
+      this.running = this.pass(term, AbortSignal.any([term.signal, this.passAbort.signal]))
+        .catch((err: unknown) => void this.log.error('drift check failed', { error: errorMessage(err) }))
+        .finally(() => {
+          this.running = undefined;
+          if (this.term === term) this.schedule(this.intervalMs);
+        });
+    }, ms);
+    this.timer.unref?.();
   }
 }

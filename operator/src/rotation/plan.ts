@@ -3,7 +3,9 @@
  * matched and the current state of their workloads, decide per workload whether
  * to roll it. A workload appears once in a plan however many changes, messages or
  * mappings point at it (coalescing), and is skipped when its pod template already
- * records the version (idempotency) or when it is a paused Deployment.
+ * records the version (idempotency). A paused Deployment or an OnDelete workload is
+ * stamped all the same: its pods take the new version when it is resumed, or when
+ * they are deleted (the result says so; we never delete pods).
  */
 import type { SecretChange } from '../events/interpret';
 import type { Mapping, WorkloadKind } from '../mappings/model';
@@ -25,8 +27,13 @@ export interface WorkloadRef {
   readonly name: string;
 }
 
+/** How a change to the pod template reaches the pods. */
+export type Rollout = 'Rolling' | 'Paused' | 'OnDelete';
+
 export interface WorkloadState extends WorkloadRef {
-  readonly paused: boolean;
+  readonly rollout: Rollout;
+  /** The object's resourceVersion when listed: the restart patch's precondition. */
+  readonly resourceVersion?: string;
   /** secret key → version, as recorded on the pod template by earlier restarts. */
   readonly appliedVersions: Readonly<Record<string, string>>;
 }
@@ -38,7 +45,7 @@ export interface Match {
   readonly workloads: readonly WorkloadState[];
 }
 
-export type SkipReason = 'AlreadyAtVersion' | 'Paused';
+export type SkipReason = 'AlreadyAtVersion';
 
 export interface Cause {
   readonly mappingKey: string;
@@ -56,6 +63,8 @@ export interface WorkloadAction {
   readonly versions: Readonly<Record<string, string>>;
   /** What the pod template records now; a restart keeps it beside the new versions. */
   readonly applied: Readonly<Record<string, string>>;
+  readonly rollout: Rollout;
+  readonly resourceVersion?: string;
   readonly causes: readonly Cause[];
 }
 
@@ -89,11 +98,16 @@ function decide(g: { state: WorkloadState; causes: Cause[]; winners: Map<string,
     if (g.state.appliedVersions[key] !== c.version) versions[key] = c.version;
   }
   const workload: WorkloadRef = { kind: g.state.kind, namespace: g.state.namespace, name: g.state.name };
-  const causes = g.causes;
-  const applied = g.state.appliedVersions;
-  if (Object.keys(versions).length === 0) return { workload, decision: 'skip', reason: 'AlreadyAtVersion', versions, applied, causes };
-  if (g.state.paused) return { workload, decision: 'skip', reason: 'Paused', versions, applied, causes };
-  return { workload, decision: 'restart', versions, applied, causes };
+  const common = {
+    workload,
+    versions,
+    applied: g.state.appliedVersions,
+    rollout: g.state.rollout,
+    ...(g.state.resourceVersion ? { resourceVersion: g.state.resourceVersion } : {}),
+    causes: g.causes,
+  };
+  if (Object.keys(versions).length === 0) return { ...common, decision: 'skip', reason: 'AlreadyAtVersion' };
+  return { ...common, decision: 'restart' };
 }
 
 /** Later event wins; equal or unknown times keep batch order (later message wins). */

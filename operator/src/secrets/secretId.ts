@@ -93,6 +93,32 @@ export function secretRefsMatch(a: SecretRef, b: SecretRef): boolean {
   );
 }
 
+/**
+ * Where a secret named without an account or region (a bare name) lives: the accounts
+ * and regions listed, or else the queue's own. An empty list means "not known": any.
+ */
+export interface SecretScope {
+  readonly accounts: readonly string[];
+  readonly regions: readonly string[];
+}
+
+export function secretScope(home: { account?: string; region?: string }, allowedAccountIds: readonly string[] = [], allowedRegions: readonly string[] = []): SecretScope {
+  return {
+    accounts: allowedAccountIds.length > 0 ? allowedAccountIds : home.account ? [home.account] : [],
+    regions: allowedRegions.length > 0 ? allowedRegions : home.region ? [home.region] : [],
+  };
+}
+
+/**
+ * Whether a changed secret may be the one a mapping names, as far as account and
+ * region go: what the mapping spells out must agree (secretRefsMatch), and what it
+ * leaves out is the scope's. A secret of another account is named by its ARN.
+ */
+export function withinScope(mapping: SecretRef, changed: SecretRef, scope: SecretScope): boolean {
+  const ok = (own: string | undefined, seen: string | undefined, list: readonly string[]) => own !== undefined || seen === undefined || list.length === 0 || list.includes(seen);
+  return ok(mapping.account, changed.account, scope.accounts) && ok(mapping.region, changed.region, scope.regions);
+}
+
 /** Names under which a reference must be indexed so every matching reference finds it. */
 export function indexNames(ref: SecretRef): string[] {
   return [...new Set(ref.readings.map((r) => r.name))];

@@ -4,6 +4,9 @@
  * work is done; otherwise it reappears after the visibility timeout. Malformed
  * messages are made visible again at once so the queue's redrive policy moves them
  * to the dead-letter queue after maxReceiveCount receives (no sqs:SendMessage needed).
+ * While a batch is being handled its messages are kept invisible (a heartbeat at half
+ * the visibility timeout). The loop runs for one leadership term: when the term ends
+ * the batch in hand is abandoned at once and its messages handed back to the queue.
  */
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -14,12 +17,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { backoffMs } from '../kube/resilientWatch';
+import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { untilSettledOrAborted } from '../rotation/lane';
 import type { Disposition, InboundMessage } from '../rotation/rotator';
 
 export interface BatchHandler {
-  handleBatch(messages: readonly InboundMessage[]): Promise<Map<string, Disposition>>;
+  handleBatch(messages: readonly InboundMessage[], signal?: AbortSignal): Promise<Map<string, Disposition>>;
 }
 
 export interface ConsumerOptions {
@@ -38,6 +43,10 @@ export interface ConsumerOptions {
    * handed over as one batch.
    */
   readonly coalesceWindowMs?: number;
+  /** The loop runs as work of the term it was started for (fence.ts). */
+  readonly fence?: Fence;
+  /** How long receives may fail in a row before health() reports it (default 60 s). */
+  readonly unhealthyAfterMs?: number;
 }
 
 /** Most messages one coalesced batch takes; SQS batch calls take 10 entries each. */
@@ -52,9 +61,13 @@ export class SqsConsumer {
   private running = false;
   private loop?: Promise<void>;
   private failures = 0;
+  private failingSince?: number;
+  private lastError = '';
   private wake?: () => void;
   /** When the last batch was handed over and handled (0: never). */
   private lastBatchAt = 0;
+  /** When the batch in hand was handed to the handler (undefined: none). */
+  private batchSince?: number;
 
   constructor(private readonly o: ConsumerOptions) {
     if (!o.queueUrl) throw new ConsumerOptionError('queueUrl is required');
@@ -64,6 +77,19 @@ export class SqsConsumer {
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /** How long the batch in hand has been with the handler (ms), 0 when there is none. */
+  busyForMs(now = Date.now()): number {
+    return this.batchSince === undefined ? 0 : now - this.batchSince;
+  }
+
+  /** Unhealthy while receives have failed in a row for longer than unhealthyAfterMs. */
+  health(now = Date.now()): { ok: boolean; reason?: string } {
+    if (this.running && this.failingSince !== undefined && now - this.failingSince >= (this.o.unhealthyAfterMs ?? 60_000)) {
+      return { ok: false, reason: `SQS receive failing for ${Math.round((now - this.failingSince) / 1000)} s: ${this.lastError}` };
+    }
+    return { ok: true };
   }
 
   /** Warns once when the queue has no redrive policy: malformed messages would then never leave it. */
@@ -79,10 +105,12 @@ export class SqsConsumer {
     }
   }
 
-  start(): void {
+  /** Starts the loop for `term` (without one: until stop()). */
+  start(term?: Term): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    this.failingSince = undefined;
+    this.loop = term && this.o.fence ? this.o.fence.run(term, () => this.run(term.signal)) : this.run(term?.signal);
     this.o.log.info('consuming SQS', { queueUrl: this.o.queueUrl });
   }
 
@@ -100,15 +128,18 @@ export class SqsConsumer {
     this.o.log.info('stopped consuming SQS', { queueUrl: this.o.queueUrl });
   }
 
-  private async run(): Promise<void> {
+  private async run(signal?: AbortSignal): Promise<void> {
     while (this.running) {
       let messages: Message[];
       try {
         messages = await this.receive();
         this.failures = 0;
+        this.failingSince = undefined;
       } catch (err) {
         if (!this.running) break;
         this.failures++;
+        this.failingSince ??= Date.now();
+        this.lastError = errorMessage(err);
         this.o.metrics.sqsErrors.inc({ operation: 'ReceiveMessage' });
         const delay = backoffMs(this.failures, 1000, 30_000);
         this.o.log.error('SQS receive failed; backing off', { queueUrl: this.o.queueUrl, error: errorMessage(err), retryInMs: delay });
@@ -120,7 +151,7 @@ export class SqsConsumer {
         await this.release(messages);
         break;
       }
-      await this.process(this.inBurst(messages) ? await this.coalesce(messages) : messages);
+      await this.process(this.inBurst(messages) ? await this.coalesce(messages) : messages, signal);
       this.lastBatchAt = Date.now();
     }
   }
@@ -175,28 +206,43 @@ export class SqsConsumer {
     return out.Messages ?? [];
   }
 
-  private async process(messages: Message[]): Promise<void> {
-    const inbound = messages
-      .filter((m) => m.MessageId && m.ReceiptHandle)
-      .map((m) => ({
-        id: m.MessageId!,
-        body: m.Body ?? '',
-        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
-        ...(m.Attributes?.SentTimestamp ? { sentAt: Number(m.Attributes.SentTimestamp) } : {}),
-      }));
+  private async process(received: Message[], signal?: AbortSignal): Promise<void> {
+    // A coalesced batch can hold one message twice (received again after its visibility
+    // ran out): keep the newest receipt, or the whole delete batch is refused.
+    const messages = [...new Map(received.filter((m) => m.MessageId && m.ReceiptHandle).map((m) => [m.MessageId!, m])).values()];
+    const inbound = messages.map((m) => ({
+      id: m.MessageId!,
+      body: m.Body ?? '',
+      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+      ...(m.Attributes?.SentTimestamp ? { sentAt: Number(m.Attributes.SentTimestamp) } : {}),
+    }));
+    const receipts = new Map(messages.map((m) => [m.MessageId!, m.ReceiptHandle!]));
+    const entries = inbound.map((m) => ({ Id: m.id, ReceiptHandle: receipts.get(m.id)! }));
     let dispositions: Map<string, Disposition>;
     const timer = this.o.metrics.batchSeconds.startTimer();
+    const heartbeat = this.keepInvisible(entries);
+    this.batchSince = Date.now();
     try {
-      dispositions = await this.o.handler.handleBatch(inbound);
+      const handling = this.o.handler.handleBatch(inbound, signal);
+      dispositions = await (signal ? untilSettledOrAborted(handling, signal) : handling);
       timer();
     } catch (err) {
       timer();
+      if (signal?.aborted) {
+        // The term ended (stepped down, or the work stalled): the batch is abandoned and its
+        // writes are refused by the fence; its messages go back for the next leader.
+        this.o.log.warn('stopped leading: batch abandoned, messages handed back to the queue', { messageIds: inbound.map((m) => m.id) });
+        for (const chunk of chunks(entries)) await this.releaseBatch(chunk);
+        return;
+      }
       // A bug in handling must not lose messages: all of them come back after the visibility timeout.
       this.o.metrics.messagesFailed.inc(inbound.length);
       this.o.log.error('batch handling failed; messages left for redelivery', { error: errorMessage(err), messageIds: inbound.map((m) => m.id) });
       return;
+    } finally {
+      this.batchSince = undefined;
+      clearInterval(heartbeat);
     }
-    const receipts = new Map(messages.map((m) => [m.MessageId!, m.ReceiptHandle!]));
     const pick = (d: Disposition) => inbound.filter((m) => (dispositions.get(m.id) ?? 'retry') === d).map((m) => ({ Id: m.id, ReceiptHandle: receipts.get(m.id)! }));
     const toDelete = pick('delete');
     const toDeadLetter = pick('dead-letter');
@@ -207,6 +253,22 @@ export class SqsConsumer {
     }
     for (const chunk of chunks(toDelete)) await this.deleteBatch(chunk);
     for (const chunk of chunks(toDeadLetter)) await this.releaseBatch(chunk);
+  }
+
+  /** Extends the messages' visibility every half timeout while their batch is being handled. */
+  private keepInvisible(entries: readonly { Id: string; ReceiptHandle: string }[]): NodeJS.Timeout {
+    const t = setInterval(() => {
+      for (const chunk of chunks(entries)) {
+        this.o.sqs
+          .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.o.queueUrl, Entries: chunk.map((e) => ({ ...e, VisibilityTimeout: this.o.visibilityTimeoutSeconds })) }))
+          .catch((err: unknown) => {
+            this.o.metrics.sqsErrors.inc({ operation: 'ChangeMessageVisibility' });
+            this.o.log.warn('could not extend the visibility of messages being handled', { messageIds: chunk.map((e) => e.Id), error: errorMessage(err) });
+          });
+      }
+    }, (this.o.visibilityTimeoutSeconds * 1000) / 2);
+    t.unref();
+    return t;
   }
 
   /** Hands messages back to the queue at once (received while stopping). */

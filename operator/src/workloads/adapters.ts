@@ -5,7 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { WorkloadKind } from '../mappings/model';
-import type { WorkloadRef, WorkloadState } from '../rotation/plan';
+import type { Rollout, WorkloadState } from '../rotation/plan';
 
 const ANNOTATION_PREFIX = 'awssecretsoperator.secretoperator';
 /** When the operator last rolled the workload. */
@@ -16,35 +16,38 @@ export const FIELD_MANAGER = 'secrets-rotation-operator';
 
 interface PodTemplateOwner {
   metadata?: k8s.V1ObjectMeta;
-  spec?: { template?: k8s.V1PodTemplateSpec; paused?: boolean };
+  spec?: { template?: k8s.V1PodTemplateSpec; paused?: boolean; updateStrategy?: { type?: string } };
 }
 
 interface Adapter {
-  list(api: k8s.AppsV1Api, namespace: string, labelSelector: string): Promise<PodTemplateOwner[]>;
+  list(api: k8s.AppsV1Api, namespace: string, labelSelector?: string, fieldSelector?: string): Promise<PodTemplateOwner[]>;
   patch(api: k8s.AppsV1Api, namespace: string, name: string, body: object): Promise<unknown>;
-  paused(obj: PodTemplateOwner): boolean;
+  rollout(obj: PodTemplateOwner): Rollout;
 }
+
+/** StatefulSets and DaemonSets with `updateStrategy: OnDelete` roll a pod only when it is deleted. */
+const byUpdateStrategy = (obj: PodTemplateOwner): Rollout => (obj.spec?.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'Rolling');
 
 const PATCH_OPTIONS = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_STRATEGIC_MERGE_PATCH } };
 
 export const ADAPTERS: Readonly<Record<WorkloadKind, Adapter>> = {
   Deployment: {
-    list: async (api, ns, sel) => (await api.listNamespacedDeployment(ns, undefined, undefined, undefined, undefined, sel)).body.items,
+    list: async (api, ns, sel, fields) => (await api.listNamespacedDeployment(ns, undefined, undefined, undefined, fields, sel)).body.items,
     patch: (api, ns, name, body) =>
       api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_OPTIONS),
-    paused: (obj) => obj.spec?.paused === true,
+    rollout: (obj) => (obj.spec?.paused === true ? 'Paused' : 'Rolling'),
   },
   StatefulSet: {
-    list: async (api, ns, sel) => (await api.listNamespacedStatefulSet(ns, undefined, undefined, undefined, undefined, sel)).body.items,
+    list: async (api, ns, sel, fields) => (await api.listNamespacedStatefulSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
     patch: (api, ns, name, body) =>
       api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_OPTIONS),
-    paused: () => false,
+    rollout: byUpdateStrategy,
   },
   DaemonSet: {
-    list: async (api, ns, sel) => (await api.listNamespacedDaemonSet(ns, undefined, undefined, undefined, undefined, sel)).body.items,
+    list: async (api, ns, sel, fields) => (await api.listNamespacedDaemonSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
     patch: (api, ns, name, body) =>
       api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_OPTIONS),
-    paused: () => false,
+    rollout: byUpdateStrategy,
   },
 };
 
@@ -61,10 +64,16 @@ export function parseAppliedVersions(annotations: Readonly<Record<string, string
   }
 }
 
-/** The patch that rolls a workload and records the versions it now runs. */
-export function restartPatch(applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>, now: Date): object {
+/**
+ * The patch that rolls a workload and records the versions it now runs. With the
+ * resourceVersion the workload was read at, the API server refuses it (409) if the
+ * workload changed since: two patches built from the same old annotation can then
+ * never drop each other's keys.
+ */
+export function restartPatch(applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>, now: Date, resourceVersion?: string): object {
   const merged = Object.fromEntries(Object.entries({ ...applied, ...versions }).sort(([a], [b]) => a.localeCompare(b)));
   return {
+    ...(resourceVersion ? { metadata: { resourceVersion } } : {}),
     spec: {
       template: {
         metadata: {
@@ -78,24 +87,56 @@ export function restartPatch(applied: Readonly<Record<string, string>>, versions
   };
 }
 
+/** Whether every version in `versions` is already recorded in `applied`. */
+export function recordsAll(applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>): boolean {
+  return Object.entries(versions).every(([k, v]) => applied[k] === v);
+}
+
+/** What a restart did: patched (with how the pods take it), or found the versions already there. */
+export type RestartOutcome = { readonly patched: true; readonly rollout: Rollout } | { readonly patched: false };
+
+/** How often a restart re-reads a workload that changed under it before giving up. */
+const CONFLICT_ATTEMPTS = 3;
+
 export class WorkloadClient {
   constructor(private readonly api: k8s.AppsV1Api) {}
 
   async list(kind: WorkloadKind, namespace: string, labelSelector: string): Promise<WorkloadState[]> {
+    return this.states(kind, namespace, labelSelector);
+  }
+
+  /**
+   * Patches `w` from the state it was listed in. If it changed since (409), it is read
+   * again (a list by name: no `get` permission needed) and the patch rebuilt from what
+   * it records now; if that already holds the versions, nothing is patched.
+   */
+  async restart(w: WorkloadState, versions: Readonly<Record<string, string>>, now: Date): Promise<RestartOutcome> {
+    let state: WorkloadState | undefined = w;
+    for (let attempt = 1; ; attempt++) {
+      if (!state) throw new Error(`${w.kind} ${w.namespace}/${w.name} no longer exists`);
+      if (recordsAll(state.appliedVersions, versions)) return { patched: false };
+      try {
+        await ADAPTERS[w.kind].patch(this.api, w.namespace, w.name, restartPatch(state.appliedVersions, versions, now, state.resourceVersion));
+        return { patched: true, rollout: state.rollout };
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 409 || attempt >= CONFLICT_ATTEMPTS) throw err;
+      }
+      state = (await this.states(w.kind, w.namespace, undefined, `metadata.name=${w.name}`))[0];
+    }
+  }
+
+  private async states(kind: WorkloadKind, namespace: string, labelSelector?: string, fieldSelector?: string): Promise<WorkloadState[]> {
     const adapter = ADAPTERS[kind];
-    const items = await adapter.list(this.api, namespace, labelSelector);
+    const items = await adapter.list(this.api, namespace, labelSelector, fieldSelector);
     return items
       .filter((o) => o.metadata?.name && !o.metadata.deletionTimestamp)
       .map((o) => ({
         kind,
         namespace,
         name: o.metadata!.name!,
-        paused: adapter.paused(o),
+        rollout: adapter.rollout(o),
+        ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
         appliedVersions: parseAppliedVersions(o.spec?.template?.metadata?.annotations),
       }));
-  }
-
-  async restart(w: WorkloadRef, applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>, now: Date): Promise<void> {
-    await ADAPTERS[w.kind].patch(this.api, w.namespace, w.name, restartPatch(applied, versions, now));
   }
 }

@@ -1,6 +1,6 @@
 import type { SecretChange } from '../../src/events/interpret';
 import { normaliseMapping, type Mapping, type WorkloadKind } from '../../src/mappings/model';
-import type { ResolvedChange, WorkloadState } from '../../src/rotation/plan';
+import type { ResolvedChange, Rollout, WorkloadState } from '../../src/rotation/plan';
 import { parseSecretId } from '../../src/secrets/secretId';
 
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbC123';
@@ -23,6 +23,6 @@ export function resolved(messageId: string, version: string, eventTime?: string)
   return { messageId, change: secretChange(`ev-${messageId}`, version, eventTime), secretKey: SECRET_KEY, version };
 }
 
-export function workload(name: string, opts: { kind?: WorkloadKind; namespace?: string; paused?: boolean; applied?: Record<string, string> } = {}): WorkloadState {
-  return { kind: opts.kind ?? 'Deployment', namespace: opts.namespace ?? 'ns', name, paused: opts.paused ?? false, appliedVersions: opts.applied ?? {} };
+export function workload(name: string, opts: { kind?: WorkloadKind; namespace?: string; rollout?: Rollout; applied?: Record<string, string> } = {}): WorkloadState {
+  return { kind: opts.kind ?? 'Deployment', namespace: opts.namespace ?? 'ns', name, rollout: opts.rollout ?? 'Rolling', appliedVersions: opts.applied ?? {} };
 }

@@ -3,6 +3,24 @@ import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
 const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
 
 describe('loadConfig', () => {
+  it('refuses lease timings that would let two replicas write at once, with one line that says why', () => {
+    expect(() => loadConfig({ ...base, KUBE_REQUEST_TIMEOUT_SECONDS: '6' })).toThrow(
+      new ConfigError(
+        'LEASE_DURATION_SECONDS',
+        'must be at least LEASE_RENEW_DEADLINE_SECONDS + KUBE_REQUEST_TIMEOUT_SECONDS (16), got 15: a write sent just before the renew deadline could still be in flight when another replica takes over',
+      ),
+    );
+    expect(loadConfig({ ...base, KUBE_REQUEST_TIMEOUT_SECONDS: '6', LEASE_DURATION_SECONDS: '16' }).kubeRequestTimeoutSeconds).toBe(6);
+    // Without leader election there is no other replica to overlap with.
+    expect(loadConfig({ ...base, KUBE_REQUEST_TIMEOUT_SECONDS: '30', LEADER_ELECTION: 'false' }).kubeRequestTimeoutSeconds).toBe(30);
+  });
+
+  it("takes the home account and region of bare secret names from the queue URL, on AWS and emulators alike", () => {
+    expect(loadConfig(base).home).toEqual({ account: '123456789012', region: 'eu-west-1' });
+    expect(loadConfig({ ...base, SQS_QUEUE_URL: 'http://127.0.0.1:4566/000000000000/q', AWS_REGION: 'us-east-1' }).home).toEqual({ account: '000000000000', region: 'us-east-1' });
+    expect(loadConfig({ ...base, SQS_QUEUE_URL: 'http://localhost/q', AWS_REGION: 'us-east-1' }).home).toEqual({ region: 'us-east-1' });
+  });
+
   it('applies every documented default', () => {
     const c = loadConfig(base, 'host-1');
     expect(c).toMatchObject({

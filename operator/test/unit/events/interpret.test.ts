@@ -146,4 +146,21 @@ describe('interpretMessage: garbage is a typed parse error, never a throw', () =
         }),
       ),
     ).toBe('InvalidField'));
+  it('an exception it did not foresee is a parse error with code Unexpected, not a throw', () => {
+    const secretId = '../../../src/secrets/secretId';
+    jest.isolateModules(() => {
+      jest.doMock(secretId, () => ({
+        ...jest.requireActual(secretId),
+        parseSecretId: () => {
+          throw new TypeError('a defect of ours');
+        },
+      }));
+      const isolated: typeof import('../../../src/events/interpret') = require('../../../src/events/interpret');
+      expect(isolated.interpretMessage(fixture('native-label-updated-awscurrent.json'))).toMatchObject({
+        type: 'parse-error',
+        error: { code: 'Unexpected', message: 'interpreting the message failed: TypeError: a defect of ours' },
+      });
+    });
+    jest.dontMock(secretId);
+  });
 });

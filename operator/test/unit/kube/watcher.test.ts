@@ -10,6 +10,7 @@ import { createLogger } from '../../../src/log';
 import { MappingIndex } from '../../../src/mappings/index';
 import type { SecretsRotationMapping } from '../../../src/mappings/model';
 import { MappingWatcher } from '../../../src/mappings/watcher';
+import { Fence } from '../../../src/leader/fence';
 import { parseSecretId } from '../../../src/secrets/secretId';
 
 const PATH = '/apis/awssecretsoperator.secretoperator/v1/secretsrotationmappings';
@@ -24,6 +25,9 @@ const srm = (name: string, secretId: string): SecretsRotationMapping => ({
 class FakeApiServer {
   items: SecretsRotationMapping[] = [];
   failLists = 0;
+  /** Status writes received; with hangWrites they are accepted and never answered (a hung API server). */
+  readonly writes: unknown[] = [];
+  hangWrites = false;
   readonly watches = new Set<http.ServerResponse>();
   server?: http.Server;
   port = 0;
@@ -31,6 +35,19 @@ class FakeApiServer {
   async listen(port = 0) {
     this.server = http.createServer((req, res) => {
       const url = new URL(req.url!, 'http://x');
+      const status = /^\/apis\/awssecretsoperator\.secretoperator\/v1\/namespaces\/([^/]+)\/secretsrotationmappings\/([^/]+)\/status$/.exec(url.pathname);
+      if (req.method === 'PATCH' && status) {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { status: object };
+          this.writes.push(body.status);
+          if (this.hangWrites) return;
+          const o = this.items.find((i) => i.metadata.name === status[2])!;
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: String(++rv) }, status: body.status }));
+        });
+        return;
+      }
       if (url.pathname !== PATH) return void res.writeHead(404).end();
       if (url.searchParams.get('watch') === 'true') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -88,7 +105,7 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     exit.mockRestore();
   });
 
-  const start = async () => {
+  const start = async (extra: Partial<ConstructorParameters<typeof MappingWatcher>[0]> = {}) => {
     const kc = new k8s.KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'c', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
@@ -97,7 +114,7 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
       currentContext: 'x',
     });
     const index = new MappingIndex();
-    watcher = new MappingWatcher({ namespaces: [], index, log: createLogger('silent'), kubeConfig: kc });
+    watcher = new MappingWatcher({ namespaces: [], index, log: createLogger('silent'), kubeConfig: kc, ...extra });
     await watcher.startWatching(3600);
     return index;
   };
@@ -131,6 +148,31 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     watcher.apply('ADDED', recreated);
     watcher.apply('MODIFIED', { ...recreated, metadata: { ...recreated.metadata, uid: 'uid-a-3', resourceVersion: String(++rv) } });
     expect(seen).toEqual(['ns/a status', 'ns/a spec', 'ns/a spec', 'ns/a spec', 'ns/a spec']);
+  });
+
+  it('a status write has a deadline: a hung API server does not hold it (or a limiter slot) for ever', async () => {
+    await start({ writeTimeoutMs: 300 });
+    await until(() => watcher.keys().length === 1, 'listed');
+    api.hangWrites = true;
+    const t0 = Date.now();
+    expect(await watcher.patchStatus('ns/a', () => ({ observedGeneration: 1 }))).toBe(false);
+    expect(api.writes).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('a status write is refused before it is sent when this replica may not write', async () => {
+    const fence = new Fence({ currentTerm: () => undefined, leaseValid: () => false });
+    await start({ fence });
+    await until(() => watcher.keys().length === 1, 'listed');
+    expect(await watcher.patchStatus('ns/a', () => ({ observedGeneration: 1 }))).toBe(false);
+    expect(api.writes).toEqual([]);
+  });
+
+  it('a version just recorded is in the index at once, before the watch brings the write back', async () => {
+    const index = await start();
+    await until(() => watcher.keys().length === 1, 'listed');
+    expect(await watcher.patchStatus('ns/a', () => ({ appliedVersion: 'v9', secretId: 'secret-a' }))).toBe(true);
+    expect(index.get('ns/a')?.appliedVersion).toBe('v9');
   });
 
   it('retries a failed first list at once instead of waiting for the resync (a CRD still initialising)', async () => {

@@ -1,4 +1,5 @@
 import type * as k8s from '@kubernetes/client-node';
+import type { Term } from '../../../src/leader/fence';
 import { LeaderElector } from '../../../src/leader/lease';
 import { createLogger } from '../../../src/log';
 
@@ -40,7 +41,7 @@ async function until(cond: () => boolean, what: string, ms = 5000) {
   }
 }
 
-function elector(store: FakeLeases, identity: string, events: string[], now?: () => number) {
+function elector(store: FakeLeases, identity: string, events: string[], now?: () => number, terms: Term[] = []) {
   return new LeaderElector({
     api: store.api as unknown as k8s.CoordinationV1Api,
     name: 'sro',
@@ -50,7 +51,7 @@ function elector(store: FakeLeases, identity: string, events: string[], now?: ()
     renewDeadlineSeconds: 10,
     retryPeriodSeconds: 1,
     log: createLogger('silent'),
-    onStartedLeading: () => events.push(`${identity}:lead`),
+    onStartedLeading: (t) => (terms.push(t), events.push(`${identity}:lead`)),
     onStoppedLeading: () => void events.push(`${identity}:follow`),
     ...(now ? { now } : {}),
   });
@@ -125,5 +126,81 @@ describe('LeaderElector', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('the lease stops being valid at the renew deadline on our own clock, before the loop notices (a frozen process)', async () => {
+    const store = new FakeLeases();
+    let clock = 1_000_000;
+    const terms: Term[] = [];
+    const a = elector(store, 'a', [], () => clock, terms);
+    a.start();
+    await until(() => a.isLeader, 'a leads');
+    expect(a.leaseValid()).toBe(true);
+    clock += 9_999;
+    expect(a.leaseValid()).toBe(true);
+    clock += 1;
+    // No renewal ran in between (as when SIGSTOPped): the fence must already refuse writes.
+    expect(a.leaseValid()).toBe(false);
+    await a.stop();
+  });
+
+  it('stepping down aborts the term, so its in-flight work is cancelled', async () => {
+    const store = new FakeLeases();
+    let clock = 1_000_000;
+    const terms: Term[] = [];
+    const events: string[] = [];
+    const a = elector(store, 'a', events, () => clock, terms);
+    a.start();
+    await until(() => a.isLeader, 'a leads');
+    // Renewals now fail (API server unreachable) past the renew deadline.
+    store.api.patchNamespacedLease = async () => {
+      throw new Error('timeout');
+    };
+    clock += 11_000;
+    await until(() => !a.isLeader, 'a steps down', 4000);
+    expect(terms[0].signal.aborted).toBe(true);
+    expect(events).toEqual(['a:lead', 'a:follow']);
+    expect(a.health()).toMatchObject({ ok: false, reason: expect.stringContaining('cannot reach the Lease ops/sro: timeout') });
+    await a.stop();
+  });
+
+  it("release() only clears the lease it wrote itself: it never wipes another replica's", async () => {
+    const store = new FakeLeases();
+    const a = elector(store, 'a', []);
+    a.start();
+    await until(() => a.isLeader, 'a leads');
+    const release = store.api.patchNamespacedLease;
+    // Another replica takes the lease between our last renewal and our release.
+    store.lease!.spec.holderIdentity = 'b';
+    store.lease!.metadata.resourceVersion = String(++store.rv);
+    store.api.patchNamespacedLease = async (...args: Parameters<typeof release>) => {
+      if (args[2].spec.holderIdentity !== null) throw Object.assign(new Error('conflict'), { statusCode: 409 });
+      return release(...args);
+    };
+    await a.stop();
+    expect(store.lease!.spec.holderIdentity).toBe('b');
+    expect(store.patches.at(-1)).toMatchObject({ metadata: { resourceVersion: expect.any(String) }, spec: { holderIdentity: null } });
+  });
+
+  it('relinquish() steps down without releasing, and does not campaign again for one lease duration', async () => {
+    const store = new FakeLeases();
+    let clock = 1_000_000;
+    const terms: Term[] = [];
+    const a = elector(store, 'a', [], () => clock, terms);
+    a.start();
+    await until(() => a.isLeader, 'a leads');
+    await a.relinquish('work stalled');
+    expect(a.isLeader).toBe(false);
+    expect(terms[0].signal.aborted).toBe(true);
+    expect(store.lease!.spec.holderIdentity).toBe('a');
+    const patches = store.patches.length;
+    clock += 14_000;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.isLeader).toBe(false);
+    expect(store.patches).toHaveLength(patches);
+    clock += 1_001;
+    await until(() => a.isLeader, 'a leads again after the hold-off', 4000);
+    expect(terms.map((t) => t.id)).toEqual([1, 2]);
+    await a.stop();
   });
 });

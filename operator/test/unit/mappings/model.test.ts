@@ -1,4 +1,8 @@
-import { normaliseMapping, selectorMatches, selectorToQuery, WORKLOAD_KINDS, type SecretsRotationMapping } from '../../../src/mappings/model';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { normaliseMapping, selectorMatches, selectorToQuery, WORKLOAD_KINDS, WORKLOAD_RESULTS, type SecretsRotationMapping } from '../../../src/mappings/model';
+import { MAX_RECORDED_WORKLOADS } from '../../../src/rotation/summary';
 
 const meta = { name: 'm', namespace: 'team-a', uid: 'u1', generation: 3 };
 const make = (spec: unknown): SecretsRotationMapping => ({ metadata: meta, spec: spec as SecretsRotationMapping['spec'] });
@@ -75,5 +79,20 @@ describe('selectors', () => {
     expect(selectorMatches(selector, { app: 'web', tier: 'a' })).toBe(false);
     expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x', legacy: '' })).toBe(false);
     expect(selectorMatches(selector, { app: 'api', tier: 'a', team: 'x' })).toBe(false);
+  });
+});
+
+describe('the CRD and the model agree', () => {
+  const crd = load(readFileSync(join(__dirname, '../../../../charts/secrets-rotation-operator/crds/secretsrotationmappings.yaml'), 'utf8')) as {
+    spec: { versions: { schema: { openAPIV3Schema: { properties: { status: { properties: { lastRotation: { properties: { workloads: { maxItems: number; items: { properties: { result: { enum: string[] } } } } } } } } } } } }[] };
+  };
+  const workloads = crd.spec.versions[0].schema.openAPIV3Schema.properties.status.properties.lastRotation.properties.workloads;
+
+  it('every workload result the operator writes is one the API server accepts, and no other', () => {
+    expect(workloads.items.properties.result.enum).toEqual([...WORKLOAD_RESULTS]);
+  });
+
+  it('the status lists no more workloads than the CRD allows', () => {
+    expect(workloads.maxItems).toBe(MAX_RECORDED_WORKLOADS);
   });
 });

@@ -1,5 +1,7 @@
-import { statusIsCurrent } from '../../../src/mappings/status';
-import type { SecretsRotationMapping } from '../../../src/mappings/model';
+import { createLogger } from '../../../src/log';
+import { StatusReconciler, statusIsCurrent } from '../../../src/mappings/status';
+import { appliedVersionOf, type SecretsRotationMapping, type SecretsRotationMappingStatus } from '../../../src/mappings/model';
+import type { MappingWatcher } from '../../../src/mappings/watcher';
 
 const ready = (status: 'True' | 'False', observedGeneration = 2) => ({ type: 'Ready', status, reason: 'x', message: 'x', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration });
 const obj = (status?: SecretsRotationMapping['status']): Pick<SecretsRotationMapping, 'metadata' | 'status'> => ({ metadata: { name: 'm', namespace: 'ns', generation: 2 }, ...(status ? { status } : {}) });
@@ -19,5 +21,58 @@ describe('statusIsCurrent (whether a reconcile would write anything)', () => {
 
   it('a mapping that is gone needs nothing', () => {
     expect(statusIsCurrent(undefined)).toBe(true);
+  });
+});
+
+describe('StatusReconciler: the drift baseline belongs to one secret', () => {
+  const cur = (status: SecretsRotationMappingStatus): SecretsRotationMapping => ({
+    metadata: { name: 'web', namespace: 'ns', uid: 'u1', generation: 3 },
+    spec: { secretId: 'new-secret', selector: { matchLabels: { app: 'web' } } },
+    status,
+  });
+
+  function reconciler(obj: SecretsRotationMapping, current?: string) {
+    const patches: SecretsRotationMappingStatus[] = [];
+    const watcher = {
+      object: () => obj,
+      patchStatus: async (_k: string, build: (c: SecretsRotationMappingStatus) => SecretsRotationMappingStatus | undefined) => {
+        const p = build(obj.status ?? {});
+        if (p) patches.push(p);
+        return true;
+      },
+    };
+    const r = new StatusReconciler({
+      watcher: watcher as unknown as MappingWatcher,
+      workloads: { list: async () => [] },
+      describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, ...(current ? { currentVersion: current } : {}) }) },
+      region: 'us-east-1',
+      log: createLogger('silent'),
+    });
+    return { r, patches };
+  }
+
+  it('a changed spec.secretId records the new secret’s current version in place of the old one’s', async () => {
+    const { r, patches } = reconciler(cur({ secretId: 'old-secret', appliedVersion: 'old-v7', observedGeneration: 2 }), 'new-v1');
+    await r.reconcile('ns/web');
+    expect(patches[0]).toMatchObject({ secretId: 'new-secret', appliedVersion: 'new-v1' });
+  });
+
+  it('without the new secret’s version (DescribeSecret found none), the old one is removed, not kept', async () => {
+    const { r, patches } = reconciler(cur({ secretId: 'old-secret', appliedVersion: 'old-v7', observedGeneration: 2 }));
+    await r.reconcile('ns/web');
+    expect(patches[0]).toMatchObject({ secretId: 'new-secret', appliedVersion: null });
+  });
+
+  it('a baseline of the same secret is kept', async () => {
+    const { r, patches } = reconciler(cur({ secretId: 'new-secret', appliedVersion: 'new-v1', observedGeneration: 2 }), 'new-v2');
+    await r.reconcile('ns/web');
+    expect(patches[0].appliedVersion).toBeUndefined();
+  });
+
+  it('appliedVersionOf ignores a version recorded for another secret', () => {
+    expect(appliedVersionOf({ secretId: 'a', appliedVersion: 'v1' }, 'a')).toBe('v1');
+    expect(appliedVersionOf({ secretId: 'a', appliedVersion: 'v1' }, 'b')).toBeUndefined();
+    // Written before status.secretId existed: taken as it is.
+    expect(appliedVersionOf({ appliedVersion: 'v1' }, 'b')).toBe('v1');
   });
 });

@@ -4,7 +4,8 @@ import { createLogger } from '../../../src/log';
 import { createMetrics } from '../../../src/metrics';
 import { microTime } from '../../../src/leader/lease';
 import { backoffMs } from '../../../src/kube/resilientWatch';
-import { checkDrift, driftOf } from '../../../src/rotation/drift';
+import { checkDrift, DriftScheduler, driftOf } from '../../../src/rotation/drift';
+import type { Term } from '../../../src/leader/fence';
 import type { ResolvedChange } from '../../../src/rotation/plan';
 import { mapping } from '../../support/builders';
 
@@ -53,6 +54,56 @@ describe('drift recovery', () => {
       region: 'us-east-1',
     });
     expect(rotate).not.toHaveBeenCalled();
+  });
+});
+
+describe('DriftScheduler', () => {
+  const term = (c = new AbortController()): Term & { c: AbortController } => ({ id: 1, signal: c.signal, c });
+
+  it('passes never overlap: a pass slower than the interval delays the next instead of piling up', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      let running = 0;
+      let peak = 0;
+      let passes = 0;
+      const s = new DriftScheduler(
+        1_000,
+        async () => {
+          running++;
+          passes++;
+          peak = Math.max(peak, running);
+          await new Promise((r) => setTimeout(r, 5_000)); // e.g. DescribeSecret timing out during an outage
+          running--;
+        },
+        createLogger('silent'),
+      );
+      s.start(term());
+      await jest.advanceTimersByTimeAsync(20_000);
+      expect(peak).toBe(1);
+      // One pass every 5 s + 1 s: 4 in 20 s (a timer every second would have started 20).
+      expect(passes).toBeGreaterThanOrEqual(3);
+      expect(passes).toBeLessThanOrEqual(4);
+      void s.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('stops scheduling when its term ends', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    try {
+      let passes = 0;
+      const t = term();
+      const s = new DriftScheduler(1_000, async () => void passes++, createLogger('silent'));
+      s.start(t);
+      await jest.advanceTimersByTimeAsync(2_500);
+      expect(passes).toBe(3);
+      t.c.abort();
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(passes).toBe(3);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
 

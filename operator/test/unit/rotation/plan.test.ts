@@ -56,9 +56,14 @@ describe('planRestarts', () => {
     expect(plan[0]).toMatchObject({ decision: 'restart', versions: { [SECRET_KEY]: 'v2' } });
   });
 
-  it('skips a paused Deployment with a reason', () => {
-    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { paused: true })] }]);
-    expect(plan[0]).toMatchObject({ decision: 'skip', reason: 'Paused' });
+  it.each(['Paused', 'OnDelete'] as const)('stamps a %s workload all the same (its pods take the version when resumed or deleted)', (rollout) => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { rollout })] }]);
+    expect(plan[0]).toMatchObject({ decision: 'restart', rollout, versions: { [SECRET_KEY]: 'v2' } });
+  });
+
+  it('carries the resourceVersion the workload was listed at (the patch precondition)', () => {
+    const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [{ ...workload('web'), resourceVersion: '42' }] }]);
+    expect(plan[0]).toMatchObject({ decision: 'restart', resourceVersion: '42' });
   });
 
   it('never touches a workload outside the mapping namespace', () => {

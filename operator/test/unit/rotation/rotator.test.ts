@@ -6,6 +6,7 @@ import type { WorkloadRef, WorkloadState } from '../../../src/rotation/plan';
 import { Limiter } from '../../../src/kube/limit';
 import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
 import type { SecretDescriber } from '../../../src/secrets/describer';
+import type { RestartOutcome } from '../../../src/workloads/adapters';
 import { fixture } from '../../support/fixtures';
 import { mapping, workload } from '../../support/builders';
 
@@ -29,19 +30,20 @@ class FakeCluster {
       const [k, v] = selector.split('=');
       return [...this.workloads.values()].filter((w) => w.kind === kind && w.namespace === namespace && w.labels[k] === v);
     },
-    restart: async (w: WorkloadRef, applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>) => {
+    restart: async (w: WorkloadState, versions: Readonly<Record<string, string>>): Promise<RestartOutcome> => {
       const id = `${w.kind}/${w.namespace}/${w.name}`;
       if (this.failNext.delete(id)) throw new Error('the server is on fire');
-      this.patches.push({ workload: w, versions: { ...versions } });
+      this.patches.push({ workload: { kind: w.kind, namespace: w.namespace, name: w.name }, versions: { ...versions } });
       const cur = this.workloads.get(id)!;
-      this.workloads.set(id, { ...cur, appliedVersions: { ...applied, ...versions } });
+      this.workloads.set(id, { ...cur, appliedVersions: { ...w.appliedVersions, ...versions } });
+      return { patched: true, rollout: cur.rollout };
     },
   };
 }
 
 function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?: string | Error } = {}) {
-  const index = new MappingIndex();
-  for (const m of opts.mappings ?? [mapping('web', { secretId: 'eks-controller-test-secret' })]) index.upsert(m);
+  const index = opts.index ?? new MappingIndex();
+  if (!opts.index) for (const m of opts.mappings ?? [mapping('web', { secretId: 'eks-controller-test-secret' })]) index.upsert(m);
   const cluster = new FakeCluster();
   const statuses: { mapping: string; record: RotationRecord; ok: boolean; applied?: string }[] = [];
   const events: { mapping: string; type: string; reason: string; message: string }[] = [];
@@ -58,7 +60,7 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
     index,
     workloads: cluster.client,
     describer,
-    status: { recordRotation: async (m, record, ok, _msg, applied) => void statuses.push({ mapping: m.key, record, ok, ...(applied ? { applied } : {}) }) },
+    status: { recordRotation: async (m, record, ok, _reason, _msg, applied) => void statuses.push({ mapping: m.key, record, ok, ...(applied ? { applied } : {}) }) },
     events: { record: async (m, type, reason, message) => void events.push({ mapping: m.key, type, reason, message }) },
     metrics,
     log: createLogger('silent'),
@@ -243,5 +245,85 @@ describe('Rotator.handleBatch', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain('hunter2');
   });
-});
 
+  it('a paused Deployment is stamped and reported Deferred: it rolls when resumed', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('web', { rollout: 'Paused' }), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toHaveLength(1);
+    expect(t.statuses[0]).toMatchObject({ ok: true, applied: NATIVE_VERSION, record: { summary: { Deferred: 1 }, workloads: [{ kind: 'Deployment', name: 'web', result: 'Deferred', reason: 'Paused' }] } });
+    expect(t.events[0]).toMatchObject({ type: 'Normal', reason: 'RotationDeferred' });
+    expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'Deployment', result: 'deferred' }, value: 1 })]);
+  });
+
+  it('an OnDelete StatefulSet is stamped and reported Pending, never Restarted', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('db', { kind: 'StatefulSet', rollout: 'OnDelete' }), { app: 'web' });
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(t.cluster.patches).toHaveLength(1);
+    expect(t.statuses[0].record.workloads).toEqual([{ kind: 'StatefulSet', name: 'db', result: 'Pending', reason: 'OnDelete' }]);
+    expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'StatefulSet', result: 'pending' }, value: 1 })]);
+  });
+
+  it('a mapping that selects no workload still records the version, so drift does not find it behind for ever', async () => {
+    const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret', appliedVersion: 'v-old' })] });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: true, applied: NATIVE_VERSION, record: expect.objectContaining({ workloadCount: 0, workloads: [] }) })]);
+  });
+
+  it('a redelivered change a mapping already recorded writes nothing', async () => {
+    const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret', appliedVersion: NATIVE_VERSION })] });
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(t.statuses).toEqual([]);
+    expect(t.events).toEqual([]);
+  });
+
+  it('RotationSucceeded while DescribeSecret fails is left for redelivery, never recorded under a made-up version', async () => {
+    const t = setup({ current: new Error('ThrottlingException') });
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('retry');
+    expect(t.cluster.patches).toEqual([]);
+    expect(t.statuses).toEqual([]);
+  });
+
+  it('a mapping with 1,000 workloads gets a bounded record: counts for all, at most 100 listed, failures first', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    for (let i = 0; i < 1000; i++) t.cluster.add(workload(`w${String(i).padStart(4, '0')}`), { app: 'web' });
+    t.cluster.failNext.add('Deployment/ns/w0999');
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    const r = t.statuses[0].record;
+    expect(r.workloadCount).toBe(1000);
+    expect(r.summary).toEqual({ Restarted: 999, Failed: 1 });
+    expect(r.workloads).toHaveLength(100);
+    expect(r.workloads[0]).toMatchObject({ name: 'w0999', result: 'Failed' });
+    expect(JSON.stringify(r).length).toBeLessThan(16 * 1024);
+    expect(t.events[0].message.length).toBeLessThanOrEqual(2048);
+  });
+
+  it('a bare secret name means a secret of the queue account: another account\'s event for the same name restarts nothing', async () => {
+    const index = new MappingIndex({ accounts: ['999999999999'], regions: ['us-east-1'] });
+    const t = setup({ current: NATIVE_VERSION, index, describer: undefined });
+    index.upsert(mapping('web', { secretId: 'eks-controller-test-secret' }));
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toEqual([]);
+  });
+
+  it('a secret of another account is named by its ARN, and then its events do restart', async () => {
+    const index = new MappingIndex({ accounts: ['999999999999'], regions: ['us-east-1'] });
+    const t = setup({ current: NATIVE_VERSION, index, describer: undefined });
+    index.upsert(mapping('web', { secretId: FIXTURE_KEY }));
+    t.cluster.add(workload('web'), { app: 'web' });
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(t.cluster.patches).toHaveLength(1);
+  });
+
+  it('a batch whose term ends stops before it patches', async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    t.cluster.add(workload('web'), { app: 'web' });
+    const c = new AbortController();
+    c.abort(new Error('stopped leading'));
+    await expect(t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')], c.signal)).rejects.toThrow('stopped leading');
+    expect(t.cluster.patches).toEqual([]);
+  });
+});

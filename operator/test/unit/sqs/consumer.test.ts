@@ -2,7 +2,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createLogger } from '../../../src/log';
 import { createMetrics } from '../../../src/metrics';
 import type { Disposition, InboundMessage } from '../../../src/rotation/rotator';
-import { ConsumerOptionError, SqsConsumer } from '../../../src/sqs/consumer';
+import { Fence, type Term } from '../../../src/leader/fence';
+import { ConsumerOptionError, SqsConsumer, type ConsumerOptions } from '../../../src/sqs/consumer';
 
 type Cmd = { constructor: { name: string }; input: Record<string, unknown> };
 
@@ -41,6 +42,12 @@ class FakeSqs {
     this.waiters.splice(0).forEach((w) => w());
   }
 
+  /** The same message received again (its visibility ran out): a new receipt handle. */
+  pushAgain(id: string, receipt: string) {
+    this.queue.push({ MessageId: id, ReceiptHandle: receipt, Body: `body-${id}` });
+    this.waiters.splice(0).forEach((w) => w());
+  }
+
   named(name: string) {
     return this.calls.filter((c) => c.name === name);
   }
@@ -54,7 +61,7 @@ async function until(cond: () => boolean, what: string, ms = 5000) {
   }
 }
 
-function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>, coalesceWindowMs = 0) {
+function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>, coalesceWindowMs = 0, extra: Partial<ConsumerOptions> = {}) {
   const sqs = new FakeSqs();
   const handled: string[] = [];
   const batches: string[][] = [];
@@ -78,6 +85,7 @@ function setup(decide: (m: InboundMessage) => Disposition | Promise<Disposition>
     maxMessages: 10,
     visibilityTimeoutSeconds: 60,
     coalesceWindowMs,
+    ...extra,
   });
   return { sqs, consumer, handled, batches };
 }
@@ -226,5 +234,81 @@ describe('SqsConsumer', () => {
     await until(() => batches.length === 2, 'second batch');
     await consumer.stop();
     expect(batches).toEqual([['a'], ['b']]);
+  });
+
+  it('a message received twice in one coalesced batch is handled once and deleted with its newest receipt', async () => {
+    const { sqs, consumer, batches } = setup(() => 'delete', 1500);
+    consumer.start();
+    sqs.push(...Array.from({ length: 10 }, (_, i) => `a${i}`));
+    await until(() => sqs.named('ReceiveMessageCommand').length >= 2, 'a coalescing receive');
+    sqs.pushAgain('a3', 'rh-a3-again');
+    await until(() => batches.length === 1, 'one batch', 5000);
+    await consumer.stop();
+    expect(batches[0].filter((id) => id === 'a3')).toHaveLength(1);
+    const deleted = sqs.named('DeleteMessageBatchCommand').flatMap((c) => c.input.Entries as { Id: string; ReceiptHandle: string }[]);
+    expect(deleted).toHaveLength(10);
+    expect(new Set(deleted.map((e) => e.Id)).size).toBe(10);
+    expect(deleted.find((e) => e.Id === 'a3')!.ReceiptHandle).toBe('rh-a3-again');
+  });
+
+  it('keeps a long batch invisible: its visibility is extended every half timeout while it is handled', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { sqs, consumer } = setup(
+      async (): Promise<Disposition> => {
+        await gate;
+        return 'delete';
+      },
+      0,
+      { visibilityTimeoutSeconds: 1 },
+    );
+    consumer.start();
+    sqs.push('slow');
+    await until(() => sqs.named('ChangeMessageVisibilityBatchCommand').length >= 2, 'two heartbeats', 3000);
+    expect(sqs.named('ChangeMessageVisibilityBatchCommand')[0].input.Entries).toEqual([{ Id: 'slow', ReceiptHandle: 'rh-slow', VisibilityTimeout: 1 }]);
+    release();
+    await until(() => sqs.named('DeleteMessageBatchCommand').length === 1, 'deleted');
+    const beats = sqs.named('ChangeMessageVisibilityBatchCommand').length;
+    await consumer.stop();
+    // No heartbeat after the batch ended.
+    expect(sqs.named('ChangeMessageVisibilityBatchCommand')).toHaveLength(beats);
+  });
+
+  it('when its term ends mid-batch, the batch is abandoned at once and its messages handed back', async () => {
+    const controller = new AbortController();
+    const term: Term = { id: 1, signal: controller.signal };
+    const fence = new Fence({ currentTerm: () => (controller.signal.aborted ? undefined : term), leaseValid: () => true });
+    let sawTerm: number | undefined;
+    const { sqs, consumer, handled } = setup(
+      () => {
+        sawTerm = fence.term?.id;
+        return new Promise<Disposition>(() => undefined); // hangs for ever
+      },
+      0,
+      { fence },
+    );
+    consumer.start(term);
+    sqs.push('stuck');
+    await until(() => handled.length === 1, 'batch in hand');
+    expect(sawTerm).toBe(1);
+    controller.abort(new Error('stopped leading'));
+    await until(() => sqs.named('ChangeMessageVisibilityBatchCommand').length === 1, 'messages handed back');
+    expect(sqs.named('ChangeMessageVisibilityBatchCommand')[0].input.Entries).toEqual([{ Id: 'stuck', ReceiptHandle: 'rh-stuck', VisibilityTimeout: 0 }]);
+    expect(consumer.busyForMs()).toBe(0);
+    await consumer.stop();
+    expect(sqs.named('DeleteMessageBatchCommand')).toEqual([]);
+  });
+
+  it('health() reports receives that keep failing, and recovers with the next success', async () => {
+    const { sqs, consumer } = setup(() => 'delete', 0, { unhealthyAfterMs: 50 });
+    sqs.receiveFailures = 1;
+    expect(consumer.health().ok).toBe(true);
+    consumer.start();
+    await until(() => sqs.named('ReceiveMessageCommand').length === 1, 'a failed receive');
+    await until(() => !consumer.health().ok, 'unhealthy after 50 ms of failures');
+    expect(consumer.health().reason).toMatch(/^SQS receive failing for \d+ s: connect ECONNREFUSED$/);
+    await until(() => sqs.named('ReceiveMessageCommand').length === 2, 'the retry', 3000);
+    await until(() => consumer.health().ok, 'healthy again');
+    await consumer.stop();
   });
 });
