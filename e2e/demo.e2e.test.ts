@@ -49,6 +49,15 @@ test('npm run demo rotates the sample secret, shows the roll, and cleans up afte
   expect(watched.some((l) => /operatortest-\S+\s+\S+\s+Terminating/.test(l))).toBe(true);
   expect(out).toMatch(/secretsrotationmapping-sample\s+eks-controller-test-secret\s+1\s+\d+s\s+True/);
   expect(out).toMatch(/From put-secret-value to the new pod running: \d+\.\d s/);
+  if (ctx.env.STACK_REAL_NODE) {
+    // The operator as users run it: the chart's pod on the real node, its log through kubectl logs.
+    expect(out).toMatch(/\$ kubectl logs -f -n secrets-rotation-operator secrets-rotation-operator-\S+/);
+    expect(out).toContain(`The chart's pod runs on the real node ${ctx.env.STACK_REAL_NODE}`);
+    // The sample app: every pod on the new fingerprint, no failed request through the roll.
+    expect(out).toMatch(/From put-secret-value to every pod serving the new value: \d+\.\d s/);
+    expect(out).toMatch(/\d+ requests during the roll, 0 failed/);
+    expect(watched.some((l) => /fingerprint-app-\S+\s+\S+\s+Terminating/.test(l))).toBe(true);
+  }
   expect(out).toContain('everything cleaned up');
   // The demo's values are generated (e2e/support/aws.ts) and must never be shown.
   expect(out).not.toMatch(/(initial|rotated)-[0-9a-f]{8}-/);

@@ -4,7 +4,12 @@
  *   prerequisites (CloudFormation in the AWS emulator) → helm install → the sample
  *   secret, mapping and nginx Deployment → put-secret-value → the operator logs the
  *   rotation and restarts the Deployment → the old pod terminates, a new one runs →
- *   what the mapping recorded → clean up everything.
+ *   what the mapping recorded → (on the real node) the sample app's pods serve the new
+ *   secret's fingerprint → clean up everything.
+ *
+ * Where the stack has a real node, the operator runs there in-cluster from its image
+ * (npm run image, helm install) and its log is `kubectl logs -f`; otherwise a local
+ * process stands in for the container.
  *
  *   npm run demo                  all of it, then clean up
  *   npm run demo -- --keep        leave everything running to explore (prints how)
@@ -17,6 +22,7 @@
  */
 import './quiet-sdk-warning';
 import { execFileSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -26,6 +32,14 @@ import { labelUpdatedEvent, putEventsEntry, type Secret } from '../e2e/support/a
 import { CHART_DIR, helm, localValues, readRelease } from '../e2e/support/chart';
 import { e2eContext, type E2eContext } from '../e2e/support/context';
 import { podIsRunning } from '../e2e/support/kube';
+import {
+  ensureImagesOnRealNode,
+  fingerprintAppManifest,
+  installInCluster,
+  servedByPods,
+  ServiceClient,
+  waitRolledOut,
+} from '../e2e/support/realnode';
 import { freePort } from '../e2e/support/moto';
 import { formatFieldErrors, GROUP, KIND, normaliseMapping, PLURAL, selectorToQuery, VERSION, type SecretsRotationMapping } from '../operator/src/mappings/model';
 import { errorMessage } from '../operator/src/log';
@@ -44,6 +58,7 @@ const OPERATOR_NAMESPACE = 'secrets-rotation-operator';
 const CRD_NAME = `${PLURAL}.${GROUP}`;
 const EXAMPLE_FILES = ['examples/deployment.yaml', 'examples/secretsrotationmapping.yaml'];
 const POC_EXAMPLE = 'examples/poc/secretsrotationmapping.yaml';
+const FINGERPRINT_EXAMPLE = 'examples/fingerprint-app/deployment.yaml';
 /** Lifetime of the operator's ServiceAccount token: long enough for a kept demo. */
 const TOKEN_SECONDS = 24 * 3600;
 
@@ -64,9 +79,11 @@ interface DemoState {
   namespaceCreated?: boolean;
   crdCreated?: boolean;
   serviceAccountKubeconfig?: string;
-  operator?: { pid: number; startTime: string; logFile: string; httpPort: number };
+  /** The local operator process, or (in-cluster) the `kubectl logs -f` that follows the pod. */
+  operator?: { pid: number; startTime: string; logFile: string; httpPort: number; inCluster?: boolean };
   secretCreated?: boolean;
   examplesApplied?: boolean;
+  fingerprintApplied?: boolean;
 }
 
 const stateFile = (): string => path.join(stackDir(), 'demo.json');
@@ -262,6 +279,7 @@ function buildIfStale(): void {
 
 async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFollower> {
   begin('Install the operator with its Helm chart');
+  if (ctx.env.STACK_REAL_NODE) return installInClusterOperator(ctx, state);
   buildIfStale();
   const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
   const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
@@ -328,6 +346,41 @@ async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFo
     },
     60_000,
   );
+  return follower;
+}
+
+/** The operator as users run it: its image, the chart's Deployment, on the real node. */
+async function installInClusterOperator(ctx: E2eContext, state: DemoState): Promise<LogFollower> {
+  command('npm run image    # the operator and sample app images, from the Dockerfiles, with buildah');
+  ensureImagesOnRealNode();
+  command(`ctr -n k8s.io images import .image/secrets-rotation-operator-0.1.0.oci.tar    # on the node; a cluster pulls from your registry`);
+  const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
+  const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
+  command(
+    `helm install ${RELEASE} ${shown(CHART_DIR)}`,
+    `--namespace ${OPERATOR_NAMESPACE} --create-namespace --set replicaCount=1 --wait`,
+    `--set-string sqs.queueUrl=${ctx.env.SQS_QUEUE_URL} --set-string aws.region=${ctx.env.AWS_REGION}`,
+    `--set-string aws.endpointUrl=${ctx.env.STACK_POD_AWS_ENDPOINT_URL}    # moto, as pods reach it`,
+    '--set image.pullPolicy=Never  # + a toleration of the real node\'s taint, and fake AWS keys for the emulator (IRSA in EKS)',
+  );
+  Object.assign(state, { releaseInstalled: true, namespaceCreated: !namespaceExisted, crdCreated: !crdExisted });
+  saveState(state);
+  const r = await installInCluster(ctx, RELEASE, OPERATOR_NAMESPACE, ['--set', 'replicaCount=1']);
+  const pods = (await getTable<k8s.V1Pod>(ctx.kube.kc, `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { labelSelector: r.selector })).rows ?? [];
+  command(`kubectl get pods -n ${OPERATOR_NAMESPACE} -o wide`);
+  printTable(await getTable(ctx.kube.kc, `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { labelSelector: r.selector }));
+  const pod = pods[0]?.object.metadata?.name;
+  if (!pod) throw new Error('the chart made no operator pod');
+  note(`The chart's pod runs on the real node ${ctx.env.STACK_REAL_NODE}: its image, read-only root, UID 65532, in-cluster config with its ServiceAccount's projected token.`);
+  const logFile = path.join(stackPaths().logs, 'demo-operator.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  command(`kubectl logs -f -n ${OPERATOR_NAMESPACE} ${pod}`);
+  const follower = new LogFollower(logFile, printOperatorLine);
+  const proc = spawnDetached('kubectl', ['logs', '-f', '-n', OPERATOR_NAMESPACE, pod, '-c', 'operator'], { logFile, cwd: REPO_ROOT, env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } });
+  state.operator = { pid: proc.pid, startTime: proc.startTime, logFile, httpPort: 0, inCluster: true };
+  saveState(state);
+  follower.start();
+  await until('the operator to lead (consuming SQS)', () => follower.lines.some((l) => l.message === 'consuming SQS'), 60_000);
   return follower;
 }
 
@@ -499,6 +552,94 @@ async function showResult(ctx: E2eContext, s: Samples, r: Rotation): Promise<voi
   );
 }
 
+// ------------------------------------------------------------------ 5b. the sample app on the real node
+
+const fingerprintOf = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 16);
+
+/**
+ * The point of it all, with real containers: the sample app reads the secret at start
+ * and serves its fingerprint; after put-secret-value and the event, every pod serves
+ * the new fingerprint and a client sending requests through the roll saw no failure.
+ */
+async function fingerprintApp(ctx: E2eContext, state: DemoState, s: Samples, follower: LogFollower): Promise<number> {
+  begin('The sample app on the real node: pods really get the new value');
+  note(`${FINGERPRINT_EXAMPLE}: two replicas (readiness probe, maxUnavailable 0) that read ${s.secretName} from Secrets Manager when they start and serve a fingerprint of it (a hash, never the value), a Service, and their mapping.`);
+  command(`kubectl apply -f ${FINGERPRINT_EXAMPLE}    # image, moto's address and a toleration of the node's taint filled in`);
+  const docs = (k8s.loadAllYaml(fs.readFileSync(path.join(REPO_ROOT, FINGERPRINT_EXAMPLE), 'utf8')) as k8s.KubernetesObject[]).filter((d) => d?.kind);
+  const dep = fingerprintAppManifest(ctx.env, s.namespace, s.secretName);
+  state.fingerprintApplied = true;
+  saveState(state);
+  for (const doc of docs.map((d) => (d.kind === 'Deployment' ? dep : { ...d, metadata: { ...d.metadata, namespace: s.namespace } }))) {
+    await ctx.kube.objects.patch(doc, undefined, undefined, 'secrets-rotation-demo', true, { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_APPLY_YAML } });
+    output(`${resourceName(doc)}/${doc.metadata!.name} created`);
+  }
+  const name = dep.metadata!.name!;
+  const selector = `app=${dep.spec!.selector.matchLabels!.app}`;
+  command(`kubectl rollout status deployment/${name}`);
+  await waitRolledOut(ctx, s.namespace, name, 2);
+  output(`deployment "${name}" successfully rolled out`);
+  await until(`mapping ${name} to be Ready`, async () => (await ctx.kube.mapping(s.namespace, name)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'), 60_000);
+  const showServed = async (): Promise<string[]> => {
+    const served = await servedByPods(ctx, s.namespace, name);
+    for (const x of served) {
+      command(`curl -s http://<${x.pod} IP>:8080/`);
+      output(JSON.stringify(x.served));
+    }
+    return served.map((x) => x.served.fingerprint);
+  };
+  const before = await showServed();
+
+  note('Now a client sends requests to the Service\'s ready endpoints (as kube-proxy routes them) through the whole change; [pods -w] is:');
+  command(`kubectl get pods --selector ${selector} --watch`);
+  const podsPath = `/api/v1/namespaces/${s.namespace}/pods`;
+  const initial = await getTable<k8s.V1Pod>(ctx.kube.kc, podsPath, { labelSelector: selector });
+  const cols = shownColumns(initial);
+  const { widths } = columns([headerCells(initial, cols), ...(initial.rows ?? []).map((r) => rowCells(r, cols))]);
+  const status = headerCells(initial, cols).indexOf('STATUS');
+  if (status >= 0) widths[status] = Math.max(widths[status], 'Terminating'.length);
+  for (const line of columns([headerCells(initial, cols), ...(initial.rows ?? []).map((r) => rowCells(r, cols))], widths).lines) println(`${dim('[pods -w]')}   ${line}`);
+  let watchError: Error | undefined;
+  const watch = await watchTable<k8s.V1Pod>(ctx.kube.kc, podsPath, { labelSelector: selector, resourceVersion: initial.metadata?.resourceVersion ?? '' }, (_t, row) => println(`${dim('[pods -w]')}   ${columns([rowCells(row, cols)], widths).lines[0]}`), (err) => (watchError = err));
+  const client = new ServiceClient(ctx, s.namespace, name, 240_000).start();
+  try {
+    await until('the client to get answers', () => client.requests > 10, 30_000);
+    const value = `rotated-${randomUUID()}`;
+    const changedAt = Date.now();
+    command(`aws secretsmanager put-secret-value --secret-id ${s.secretName} --secret-string '<new value B>'`);
+    const rotated = await ctx.aws.putSecretValue(s.secretName, value);
+    command(`aws events put-events --entries '[{"Source":"aws.secretsmanager","DetailType":"Secret Label Updated",...}]'`);
+    await ctx.aws.put(labelUpdatedEvent(rotated));
+    const want = fingerprintOf(value);
+    await until(
+      'every pod of the sample app to serve the new fingerprint',
+      async () => {
+        if (watchError) throw new AbortPoll(watchError);
+        const served = await servedByPods(ctx, s.namespace, name);
+        return served.length === 2 && served.every((x) => x.served.fingerprint === want);
+      },
+      180_000,
+      250,
+    );
+    const tookMs = Date.now() - changedAt;
+    await waitRolledOut(ctx, s.namespace, name, 2);
+    const n = client.requests;
+    await until('a few more answers after the roll', () => client.requests > n + 10, 30_000);
+    await client.stop();
+    watch.stop();
+    follower.poll();
+    const after = await showServed();
+    const stale = after.filter((f) => before.includes(f));
+    println();
+    println(bold(`From put-secret-value to every pod serving the new value: ${seconds(tookMs)}`));
+    note(`${client.requests} requests during the roll, ${client.failures.length} failed; answers: ${[...client.seen].map(([f, c]) => `${f === want ? 'new' : 'old'} fingerprint ${c}`).join(', ')}.`);
+    if (client.failures.length || stale.length) throw new Error(`the roll was not clean: ${client.failures.length} failed request(s) (${client.failures.slice(0, 3).join('; ')}), ${stale.length} pod(s) still on the old value`);
+    return tookMs;
+  } finally {
+    await client.stop();
+    watch.stop();
+  }
+}
+
 // ------------------------------------------------------------------ 6. clean up
 
 async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolean> {
@@ -527,6 +668,26 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
       }
       state.examplesApplied = false;
     });
+  }
+  if (ctx && state.fingerprintApplied) {
+    await step('kubectl delete (sample app)', async () => {
+      command(`kubectl delete -f ${FINGERPRINT_EXAMPLE}`);
+      const docs = (k8s.loadAllYaml(fs.readFileSync(path.join(REPO_ROOT, FINGERPRINT_EXAMPLE), 'utf8')) as k8s.KubernetesObject[]).filter((d) => d?.kind);
+      for (const d of docs) {
+        const doc = { ...d, metadata: { ...d.metadata, name: d.metadata?.name ?? '', namespace: samples.namespace } };
+        if (!(await exists(() => ctx.kube.objects.delete(doc)))) continue;
+        await pollUntil(`${resourceName(doc)}/${doc.metadata.name} to be deleted`, async () => !(await exists(() => ctx.kube.objects.read(doc))), { timeoutMs: 60_000 });
+        output(`${resourceName(doc)} "${doc.metadata.name}" deleted`);
+      }
+      state.fingerprintApplied = false;
+    });
+  }
+  if (state.operator?.inCluster) {
+    const op = state.operator;
+    if (isRunning(op.pid, op.startTime)) await stopProcessGroup(op.pid, op.startTime, { name: 'kubectl logs -f', graceMs: 2_000 });
+    follower?.poll();
+    note(`The operator pod goes with the release (helm uninstall below); its log stays in ${shown(op.logFile)}.`);
+    state.operator = undefined;
   }
   if (state.operator) {
     const op = state.operator;
@@ -623,12 +784,18 @@ async function cleanup(state: DemoState, follower?: LogFollower): Promise<boolea
 
 function printKept(state: DemoState): void {
   begin('Kept running');
-  note(`Everything stays up: ${state.stackStarted ? 'the stack, ' : ''}the release, the operator (pid ${state.operator?.pid}), the secret, the mapping and the Deployment. Explore:`);
+  const operator = state.operator?.inCluster ? 'the operator pod' : `the operator (pid ${state.operator?.pid})`;
+  note(`Everything stays up: ${state.stackStarted ? 'the stack, ' : ''}the release, ${operator}, the secret, the mapping and the Deployment. Explore:`);
   command(`. ${shown(stackPaths().envFile)}    # KUBECONFIG and the emulator's AWS_* for kubectl and aws; helm is $HELM_BIN`);
   command('kubectl get srm -A');
   command(`kubectl get pods --selector ${readSamples().selector} --watch`);
   command(`tail -f ${shown(state.operator!.logFile)}    # the operator's JSON log`);
-  command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^secrets_rotation_operator_`);
+  if (state.operator?.inCluster) {
+    command(`kubectl -n ${OPERATOR_NAMESPACE} get pods -o wide    # the operator's pod on the real node`);
+    command(`kubectl get pods -l app=fingerprint-app -o wide    # the sample app; curl http://<pod IP>:8080/ for its fingerprint`);
+  } else {
+    command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^secrets_rotation_operator_`);
+  }
   command(`${stackDirPrefix()}npm run demo -- --rotate    # change the secret again and watch the roll`);
   note('Clean up later (the operator process is the demo\'s: use this rather than stack:down alone):');
   command(`${stackDirPrefix()}npm run demo -- --cleanup`);
@@ -669,6 +836,9 @@ async function runDemo(keep: boolean): Promise<number> {
     const rotation = await rotateAndWatch(ctx, samples, follower);
     checkpoint();
     await showResult(ctx, samples, rotation);
+    checkpoint();
+    if (ctx.env.STACK_REAL_NODE) await fingerprintApp(ctx, state, samples, follower);
+    else note(`No real node in this stack (${ctx.env.STACK_REAL_NODE_SKIP_REASON}): the sample app's part is left out.`);
   } catch (err) {
     ok = false;
     failed(err, follower);

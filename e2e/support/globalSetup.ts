@@ -5,7 +5,8 @@
 import '../../scripts/quiet-sdk-warning';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './kube';
-import { stackHealth, stackUp } from '../../scripts/stack';
+import { readStackEnv, stackHealth, stackUp } from '../../scripts/stack';
+import { ensureImagesOnRealNode } from './realnode';
 
 export default async function globalSetup(): Promise<void> {
   process.stderr.write('\n[e2e] building the operator (npm run build)\n');
@@ -13,9 +14,23 @@ export default async function globalSetup(): Promise<void> {
   const health = await stackHealth();
   if (health.healthy) {
     process.stderr.write('[e2e] using the stack that is already up (.stack/env)\n');
+  } else {
+    process.stderr.write('[e2e] bringing the local stack up (first run builds the toolchain: see README)\n');
+    await stackUp();
+    process.env.E2E_STARTED_STACK = '1';
+  }
+  await prepareRealNode();
+}
+
+/** The images the real node's pods run, built from this tree (npm run image) and imported. */
+export async function prepareRealNode(): Promise<void> {
+  const env = readStackEnv();
+  if (!env.STACK_REAL_NODE) {
+    process.stderr.write(`[e2e] no real node (${env.STACK_REAL_NODE_SKIP_REASON}): the suites that need one are skipped\n`);
     return;
   }
-  process.stderr.write('[e2e] bringing the local stack up (first run builds the toolchain: see README)\n');
-  await stackUp();
-  process.env.E2E_STARTED_STACK = '1';
+  process.stderr.write('[e2e] building the operator and sample app images (npm run image) for the real node\n');
+  const t0 = Date.now();
+  ensureImagesOnRealNode();
+  process.stderr.write(`[e2e] images built and imported into the real node in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
 }

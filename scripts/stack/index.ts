@@ -8,6 +8,7 @@ export {
   COMPONENTS,
   ComponentError,
   SERVICE_ACCOUNT_ISSUER,
+  importImageToRealNode,
   pauseComponent,
   readStackEnv,
   readStackState,
@@ -26,4 +27,6 @@ export type { ResolveToolchainOptions, StackPaths, ToolFamily, ToolchainPaths } 
 export { renderKubeconfig, writeKubeconfig } from './kubeconfig';
 export type { KubeconfigOptions } from './kubeconfig';
 export { deployAwsPrerequisites } from './aws';
+export { BRIDGE, BRIDGE_IP, REAL_NODE_LABEL, REAL_NODE_NAME, REAL_NODE_TAINT } from './realnode';
+export type { HostBefore } from './realnode';
 export type { AwsPrerequisites } from './aws';

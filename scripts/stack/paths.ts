@@ -62,7 +62,7 @@ export function parseEnvLines(text: string): Record<string, string> {
   return out;
 }
 
-export type ToolFamily = 'etcd' | 'k8s' | 'kwok' | 'helm' | 'helm-unittest';
+export type ToolFamily = 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest';
 
 export interface ToolchainPaths {
   /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
@@ -72,6 +72,7 @@ export interface ToolchainPaths {
   kubeApiserver?: string;
   kubeControllerManager?: string;
   kubeScheduler?: string;
+  kubelet?: string;
   kwok?: string;
   helm?: string;
   /** A folder to use as HELM_PLUGINS: holds unittest/{plugin.yaml,untt}. */
@@ -128,6 +129,7 @@ export function resolveToolchain(opts: ResolveToolchainOptions = {}): Promise<To
         kubeApiserver: raw.KUBE_APISERVER_BIN,
         kubeControllerManager: raw.KUBE_CONTROLLER_MANAGER_BIN,
         kubeScheduler: raw.KUBE_SCHEDULER_BIN,
+        kubelet: raw.KUBELET_BIN,
         kwok: raw.KWOK_BIN,
         helm: raw.HELM_BIN,
         helmPlugins: raw.HELM_PLUGINS,

@@ -1,7 +1,8 @@
 /**
  * Certificates and keys for the local control plane, made with openssl:
  * a CA, the API server's serving certificate, client certificates (the admin in
- * group system:masters, the controller manager, the scheduler, kwok) and the
+ * group system:masters, the controller manager, the scheduler, kwok, the real
+ * node's kubelet) and the
  * service-account signing key pair used by TokenRequest, and the front-proxy CA
  * and client of the aggregation layer.
  */
@@ -23,7 +24,7 @@ export interface Pki {
   clients: Record<PkiClient, { cert: string; key: string }>;
 }
 
-export type PkiClient = 'admin' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
+export type PkiClient = 'admin' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok' | 'real-node';
 
 const CLIENT_SUBJECTS: Record<PkiClient, string> = {
   admin: '/O=system:masters/CN=stack-admin',
@@ -31,6 +32,8 @@ const CLIENT_SUBJECTS: Record<PkiClient, string> = {
   'kube-scheduler': '/CN=system:kube-scheduler',
   // kwok writes node and pod status and node leases for fake nodes.
   kwok: '/O=system:masters/CN=kwok',
+  // The real node's kubelet (realnode.ts REAL_NODE_NAME); bound to ClusterRole system:node.
+  'real-node': '/O=system:nodes/CN=system:node:sro-real-node',
 };
 
 function openssl(args: string[], cwd: string): void {

@@ -1,7 +1,8 @@
 /**
  * The local stack: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
  * kwok (fake nodes) and moto (AWS emulator), all on 127.0.0.1, started detached so
- * they outlive the command that started them.
+ * they outlive the command that started them; and, where the machine allows it, one
+ * real node (containerd + kubelet, realnode.ts) on a bridge of ours.
  *
  *   .stack/state.json   what was started (commands, ports, pids, temp data dir)
  *   .stack/pids         "component pid" lines, for people
@@ -11,6 +12,7 @@
  *   .stack/env.json     the same for TypeScript (readStackEnv())
  * Data (etcd, certificates, component kubeconfigs) lives in a mktemp folder.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -21,6 +23,7 @@ import { httpGet, httpsHealth, KubeConnection, kubeJson, kubeRequest } from './k
 import { REPO_ROOT, resolveToolchain, stackPaths, StackPaths, ToolchainPaths } from './paths';
 import { createPki, Pki } from './pki';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile, waitReaped } from './process';
+import * as realNode from './realnode';
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'moto'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
@@ -35,7 +38,7 @@ const NODE_IP = '10.1.0.1';
 const DEFAULT_GRACE_MS = 10_000;
 
 export interface ComponentRecord {
-  name: ComponentName;
+  name: ComponentName | RealNodeComponent;
   command: string;
   args: string[];
   logFile: string;
@@ -46,6 +49,17 @@ export interface ComponentRecord {
   startTime?: string;
   /** Set by pauseComponent (SIGSTOP), cleared by resumeComponent. */
   paused?: boolean;
+}
+
+export type RealNodeComponent = 'containerd' | 'kubelet';
+
+/** The real node as stack:up made it; absent when the machine could not run one. */
+export interface RealNodeState {
+  name: string;
+  layout: realNode.RealNodeLayout;
+  /** The host as found before anything was made: teardown removes only what is new. */
+  before: realNode.HostBefore;
+  components: Record<RealNodeComponent, ComponentRecord>;
 }
 
 export interface StackState {
@@ -59,6 +73,9 @@ export interface StackState {
   admin: KubeConnection;
   nodes: string[];
   components: Record<ComponentName, ComponentRecord>;
+  realNode?: RealNodeState;
+  /** Why there is no real node (one line), when there is none. */
+  realNodeSkipReason?: string;
 }
 
 /** What .stack/env exports (and .stack/env.json holds). */
@@ -87,6 +104,13 @@ export interface StackEnv {
   AWS_PREREQUISITES_SOURCE: string;
   HELM_BIN: string;
   HELM_PLUGINS: string;
+  /** The real node's name, '' when there is none (then STACK_REAL_NODE_SKIP_REASON says why). */
+  STACK_REAL_NODE: string;
+  STACK_REAL_NODE_SKIP_REASON: string;
+  /** containerd's socket on the real node (images are imported there). */
+  STACK_CONTAINERD_SOCKET: string;
+  /** moto as pods on the real node reach it (the bridge address, DNAT-ed to loopback). */
+  STACK_POD_AWS_ENDPOINT_URL: string;
 }
 
 export interface StackLogger {
@@ -97,7 +121,7 @@ const defaultLog: StackLogger = (line) => process.stderr.write(`[stack] ${line}\
 /** A failure of one component: names it and carries the tail of its log. */
 export class ComponentError extends Error {
   constructor(
-    readonly component: ComponentName | 'aws-prerequisites' | 'toolchain' | 'nodes' | 'stack',
+    readonly component: ComponentName | RealNodeComponent | 'real-node' | 'aws-prerequisites' | 'toolchain' | 'nodes' | 'stack',
     message: string,
     readonly logTail: string = '',
   ) {
@@ -124,7 +148,7 @@ function writeAtomic(file: string, text: string, mode = 0o644): void {
 function saveState(state: StackState, p: StackPaths = stackPaths()): void {
   fs.mkdirSync(p.dir, { recursive: true });
   writeAtomic(p.stateFile, `${JSON.stringify(state, null, 2)}\n`);
-  const pids = COMPONENTS.map((c) => state.components[c])
+  const pids = [...COMPONENTS.map((c) => state.components[c]), ...Object.values(state.realNode?.components ?? {})]
     .filter((r) => r.pid !== undefined)
     .map((r) => `${r.name} ${r.pid}`);
   writeAtomic(path.join(p.dir, 'pids'), pids.length ? `${pids.join('\n')}\n` : '');
@@ -299,6 +323,8 @@ function defineComponents(l: Layout, p: StackPaths): Record<ComponentName, Compo
       `--service-account-signing-key-file=${l.pki.serviceAccountKey}`,
       // The loopback address cannot be an endpoint of the `kubernetes` Service.
       '--endpoint-reconciler-type=none',
+      // The real node registers InternalIP (the bridge) and a Hostname nothing resolves.
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       '--profiling=false',
       '--v=1',
     ]),
@@ -415,7 +441,10 @@ function displayPath(file: string): string {
 }
 
 function launch(state: StackState, name: ComponentName, p: StackPaths): void {
-  const rec = state.components[name];
+  launchRecord(state, state.components[name], p);
+}
+
+function launchRecord(state: StackState, rec: ComponentRecord, p: StackPaths): void {
   const env = { ...process.env };
   delete env.KUBECONFIG;
   const proc = spawnDetached(rec.command, rec.args, { logFile: rec.logFile, env, cwd: state.dataDir });
@@ -519,8 +548,11 @@ export async function stackHealth(p: StackPaths = stackPaths()): Promise<StackHe
       if (!ok) problems.push(`${name} does not answer on 127.0.0.1:${state.components[name].port}`);
     }
   }
+  for (const rec of Object.values(state.realNode?.components ?? {})) {
+    if (rec.pid === undefined || !isRunning(rec.pid, rec.startTime)) problems.push(`${rec.name} (real node) is not running`);
+  }
   if (problems.length === 0) {
-    for (const node of state.nodes) {
+    for (const node of [...state.nodes, ...(state.realNode ? [state.realNode.name] : [])]) {
       const ok = await kubeJson<NodeObj>(state.admin, 'GET', `/api/v1/nodes/${node}`).then(nodeIsReady, () => false);
       if (!ok) problems.push(`node ${node} is not Ready`);
     }
@@ -658,6 +690,7 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
       throw new ComponentError('aws-prerequisites', (e as Error).message, tailFile(state.components.moto.logFile, 30));
     }
     log(`AWS prerequisites (${prereq.source}): queue ${prereq.queueUrl}`);
+    await startRealNode(state, pki, p, tools, log);
 
     const env: StackEnv = {
       STACK_DIR: p.dir,
@@ -682,6 +715,10 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
       AWS_PREREQUISITES_SOURCE: prereq.source,
       HELM_BIN: tools.helm ?? '',
       HELM_PLUGINS: tools.helmPlugins ?? '',
+      STACK_REAL_NODE: state.realNode?.name ?? '',
+      STACK_REAL_NODE_SKIP_REASON: state.realNodeSkipReason ?? '',
+      STACK_CONTAINERD_SOCKET: state.realNode?.layout.containerdSocket ?? '',
+      STACK_POD_AWS_ENDPOINT_URL: state.realNode ? `http://${realNode.BRIDGE_IP}:${motoPort}` : '',
     };
     writeAtomic(p.envJsonFile, `${JSON.stringify(env, null, 2)}\n`);
     writeAtomic(p.envFile, renderEnvFile(env));
@@ -695,6 +732,137 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
     await stackDownLocked(p, log, {}).catch((d) => log(`stack:down after failure also failed: ${(d as Error).message}`));
     throw err;
   }
+}
+
+// ------------------------------------------------------------------ the real node
+
+const REAL_NODE_READY_TIMEOUT_MS = 120_000;
+
+/**
+ * Adds the real node (realnode.ts) when the machine can run it; otherwise records
+ * why in one line (STACK_REAL_NODE_SKIP_REASON) and the suites that need it skip.
+ */
+async function startRealNode(state: StackState, pki: Pki, p: StackPaths, tools: ToolchainPaths, log: StackLogger): Promise<void> {
+  const reason = realNode.realNodeUnsupported() ?? (tools.kubelet ? undefined : 'build.sh gave no kubelet');
+  if (reason) {
+    state.realNodeSkipReason = reason;
+    saveState(state, p);
+    log(`real node: not started: ${reason}`);
+    return;
+  }
+  const t0 = Date.now();
+  const before = realNode.recordHostBefore();
+  const layout = realNode.writeRealNodeConfig(state.dataDir, {
+    writeKubeconfig: (file) =>
+      writeKubeconfig(file, {
+        server: state.apiserverUrl,
+        caFile: pki.caCert,
+        user: `system:node:${realNode.REAL_NODE_NAME}`,
+        cert: { certFile: pki.clients['real-node'].cert, keyFile: pki.clients['real-node'].key },
+      }),
+  });
+  const rec = (name: RealNodeComponent, command: string, args: string[], port: number): ComponentRecord => ({ name, command, args, port, logFile: path.join(p.logs, `${name}.log`) });
+  const containerd = whichSync('containerd') ?? 'containerd';
+  state.realNode = {
+    name: realNode.REAL_NODE_NAME,
+    layout,
+    before,
+    components: {
+      containerd: rec('containerd', containerd, realNode.containerdArgs(layout), 0),
+      kubelet: rec('kubelet', tools.kubelet!, realNode.kubeletArgs(layout), 10250),
+    },
+  };
+  // Recorded before the host is touched: from here on a failure is torn down.
+  saveState(state, p);
+  const failWith = (component: RealNodeComponent | 'real-node', e: unknown, logFile?: string): never => {
+    throw new ComponentError(component, (e as Error).message, logFile ? tailFile(logFile, 30) : '');
+  };
+  try {
+    realNode.setupHostNetwork({ apiserverPort: Number(new URL(state.apiserverUrl).port), motoPort: state.components.moto.port });
+  } catch (e) {
+    failWith('real-node', e);
+  }
+  const pause = pauseImageArchive();
+  const cd = state.realNode.components.containerd;
+  launchRecord(state, cd, p);
+  await pollUntil(
+    'containerd to answer on its socket',
+    () => {
+      if (cd.pid === undefined || !isRunning(cd.pid, cd.startTime)) throw new AbortPoll(new Error(`containerd exited during start-up (see ${displayPath(cd.logFile)})`));
+      return spawnSyncOk('ctr', ['--address', layout.containerdSocket, 'version']);
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  ).catch((e) => failWith('containerd', e, cd.logFile));
+  realNode.importImage(layout.containerdSocket, pause);
+  // No Node authorizer here (RBAC only): the kubelet gets ClusterRole system:node.
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'sro-stack:system:nodes' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:nodes' }],
+  };
+  const res = await kubeRequest(state.admin, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding);
+  if (res.status !== 201 && res.status !== 409) failWith('real-node', new Error(`ClusterRoleBinding for system:nodes: HTTP ${res.status}: ${res.body.slice(0, 200)}`));
+  const kl = state.realNode.components.kubelet;
+  launchRecord(state, kl, p);
+  await pollUntil(
+    `node ${realNode.REAL_NODE_NAME} to be Ready (kubelet)`,
+    async () => {
+      if (kl.pid === undefined || !isRunning(kl.pid, kl.startTime)) throw new AbortPoll(new Error(`kubelet exited during start-up (see ${displayPath(kl.logFile)})`));
+      return nodeIsReady(await kubeJson<NodeObj>(state.admin, 'GET', `/api/v1/nodes/${realNode.REAL_NODE_NAME}`).catch(() => ({})));
+    },
+    { timeoutMs: REAL_NODE_READY_TIMEOUT_MS, intervalMs: 250 },
+  ).catch((e) => failWith('kubelet', e, kl.logFile));
+  log(`real node ${realNode.REAL_NODE_NAME} Ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (kubelet ${state.kubernetesVersion} + containerd + runc on bridge ${realNode.BRIDGE} ${realNode.BRIDGE_IP}; tainted ${realNode.REAL_NODE_TAINT.key})`);
+}
+
+function spawnSyncOk(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}
+
+/** The sandbox image archive (scripts/image/build.sh --only pause; cached). */
+function pauseImageArchive(): string {
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'image', 'build.sh'), '--only', 'pause', '--print-env'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const archive = /^PAUSE_ARCHIVE=(.*)$/m.exec(r.stdout ?? '')?.[1];
+  if (r.status !== 0 || !archive) throw new ComponentError('real-node', `building the pause image failed (exit ${r.status})`);
+  return archive;
+}
+
+/** Imports an image archive into the real node's containerd (throws when there is no real node). */
+export function importImageToRealNode(archive: string, p: StackPaths = stackPaths()): void {
+  const state = requireState(p);
+  if (!state.realNode) throw new Error(`no real node in this stack: ${state.realNodeSkipReason ?? 'unknown reason'}`);
+  realNode.importImage(state.realNode.layout.containerdSocket, archive);
+}
+
+/** kubelet first, then every container, containerd, its shims, and what was made on the host. */
+async function stopRealNode(state: StackState, p: StackPaths, log: StackLogger): Promise<void> {
+  const rn = state.realNode!;
+  const stop = async (rec: ComponentRecord, graceMs: number): Promise<void> => {
+    if (rec.pid === undefined) return;
+    await stopProcessGroup(rec.pid, rec.startTime, { name: rec.name, graceMs });
+    rec.pid = undefined;
+    rec.startTime = undefined;
+  };
+  await stop(rn.components.kubelet, DEFAULT_GRACE_MS);
+  const killed = realNode.killContainers(rn.layout.containerdSocket);
+  if (killed) {
+    await pollUntil('the real node\'s containers to exit', () => spawnSync('ctr', ['--address', rn.layout.containerdSocket, '-n', 'k8s.io', 'tasks', 'ls', '-q'], { encoding: 'utf8' }).stdout?.trim() === '', { timeoutMs: 20_000, intervalMs: 200 }).catch(() => undefined);
+  }
+  await stop(rn.components.containerd, DEFAULT_GRACE_MS);
+  const shims = realNode.shimPids(rn.layout.containerdSocket);
+  for (const pid of shims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  await pollUntil('containerd shims to exit', () => realNode.shimPids(rn.layout.containerdSocket).length === 0, { timeoutMs: 10_000, intervalMs: 100 });
+  const removed = realNode.teardownHost(rn.before, rn.layout.dataDir);
+  saveState(state, p);
+  log(`real node: stopped kubelet and containerd, killed ${killed} container(s) and ${shims.length} shim(s); removed ${removed.join(', ') || 'nothing else'}`);
 }
 
 // ------------------------------------------------------------------ down
@@ -730,6 +898,13 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     // Clients first, then the API server, then its storage.
     const waves: ComponentName[][] = [['kwok', 'kube-scheduler', 'kube-controller-manager', 'moto'], ['kube-apiserver'], ['etcd']];
     const failures: string[] = [];
+    if (state.realNode) {
+      try {
+        await stopRealNode(state, p, log);
+      } catch (e) {
+        failures.push(`real node: ${(e as Error).message}`);
+      }
+    }
     const pidsBefore = Object.fromEntries(COMPONENTS.map((c) => [c, state.components[c].pid])) as Record<ComponentName, number | undefined>;
     const pids = Object.values(pidsBefore).filter((pid): pid is number => pid !== undefined);
     for (const wave of waves) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local toolchain (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kwok, helm, helm-unittest) from the Go modules pinned in
+# kube-scheduler, kubelet, kwok, helm, helm-unittest) from the Go modules pinned in
 # scripts/toolchain/versions.env, and caches the binaries under
 #   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/<tool>-<version>/
 # A second run builds nothing.
@@ -9,11 +9,11 @@
 #   build.sh                    build what is missing, print a summary (stderr)
 #   build.sh --print-env        same, then print KEY=VALUE lines (stdout) naming the
 #                               binaries: ETCD_BIN KUBE_APISERVER_BIN
-#                               KUBE_CONTROLLER_MANAGER_BIN KUBE_SCHEDULER_BIN KWOK_BIN
+#                               KUBE_CONTROLLER_MANAGER_BIN KUBE_SCHEDULER_BIN KUBELET_BIN KWOK_BIN
 #                               HELM_BIN HELM_PLUGINS HELM_UNITTEST_BIN ...
 #                               (eval-able: `set -a; eval "$(build.sh --print-env)"; set +a`)
 #   build.sh --check            exit 0 if everything is cached, 1 otherwise; builds nothing
-#   build.sh --only k8s,helm    restrict to some families: k8s etcd kwok helm helm-unittest
+#   build.sh --only k8s,helm    restrict to some families: k8s kubelet etcd kwok helm helm-unittest
 #   build.sh --sync [FAMILY..]  regenerate scripts/toolchain/<family>/go.mod and go.sum
 #                               from versions.env (needs the Go module proxy)
 #
@@ -30,7 +30,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Bump when the way binaries are built changes (flags, layout): invalidates the cache.
 RECIPE=1
-FAMILIES=(etcd k8s kwok helm helm-unittest)
+FAMILIES=(etcd k8s kubelet kwok helm helm-unittest)
 CACHE_ROOT="${SRO_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-rotation-operator}"
 
 export GOTOOLCHAIN=local
@@ -128,20 +128,26 @@ sync_family() {
     etcd)
       new_module "$dir" secrets-rotation-operator/toolchain/etcd
       (cd "$dir" && go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" -tool=go.etcd.io/etcd/server/v3) ;;
-    k8s)
-      new_module "$dir" secrets-rotation-operator/toolchain/k8s
+    k8s|kubelet)
+      # The kubelet has a module of its own (same release, same replaces): it needs a
+      # few more requires, and the control plane's binaries stay cached when they change.
+      new_module "$dir" "secrets-rotation-operator/toolchain/$fam"
       (cd "$dir" && GOFLAGS=-mod=mod go mod download "k8s.io/kubernetes@$KUBERNETES_VERSION")
       local upstream_mod; upstream_mod="$(gomodcache)/cache/download/k8s.io/kubernetes/@v/$KUBERNETES_VERSION.mod"
-      [[ -f "$upstream_mod" ]] || die "sync k8s: $upstream_mod not found after download"
+      [[ -f "$upstream_mod" ]] || die "sync $fam: $upstream_mod not found after download"
       local staging
       staging="$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$upstream_mod")"
-      [[ -n "$staging" ]] || die "sync k8s: no staging replace lines found in $upstream_mod"
+      [[ -n "$staging" ]] || die "sync $fam: no staging replace lines found in $upstream_mod"
       local args=(-require="k8s.io/kubernetes@$KUBERNETES_VERSION")
       local m
       for m in $staging; do args+=(-replace="$m=$m@$K8S_STAGING_VERSION"); done
-      args+=(-tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kube-controller-manager -tool=k8s.io/kubernetes/cmd/kube-scheduler)
+      if [[ "$fam" == k8s ]]; then
+        args+=(-tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kube-controller-manager -tool=k8s.io/kubernetes/cmd/kube-scheduler)
+      else
+        args+=(-tool=k8s.io/kubernetes/cmd/kubelet)
+      fi
       (cd "$dir" && go mod edit "${args[@]}")
-      log "sync k8s: $(echo "$staging" | wc -l) staging modules replaced by $K8S_STAGING_VERSION" ;;
+      log "sync $fam: $(echo "$staging" | wc -l) staging modules replaced by $K8S_STAGING_VERSION" ;;
     kwok)
       new_module "$dir" secrets-rotation-operator/toolchain/kwok
       (cd "$dir" && go mod edit -require="sigs.k8s.io/kwok@$KWOK_VERSION" -tool=sigs.k8s.io/kwok/cmd/kwok) ;;
@@ -174,7 +180,7 @@ check_pins() { # family
   [[ -f "$dir/go.mod" && -f "$dir/go.sum" ]] || die "$dir/go.mod or go.sum missing: run 'bash scripts/toolchain/build.sh --sync $fam'"
   case "$fam" in
     etcd) requires "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" || ok=0 ;;
-    k8s)
+    k8s|kubelet)
       requires "$dir" k8s.io/kubernetes "$KUBERNETES_VERSION" || ok=0
       if grep -E '=> k8s\.io/' "$dir/go.mod" | grep -vq " $K8S_STAGING_VERSION\$"; then ok=0; fi ;;
     kwok) requires "$dir" sigs.k8s.io/kwok "$KWOK_VERSION" || ok=0 ;;
@@ -241,7 +247,7 @@ build_family() {
   rm -rf "$tmp"
 }
 
-ETCD_BIN="" KUBE_APISERVER_BIN="" KUBE_CONTROLLER_MANAGER_BIN="" KUBE_SCHEDULER_BIN=""
+ETCD_BIN="" KUBE_APISERVER_BIN="" KUBE_CONTROLLER_MANAGER_BIN="" KUBE_SCHEDULER_BIN="" KUBELET_BIN=""
 KWOK_BIN="" HELM_BIN="" HELM_PLUGINS_DIR="" HELM_UNITTEST_BIN=""
 MISSING=0
 T_START="$(date +%s)"
@@ -273,9 +279,9 @@ if selected etcd && [[ $USE_ASSETS == 0 ]]; then
   ETCD_BIN="$d/etcd"
 fi
 
+k8s_ld="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
 if selected k8s; then
   d="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
-  k8s_ld="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
   specs=()
   [[ $USE_ASSETS == 1 ]] || specs+=("kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver")
   specs+=("kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager" "kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler")
@@ -283,6 +289,13 @@ if selected k8s; then
   [[ $USE_ASSETS == 1 ]] || KUBE_APISERVER_BIN="$d/kube-apiserver"
   KUBE_CONTROLLER_MANAGER_BIN="$d/kube-controller-manager"
   KUBE_SCHEDULER_BIN="$d/kube-scheduler"
+fi
+
+# The real node's kubelet (same release as the control plane).
+if selected kubelet; then
+  d="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
+  build_family kubelet "$d" "$k8s_ld" "kubelet=k8s.io/kubernetes/cmd/kubelet"
+  KUBELET_BIN="$d/kubelet"
 fi
 
 if selected kwok; then
@@ -339,6 +352,7 @@ print_env() {
   emit KUBE_APISERVER_BIN "$KUBE_APISERVER_BIN"
   emit KUBE_CONTROLLER_MANAGER_BIN "$KUBE_CONTROLLER_MANAGER_BIN"
   emit KUBE_SCHEDULER_BIN "$KUBE_SCHEDULER_BIN"
+  emit KUBELET_BIN "$KUBELET_BIN"
   emit KWOK_BIN "$KWOK_BIN"
   emit HELM_BIN "$HELM_BIN"
   emit HELM_PLUGINS "$HELM_PLUGINS_DIR"
