@@ -24,6 +24,7 @@ import {
   mappingKey,
   normaliseMapping,
   type FieldError,
+  type Mapping,
   type SecretsRotationMapping,
   type SecretsRotationMappingStatus,
 } from './model';
@@ -174,8 +175,7 @@ export class MappingWatcher extends Operator {
       const n = normaliseMapping(obj);
       if (n.ok) {
         this.invalid.delete(key);
-        const appliedVersion = appliedVersionOf(obj.status, n.mapping.secret.raw);
-        this.opts.index.upsert({ ...n.mapping, ...(appliedVersion ? { appliedVersion } : {}) });
+        this.opts.index.upsert(indexEntry(n.mapping, obj.status));
       } else {
         this.opts.index.remove(key);
         if (!this.invalid.has(key)) this.opts.log.warn('mapping is invalid', { mapping: key, error: formatFieldErrors(n.errors) });
@@ -251,9 +251,8 @@ export class MappingWatcher extends Operator {
         this.objects.set(key, written);
         // The index sees a version we just recorded at once, not when the watch brings it
         // back: the next rotation on the serial path (drift after an event) then skips it.
-        const n = normaliseMapping(written);
-        const appliedVersion = n.ok ? appliedVersionOf(written.status, n.mapping.secret.raw) : undefined;
-        if (n.ok) this.opts.index.upsert({ ...n.mapping, ...(appliedVersion ? { appliedVersion } : {}) });
+        const indexed = this.opts.index.get(key);
+        if (indexed && 'appliedVersion' in patch) this.opts.index.upsert(indexEntry(indexed, written.status));
       }
       return true;
     });
@@ -272,6 +271,13 @@ export class MappingWatcher extends Operator {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type GaxiosOptions = { timeout?: number; [k: string]: any };
+
+/** The mapping as the index holds it: with the version its status records for its own secret. */
+function indexEntry(mapping: Mapping, status: SecretsRotationMappingStatus | undefined): Mapping {
+  const { appliedVersion: _old, ...rest } = mapping;
+  const appliedVersion = appliedVersionOf(status, mapping.secret.raw);
+  return appliedVersion ? { ...rest, appliedVersion } : rest;
+}
 
 /**
  * What is kept of each object: identity, spec and status. managedFields and
