@@ -37,15 +37,24 @@ export class Limiter {
 }
 
 /** The request methods of a client-node API class (the others are configuration). */
-const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
+export const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
+/** The request methods that change something. */
+export const MUTATING_METHOD = /^(create|patch|replace|delete)[A-Z]/;
 
-/** `api` with every request method run under `limiter`. */
-export function withLimit<T extends object>(api: T, limiter: Limiter): T {
+type Call = (...args: unknown[]) => Promise<unknown>;
+
+/** `api` with each method whose name matches `methods` run through `around(call)`. */
+export function aroundMethods<T extends object>(api: T, methods: RegExp, around: (call: () => Promise<unknown>) => Promise<unknown>): T {
   return new Proxy(api, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || typeof value !== 'function' || !REQUEST_METHOD.test(prop)) return value;
-      return (...args: unknown[]) => limiter.run(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+      if (typeof prop !== 'string' || typeof value !== 'function' || !methods.test(prop)) return value;
+      return (...args: unknown[]) => around(() => (value as Call).apply(target, args));
     },
   });
+}
+
+/** `api` with every request method run under `limiter`. */
+export function withLimit<T extends object>(api: T, limiter: Limiter): T {
+  return aroundMethods(api, REQUEST_METHOD, (call) => limiter.run(call));
 }

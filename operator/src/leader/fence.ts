@@ -14,6 +14,7 @@
  * within the lease duration, so it has ended before another replica can take over.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { MUTATING_METHOD, aroundMethods } from '../kube/limit';
 
 export class FencedError extends Error {
   constructor(reason: string) {
@@ -66,24 +67,11 @@ export class Fence {
   }
 }
 
-/** The mutating request methods of a client-node API class. */
-const MUTATING = /^(create|patch|replace|delete)[A-Z]/;
-
 /** `api` with every mutating request checked against `fence` just before it is sent. */
 export function withFence<T extends object>(api: T, fence: Fence): T {
-  return new Proxy(api, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || typeof value !== 'function' || !MUTATING.test(prop)) return value;
-      return (...args: unknown[]) => {
-        try {
-          fence.check();
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-      };
-    },
+  return aroundMethods(api, MUTATING_METHOD, async (call) => {
+    fence.check();
+    return call();
   });
 }
 
