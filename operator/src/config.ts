@@ -84,7 +84,8 @@ const QUEUE_URL_ACCOUNT = /^https?:\/\/[^/]+\/(\d{12})\//;
 export function loadConfig(env: Env, hostname = 'localhost'): Config {
   const queueUrl = required(env, 'SQS_QUEUE_URL');
   if (!/^https?:\/\/[^/]+\/.+/.test(queueUrl)) throw new ConfigError('SQS_QUEUE_URL', `is not a queue URL: ${JSON.stringify(queueUrl)}`);
-  const region = optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? QUEUE_URL_REGION.exec(queueUrl)?.[1];
+  const queueRegion = QUEUE_URL_REGION.exec(queueUrl)?.[1];
+  const region = optional(env, 'AWS_REGION') ?? optional(env, 'AWS_DEFAULT_REGION') ?? queueRegion;
   if (!region) throw new ConfigError('AWS_REGION', 'is not set and cannot be derived from SQS_QUEUE_URL');
 
   const leaseDurationSeconds = int(env, 'LEASE_DURATION_SECONDS', DEFAULTS.LEASE_DURATION_SECONDS, 1);
@@ -114,7 +115,7 @@ export function loadConfig(env: Env, hostname = 'localhost'): Config {
   return {
     queueUrl,
     region,
-    home: { region: QUEUE_URL_REGION.exec(queueUrl)?.[1] ?? region, ...(queueAccount ? { account: queueAccount } : {}) },
+    home: { region: queueRegion ?? region, ...(queueAccount ? { account: queueAccount } : {}) },
     watchNamespaces: list(env, 'WATCH_NAMESPACES', /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/),
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, DEFAULTS.LOG_LEVEL),
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.HTTP_PORT, 0, 65535),
