@@ -57,6 +57,18 @@ function elector(store: FakeLeases, identity: string, events: string[], now?: ()
   });
 }
 
+/** Replica 'a' leading a fresh lease, on a clock the test moves by hand. */
+async function leaderOnOwnClock() {
+  const store = new FakeLeases();
+  let clock = 1_000_000;
+  const terms: Term[] = [];
+  const events: string[] = [];
+  const a = elector(store, 'a', events, () => clock, terms);
+  a.start();
+  await until(() => a.isLeader, 'a leads');
+  return { store, a, terms, events, tick: (ms: number) => void (clock += ms) };
+}
+
 describe('LeaderElector', () => {
   it('takes a free lease, and stop() steps down and releases it promptly', async () => {
     const store = new FakeLeases();
@@ -129,34 +141,23 @@ describe('LeaderElector', () => {
   });
 
   it('the lease stops being valid at the renew deadline on our own clock, before the loop notices (a frozen process)', async () => {
-    const store = new FakeLeases();
-    let clock = 1_000_000;
-    const terms: Term[] = [];
-    const a = elector(store, 'a', [], () => clock, terms);
-    a.start();
-    await until(() => a.isLeader, 'a leads');
+    const { a, tick } = await leaderOnOwnClock();
     expect(a.leaseValid()).toBe(true);
-    clock += 9_999;
+    tick(9_999);
     expect(a.leaseValid()).toBe(true);
-    clock += 1;
+    tick(1);
     // No renewal ran in between (as when SIGSTOPped): the fence must already refuse writes.
     expect(a.leaseValid()).toBe(false);
     await a.stop();
   });
 
   it('stepping down aborts the term, so its in-flight work is cancelled', async () => {
-    const store = new FakeLeases();
-    let clock = 1_000_000;
-    const terms: Term[] = [];
-    const events: string[] = [];
-    const a = elector(store, 'a', events, () => clock, terms);
-    a.start();
-    await until(() => a.isLeader, 'a leads');
+    const { store, a, terms, events, tick } = await leaderOnOwnClock();
     // Renewals now fail (API server unreachable) past the renew deadline.
     store.api.patchNamespacedLease = async () => {
       throw new Error('timeout');
     };
-    clock += 11_000;
+    tick(11_000);
     await until(() => !a.isLeader, 'a steps down', 4000);
     expect(terms[0].signal.aborted).toBe(true);
     expect(events).toEqual(['a:lead', 'a:follow']);
@@ -183,22 +184,17 @@ describe('LeaderElector', () => {
   });
 
   it('relinquish() steps down without releasing, and does not campaign again for one lease duration', async () => {
-    const store = new FakeLeases();
-    let clock = 1_000_000;
-    const terms: Term[] = [];
-    const a = elector(store, 'a', [], () => clock, terms);
-    a.start();
-    await until(() => a.isLeader, 'a leads');
+    const { store, a, terms, tick } = await leaderOnOwnClock();
     await a.relinquish('work stalled');
     expect(a.isLeader).toBe(false);
     expect(terms[0].signal.aborted).toBe(true);
     expect(store.lease!.spec.holderIdentity).toBe('a');
     const patches = store.patches.length;
-    clock += 14_000;
+    tick(14_000);
     await new Promise((r) => setTimeout(r, 50));
     expect(a.isLeader).toBe(false);
     expect(store.patches).toHaveLength(patches);
-    clock += 1_001;
+    tick(1_001);
     await until(() => a.isLeader, 'a leads again after the hold-off', 4000);
     expect(terms.map((t) => t.id)).toEqual([1, 2]);
     await a.stop();
