@@ -10,7 +10,8 @@
  * batch: all ten were dead-lettered after maxReceiveCount receives.
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { apiCallDetail, eventBody, labelUpdatedBody } from '../support/scenario';

@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import type { OperatorProcess } from '../support/operator';

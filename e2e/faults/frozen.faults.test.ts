@@ -7,7 +7,8 @@
  * the cluster's records (no workload rolled twice) and on the old leader's own
  * 'workload restarted' lines stamped after the wake-up.
  */
-import { FaultFile, countLogs, onLog, patchedMoreThanOnce, progress } from './support/fixture';
+import { FaultFile, countLogs, onLog, patchedMoreThanOnce } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import type { LogLine, OperatorProcess } from '../support/operator';

@@ -8,7 +8,8 @@
  * Deployment rolls exactly once (0 doubled, 0 lost); the old leader exits 0 within
  * the grace period.
  */
-import { FaultFile, countLogs, outputDrained, patchedMoreThanOnce, progress } from './support/fixture';
+import { FaultFile, countLogs, outputDrained, patchedMoreThanOnce } from './support/fixture';
+import { progress } from './support/progress';
 import { startHangProxy, type HangProxy } from './support/hangProxy';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';

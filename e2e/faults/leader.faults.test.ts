@@ -6,7 +6,8 @@
  * leader" line), and the stream must end with every workload on its new version,
  * each rolled once.
  */
-import { FaultFile, countLogs, progress } from './support/fixture';
+import { FaultFile, countLogs } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import type { OperatorProcess } from '../support/operator';

@@ -8,7 +8,8 @@
  */
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/adapters';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { podIsRunning } from '../support/kube';

@@ -7,7 +7,8 @@
  * version: nothing lost, nothing doubled.
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { staysFalse, waitFor } from '../support/wait';

@@ -5,7 +5,8 @@
  * recover fully: two secrets rotated after the outage roll like the one before it.
  */
 import { pauseComponent, resumeComponent, waitForComponent } from '../../scripts/stack';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { waitFor } from '../support/wait';
