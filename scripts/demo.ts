@@ -43,18 +43,20 @@ import {
 import { freePort } from '../e2e/support/moto';
 import { formatFieldErrors, GROUP, KIND, normaliseMapping, PLURAL, selectorToQuery, VERSION, type SecretsRotationMapping } from '../operator/src/mappings/model';
 import { errorMessage } from '../operator/src/log';
+import { METRIC_PREFIX } from '../operator/src/metrics';
 import { currentVersionOf } from '../operator/src/secrets/describer';
 import { DEFAULT_STACK_NAME, deletePrerequisites } from './aws/prerequisites';
 import { FAKE_CREDENTIALS } from './stack/aws';
 import { REPO_ROOT, readStackEnv, stackDir, stackDown, stackHealth, stackPaths, stackUp } from './stack';
 import { httpGet } from './stack/kubeapi';
+import { CHART_NAME } from './stack/paths';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup } from './stack/process';
 import { getTable, headerCells, rowCells, shownColumns, watchTable, type Table } from './demo/kubeTable';
 import { LogFollower, prettyLogLine, type LogLine } from './demo/operatorLog';
 import { bold, columns, command, dim, green, note, output, println, red, section, seconds } from './demo/ui';
 
-const RELEASE = 'secrets-rotation-operator';
-const OPERATOR_NAMESPACE = 'secrets-rotation-operator';
+const RELEASE = CHART_NAME;
+const OPERATOR_NAMESPACE = CHART_NAME;
 const CRD_NAME = `${PLURAL}.${GROUP}`;
 const EXAMPLE_FILES = ['examples/deployment.yaml', 'examples/secretsrotationmapping.yaml'];
 const POC_EXAMPLE = 'examples/poc/secretsrotationmapping.yaml';
@@ -794,7 +796,7 @@ function printKept(state: DemoState): void {
     command(`kubectl -n ${OPERATOR_NAMESPACE} get pods -o wide    # the operator's pod on the real node`);
     command(`kubectl get pods -l app=fingerprint-app -o wide    # the sample app; curl http://<pod IP>:8080/ for its fingerprint`);
   } else {
-    command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^secrets_rotation_operator_`);
+    command(`curl -s http://127.0.0.1:${state.operator!.httpPort}/metrics | grep ^${METRIC_PREFIX}`);
   }
   command(`${stackDirPrefix()}npm run demo -- --rotate    # change the secret again and watch the roll`);
   note('Clean up later (the operator process is the demo\'s: use this rather than stack:down alone):');
