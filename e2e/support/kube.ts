@@ -3,9 +3,8 @@ import fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type SecretsRotationMapping, type WorkloadKind } from '../../operator/src/mappings/model';
 import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
-import { waitFor } from './wait';
-
 import { CRD_FILE, REPO_ROOT } from '../../scripts/stack/paths';
+import { waitFor } from './wait';
 
 export { CRD_FILE, REPO_ROOT };
 
