@@ -4,6 +4,7 @@
  * shows, what the API server refuses, least-privilege RBAC, and a clean uninstall.
  */
 import { CHART_DIR, canI, helm, localValues } from './support/chart';
+import { GROUP, KIND, PLURAL } from '../operator/src/mappings/model';
 import { e2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
 import { waitFor } from './support/wait';
@@ -36,7 +37,7 @@ describe('cluster-wide install (the default)', () => {
     expect(header.split(/\s{2,}/)).toEqual(['NAME', 'SECRET', 'WORKLOADS', 'LAST ROTATION', 'READY', 'AGE']);
     expect(row.split(/\s{2,}/).slice(0, 5)).toEqual(['web', secret.name, '1', expect.stringMatching(/^\d+s$/), 'True']);
     const short = await kubectl(s.ctx, ['get', 'srm', '-n', ns, '-o', 'name']);
-    expect(short.stdout.trim()).toBe('secretsrotationmapping.awssecretsoperator.secretoperator/web');
+    expect(short.stdout.trim()).toBe(`${KIND.toLowerCase()}.${GROUP}/web`);
   });
 
   test("the chart's ServiceAccount cannot read Secrets, and can do what the operator needs", async () => {
@@ -52,10 +53,10 @@ describe('cluster-wide install (the default)', () => {
     // Least privilege: verbs nothing in the operator uses are not granted (every e2e test runs without them).
     expect(await canI(s.ctx, s.release, 'get', 'deployments.apps', ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'get', 'secretsrotationmappings.awssecretsoperator.secretoperator', ns)).toBe(false);
-    expect(await canI(s.ctx, s.release, 'update', 'secretsrotationmappings.awssecretsoperator.secretoperator/status', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'update', `${PLURAL}.${GROUP}/status`, ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'patch', 'events', ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'create', 'events', ns)).toBe(true);
-    expect(await canI(s.ctx, s.release, 'patch', 'secretsrotationmappings.awssecretsoperator.secretoperator/status', ns)).toBe(true);
+    expect(await canI(s.ctx, s.release, 'patch', `${PLURAL}.${GROUP}/status`, ns)).toBe(true);
   });
 
   test('a mapping with a bad spec is refused by the API server with a message naming the field', async () => {

@@ -4,6 +4,7 @@
  * messages interleaved with good ones end in the dead-letter queue while the good
  * ones are all handled and the operator keeps running.
  */
+import { SECRET_VERSIONS_ANNOTATION } from '../operator/src/workloads/adapters';
 import { canonicalSecretKey, parseSecretId } from '../operator/src/secrets/secretId';
 import { M, endScenario, eventBody, labelUpdatedBody, rand, snapshot, startScenario, value, waitDeleted, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
 import { waitFor } from './support/wait';
@@ -60,7 +61,7 @@ test('ten versions in two seconds: the workload ends on the newest with at most 
   expect(rollouts).toBeLessThanOrEqual(2);
   // The running pod was made from the template that records the newest version.
   const pod = (await s.ctx.kube.pods(ns, 'burst')).find((p) => p.metadata!.name === pods[0])!;
-  expect(pod.metadata?.annotations?.['awssecretsoperator.secretoperator/secret-versions']).toContain(last.version);
+  expect(pod.metadata?.annotations?.[SECRET_VERSIONS_ANNOTATION]).toContain(last.version);
 });
 
 test('malformed and foreign messages go to the dead-letter queue; the good ones around them are all handled', async () => {

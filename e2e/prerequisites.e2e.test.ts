@@ -1,6 +1,6 @@
 /**
  * The prerequisites template deployed into moto: the EventBridge rule really routes
- * exactly the fixture events that DESIGN.md counts as changes into the queue.
+ * exactly the fixture events that docs/architecture.md counts as changes into the queue.
  * moto emits no events itself, so the test does what a user does (CreateSecret,
  * PutSecretValue) and then sends, with PutEvents, the events AWS would have sent.
  */

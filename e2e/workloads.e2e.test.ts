@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Secret } from './support/aws';
 import { REPO_ROOT } from './support/kube';
-import { parseAppliedVersions } from '../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../operator/src/workloads/adapters';
 import {
   M,
   endScenario,
@@ -67,7 +67,7 @@ describe('workload kinds', () => {
 
     for (const b of before) {
       const pods = await waitForNewPods(s.ctx, b);
-      for (const p of pods) expect(Object.values(JSON.parse(p.annotations['awssecretsoperator.secretoperator/secret-versions']))).toEqual([rotated.version]);
+      for (const p of pods) expect(Object.values(JSON.parse(p.annotations[SECRET_VERSIONS_ANNOTATION]))).toEqual([rotated.version]);
     }
     const status = (await waitLastRotation(s.ctx, ns, 'kinds', rotated.version)).status!;
     expect(status.lastRotation!.workloads).toEqual(

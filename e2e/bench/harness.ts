@@ -9,6 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { parseAppliedVersions } from '../../operator/src/workloads/adapters';
 import { e2eContext, type E2eContext } from '../support/context';
@@ -20,7 +21,7 @@ import { waitFor } from '../support/wait';
 import { AwsProxy, KubeProxy } from './proxy';
 import { parseHistogram, type Histogram } from './stats';
 
-export const M = 'secrets_rotation_operator_';
+export const M = METRIC_PREFIX;
 
 /** Progress on stderr (stdout carries the table or the JSON document). */
 export function say(msg: string): void {

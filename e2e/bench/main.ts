@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   const started = !(await stackHealth()).healthy;
   if (started) {
-    say('bringing the local stack up (first run builds the toolchain: see README)');
+    say('bringing the local stack up (first run builds the toolchain: see docs/local-stack.md)');
     await stackUp();
   } else say('using the stack that is already up');
   try {

@@ -8,7 +8,8 @@
  * ready again after the recovery, and every workload must end on its new version,
  * rolled once: every request has a deadline, so nothing wedges.
  */
-import { FaultFile, onLog, progress } from './support/fixture';
+import { FaultFile, onLog } from './support/fixture';
+import { progress } from './support/progress';
 import { startHangProxy, type HangProxy } from './support/hangProxy';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';

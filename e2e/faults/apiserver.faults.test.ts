@@ -5,7 +5,8 @@
  * restart (the messages it could not act on come back after the visibility timeout).
  */
 import { startComponent, stopComponent } from '../../scripts/stack';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 

@@ -10,7 +10,9 @@
  * batch: all ten were dead-lettered after maxReceiveCount receives.
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { FaultFile, progress } from './support/fixture';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { apiCallDetail, eventBody, labelUpdatedBody } from '../support/scenario';
@@ -57,7 +59,7 @@ test('a body whose errorCode has a non-function toString is handled alone (ackno
     problems.push((err as Error).message);
   }
   if (acknowledged() && acknowledged()!.reason !== 'CallFailed') problems.push(`the crafted message was acknowledged with reason ${String(acknowledged()!.reason)}, expected CallFailed`);
-  const callFailed = await op.metric('secrets_rotation_operator_messages_ignored_total', { reason: 'CallFailed' });
+  const callFailed = await op.metric(`${METRIC_PREFIX}messages_ignored_total`, { reason: 'CallFailed' });
   if (callFailed !== 1) problems.push(`messages_ignored_total{reason="CallFailed"} is ${callFailed}, expected 1`);
   const bodies = await f.ctx.aws.peekBodies(dlq, 10);
   const goodIds = new Set(good.map((g) => g.id));

@@ -9,7 +9,8 @@
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/adapters';
-import { FaultFile, inBatches, patchedMoreThanOnce, progress } from './support/fixture';
+import { FaultFile, inBatches, patchedMoreThanOnce } from './support/fixture';
+import { progress } from './support/progress';
 import { startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';

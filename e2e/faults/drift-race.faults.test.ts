@@ -9,7 +9,8 @@
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
-import { FaultFile, countLogs, inBatches, patchedMoreThanOnce, progress } from './support/fixture';
+import { FaultFile, countLogs, inBatches, patchedMoreThanOnce } from './support/fixture';
+import { progress } from './support/progress';
 import { startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';

@@ -6,7 +6,8 @@
  * DescribeSecret only (every Secrets Manager call the operator makes goes through a
  * recording proxy), and leave the other workloads alone.
  */
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler, startRecordingProxy, type RecordingProxy } from './support/probes';
 import { waitFor } from '../support/wait';

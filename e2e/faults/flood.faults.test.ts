@@ -8,7 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { FaultFile, progress } from './support/fixture';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import type { OperatorProcess } from '../support/operator';
@@ -66,7 +68,7 @@ async function sendBad(f: FaultFile, from: number, to: number): Promise<void> {
 }
 
 async function metrics(op: OperatorProcess) {
-  const m = (name: string, labels: Record<string, string> = {}) => op.metric(`secrets_rotation_operator_${name}`, labels);
+  const m = (name: string, labels: Record<string, string> = {}) => op.metric(`${METRIC_PREFIX}${name}`, labels);
   const codes = Object.fromEntries(await Promise.all([...new Set(KINDS.map((k) => k.code))].map(async (c) => [c, await m('messages_malformed_total', { code: c })] as const)));
   return {
     received: await m('messages_received_total'),

@@ -7,7 +7,9 @@
  * the cluster's records (no workload rolled twice) and on the old leader's own
  * 'workload restarted' lines stamped after the wake-up.
  */
-import { FaultFile, countLogs, onLog, patchedMoreThanOnce, progress } from './support/fixture';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { FaultFile, countLogs, onLog, patchedMoreThanOnce } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import type { LogLine, OperatorProcess } from '../support/operator';
@@ -21,7 +23,7 @@ jest.setTimeout(600_000);
 
 const f = FaultFile.forThisFile(S);
 
-const isLeader = async (op: OperatorProcess) => (await op.metric('secrets_rotation_operator_leader')) === 1;
+const isLeader = async (op: OperatorProcess) => (await op.metric(`${METRIC_PREFIX}leader`)) === 1;
 const at = (l: LogLine) => Date.parse(String(l.timestamp));
 
 test('a leader frozen past its lease makes no patch after waking; the follower finishes, nothing doubled', async () => {

@@ -8,7 +8,9 @@
  * Deployment rolls exactly once (0 doubled, 0 lost); the old leader exits 0 within
  * the grace period.
  */
-import { FaultFile, countLogs, outputDrained, patchedMoreThanOnce, progress } from './support/fixture';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { FaultFile, countLogs, outputDrained, patchedMoreThanOnce } from './support/fixture';
+import { progress } from './support/progress';
 import { startHangProxy, type HangProxy } from './support/hangProxy';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
@@ -25,7 +27,7 @@ jest.setTimeout(900_000);
 let proxy: HangProxy | undefined;
 const f = FaultFile.forThisFile(S, () => proxy?.close());
 
-const isLeader = async (op: OperatorProcess) => (await op.metric('secrets_rotation_operator_leader')) === 1;
+const isLeader = async (op: OperatorProcess) => (await op.metric(`${METRIC_PREFIX}leader`)) === 1;
 
 test('SIGTERM to the leader mid fan-out: the follower takes over, every workload rolled exactly once', async () => {
   const ledger = new Ledger(f.ctx, S);

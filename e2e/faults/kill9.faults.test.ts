@@ -5,7 +5,8 @@
  * name, as a restarted container), it must finish the batch from the redelivered
  * messages: every Deployment rolled exactly once, nothing left in the queue.
  */
-import { FaultFile, countLogs, onLog, outputDrained, progress } from './support/fixture';
+import { FaultFile, countLogs, onLog, outputDrained } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 

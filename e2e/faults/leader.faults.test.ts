@@ -6,7 +6,9 @@
  * leader" line), and the stream must end with every workload on its new version,
  * each rolled once.
  */
-import { FaultFile, countLogs, progress } from './support/fixture';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { FaultFile, countLogs } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import type { OperatorProcess } from '../support/operator';
@@ -21,7 +23,7 @@ jest.setTimeout(600_000);
 
 const f = FaultFile.forThisFile(S);
 
-const isLeader = async (op: OperatorProcess) => (await op.metric('secrets_rotation_operator_leader')) === 1;
+const isLeader = async (op: OperatorProcess) => (await op.metric(`${METRIC_PREFIX}leader`)) === 1;
 const logTime = (op: OperatorProcess, message: string) => {
   const l = op.logs.find((x) => x.message === message);
   return l ? Date.parse(String(l.timestamp)) : undefined;
@@ -57,9 +59,9 @@ test('the follower takes over a killed leader within lease duration + retry peri
       await waitFor('the leader restarted something', () => countLogs(a, 'workload restarted') > 0, { timeoutMs: 30_000, intervalMs: 50 });
       // The follower: ready, not leading, and it never received a message.
       const readyz = await b.get('/readyz');
-      const receives = await b.metric('secrets_rotation_operator_sqs_receive_calls_total');
-      const received = await b.metric('secrets_rotation_operator_messages_received_total');
-      bIdle = `follower before the kill: /readyz ${readyz.status} "${readyz.body.trim()}", leader=${await b.metric('secrets_rotation_operator_leader')}, receive calls ${receives}, messages ${received}`;
+      const receives = await b.metric(`${METRIC_PREFIX}sqs_receive_calls_total`);
+      const received = await b.metric(`${METRIC_PREFIX}messages_received_total`);
+      bIdle = `follower before the kill: /readyz ${readyz.status} "${readyz.body.trim()}", leader=${await b.metric(`${METRIC_PREFIX}leader`)}, receive calls ${receives}, messages ${received}`;
       progress(S, bIdle);
       if (readyz.status !== 200 || (await isLeader(b)) || receives !== 0 || received !== 0) problems.push(`the follower was not ready and idle: ${bIdle}`);
       killedAt = Date.now();

@@ -6,9 +6,11 @@
  * no pod. Once the test deletes the pod, the new one carries the new version. The
  * Deployment is the ledger's witness (and the queues are checked as always).
  */
+import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/adapters';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { podIsRunning } from '../support/kube';
@@ -55,8 +57,8 @@ test('an OnDelete StatefulSet is stamped and reported Pending; no pod deleted; a
   if (entry?.result !== 'Pending' || entry.reason !== 'OnDelete') problems.push(`status.lastRotation.workloads reports the OnDelete StatefulSet as ${JSON.stringify(entry)}, expected result Pending, reason OnDelete`);
   const template = await f.ctx.kube.appliedVersions('StatefulSet', ns, 'db');
   if (template[key] !== next.version) problems.push(`the StatefulSet's pod template was not stamped: ${JSON.stringify(template)}, expected ${key}=${next.version}`);
-  const pending = await op.metric('secrets_rotation_operator_restarts_total', { result: 'pending' });
-  if (pending !== 1) problems.push(`secrets_rotation_operator_restarts_total{result="pending"} is ${pending}, expected 1`);
+  const pending = await op.metric(`${METRIC_PREFIX}restarts_total`, { result: 'pending' });
+  if (pending !== 1) problems.push(`${METRIC_PREFIX}restarts_total{result="pending"} is ${pending}, expected 1`);
   // OnDelete: the controller waits for someone to delete the pod; the operator must not be that someone.
   try {
     await staysFalse(

@@ -6,8 +6,10 @@
  * message must be deleted. After `kubectl rollout resume` its pods roll to the new
  * version: nothing lost, nothing doubled.
  */
+import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { staysFalse, waitFor } from '../support/wait';
@@ -52,8 +54,8 @@ test('a paused Deployment is stamped and reported Deferred, and rolls to the new
   if (entry?.result !== 'Deferred' || entry.reason !== 'Paused') problems.push(`status.lastRotation.workloads reports the paused Deployment as ${JSON.stringify(entry)}, expected result Deferred, reason Paused`);
   const template = await f.ctx.kube.appliedVersions('Deployment', ns, paused);
   if (template[key] !== next.version) problems.push(`the paused Deployment's pod template was not stamped: ${JSON.stringify(template)}, expected ${key}=${next.version}`);
-  const deferred = await op.metric('secrets_rotation_operator_restarts_total', { result: 'deferred' });
-  if (deferred !== 1) problems.push(`secrets_rotation_operator_restarts_total{result="deferred"} is ${deferred}, expected 1`);
+  const deferred = await op.metric(`${METRIC_PREFIX}restarts_total`, { result: 'deferred' });
+  if (deferred !== 1) problems.push(`${METRIC_PREFIX}restarts_total{result="deferred"} is ${deferred}, expected 1`);
   await waitFor('the message deleted', async () => (await f.ctx.aws.depth(f.ctx.env.SQS_QUEUE_URL)).total === 0, { timeoutMs: 30_000 }).catch((err: Error) => problems.push(err.message));
   // Paused: its pods stay (the running Deployment is the witness that the rotation happened).
   try {

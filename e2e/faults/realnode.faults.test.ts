@@ -7,7 +7,8 @@
  * container, then its pod deleted so the same identity does not come back). The same ledger settles each: every workload rolled exactly
  * once onto its AWSCURRENT version, nothing left in the queues, no value leaked.
  */
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { InClusterOperator } from './support/incluster';
 import { Ledger } from './support/ledger';
 import { describeOnRealNode } from '../support/realnode';

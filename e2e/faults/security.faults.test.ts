@@ -14,11 +14,13 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { canI, type Release } from '../support/chart';
 import type { OperatorProcess } from '../support/operator';
 import { waitFor } from '../support/wait';
 import type { Secret } from '../support/aws';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { appendRow } from './support/report';
@@ -116,17 +118,17 @@ test('events from outside the allow-list restart nothing and are counted; the al
       resources: [`arn:aws:secretsmanager:${region}:${account}:secret:${secret.name}${suffix}`],
       detail: { name: secret.name, labelUpdated: 'AWSCURRENT', versionId: next.version },
     });
-  const received = await op.metric('secrets_rotation_operator_messages_received_total');
+  const received = await op.metric(`${METRIC_PREFIX}messages_received_total`);
   await f.ctx.aws.sendRaw(foreign('999999999999', REGION));
   await f.ctx.aws.sendRaw(foreign(ACCOUNT, 'eu-west-1'));
   ledger.sent(2);
   await waitFor(
     'both foreign events handled and deleted',
-    async () => (await op.metric('secrets_rotation_operator_messages_received_total')) >= received + 2 && (await f.ctx.aws.depth(f.ctx.env.SQS_QUEUE_URL)).total === 0,
+    async () => (await op.metric(`${METRIC_PREFIX}messages_received_total`)) >= received + 2 && (await f.ctx.aws.depth(f.ctx.env.SQS_QUEUE_URL)).total === 0,
     { timeoutMs: 60_000 },
   );
   // A message is deleted only after its restarts: any restart they caused has happened by now.
-  const notAllowed = await op.metric('secrets_rotation_operator_messages_ignored_total', { reason: 'NotAllowed' });
+  const notAllowed = await op.metric(`${METRIC_PREFIX}messages_ignored_total`, { reason: 'NotAllowed' });
   const afterForeign = await f.ctx.kube.templateAnnotation('Deployment', watched, 'app');
   const problems = [
     ...(notAllowed === 2 ? [] : [`messages_ignored_total{reason="NotAllowed"} is ${notAllowed}, expected 2`]),
@@ -141,10 +143,10 @@ test('events from outside the allow-list restart nothing and are counted; the al
     alive: [op],
     secretValues: f.secretValues,
     problems,
-    notes: `NotAllowed ${await op.metric('secrets_rotation_operator_messages_ignored_total', { reason: 'NotAllowed' })} (foreign account, foreign region); unwatched namespace untouched`,
+    notes: `NotAllowed ${await op.metric(`${METRIC_PREFIX}messages_ignored_total`, { reason: 'NotAllowed' })} (foreign account, foreign region); unwatched namespace untouched`,
   });
   expect(result.problems).toEqual([]);
-  expect(await op.metric('secrets_rotation_operator_messages_ignored_total', { reason: 'NotAllowed' })).toBe(2);
+  expect(await op.metric(`${METRIC_PREFIX}messages_ignored_total`, { reason: 'NotAllowed' })).toBe(2);
 });
 
 test('oversized, deeply nested and invalid-UTF-8 bodies are malformed, dead-lettered, and crash nothing', async () => {
@@ -160,7 +162,7 @@ test('oversized, deeply nested and invalid-UTF-8 bodies are malformed, dead-lett
     ['U+FFFD inside an event source', event('aws.secrets\uFFFDmanager'), 'ForeignSource'],
     ['percent-escaped invalid bytes', '{"a":"%FF%FE%C3("', 'NotJson'],
   ];
-  const before = Object.fromEntries(await Promise.all(bodies.map(async ([, , code]) => [code, await op.metric('secrets_rotation_operator_messages_malformed_total', { code })] as const)));
+  const before = Object.fromEntries(await Promise.all(bodies.map(async ([, , code]) => [code, await op.metric(`${METRIC_PREFIX}messages_malformed_total`, { code })] as const)));
   for (const [, body] of bodies) await f.ctx.aws.sendRaw(body);
   ledger.sent(bodies.length);
   progress(S, `sent ${bodies.map(([what]) => what).join(', ')}`);
@@ -168,6 +170,6 @@ test('oversized, deeply nested and invalid-UTF-8 bodies are malformed, dead-lett
   expect(result.problems).toEqual([]);
   const want: Record<string, number> = {};
   for (const [, , code] of bodies) want[code] = (want[code] ?? before[code]) + 5;
-  const got = Object.fromEntries(await Promise.all(Object.keys(want).map(async (code) => [code, await op.metric('secrets_rotation_operator_messages_malformed_total', { code })] as const)));
+  const got = Object.fromEntries(await Promise.all(Object.keys(want).map(async (code) => [code, await op.metric(`${METRIC_PREFIX}messages_malformed_total`, { code })] as const)));
   expect(got).toEqual(want);
 });

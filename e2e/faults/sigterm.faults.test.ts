@@ -6,7 +6,8 @@
  * operator then finds nothing lost and nothing doubled. Also: SIGTERM while idle in
  * a long poll exits as promptly.
  */
-import { FaultFile, countLogs, onLog, outputDrained, progress } from './support/fixture';
+import { FaultFile, countLogs, onLog, outputDrained } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { waitFor } from '../support/wait';

@@ -4,8 +4,10 @@
  * (a small, bounded number of ReceiveMessage calls, no busy loop), stay alive, and
  * recover fully: two secrets rotated after the outage roll like the one before it.
  */
+import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { pauseComponent, resumeComponent, waitForComponent } from '../../scripts/stack';
-import { FaultFile, progress } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { waitFor } from '../support/wait';
@@ -14,7 +16,7 @@ const S = '3 SQS endpoint down 30 s';
 const OUTAGE_MS = 30_000;
 /** ReceiveMessage calls allowed during the outage: backoff from 1 s doubling gives ~5 in 30 s; a busy loop gives thousands. */
 const MAX_RECEIVES_DURING_OUTAGE = 10;
-const RECEIVES = 'secrets_rotation_operator_sqs_receive_calls_total';
+const RECEIVES = `${METRIC_PREFIX}sqs_receive_calls_total`;
 jest.setTimeout(600_000);
 
 // Never leave moto frozen for the next file.

@@ -7,7 +7,8 @@
  * lastRotation.workloads entries, with the counts in lastRotation.summary). Drift
  * runs afterwards and must restart nothing more.
  */
-import { FaultFile, countLogs, progress } from './support/fixture';
+import { FaultFile, countLogs } from './support/fixture';
+import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler, startRecordingProxy, type RecordingProxy } from './support/probes';
 import { waitFor } from '../support/wait';

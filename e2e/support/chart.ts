@@ -11,13 +11,12 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { stackPaths } from '../../scripts/stack/paths';
+import { CHART_DIR, stackPaths } from '../../scripts/stack/paths';
 import type { E2eContext } from './context';
-import { REPO_ROOT } from './kube';
 import type { OperatorProcess } from './operator';
 
 const run = promisify(execFile);
-export const CHART_DIR = path.join(REPO_ROOT, 'charts', 'secrets-rotation-operator');
+export { CHART_DIR };
 
 export interface Release {
   readonly name: string;

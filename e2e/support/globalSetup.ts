@@ -15,7 +15,7 @@ export default async function globalSetup(): Promise<void> {
   if (health.healthy) {
     process.stderr.write('[e2e] using the stack that is already up (.stack/env)\n');
   } else {
-    process.stderr.write('[e2e] bringing the local stack up (first run builds the toolchain: see README)\n');
+    process.stderr.write('[e2e] bringing the local stack up (first run builds the toolchain: see docs/local-stack.md)\n');
     await stackUp();
     process.env.E2E_STARTED_STACK = '1';
   }

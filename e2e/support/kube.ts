@@ -1,13 +1,12 @@
 /** Kubernetes helpers for e2e tests against the local stack's real API server. */
 import fs from 'node:fs';
-import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type SecretsRotationMapping, type WorkloadKind } from '../../operator/src/mappings/model';
 import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
+import { CRD_FILE, REPO_ROOT } from '../../scripts/stack/paths';
 import { waitFor } from './wait';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const CRD_FILE = path.join(REPO_ROOT, 'charts', 'secrets-rotation-operator', 'crds', 'secretsrotationmappings.yaml');
+export { CRD_FILE, REPO_ROOT };
 
 export class Kube {
   readonly kc: k8s.KubeConfig;

@@ -93,7 +93,7 @@ export class OperatorProcess {
     return waitFor(what, () => this.logs.find(pred), { timeoutMs, intervalMs: 100 });
   }
 
-  /** Value of one Prometheus sample, e.g. metric('secrets_rotation_operator_restarts_total', {result: 'restarted'}). */
+  /** Value of one Prometheus sample, e.g. metric(`${METRIC_PREFIX}restarts_total`, {result: 'restarted'}). */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
     return promSample((await this.get('/metrics')).body, name, labels);
   }

@@ -11,6 +11,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import { DescribeSecretCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { RESTARTED_AT_ANNOTATION } from '../../operator/src/workloads/adapters';
 import type { WorkloadKind, SecretsRotationMapping } from '../../operator/src/mappings/model';
 import type { Secret } from './aws';
 import { installChart, startReleaseOperator, uninstallChart, type Release } from './chart';
@@ -19,7 +21,7 @@ import type { LogLine, OperatorProcess } from './operator';
 import { waitFor } from './wait';
 
 const execFileP = promisify(execFile);
-export const M = 'secrets_rotation_operator_';
+export const M = METRIC_PREFIX;
 
 /** Short random suffix for names (lowercase letters and digits, no dash: never an ARN suffix). */
 export function rand(n = 5): string {
@@ -191,7 +193,7 @@ export async function waitForNewPods(ctx: E2eContext, before: Snapshot, count = 
 /** The workload was not touched: same generation (no template patch), no restart annotation, the same pods. */
 export async function expectUntouched(ctx: E2eContext, before: Snapshot): Promise<void> {
   const w = await ctx.kube.readWorkload(before.kind, before.namespace, before.name);
-  expect({ workload: `${before.kind}/${before.namespace}/${before.name}`, generation: w.metadata!.generation, restartAnnotation: w.spec?.template?.metadata?.annotations?.['awssecretsoperator.secretoperator/restartedAt'] }).toEqual({
+  expect({ workload: `${before.kind}/${before.namespace}/${before.name}`, generation: w.metadata!.generation, restartAnnotation: w.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] }).toEqual({
     workload: `${before.kind}/${before.namespace}/${before.name}`,
     generation: before.generation,
     restartAnnotation: undefined,

@@ -1,7 +1,8 @@
 /**
- * Configuration from the environment (DESIGN.md, "Configuration contract").
- * Pure: `loadConfig(env)` either returns a complete Config or throws a ConfigError
- * naming the one variable that is missing or malformed.
+ * Configuration from the environment (README.md, "Configuration").
+ * Pure: `loadConfig(env, hostname, where)` either returns a complete Config or throws a
+ * ConfigError naming the one variable that is missing or malformed. Where the process
+ * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -38,6 +39,8 @@ export interface Config {
     readonly enabled: boolean;
     readonly leaseName: string;
     readonly namespace: string;
+    /** Where the Lease's namespace came from: said in the start-up log. */
+    readonly namespaceFrom: LeaseNamespaceSource;
     readonly identity: string;
     readonly leaseDurationSeconds: number;
     readonly renewDeadlineSeconds: number;
@@ -56,6 +59,19 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+export type LeaseNamespaceSource = 'POD_NAMESPACE' | 'kubeconfig context' | 'default';
+
+/** Where the process runs, as far as the Lease's namespace is concerned. */
+export interface Where {
+  /** An in-cluster service account is present: POD_NAMESPACE (the downward API) names the Lease's namespace. */
+  readonly inCluster: boolean;
+  /** Outside a cluster: the namespace of the kubeconfig's current context, if it names one. */
+  readonly kubeconfigNamespace?: string;
+}
+
+/** Outside a cluster with no namespace in the kubeconfig's current context, as kubectl does. */
+export const DEFAULT_LEASE_NAMESPACE = 'default';
 
 /** Every knob with its default: the README's table is checked against this. */
 export const DEFAULTS = {
@@ -81,7 +97,7 @@ const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?
 /** Queue URLs name the account as their first path segment, on AWS and on emulators alike. */
 const QUEUE_URL_ACCOUNT = /^https?:\/\/[^/]+\/(\d{12})\//;
 
-export function loadConfig(env: Env, hostname = 'localhost'): Config {
+export function loadConfig(env: Env, hostname = 'localhost', where: Where = { inCluster: true }): Config {
   const queueUrl = required(env, 'SQS_QUEUE_URL');
   if (!/^https?:\/\/[^/]+\/.+/.test(queueUrl)) throw new ConfigError('SQS_QUEUE_URL', `is not a queue URL: ${JSON.stringify(queueUrl)}`);
   const queueRegion = QUEUE_URL_REGION.exec(queueUrl)?.[1];
@@ -108,8 +124,8 @@ export function loadConfig(env: Env, hostname = 'localhost'): Config {
       `must be at least LEASE_RENEW_DEADLINE_SECONDS + KUBE_REQUEST_TIMEOUT_SECONDS (${renewDeadlineSeconds + kubeRequestTimeoutSeconds}), got ${leaseDurationSeconds}: a write sent just before the renew deadline could still be in flight when another replica takes over`,
     );
   }
-  const podNamespace = optional(env, 'POD_NAMESPACE');
-  if (leaderElection && !podNamespace) throw new ConfigError('POD_NAMESPACE', 'is required when LEADER_ELECTION is true (the Lease lives there)');
+  const lease = leaseNamespace(optional(env, 'POD_NAMESPACE'), where);
+  if (leaderElection && !lease) throw new ConfigError('POD_NAMESPACE', 'is required when LEADER_ELECTION is true (the Lease lives there)');
 
   const queueAccount = QUEUE_URL_ACCOUNT.exec(queueUrl)?.[1];
   return {
@@ -133,13 +149,25 @@ export function loadConfig(env: Env, hostname = 'localhost'): Config {
     leaderElection: {
       enabled: leaderElection,
       leaseName: optional(env, 'LEASE_NAME') ?? DEFAULTS.LEASE_NAME,
-      namespace: podNamespace ?? '',
+      namespace: lease?.namespace ?? '',
+      namespaceFrom: lease?.from ?? 'POD_NAMESPACE',
       identity: optional(env, 'POD_NAME') ?? hostname,
       leaseDurationSeconds,
       renewDeadlineSeconds,
       retryPeriodSeconds,
     },
   };
+}
+
+/**
+ * POD_NAMESPACE when set; inside a cluster nothing else (the chart sets it from the
+ * downward API); outside one, the kubeconfig's current context's namespace, else `default`.
+ */
+function leaseNamespace(podNamespace: string | undefined, where: Where): { namespace: string; from: LeaseNamespaceSource } | undefined {
+  if (podNamespace) return { namespace: podNamespace, from: 'POD_NAMESPACE' };
+  if (where.inCluster) return undefined;
+  const context = where.kubeconfigNamespace?.trim();
+  return context ? { namespace: context, from: 'kubeconfig context' } : { namespace: DEFAULT_LEASE_NAMESPACE, from: 'default' };
 }
 
 function optional(env: Env, name: string): string | undefined {

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout } from './kube/timeout';
+import { whereAmI } from './kube/where';
 import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
@@ -23,9 +24,9 @@ import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient } from './workloads/adapters';
 
-function readConfig(): Config {
+function readConfig(kc: k8s.KubeConfig): Config {
   try {
-    return loadConfig(process.env, os.hostname());
+    return loadConfig(process.env, os.hostname(), whereAmI(kc));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -36,7 +37,9 @@ function readConfig(): Config {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const kc = new k8s.KubeConfig();
+  kc.loadFromDefault();
+  const config = readConfig(kc);
   const log = createLogger(config.logLevel);
   // Said once, as a JSON log line, instead of the SDK's multi-line warning on stderr.
   if (Number(process.versions.node.split('.')[0]) < 22) {
@@ -46,8 +49,6 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
 
-  const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
   const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
   const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
@@ -204,6 +205,7 @@ async function main(): Promise<void> {
     watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces.join(',') : '(all)',
     dryRun: config.dryRun,
     leaderElection: config.leaderElection.enabled,
+    ...(le.enabled ? { leaseNamespace: le.namespace, leaseNamespaceFrom: le.namespaceFrom } : {}),
     identity,
     httpPort: config.httpPort,
   });

@@ -5,6 +5,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const P = 'secrets_rotation_operator';
+/** Every metric's name starts with this (tests, the bench and the demo import it). */
+export const METRIC_PREFIX = `${P}_`;
 
 export function createMetrics(defaultMetrics = true) {
   const registry = new Registry();

@@ -51,7 +51,7 @@ export async function deployAwsPrerequisites(endpoint: string, region: string): 
   delete process.env.AWS_PROFILE;
   const deploy = loadDeployPrerequisites();
   if (deploy) {
-    // The local stack routes the CloudTrail events too, so every event path DESIGN.md lists can be tested.
+    // The local stack routes the CloudTrail events too, so every event path docs/architecture.md lists can be tested.
     const p = await deploy({ endpoint, region, includeCloudTrailEvents: true });
     return { ...p, source: 'cloudformation' };
   }

@@ -1,6 +1,6 @@
 /** npm run stack:down — stop every process of the local stack and remove its state (logs are kept). */
 import '../quiet-sdk-warning';
-import { stackDown } from './stack';
+import { stackDown } from './lifecycle';
 
 const keepLogs = !process.argv.includes('--remove-logs');
 stackDown({ keepLogs }).then(

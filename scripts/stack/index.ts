@@ -3,25 +3,13 @@
  * tests: bring the stack up and down, read its environment, stop/start/pause one
  * component.
  */
-export {
-  AWS_REGION,
-  COMPONENTS,
-  ComponentError,
-  SERVICE_ACCOUNT_ISSUER,
-  importImageToRealNode,
-  pauseComponent,
-  readStackEnv,
-  readStackState,
-  restartComponent,
-  resumeComponent,
-  stackDown,
-  stackHealth,
-  stackUp,
-  startComponent,
-  stopComponent,
-  waitForComponent,
-} from './stack';
-export type { ComponentName, ComponentRecord, StackDownOptions, StackEnv, StackHealth, StackState, StackUpOptions, StartComponentOptions, StopComponentOptions } from './stack';
+export { AWS_REGION, COMPONENTS, ComponentError, SERVICE_ACCOUNT_ISSUER, readStackEnv, readStackState } from './state';
+export type { ComponentName, ComponentRecord, StackEnv, StackState } from './state';
+export { stackDown, stackHealth, stackUp } from './lifecycle';
+export type { StackDownOptions, StackHealth, StackUpOptions } from './lifecycle';
+export { importImageToRealNode } from './nodes';
+export { pauseComponent, restartComponent, resumeComponent, startComponent, stopComponent, waitForComponent } from './control';
+export type { StartComponentOptions, StopComponentOptions } from './control';
 export { REPO_ROOT, readVersions, resolveToolchain, stackDir, stackPaths } from './paths';
 export type { ResolveToolchainOptions, StackPaths, ToolFamily, ToolchainPaths } from './paths';
 export { renderKubeconfig, writeKubeconfig } from './kubeconfig';

@@ -1,6 +1,7 @@
 /** npm run stack:up — bring the local stack up (idempotent); writes .stack/env. */
 import '../quiet-sdk-warning';
-import { ComponentError, stackUp } from './stack';
+import { stackUp } from './lifecycle';
+import { ComponentError } from './state';
 
 stackUp().then(
   () => process.exit(0),

@@ -1,7 +1,7 @@
 /**
  * What every fault scenario needs: the e2e context, the chart installed and its
  * operator(s) started under its ServiceAccount, secrets whose values are remembered
- * (to prove none leaks), Deployments with mappings, and progress lines.
+ * (to prove none leaks), Deployments with mappings.
  */
 import { randomUUID } from 'node:crypto';
 import { e2eContext, stopOperators, type E2eContext } from '../../support/context';
@@ -10,10 +10,7 @@ import type { Secret } from '../../support/aws';
 import type { OperatorProcess } from '../../support/operator';
 import { waitFor } from '../../support/wait';
 import type { Ledger } from './ledger';
-
-export function progress(scenario: string, message: string): void {
-  process.stderr.write(`[faults ${new Date().toISOString().slice(11, 19)}] ${scenario}: ${message}\n`);
-}
+import { progress } from './progress';
 
 /**
  * Chart values every fault scenario installs with, besides the chart's defaults

@@ -9,7 +9,8 @@ import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
 import { installInCluster, releaseLogs, releasePods, uninstallInCluster, type InClusterRelease } from '../../support/realnode';
 import type { E2eContext } from '../../support/context';
 import { waitFor } from '../../support/wait';
-import { FAULT_VALUES, progress } from './fixture';
+import { FAULT_VALUES } from './fixture';
+import { progress } from './progress';
 
 export class InClusterOperator {
   private constructor(

@@ -21,7 +21,7 @@ import type { OperatorProcess } from '../../support/operator';
 import { staysFalse, waitFor } from '../../support/wait';
 import { appendRow, type ReportRow } from './report';
 import type { RssSampler } from './probes';
-import { progress } from './fixture';
+import { progress } from './progress';
 
 interface Tracked {
   readonly namespace: string;

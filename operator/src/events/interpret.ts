@@ -5,7 +5,7 @@
  *  - a SecretChange: some secret's AWSCURRENT version moved, workloads may need a restart;
  *  - NotAChange: a Secrets Manager event that must not restart anything (acknowledged);
  *  - ParseError: not something we understand (left to the queue's dead-letter redrive).
- * See DESIGN.md, "What counts as the secret changed".
+ * See docs/architecture.md, "What counts as the secret changed".
  *
  * Never throws, whatever the body: one message's fate must not become its batch's.
  * Values from the body are untrusted and reach messages only through `describe`.

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
+import { ConfigError, DEFAULT_LEASE_NAMESPACE, DEFAULTS, loadConfig, type Where } from '../../src/config';
 
 const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
 
@@ -19,6 +19,28 @@ describe('loadConfig', () => {
     expect(loadConfig(base).home).toEqual({ account: '123456789012', region: 'eu-west-1' });
     expect(loadConfig({ ...base, SQS_QUEUE_URL: 'http://127.0.0.1:4566/000000000000/q', AWS_REGION: 'us-east-1' }).home).toEqual({ account: '000000000000', region: 'us-east-1' });
     expect(loadConfig({ ...base, SQS_QUEUE_URL: 'http://localhost/q', AWS_REGION: 'us-east-1' }).home).toEqual({ region: 'us-east-1' });
+  });
+
+  describe("the Lease's namespace", () => {
+    const { POD_NAMESPACE: _, ...outsideEnv } = base;
+    const lease = (env: Record<string, string>, where: Where) => {
+      const { namespace, namespaceFrom } = loadConfig(env, 'host-1', where).leaderElection;
+      return { namespace, namespaceFrom };
+    };
+
+    it('inside a cluster is POD_NAMESPACE (the downward API), and start-up stops without it', () => {
+      expect(lease(base, { inCluster: true })).toEqual({ namespace: 'ops', namespaceFrom: 'POD_NAMESPACE' });
+      expect(() => loadConfig(outsideEnv, 'host-1', { inCluster: true, kubeconfigNamespace: 'team-a' })).toThrow(
+        new ConfigError('POD_NAMESPACE', 'is required when LEADER_ELECTION is true (the Lease lives there)'),
+      );
+    });
+
+    it("outside a cluster is the kubeconfig's current context's namespace, else default, and POD_NAMESPACE still wins", () => {
+      expect(lease(outsideEnv, { inCluster: false, kubeconfigNamespace: 'team-a' })).toEqual({ namespace: 'team-a', namespaceFrom: 'kubeconfig context' });
+      expect(lease(outsideEnv, { inCluster: false })).toEqual({ namespace: DEFAULT_LEASE_NAMESPACE, namespaceFrom: 'default' });
+      expect(lease({ ...outsideEnv, POD_NAMESPACE: ' ' }, { inCluster: false, kubeconfigNamespace: ' ' })).toEqual({ namespace: 'default', namespaceFrom: 'default' });
+      expect(lease(base, { inCluster: false, kubeconfigNamespace: 'team-a' })).toEqual({ namespace: 'ops', namespaceFrom: 'POD_NAMESPACE' });
+    });
   });
 
   it('applies every documented default', () => {

@@ -68,7 +68,7 @@ describe('event fixtures and their manifest', () => {
   });
 
   // The e2e test (e2e/prerequisites.e2e.test.ts) checks `routed` against moto's
-  // EventBridge; these pin that `routed` is what DESIGN.md asks of the rule.
+  // EventBridge; these pin that `routed` is what docs/architecture.md asks of the rule.
   it('routes every change that is an EventBridge event with the CloudTrail pattern', () => {
     const unrouted = manifest.filter((e) => e.outcome === 'change' && e.routed && !e.routed.withCloudTrail);
     expect(unrouted.map((e) => e.file)).toEqual([]);
