@@ -4,6 +4,7 @@
  * ConfigError naming the one variable that is missing or malformed. Where the process
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
+import { OPERATOR_NAME } from './names';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -87,7 +88,7 @@ export const DEFAULTS = {
   RESYNC_INTERVAL_SECONDS: 300,
   DRIFT_CHECK_INTERVAL_SECONDS: 300,
   LEADER_ELECTION: true,
-  LEASE_NAME: 'secrets-rotation-operator',
+  LEASE_NAME: OPERATOR_NAME,
   LEASE_DURATION_SECONDS: 15,
   LEASE_RENEW_DEADLINE_SECONDS: 10,
   LEASE_RETRY_PERIOD_SECONDS: 2,

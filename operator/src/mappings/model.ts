@@ -4,16 +4,16 @@
  * server; validation here repeats it so objects stored before a CRD upgrade, or a
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */
+import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
+import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
 
-export const GROUP = 'awssecretsoperator.secretoperator';
+/** The API group's one home is names.ts (it prefixes the workload annotations too). */
+export { GROUP };
 export const VERSION = 'v1';
 export const PLURAL = 'secretsrotationmappings';
 export const KIND = 'SecretsRotationMapping';
 export const API_VERSION = `${GROUP}/${VERSION}`;
-
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 export interface LabelSelectorRequirement {

@@ -4,14 +4,13 @@
  * (a new mapping records the secret's current version and restarts nothing).
  * Also the rotation record the rotator writes after each batch. Leader only.
  */
-import * as k8s from '@kubernetes/client-node';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
-import type { EventPort, EventType, RotationStatusPort } from '../rotation/rotator';
+import type { RotationStatusPort } from '../rotation/ports';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
-import { API_VERSION, KIND, appliedVersionOf, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
+import { appliedVersionOf, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
@@ -204,30 +203,4 @@ export function statusIsCurrent(obj: Pick<SecretsRotationMapping, 'metadata' | '
 
 export function isReady(status: SecretsRotationMappingStatus | undefined): boolean {
   return findCondition(status?.conditions, READY)?.status === 'True';
-}
-
-/** Kubernetes Events on the mapping (core/v1, what `kubectl describe` shows). */
-export class EventRecorder implements EventPort {
-  constructor(
-    private readonly core: k8s.CoreV1Api,
-    private readonly instance: string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
-
-  async record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void> {
-    const t = this.now();
-    await this.core.createNamespacedEvent(mapping.namespace, {
-      metadata: { name: `${mapping.name}.${t.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: mapping.namespace },
-      involvedObject: { apiVersion: API_VERSION, kind: KIND, name: mapping.name, namespace: mapping.namespace, uid: mapping.uid },
-      type,
-      reason,
-      message: message.slice(0, 1024),
-      source: { component: 'secrets-rotation-operator' },
-      reportingComponent: 'secrets-rotation-operator',
-      reportingInstance: this.instance,
-      firstTimestamp: t,
-      lastTimestamp: t,
-      count: 1,
-    });
-  }
 }

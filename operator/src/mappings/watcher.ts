@@ -8,7 +8,8 @@
 import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
-import { backoffMs, installResilientWatch } from '../kube/resilientWatch';
+import { installResilientWatch } from '../kube/resilientWatch';
+import { backoffMs } from '../backoff';
 import type { Limiter } from '../kube/limit';
 import { K8S_TIMEOUT_MS, withTimeout } from '../kube/timeout';
 import type { Fence } from '../leader/fence';

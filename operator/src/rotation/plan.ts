@@ -8,7 +8,8 @@
  * they are deleted (the result says so; we never delete pods).
  */
 import type { SecretChange } from '../events/interpret';
-import type { Mapping, WorkloadKind } from '../mappings/model';
+import type { Mapping } from '../mappings/model';
+import { workloadId, type Rollout, type WorkloadRef, type WorkloadState } from '../workloads/workload';
 
 /** A change whose target version has been settled by the shell. */
 export interface ResolvedChange {
@@ -19,23 +20,6 @@ export interface ResolvedChange {
   readonly secretKey: string;
   /** The version the workloads should end on: AWSCURRENT when resolvable. */
   readonly version: string;
-}
-
-export interface WorkloadRef {
-  readonly kind: WorkloadKind;
-  readonly namespace: string;
-  readonly name: string;
-}
-
-/** How a change to the pod template reaches the pods. */
-export type Rollout = 'Rolling' | 'Paused' | 'OnDelete';
-
-export interface WorkloadState extends WorkloadRef {
-  readonly rollout: Rollout;
-  /** The object's resourceVersion when listed: the restart patch's precondition. */
-  readonly resourceVersion?: string;
-  /** secret key → version, as recorded on the pod template by earlier restarts. */
-  readonly appliedVersions: Readonly<Record<string, string>>;
 }
 
 export interface Match {
@@ -66,10 +50,6 @@ export interface WorkloadAction {
   readonly rollout: Rollout;
   readonly resourceVersion?: string;
   readonly causes: readonly Cause[];
-}
-
-export function workloadId(w: WorkloadRef): string {
-  return `${w.kind}/${w.namespace}/${w.name}`;
 }
 
 export function planRestarts(matches: readonly Match[]): WorkloadAction[] {

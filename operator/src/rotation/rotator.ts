@@ -11,33 +11,15 @@
 import { interpretMessage, type SecretChange } from '../events/interpret';
 import { errorMessage, type Logger } from '../log';
 import type { MappingIndex } from '../mappings/index';
-import { selectorToQuery, type Mapping, type RotationRecord, type WorkloadRecord, type WorkloadResult } from '../mappings/model';
+import { selectorToQuery, type Mapping, type WorkloadRecord, type WorkloadResult } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
-import { planRestarts, workloadId, type Match, type ResolvedChange, type WorkloadAction, type WorkloadState } from './plan';
+import { planRestarts, type Match, type ResolvedChange, type WorkloadAction } from './plan';
+import { workloadId, type WorkloadState } from '../workloads/workload';
+import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
 import { summariseRotation } from './summary';
-
-export interface InboundMessage {
-  readonly id: string;
-  readonly body: string;
-  readonly receiveCount?: number;
-  /** When the message entered the queue (SQS SentTimestamp, ms since the epoch). */
-  readonly sentAt?: number;
-}
-
-export type Disposition = 'delete' | 'retry' | 'dead-letter';
-
-export type EventType = 'Normal' | 'Warning';
-
-export interface RotationStatusPort {
-  recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, reason: string, message: string, appliedVersion?: string): Promise<void>;
-}
-
-export interface EventPort {
-  record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void>;
-}
 
 export interface RotatorOptions {
   readonly index: MappingIndex;

@@ -16,12 +16,12 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { backoffMs } from '../kube/resilientWatch';
+import { backoffMs } from '../backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { untilSettledOrAborted } from '../rotation/lane';
-import type { Disposition, InboundMessage } from '../rotation/rotator';
+import type { Disposition, InboundMessage } from '../rotation/ports';
 
 export interface BatchHandler {
   handleBatch(messages: readonly InboundMessage[], signal?: AbortSignal): Promise<Map<string, Disposition>>;

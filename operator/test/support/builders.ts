@@ -1,6 +1,7 @@
 import type { SecretChange } from '../../src/events/interpret';
-import { normaliseMapping, type Mapping, type WorkloadKind } from '../../src/mappings/model';
-import type { ResolvedChange, Rollout, WorkloadState } from '../../src/rotation/plan';
+import { normaliseMapping, type Mapping } from '../../src/mappings/model';
+import type { Rollout, WorkloadKind, WorkloadState } from '../../src/workloads/workload';
+import type { ResolvedChange } from '../../src/rotation/plan';
 import { parseSecretId } from '../../src/secrets/secretId';
 
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbC123';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { normaliseMapping, selectorMatches, selectorToQuery, WORKLOAD_KINDS, WORKLOAD_RESULTS, type SecretsRotationMapping } from '../../../src/mappings/model';
+import { normaliseMapping, selectorMatches, selectorToQuery, WORKLOAD_RESULTS, type SecretsRotationMapping } from '../../../src/mappings/model';
+import { WORKLOAD_KINDS } from '../../../src/workloads/workload';
 import { MAX_RECORDED_WORKLOADS } from '../../../src/rotation/summary';
 
 const meta = { name: 'm', namespace: 'team-a', uid: 'u1', generation: 3 };

@@ -1,4 +1,5 @@
-import { planRestarts, workloadId } from '../../../src/rotation/plan';
+import { planRestarts } from '../../../src/rotation/plan';
+import { workloadId } from '../../../src/workloads/workload';
 import { mapping, resolved, SECRET_KEY, workload } from '../../support/builders';
 
 describe('planRestarts', () => {
