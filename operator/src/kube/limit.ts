@@ -37,7 +37,7 @@ export class Limiter {
 }
 
 /** The request methods of a client-node API class (the others are configuration). */
-export const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
+const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
 /** The request methods that change something. */
 export const MUTATING_METHOD = /^(create|patch|replace|delete)[A-Z]/;
 

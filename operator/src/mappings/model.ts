@@ -284,20 +284,6 @@ export function selectorToQuery(selector: LabelSelector): string {
   return parts.join(',');
 }
 
-/** Same semantics as the API server's label selector, for checking what the server returned. */
-export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const values = e.values ?? [];
-    if (e.operator === 'In' && !(has && values.includes(labels[e.key]))) return false;
-    if (e.operator === 'NotIn' && has && values.includes(labels[e.key])) return false;
-    if (e.operator === 'Exists' && !has) return false;
-    if (e.operator === 'DoesNotExist' && has) return false;
-  }
-  return true;
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -177,7 +177,6 @@ export class StatusReconciler implements RotationStatusPort {
   }
 }
 
-
 /** Only what differs from the current status; undefined when nothing does. */
 function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatus): SecretsRotationMappingStatus | undefined {
   const diff = Object.fromEntries(Object.entries(next).filter(([k, v]) => JSON.stringify(cur[k as keyof SecretsRotationMappingStatus]) !== JSON.stringify(v)));
@@ -199,8 +198,4 @@ export function statusIsCurrent(obj: Pick<SecretsRotationMapping, 'metadata' | '
   const ready = findCondition(st?.conditions, READY);
   if (st?.observedGeneration !== generation || !ready || ready.observedGeneration !== generation) return false;
   return ready.status !== 'True' || Boolean(st?.appliedVersion);
-}
-
-export function isReady(status: SecretsRotationMappingStatus | undefined): boolean {
-  return findCondition(status?.conditions, READY)?.status === 'True';
 }

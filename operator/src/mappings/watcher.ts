@@ -71,17 +71,9 @@ export class MappingWatcher extends Operator {
     }
   }
 
-  get index(): MappingIndex {
-    return this.opts.index;
-  }
-
   /** Ready once a full list succeeded and no watch is currently broken. */
   get ready(): boolean {
     return this.synced && this.down.size === 0;
-  }
-
-  get kubeConfigInUse(): k8s.KubeConfig {
-    return this.kubeConfig;
   }
 
   onChange(listener: ChangeListener): void {

@@ -9,7 +9,7 @@ import type { RotationRecord, WorkloadRecord, WorkloadResult } from '../mappings
 /** Workloads listed in status.lastRotation.workloads at most. */
 export const MAX_RECORDED_WORKLOADS = 100;
 /** Longest reason kept per listed workload (an API error can be long). */
-export const MAX_REASON_CHARS = 128;
+const MAX_REASON_CHARS = 128;
 /** Longest condition (and Event) message written. */
 export const MAX_MESSAGE_CHARS = 2048;
 

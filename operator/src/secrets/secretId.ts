@@ -124,11 +124,6 @@ export function indexNames(ref: SecretRef): string[] {
   return [...new Set(ref.readings.map((r) => r.name))];
 }
 
-/** True when the reference has a single reading: nothing left to resolve. */
-export function isUnambiguous(ref: SecretRef): boolean {
-  return ref.readings.length === 1;
-}
-
 /**
  * One stable spelling per secret: the partial ARN when region and account are known,
  * the name otherwise. Used as the key of the version annotation and in logs.

@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { OPERATOR_NAME } from '../names';
 import { parseAppliedVersions, recordsAll, restartPatch, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 
-export const FIELD_MANAGER = OPERATOR_NAME;
+const FIELD_MANAGER = OPERATOR_NAME;
 
 interface PodTemplateOwner {
   metadata?: k8s.V1ObjectMeta;
