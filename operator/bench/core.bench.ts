@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { interpretMessage } from '../src/events/interpret';
-import { MappingIndex } from '../src/mappings/index';
+import { MappingIndex } from '../src/mappings/mappingIndex';
 import { normaliseMapping, type Mapping } from '../src/mappings/model';
 import { planRestarts, type Match } from '../src/rotation/plan';
 import { parseSecretId } from '../src/secrets/secretId';

@@ -13,7 +13,7 @@ import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
 import { createLogger, errorMessage } from './log';
-import { MappingIndex } from './mappings/index';
+import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
@@ -95,11 +95,11 @@ async function main(): Promise<void> {
     onBacklog: (n) => metrics.statusBacklog.set(n),
     fence,
   });
-  watcher.onChange((key, kind) => {
+  watcher.onChange((key, part) => {
     metrics.mappings.set(index.size);
     // A status-only change (most often our own write, or a resync's relist) needs a
     // reconcile only when the status is behind the spec.
-    if (kind === 'spec') status.enqueue(key);
+    if (part === 'spec') status.enqueue(key);
     else status.enqueueIfBehind(key);
   });
   const rotator = new Rotator({

@@ -13,7 +13,7 @@ import { backoffMs } from '../backoff';
 import type { Limiter } from '../kube/limit';
 import { K8S_TIMEOUT_MS, withTimeout } from '../kube/timeout';
 import type { Fence } from '../leader/fence';
-import { MappingIndex } from './index';
+import { MappingIndex } from './mappingIndex';
 import {
   API_VERSION,
   GROUP,
@@ -47,8 +47,8 @@ export interface WatcherOptions {
  * `spec`: the mapping is new, gone, or its spec changed (a relist counts every object
  * as new). `status`: only its status (or metadata) changed, e.g. by our own write.
  */
-export type ChangeKind = 'spec' | 'status';
-type ChangeListener = (key: string, kind: ChangeKind) => void;
+export type ChangedPart = 'spec' | 'status';
+type ChangeListener = (key: string, part: ChangedPart) => void;
 
 export class MappingWatcher extends Operator {
   /** The latest object seen per key, status included. */
@@ -154,7 +154,7 @@ export class MappingWatcher extends Operator {
   /** Level-triggered: the result depends only on the object, not on the event history. */
   apply(type: ResourceEventType | 'ADDED' | 'MODIFIED' | 'DELETED', obj: SecretsRotationMapping): void {
     const key = mappingKey(obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-    let kind: ChangeKind = 'spec';
+    let part: ChangedPart = 'spec';
     if (type === ResourceEventType.Deleted) {
       this.objects.delete(key);
       this.invalid.delete(key);
@@ -163,7 +163,7 @@ export class MappingWatcher extends Operator {
       const previous = this.objects.get(key);
       // A replay after reconnect may carry an older resourceVersion than a status we just wrote.
       if (previous && olderThan(obj, previous)) return;
-      if (previous && previous.metadata.uid === obj.metadata.uid && previous.metadata.generation === obj.metadata.generation) kind = 'status';
+      if (previous && previous.metadata.uid === obj.metadata.uid && previous.metadata.generation === obj.metadata.generation) part = 'status';
       this.objects.set(key, slim(obj));
       const n = normaliseMapping(obj);
       if (n.ok) {
@@ -175,7 +175,7 @@ export class MappingWatcher extends Operator {
         this.invalid.set(key, n.errors);
       }
     }
-    for (const l of this.listeners) l(key, kind);
+    for (const l of this.listeners) l(key, part);
   }
 
   /** Full list: makes the index hold exactly what the API server has. */

@@ -6,7 +6,7 @@
  */
 import type { Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
-import type { MappingIndex } from '../mappings/index';
+import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';

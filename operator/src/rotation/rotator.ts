@@ -10,7 +10,7 @@
  */
 import { interpretMessage, type SecretChange } from '../events/interpret';
 import { errorMessage, type Logger } from '../log';
-import type { MappingIndex } from '../mappings/index';
+import type { MappingIndex } from '../mappings/mappingIndex';
 import { selectorToQuery, type Mapping, type WorkloadRecord, type WorkloadResult } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { interpretMessage } from '../../../src/events/interpret';
 import { createLogger } from '../../../src/log';
-import { MappingIndex } from '../../../src/mappings/index';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
 import { createMetrics } from '../../../src/metrics';
 import { Rotator } from '../../../src/rotation/rotator';

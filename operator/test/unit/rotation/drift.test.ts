@@ -1,5 +1,5 @@
 import { setCondition } from '../../../src/mappings/conditions';
-import { MappingIndex } from '../../../src/mappings/index';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import { createLogger } from '../../../src/log';
 import { createMetrics } from '../../../src/metrics';
 import { microTime } from '../../../src/leader/lease';

@@ -1,5 +1,5 @@
 import { createLogger } from '../../../src/log';
-import { MappingIndex } from '../../../src/mappings/index';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { Mapping, RotationRecord } from '../../../src/mappings/model';
 import type { WorkloadKind, WorkloadRef, WorkloadState } from '../../../src/workloads/workload';
 import { createMetrics } from '../../../src/metrics';
