@@ -22,7 +22,11 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly httpPort: number;
   readonly dryRun: boolean;
-  readonly maxConcurrentRestarts: number;
+  /**
+   * Most requests to the API server the rotation path and status have in flight at once:
+   * workload lists, restart patches, status writes and Events together.
+   */
+  readonly maxConcurrentApiRequests: number;
   /** Deadline of one request to the API server (watches and full relists aside). */
   readonly kubeRequestTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
@@ -79,7 +83,7 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   HTTP_PORT: 8080,
   DRY_RUN: false,
-  MAX_CONCURRENT_RESTARTS: 5,
+  MAX_CONCURRENT_API_REQUESTS: 5,
   KUBE_REQUEST_TIMEOUT_SECONDS: 5,
   SQS_WAIT_TIME_SECONDS: 20,
   SQS_MAX_MESSAGES: 10,
@@ -137,7 +141,7 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, DEFAULTS.LOG_LEVEL),
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.HTTP_PORT, 0, 65535),
     dryRun: bool(env, 'DRY_RUN', DEFAULTS.DRY_RUN),
-    maxConcurrentRestarts: int(env, 'MAX_CONCURRENT_RESTARTS', DEFAULTS.MAX_CONCURRENT_RESTARTS, 1, 100),
+    maxConcurrentApiRequests: maxConcurrentApiRequests(env),
     kubeRequestTimeoutSeconds,
     waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, 0, 20),
     maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, 1, 10),
@@ -169,6 +173,20 @@ function leaseNamespace(podNamespace: string | undefined, where: Where): { names
   if (where.inCluster) return undefined;
   const context = where.kubeconfigNamespace?.trim();
   return context ? { namespace: context, from: 'kubeconfig context' } : { namespace: DEFAULT_LEASE_NAMESPACE, from: 'default' };
+}
+
+/**
+ * MAX_CONCURRENT_API_REQUESTS, or its deprecated name MAX_CONCURRENT_RESTARTS (it always
+ * bounded every API request, not only restarts). Both set to different values is refused.
+ */
+function maxConcurrentApiRequests(env: Env): number {
+  const current = int(env, 'MAX_CONCURRENT_API_REQUESTS', DEFAULTS.MAX_CONCURRENT_API_REQUESTS, 1, 100);
+  if (optional(env, 'MAX_CONCURRENT_RESTARTS') === undefined) return current;
+  const deprecated = int(env, 'MAX_CONCURRENT_RESTARTS', DEFAULTS.MAX_CONCURRENT_API_REQUESTS, 1, 100);
+  if (optional(env, 'MAX_CONCURRENT_API_REQUESTS') !== undefined && deprecated !== current) {
+    throw new ConfigError('MAX_CONCURRENT_RESTARTS', `is the deprecated name of MAX_CONCURRENT_API_REQUESTS and disagrees with it (${deprecated} vs ${current}): set only MAX_CONCURRENT_API_REQUESTS`);
+  }
+  return deprecated;
 }
 
 function optional(env: Env, name: string): string | undefined {

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
   const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
-  const apiLimiter = new Limiter(config.maxConcurrentRestarts);
+  const apiLimiter = new Limiter(config.maxConcurrentApiRequests);
   const identity = config.leaderElection.identity;
 
   // Leadership first: every write below is fenced by it (leader/fence.ts).
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     describer,
     region: config.region,
     log,
-    concurrency: config.maxConcurrentRestarts,
+    concurrency: config.maxConcurrentApiRequests,
     onBacklog: (n) => metrics.statusBacklog.set(n),
     fence,
   });

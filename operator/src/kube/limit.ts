@@ -2,7 +2,7 @@
  * Bounding the load on the API server: one Limiter is shared by every client the
  * rotation path uses (workload lists and patches, status writes, Events), applied at
  * the leaf (the request itself), so however the work is split and whoever issues it,
- * at most MAX_CONCURRENT_RESTARTS requests are in flight. Leaf only: a caller holding
+ * at most MAX_CONCURRENT_API_REQUESTS requests are in flight. Leaf only: a caller holding
  * a slot while waiting for another slot could deadlock.
  */
 
