@@ -25,7 +25,7 @@ export class StatusReconciler implements RotationStatusPort {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(
-    private readonly o: {
+    private readonly opts: {
       watcher: MappingWatcher;
       workloads: Pick<WorkloadClient, 'list'>;
       describer?: SecretDescriber;
@@ -45,23 +45,23 @@ export class StatusReconciler implements RotationStatusPort {
   ) {}
 
   private reportBacklog(): void {
-    this.o.onBacklog?.(this.queued.size + this.inProgress.size);
+    this.opts.onBacklog?.(this.queued.size + this.inProgress.size);
   }
 
   private now(): Date {
-    return this.o.now ? this.o.now() : new Date();
+    return this.opts.now ? this.opts.now() : new Date();
   }
 
   /** Starts writing status (this replica leads) and reconciles every mapping whose status is behind. */
   activate(term?: Term): void {
     this.active = true;
     this.term = term;
-    for (const key of this.o.watcher.keys()) this.enqueueIfBehind(key);
+    for (const key of this.opts.watcher.keys()) this.enqueueIfBehind(key);
   }
 
   /** Reconciles the mapping only if its status does not reflect its spec yet. */
   enqueueIfBehind(key: string): void {
-    if (!statusIsCurrent(this.o.watcher.object(key))) this.enqueue(key);
+    if (!statusIsCurrent(this.opts.watcher.object(key))) this.enqueue(key);
   }
 
   deactivate(): void {
@@ -77,11 +77,11 @@ export class StatusReconciler implements RotationStatusPort {
     if (!this.active) return;
     this.queued.add(key);
     this.reportBacklog();
-    const concurrency = Math.max(1, this.o.concurrency ?? 1);
+    const concurrency = Math.max(1, this.opts.concurrency ?? 1);
     while (this.workers < Math.min(concurrency, this.queued.size)) {
       this.workers++;
       const term = this.term;
-      const work = term && this.o.fence ? this.o.fence.run(term, () => this.work()) : this.work();
+      const work = term && this.opts.fence ? this.opts.fence.run(term, () => this.work()) : this.work();
       void work.finally(() => this.workers--);
     }
   }
@@ -103,7 +103,7 @@ export class StatusReconciler implements RotationStatusPort {
       try {
         ok = await this.reconcile(key);
       } catch (err) {
-        this.o.log.warn('status reconcile failed', { mapping: key, error: errorMessage(err) });
+        this.opts.log.warn('status reconcile failed', { mapping: key, error: errorMessage(err) });
       }
       this.inProgress.delete(key);
       this.reportBacklog();
@@ -120,32 +120,32 @@ export class StatusReconciler implements RotationStatusPort {
 
   /** Returns false when it should be retried. */
   async reconcile(key: string): Promise<boolean> {
-    const obj = this.o.watcher.object(key);
+    const obj = this.opts.watcher.object(key);
     if (!obj) return true;
     const generation = obj.metadata.generation;
     const n = normaliseMapping(obj);
     const now = this.now();
     if (!n.ok) {
-      return this.o.watcher.patchStatus(key, (cur) => {
+      return this.opts.watcher.patchStatus(key, (cur) => {
         const conditions = setCondition(cur.conditions, { type: READY, status: 'False', reason: 'InvalidSpec', message: formatFieldErrors(n.errors), observedGeneration: generation }, now);
         return changed(cur, { observedGeneration: generation, conditions });
       });
     }
     const m = n.mapping;
     const selector = selectorToQuery(m.selector);
-    const workloads = (await Promise.all(m.workloadKinds.map((k) => this.o.workloads.list(k, m.namespace, selector)))).flat();
+    const workloads = (await Promise.all(m.workloadKinds.map((k) => this.opts.workloads.list(k, m.namespace, selector)))).flat();
     // A baseline recorded for another secret (spec.secretId changed) says nothing about this one.
     const applied = appliedVersionOf(obj.status, m.secret.raw);
     let baseline: string | undefined;
-    if (!applied && this.o.describer && (m.secret.region ?? this.o.region) === this.o.region) {
+    if (!applied && this.opts.describer && (m.secret.region ?? this.opts.region) === this.opts.region) {
       try {
-        baseline = (await this.o.describer.describe(m.secret.raw)).currentVersion;
+        baseline = (await this.opts.describer.describe(m.secret.raw)).currentVersion;
       } catch (err) {
-        this.o.log.warn('could not record the secret version for drift recovery', { mapping: key, secret: m.secret.raw, error: errorMessage(err) });
+        this.opts.log.warn('could not record the secret version for drift recovery', { mapping: key, secret: m.secret.raw, error: errorMessage(err) });
       }
     }
     const message = `secret ${m.secret.raw} selects ${workloads.length} workload(s)`;
-    return this.o.watcher.patchStatus(key, (cur) => {
+    return this.opts.watcher.patchStatus(key, (cur) => {
       const conditions = setCondition(cur.conditions, { type: READY, status: 'True', reason: 'Indexed', message, observedGeneration: generation }, now);
       const current = appliedVersionOf(cur, m.secret.raw);
       return changed(cur, {
@@ -161,7 +161,7 @@ export class StatusReconciler implements RotationStatusPort {
 
   async recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, reason: string, message: string, appliedVersion?: string): Promise<void> {
     const now = this.now();
-    const ok = await this.o.watcher.patchStatus(mapping.key, (cur) => ({
+    const ok = await this.opts.watcher.patchStatus(mapping.key, (cur) => ({
       lastRotation: record,
       conditions: setCondition(cur.conditions, { type: ROTATION_SUCCEEDED, status: succeeded ? 'True' : 'False', reason, message, observedGeneration: mapping.generation }, now),
       ...(appliedVersion ? { appliedVersion, secretId: mapping.secret.raw } : {}),
@@ -171,7 +171,7 @@ export class StatusReconciler implements RotationStatusPort {
 
   /** The drift baseline: records the version without restarting anything. */
   async recordBaseline(mapping: Mapping, version: string): Promise<boolean> {
-    return this.o.watcher.patchStatus(mapping.key, (cur) =>
+    return this.opts.watcher.patchStatus(mapping.key, (cur) =>
       appliedVersionOf(cur, mapping.secret.raw) === version ? undefined : { appliedVersion: version, secretId: mapping.secret.raw },
     );
   }
