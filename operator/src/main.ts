@@ -142,7 +142,7 @@ async function main(): Promise<void> {
           {
             index,
             describer,
-            rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, undefined, signal), signal),
+            rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, signal), signal),
             recordBaseline: (m, v) => status.recordBaseline(m, v),
             metrics,
             log,

@@ -63,7 +63,7 @@ export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise
     await o.rotate(
       [
         {
-          messageId: eventId,
+          changeId: eventId,
           change: { kind: 'DriftDetected', eventId, eventTime: (o.now?.() ?? new Date()).toISOString(), secret, versionId: d.currentVersion },
           secretKey: canonicalSecretKey(secret),
           version: d.currentVersion,

@@ -125,6 +125,15 @@ export function indexNames(ref: SecretRef): string[] {
 }
 
 /**
+ * Whether a secret lives in the operator's own region, the only one it asks Secrets
+ * Manager about: the first region named (the secret's ARN's, then its event's) decides,
+ * and a secret named by bare name with no region known is taken to be in `ownRegion`.
+ */
+export function inOwnRegion(ownRegion: string, ...named: readonly (string | undefined)[]): boolean {
+  return (named.find((r) => r !== undefined) ?? ownRegion) === ownRegion;
+}
+
+/**
  * One stable spelling per secret: the partial ARN when region and account are known,
  * the name otherwise. Used as the key of the version annotation and in logs.
  */

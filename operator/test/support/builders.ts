@@ -20,8 +20,8 @@ export function secretChange(eventId: string, versionId?: string, eventTime = '2
   return { kind: 'SecretLabelUpdated', eventId, eventTime, region: 'us-east-1', account: '123456789012', secret: parseSecretId(secret, 'full'), ...(versionId ? { versionId } : {}) };
 }
 
-export function resolved(messageId: string, version: string, eventTime?: string): ResolvedChange {
-  return { messageId, change: secretChange(`ev-${messageId}`, version, eventTime), secretKey: SECRET_KEY, version };
+export function resolved(changeId: string, version: string, eventTime?: string): ResolvedChange {
+  return { changeId, change: secretChange(`ev-${changeId}`, version, eventTime), secretKey: SECRET_KEY, version };
 }
 
 export function workload(name: string, opts: { kind?: WorkloadKind; namespace?: string; rollout?: Rollout; applied?: Record<string, string> } = {}): WorkloadState {

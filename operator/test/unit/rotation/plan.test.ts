@@ -10,7 +10,7 @@ describe('planRestarts', () => {
       ['Deployment/ns/web', 'restart', { [SECRET_KEY]: 'v2' }],
       ['StatefulSet/ns/db', 'restart', { [SECRET_KEY]: 'v2' }],
     ]);
-    expect(plan[0].causes).toEqual([{ mappingKey: 'ns/web', messageId: 'm1', eventId: 'ev-m1', secretKey: SECRET_KEY, version: 'v2' }]);
+    expect(plan[0].causes).toEqual([{ mappingKey: 'ns/web', changeId: 'm1', eventId: 'ev-m1', secretKey: SECRET_KEY, version: 'v2' }]);
   });
 
   it('coalesces the same workload across messages and mappings into one action', () => {
@@ -22,7 +22,7 @@ describe('planRestarts', () => {
     ]);
     expect(plan).toHaveLength(1);
     expect(plan[0].decision).toBe('restart');
-    expect(plan[0].causes.map((c) => c.messageId)).toEqual(['m1', 'm2', 'm3']);
+    expect(plan[0].causes.map((c) => c.changeId)).toEqual(['m1', 'm2', 'm3']);
   });
 
   it('a burst of versions ends on the newest event', () => {
@@ -59,12 +59,12 @@ describe('planRestarts', () => {
 
   it.each(['Paused', 'OnDelete'] as const)('stamps a %s workload all the same (its pods take the version when resumed or deleted)', (rollout) => {
     const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { rollout })] }]);
-    expect(plan[0]).toMatchObject({ decision: 'restart', rollout, versions: { [SECRET_KEY]: 'v2' } });
+    expect(plan[0]).toMatchObject({ decision: 'restart', workload: { rollout }, versions: { [SECRET_KEY]: 'v2' } });
   });
 
   it('carries the resourceVersion the workload was listed at (the patch precondition)', () => {
     const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [{ ...workload('web'), resourceVersion: '42' }] }]);
-    expect(plan[0]).toMatchObject({ decision: 'restart', resourceVersion: '42' });
+    expect(plan[0]).toMatchObject({ decision: 'restart', workload: { resourceVersion: '42' } });
   });
 
   it('never touches a workload outside the mapping namespace', () => {
