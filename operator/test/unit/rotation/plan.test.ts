@@ -1,6 +1,6 @@
-import { planRestarts } from '../../../src/rotation/plan';
+import { newerChange, planRestarts, settleChange } from '../../../src/rotation/plan';
 import { workloadId } from '../../../src/workloads/workload';
-import { mapping, resolved, SECRET_KEY, workload } from '../../support/builders';
+import { mapping, resolved, SECRET_ARN, SECRET_KEY, secretChange, workload } from '../../support/builders';
 
 describe('planRestarts', () => {
   it('restarts each selected workload and records the version', () => {
@@ -99,5 +99,45 @@ describe('planRestarts', () => {
     const m = mapping('web');
     const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: m, workloads: [workload('z'), workload('a'), workload('m', { kind: 'DaemonSet' })] }]);
     expect(plan.map((a) => workloadId(a.workload))).toEqual(['DaemonSet/ns/m', 'Deployment/ns/a', 'Deployment/ns/z']);
+  });
+});
+
+describe('newerChange', () => {
+  const early = resolved('a', 'v1', '2026-01-01T00:00:00Z');
+  const late = resolved('b', 'v2', '2026-01-01T00:00:05Z');
+  const untimed = { ...resolved('c', 'v3'), change: { ...resolved('c', 'v3').change, eventTime: undefined } };
+
+  it('the later event wins, in whichever order the batch holds them', () => {
+    expect(newerChange(late, early)).toBe(late);
+    expect(newerChange(early, late)).toBe(late);
+  });
+
+  it('equal or unknown times keep batch order: the later one (the candidate) wins', () => {
+    const same = resolved('d', 'v4', '2026-01-01T00:00:00Z');
+    expect(newerChange(same, early)).toBe(same);
+    expect(newerChange(untimed, late)).toBe(untimed);
+    expect(newerChange(late, untimed)).toBe(late);
+  });
+
+  it('the first change seen wins against none', () => expect(newerChange(early, undefined)).toBe(early));
+});
+
+describe('settleChange', () => {
+  const admitted = { changeId: 'm1', change: secretChange('e1', 'v-event', undefined, 'eks-controller-test-secret'), sentAt: 1234 };
+
+  it('with Secrets Manager\'s answer: its exact identity and its AWSCURRENT version', () => {
+    const r = settleChange(admitted, { arn: SECRET_ARN, name: 'app', currentVersion: 'v-current' });
+    expect(r).toMatchObject({ changeId: 'm1', secretKey: SECRET_KEY, version: 'v-current', sentAt: 1234, change: { eventId: 'e1', secret: { raw: SECRET_ARN } } });
+  });
+
+  it('without an answer (or one without AWSCURRENT): the event\'s own version', () => {
+    expect(settleChange(admitted, undefined)).toMatchObject({ version: 'v-event', secretKey: 'eks-controller-test-secret', change: { secret: { raw: 'eks-controller-test-secret' } } });
+    expect(settleChange(admitted, { arn: SECRET_ARN, name: 'app' })).toMatchObject({ version: 'v-event', secretKey: SECRET_KEY });
+  });
+
+  it('no version anywhere: unresolved, never a made-up one', () => {
+    const noVersion = { changeId: 'm2', change: secretChange('e2', undefined) };
+    expect(settleChange(noVersion, undefined)).toBeUndefined();
+    expect(settleChange(noVersion, { arn: SECRET_ARN, name: 'app' })).toBeUndefined();
   });
 });
