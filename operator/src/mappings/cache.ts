@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../log';
 import type { MappingIndex } from './mappingIndex';
-import { appliedVersionOf, formatFieldErrors, mappingKey, normaliseMapping, type FieldError, type Mapping, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
+import { appliedVersionOf, formatFieldErrors, mappingKey, normaliseMapping, type FieldError, type Mapping, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
 
 /**
  * `spec`: the mapping is new, gone, or its spec changed (a relist counts every object
@@ -66,12 +66,14 @@ export class MappingCache {
   /**
    * Takes in a status merge patch the API server accepted. The index sees a version we
    * just recorded at once, not when the watch brings it back: the next rotation on the
-   * serial path (drift after an event) then skips it.
+   * serial path (drift after an event) then skips it. Merged as the API server merges it:
+   * a null removes the field.
    */
-  wrote(key: string, patch: SecretsRotationMappingStatus, resourceVersion: string | undefined): void {
+  wrote(key: string, patch: SecretsRotationMappingStatusPatch, resourceVersion: string | undefined): void {
     const latest = this.objects.get(key);
     if (!latest) return;
-    const written = { ...latest, status: { ...(latest.status ?? {}), ...patch }, metadata: { ...latest.metadata, resourceVersion } };
+    const status = Object.fromEntries(Object.entries({ ...(latest.status ?? {}), ...patch }).filter(([, v]) => v !== null)) as SecretsRotationMappingStatus;
+    const written = { ...latest, status, metadata: { ...latest.metadata, resourceVersion } };
     this.objects.set(key, written);
     const indexed = this.index.get(key);
     if (indexed && 'appliedVersion' in patch) this.index.upsert(indexEntry(indexed, written.status));

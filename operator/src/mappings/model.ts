@@ -81,6 +81,9 @@ export interface SecretsRotationMappingStatus {
   conditions?: Condition[];
 }
 
+/** A JSON merge patch of the status: null removes a field (a version recorded for another secret). */
+export type SecretsRotationMappingStatusPatch = Omit<SecretsRotationMappingStatus, 'appliedVersion'> & { appliedVersion?: string | null };
+
 export interface SecretsRotationMapping {
   apiVersion?: string;
   kind?: string;

@@ -8,9 +8,11 @@ import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { RotationStatusPort } from '../rotation/ports';
 import type { SecretDescriber } from '../secrets/describer';
+import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
-import { appliedVersionOf, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
+import { appliedVersionOf, formatFieldErrors, normaliseMapping, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
+import { listSelectedWorkloads } from './selected';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
@@ -132,12 +134,11 @@ export class StatusReconciler implements RotationStatusPort {
       });
     }
     const m = n.mapping;
-    const selector = selectorToQuery(m.selector);
-    const workloads = (await Promise.all(m.workloadKinds.map((k) => this.opts.workloads.list(k, m.namespace, selector)))).flat();
+    const workloads = await listSelectedWorkloads(this.opts.workloads, m);
     // A baseline recorded for another secret (spec.secretId changed) says nothing about this one.
     const applied = appliedVersionOf(obj.status, m.secret.raw);
     let baseline: string | undefined;
-    if (!applied && this.opts.describer && (m.secret.region ?? this.opts.region) === this.opts.region) {
+    if (!applied && this.opts.describer && inOwnRegion(this.opts.region, m.secret.region)) {
       try {
         baseline = (await this.opts.describer.describe(m.secret.raw)).currentVersion;
       } catch (err) {
@@ -154,7 +155,7 @@ export class StatusReconciler implements RotationStatusPort {
         matchedWorkloads: workloads.length,
         conditions,
         // null removes another secret's version (merge patch) when none is known for this one yet.
-        ...(current ? {} : baseline ? { appliedVersion: baseline } : cur.appliedVersion ? { appliedVersion: null as unknown as string } : {}),
+        ...(current ? {} : baseline ? { appliedVersion: baseline } : cur.appliedVersion ? { appliedVersion: null } : {}),
       });
     });
   }
@@ -178,7 +179,7 @@ export class StatusReconciler implements RotationStatusPort {
 }
 
 /** Only what differs from the current status; undefined when nothing does. */
-function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatus): SecretsRotationMappingStatus | undefined {
+function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatusPatch): SecretsRotationMappingStatusPatch | undefined {
   const diff = Object.fromEntries(Object.entries(next).filter(([k, v]) => JSON.stringify(cur[k as keyof SecretsRotationMappingStatus]) !== JSON.stringify(v)));
   if (Object.keys(diff).length === 0) return undefined;
   // Conditions are a list: a merge patch replaces it whole, so always send the full list.

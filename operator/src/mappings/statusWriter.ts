@@ -6,10 +6,10 @@
 import type { Fence } from '../leader/fence';
 import type { Limiter } from '../kube/limit';
 import type { MappingCache } from './cache';
-import type { SecretsRotationMapping, SecretsRotationMappingStatus } from './model';
+import type { SecretsRotationMapping, SecretsRotationMappingStatus, SecretsRotationMappingStatusPatch } from './model';
 
 /** Sends one status merge patch; the new resourceVersion, or undefined when it was not written. */
-export type SendStatusPatch = (obj: SecretsRotationMapping, patch: SecretsRotationMappingStatus) => Promise<{ resourceVersion: string } | null | undefined>;
+export type SendStatusPatch = (obj: SecretsRotationMapping, patch: SecretsRotationMappingStatusPatch) => Promise<{ resourceVersion: string } | null | undefined>;
 
 export class StatusWriter {
   private readonly writes = new Map<string, Promise<unknown>>();
@@ -24,7 +24,7 @@ export class StatusWriter {
   ) {}
 
   /** `build` gets the status as last seen or written and returns what to change (undefined: nothing). */
-  patchStatus(key: string, build: (current: SecretsRotationMappingStatus) => SecretsRotationMappingStatus | undefined): Promise<boolean> {
+  patchStatus(key: string, build: (current: SecretsRotationMappingStatus) => SecretsRotationMappingStatusPatch | undefined): Promise<boolean> {
     const { cache, send, limiter, fence } = this.opts;
     const prior = this.writes.get(key) ?? Promise.resolve();
     const next = prior.then(async () => {

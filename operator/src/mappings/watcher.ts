@@ -14,7 +14,7 @@ import type { Fence } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import { MappingCache, type ChangedPart, type MappingEventType } from './cache';
 import type { MappingIndex } from './mappingIndex';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, mappingKey, type FieldError, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, mappingKey, type FieldError, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
 import { listMappings } from './relist';
 import { StatusWriter } from './statusWriter';
 
@@ -165,7 +165,7 @@ export class MappingWatcher extends Operator {
   }
 
   /** Merge-patches the status of one mapping (statusWriter.ts). */
-  patchStatus(key: string, build: (current: SecretsRotationMappingStatus) => SecretsRotationMappingStatus | undefined): Promise<boolean> {
+  patchStatus(key: string, build: (current: SecretsRotationMappingStatus) => SecretsRotationMappingStatusPatch | undefined): Promise<boolean> {
     return this.writer.patchStatus(key, build);
   }
 
@@ -173,7 +173,7 @@ export class MappingWatcher extends Operator {
    * Without a resourceVersion the framework's merge patch is unconditional: writes are
    * serialised by the writer, and each carries the whole of what it changes.
    */
-  private sendStatus(obj: SecretsRotationMapping, patch: SecretsRotationMappingStatus): Promise<{ resourceVersion: string } | null> {
+  private sendStatus(obj: SecretsRotationMapping, patch: SecretsRotationMappingStatusPatch): Promise<{ resourceVersion: string } | null> {
     const meta: ResourceMeta = {
       id: `${PLURAL}.${API_VERSION}`,
       name: obj.metadata.name!,

@@ -64,4 +64,12 @@ describe('MappingCache', () => {
     expect(index.get('ns/a')?.appliedVersion).toBe('v3');
     expect(cache.object('ns/a')?.status).toEqual({ matchedWorkloads: 3, appliedVersion: 'v3', secretId: 'secret-a' });
   });
+
+  it('a written null removes the field, as the API server\'s merge patch does', () => {
+    const { cache, index } = setup();
+    cache.apply('ADDED', srm(1, { status: { appliedVersion: 'v1', secretId: 'secret-a' } }));
+    cache.wrote('ns/a', { appliedVersion: null }, '2');
+    expect(cache.object('ns/a')?.status).toEqual({ secretId: 'secret-a' });
+    expect(index.get('ns/a')?.appliedVersion).toBeUndefined();
+  });
 });
