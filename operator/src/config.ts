@@ -5,6 +5,7 @@
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
 import { OPERATOR_NAME } from './names';
+import { SQS_LIMITS } from './sqs/limits';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -29,6 +30,11 @@ export interface Config {
   readonly maxConcurrentApiRequests: number;
   /** Deadline of one request to the API server (watches and full relists aside). */
   readonly kubeRequestTimeoutSeconds: number;
+  /**
+   * AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL is set (an emulator): SQS is called there,
+   * not at the queue URL's host, which may name another.
+   */
+  readonly sqsEndpointSet: boolean;
   readonly waitTimeSeconds: number;
   readonly maxMessages: number;
   readonly visibilityTimeoutSeconds: number;
@@ -143,9 +149,11 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
     dryRun: bool(env, 'DRY_RUN', DEFAULTS.DRY_RUN),
     maxConcurrentApiRequests: maxConcurrentApiRequests(env),
     kubeRequestTimeoutSeconds,
-    waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, 0, 20),
-    maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, 1, 10),
-    visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, 43200),
+    sqsEndpointSet: optional(env, 'AWS_ENDPOINT_URL_SQS') !== undefined || optional(env, 'AWS_ENDPOINT_URL') !== undefined,
+    waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, SQS_LIMITS.waitTimeSeconds.min, SQS_LIMITS.waitTimeSeconds.max),
+    maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, SQS_LIMITS.maxMessages.min, SQS_LIMITS.maxMessages.max),
+    // 0 would hand a message to the next receive at once, while it is still being handled.
+    visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, SQS_LIMITS.visibilityTimeoutSeconds.max),
     coalesceWindowMs: int(env, 'SQS_COALESCE_WINDOW_MS', DEFAULTS.SQS_COALESCE_WINDOW_MS, 0, 10_000),
     resyncIntervalSeconds: int(env, 'RESYNC_INTERVAL_SECONDS', DEFAULTS.RESYNC_INTERVAL_SECONDS, 1),
     driftCheckIntervalSeconds: int(env, 'DRIFT_CHECK_INTERVAL_SECONDS', DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS, 0),

@@ -117,13 +117,11 @@ async function main(): Promise<void> {
   });
   // SQS batches and drift take turns on one serial path (rotation/lane.ts).
   const lane = new RotationLane();
-  // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
-  const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
   const consumer = new SqsConsumer({
     // A receive that has not answered 5 s after its long poll ends never will (a frozen endpoint):
     // it fails, is logged, and the loop backs off. The loop is the retry: the SDK's own
     // retries would hide an outage behind three timeouts.
-    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
+    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !config.sqsEndpointSet, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
     queueUrl: config.queueUrl,
     handler: { handleBatch: (messages, signal) => lane.run(() => rotator.handleBatch(messages, signal), signal) },
     metrics,

@@ -63,6 +63,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('knows when an SQS endpoint is set (an emulator), so queue URLs are not taken as the endpoint', () => {
+    expect(loadConfig(base).sqsEndpointSet).toBe(false);
+    expect(loadConfig({ ...base, AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }).sqsEndpointSet).toBe(true);
+    expect(loadConfig({ ...base, AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:5000' }).sqsEndpointSet).toBe(true);
+  });
+
   it('reads every knob', () => {
     const c = loadConfig({
       ...base,
