@@ -40,7 +40,7 @@ test('A: each change was seen on the pod template, and the operator measured its
 test('B: every Deployment was patched once and the requests in flight never exceeded the limit', () => {
   const b = report.scenarios.B.figures;
   expect(b.patches).toBe(SMOKE.fanoutNamespaces * SMOKE.fanoutPerNamespace);
-  expect(b.peakInFlight).toBeLessThanOrEqual(DEFAULTS.MAX_CONCURRENT_RESTARTS);
+  expect(b.peakInFlight).toBeLessThanOrEqual(DEFAULTS.MAX_CONCURRENT_API_REQUESTS);
 });
 
 test('C: every mapping was indexed and matched', () => {

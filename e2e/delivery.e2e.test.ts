@@ -4,7 +4,7 @@
  * messages interleaved with good ones end in the dead-letter queue while the good
  * ones are all handled and the operator keeps running.
  */
-import { SECRET_VERSIONS_ANNOTATION } from '../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION } from '../operator/src/workloads/workload';
 import { canonicalSecretKey, parseSecretId } from '../operator/src/secrets/secretId';
 import { M, endScenario, eventBody, labelUpdatedBody, rand, snapshot, startScenario, value, waitDeleted, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
 import { waitFor } from './support/wait';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Secret } from './support/aws';
 import { REPO_ROOT } from './support/kube';
-import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../operator/src/workloads/workload';
 import {
   M,
   endScenario,

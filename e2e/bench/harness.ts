@@ -11,7 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
-import { parseAppliedVersions } from '../../operator/src/workloads/adapters';
+import { parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { e2eContext, type E2eContext } from '../support/context';
 import { REPO_ROOT } from '../support/kube';
 import { freePort } from '../support/moto';

@@ -275,7 +275,7 @@ export async function fanout(b: Bench, z: Sizes): Promise<ScenarioResult> {
     const t2 = performance.now();
     const k = s.operator.kube.snapshot();
     const patches = k.byKind['PATCH deployments'] ?? 0;
-    const limit = DEFAULTS.MAX_CONCURRENT_RESTARTS;
+    const limit = DEFAULTS.MAX_CONCURRENT_API_REQUESTS;
     return {
       id: 'B',
       title: `Fan-out: one secret → ${total} Deployments in ${z.fanoutNamespaces} namespaces`,

@@ -8,7 +8,7 @@
  * stale annotation), patched at most once per secret.
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/workload';
 import { FaultFile, inBatches, patchedMoreThanOnce } from './support/fixture';
 import { progress } from './support/progress';
 import { startDescribeGate, type DescribeGate } from './support/describeGate';

@@ -8,7 +8,7 @@
  * (20 restarts, not 40) and its versions annotation must keep secret 2's key.
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { FaultFile, countLogs, inBatches, patchedMoreThanOnce } from './support/fixture';
 import { progress } from './support/progress';
 import { startDescribeGate, type DescribeGate } from './support/describeGate';

@@ -7,7 +7,7 @@
  * Deployment is the ledger's witness (and the queues are checked as always).
  */
 import { METRIC_PREFIX } from '../../operator/src/metrics';
-import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/workload';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';

@@ -1,8 +1,8 @@
 /** Kubernetes helpers for e2e tests against the local stack's real API server. */
 import fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type SecretsRotationMapping, type WorkloadKind } from '../../operator/src/mappings/model';
-import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/adapters';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type SecretsRotationMapping } from '../../operator/src/mappings/model';
+import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions, type WorkloadKind } from '../../operator/src/workloads/workload';
 import { CRD_FILE, REPO_ROOT } from '../../scripts/stack/paths';
 import { waitFor } from './wait';
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { interpretMessage } from '../src/events/interpret';
-import { MappingIndex } from '../src/mappings/index';
+import { MappingIndex } from '../src/mappings/mappingIndex';
 import { normaliseMapping, type Mapping } from '../src/mappings/model';
 import { planRestarts, type Match } from '../src/rotation/plan';
 import { parseSecretId } from '../src/secrets/secretId';
@@ -42,7 +42,7 @@ for (const size of [1_000, 10_000, 100_000]) {
 const m = mapping(1);
 const workloads = Array.from({ length: 100 }, (_, i) => ({ kind: 'Deployment' as const, namespace: m.namespace, name: `w${i}`, rollout: 'Rolling' as const, appliedVersions: {} }));
 const matches: Match[] = Array.from({ length: 10 }, (_, i) => ({
-  change: { messageId: `m${i}`, change: { kind: 'SecretLabelUpdated', eventId: `e${i}`, eventTime: `2026-01-01T00:00:0${i}Z`, secret: m.secret }, secretKey: 'k', version: `v${i}` },
+  change: { changeId: `m${i}`, change: { kind: 'SecretLabelUpdated', eventId: `e${i}`, eventTime: `2026-01-01T00:00:0${i}Z`, secret: m.secret }, secretKey: 'k', version: `v${i}` },
   mapping: m,
   workloads,
 }));

@@ -4,6 +4,8 @@
  * ConfigError naming the one variable that is missing or malformed. Where the process
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
+import { OPERATOR_NAME } from './names';
+import { SQS_LIMITS } from './sqs/limits';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -21,9 +23,18 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly httpPort: number;
   readonly dryRun: boolean;
-  readonly maxConcurrentRestarts: number;
+  /**
+   * Most requests to the API server the rotation path and status have in flight at once:
+   * workload lists, restart patches, status writes and Events together.
+   */
+  readonly maxConcurrentApiRequests: number;
   /** Deadline of one request to the API server (watches and full relists aside). */
   readonly kubeRequestTimeoutSeconds: number;
+  /**
+   * AWS_ENDPOINT_URL_SQS or AWS_ENDPOINT_URL is set (an emulator): SQS is called there,
+   * not at the queue URL's host, which may name another.
+   */
+  readonly sqsEndpointSet: boolean;
   readonly waitTimeSeconds: number;
   readonly maxMessages: number;
   readonly visibilityTimeoutSeconds: number;
@@ -78,7 +89,7 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   HTTP_PORT: 8080,
   DRY_RUN: false,
-  MAX_CONCURRENT_RESTARTS: 5,
+  MAX_CONCURRENT_API_REQUESTS: 5,
   KUBE_REQUEST_TIMEOUT_SECONDS: 5,
   SQS_WAIT_TIME_SECONDS: 20,
   SQS_MAX_MESSAGES: 10,
@@ -87,7 +98,7 @@ export const DEFAULTS = {
   RESYNC_INTERVAL_SECONDS: 300,
   DRIFT_CHECK_INTERVAL_SECONDS: 300,
   LEADER_ELECTION: true,
-  LEASE_NAME: 'secrets-rotation-operator',
+  LEASE_NAME: OPERATOR_NAME,
   LEASE_DURATION_SECONDS: 15,
   LEASE_RENEW_DEADLINE_SECONDS: 10,
   LEASE_RETRY_PERIOD_SECONDS: 2,
@@ -136,11 +147,13 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'info', 'debug'] as const, DEFAULTS.LOG_LEVEL),
     httpPort: int(env, 'HTTP_PORT', DEFAULTS.HTTP_PORT, 0, 65535),
     dryRun: bool(env, 'DRY_RUN', DEFAULTS.DRY_RUN),
-    maxConcurrentRestarts: int(env, 'MAX_CONCURRENT_RESTARTS', DEFAULTS.MAX_CONCURRENT_RESTARTS, 1, 100),
+    maxConcurrentApiRequests: maxConcurrentApiRequests(env),
     kubeRequestTimeoutSeconds,
-    waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, 0, 20),
-    maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, 1, 10),
-    visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, 43200),
+    sqsEndpointSet: optional(env, 'AWS_ENDPOINT_URL_SQS') !== undefined || optional(env, 'AWS_ENDPOINT_URL') !== undefined,
+    waitTimeSeconds: int(env, 'SQS_WAIT_TIME_SECONDS', DEFAULTS.SQS_WAIT_TIME_SECONDS, SQS_LIMITS.waitTimeSeconds.min, SQS_LIMITS.waitTimeSeconds.max),
+    maxMessages: int(env, 'SQS_MAX_MESSAGES', DEFAULTS.SQS_MAX_MESSAGES, SQS_LIMITS.maxMessages.min, SQS_LIMITS.maxMessages.max),
+    // 0 would hand a message to the next receive at once, while it is still being handled.
+    visibilityTimeoutSeconds: int(env, 'SQS_VISIBILITY_TIMEOUT_SECONDS', DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS, 1, SQS_LIMITS.visibilityTimeoutSeconds.max),
     coalesceWindowMs: int(env, 'SQS_COALESCE_WINDOW_MS', DEFAULTS.SQS_COALESCE_WINDOW_MS, 0, 10_000),
     resyncIntervalSeconds: int(env, 'RESYNC_INTERVAL_SECONDS', DEFAULTS.RESYNC_INTERVAL_SECONDS, 1),
     driftCheckIntervalSeconds: int(env, 'DRIFT_CHECK_INTERVAL_SECONDS', DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS, 0),
@@ -168,6 +181,20 @@ function leaseNamespace(podNamespace: string | undefined, where: Where): { names
   if (where.inCluster) return undefined;
   const context = where.kubeconfigNamespace?.trim();
   return context ? { namespace: context, from: 'kubeconfig context' } : { namespace: DEFAULT_LEASE_NAMESPACE, from: 'default' };
+}
+
+/**
+ * MAX_CONCURRENT_API_REQUESTS, or its deprecated name MAX_CONCURRENT_RESTARTS (it always
+ * bounded every API request, not only restarts). Both set to different values is refused.
+ */
+function maxConcurrentApiRequests(env: Env): number {
+  const current = int(env, 'MAX_CONCURRENT_API_REQUESTS', DEFAULTS.MAX_CONCURRENT_API_REQUESTS, 1, 100);
+  if (optional(env, 'MAX_CONCURRENT_RESTARTS') === undefined) return current;
+  const deprecated = int(env, 'MAX_CONCURRENT_RESTARTS', DEFAULTS.MAX_CONCURRENT_API_REQUESTS, 1, 100);
+  if (optional(env, 'MAX_CONCURRENT_API_REQUESTS') !== undefined && deprecated !== current) {
+    throw new ConfigError('MAX_CONCURRENT_RESTARTS', `is the deprecated name of MAX_CONCURRENT_API_REQUESTS and disagrees with it (${deprecated} vs ${current}): set only MAX_CONCURRENT_API_REQUESTS`);
+  }
+  return deprecated;
 }
 
 function optional(env: Env, name: string): string | undefined {

@@ -4,6 +4,7 @@
  */
 import winston from 'winston';
 import type { LogLevel } from './config';
+import { OPERATOR_NAME } from './names';
 
 export type Logger = winston.Logger;
 
@@ -12,7 +13,7 @@ export function createLogger(level: LogLevel | 'silent' = 'info'): Logger {
     level: level === 'silent' ? 'error' : level,
     silent: level === 'silent',
     format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
-    defaultMeta: { component: 'secrets-rotation-operator' },
+    defaultMeta: { component: OPERATOR_NAME },
     transports: [new winston.transports.Console({ stderrLevels: [] })],
   });
 }

@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
+import { EventRecorder } from './kube/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout } from './kube/timeout';
 import { whereAmI } from './kube/where';
@@ -12,8 +13,8 @@ import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
 import { createLogger, errorMessage } from './log';
-import { MappingIndex } from './mappings/index';
-import { EventRecorder, StatusReconciler } from './mappings/status';
+import { MappingIndex } from './mappings/mappingIndex';
+import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
 import { DriftScheduler, checkDrift } from './rotation/drift';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
   const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
-  const apiLimiter = new Limiter(config.maxConcurrentRestarts);
+  const apiLimiter = new Limiter(config.maxConcurrentApiRequests);
   const identity = config.leaderElection.identity;
 
   // Leadership first: every write below is fenced by it (leader/fence.ts).
@@ -90,15 +91,15 @@ async function main(): Promise<void> {
     describer,
     region: config.region,
     log,
-    concurrency: config.maxConcurrentRestarts,
+    concurrency: config.maxConcurrentApiRequests,
     onBacklog: (n) => metrics.statusBacklog.set(n),
     fence,
   });
-  watcher.onChange((key, kind) => {
+  watcher.onChange((key, part) => {
     metrics.mappings.set(index.size);
     // A status-only change (most often our own write, or a resync's relist) needs a
     // reconcile only when the status is behind the spec.
-    if (kind === 'spec') status.enqueue(key);
+    if (part === 'spec') status.enqueue(key);
     else status.enqueueIfBehind(key);
   });
   const rotator = new Rotator({
@@ -116,13 +117,11 @@ async function main(): Promise<void> {
   });
   // SQS batches and drift take turns on one serial path (rotation/lane.ts).
   const lane = new RotationLane();
-  // With an explicit endpoint (an emulator), queue URLs may name another host: call the endpoint.
-  const explicitEndpoint = Boolean(process.env.AWS_ENDPOINT_URL_SQS || process.env.AWS_ENDPOINT_URL);
   const consumer = new SqsConsumer({
     // A receive that has not answered 5 s after its long poll ends never will (a frozen endpoint):
     // it fails, is logged, and the loop backs off. The loop is the retry: the SDK's own
     // retries would hide an outage behind three timeouts.
-    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !explicitEndpoint, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
+    sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !config.sqsEndpointSet, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
     queueUrl: config.queueUrl,
     handler: { handleBatch: (messages, signal) => lane.run(() => rotator.handleBatch(messages, signal), signal) },
     metrics,
@@ -141,7 +140,7 @@ async function main(): Promise<void> {
           {
             index,
             describer,
-            rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, undefined, signal), signal),
+            rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, signal), signal),
             recordBaseline: (m, v) => status.recordBaseline(m, v),
             metrics,
             log,

@@ -3,8 +3,9 @@
  * with few, bounded labels; every metric is declared here and nowhere else.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OPERATOR_NAME } from './names';
 
-const P = 'secrets_rotation_operator';
+const P = OPERATOR_NAME.replaceAll('-', '_');
 /** Every metric's name starts with this (tests, the bench and the demo import it). */
 export const METRIC_PREFIX = `${P}_`;
 

@@ -14,7 +14,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../../operator/src/mappings/model';
 import { canonicalSecretKey, resolvedSecretRef } from '../../../operator/src/secrets/secretId';
-import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../../operator/src/workloads/adapters';
+import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../../operator/src/workloads/workload';
 import type { Secret } from '../../support/aws';
 import type { E2eContext } from '../../support/context';
 import type { OperatorProcess } from '../../support/operator';

@@ -11,8 +11,8 @@
  * Values from the body are untrusted and reach messages only through `describe`.
  */
 import { InvalidSecretId, parseSecretId, type Fullness, type SecretRef } from '../secrets/secretId';
+import { AWSCURRENT } from '../secrets/stages';
 
-export const AWSCURRENT = 'AWSCURRENT';
 /** SQS allows 256 KiB; anything larger cannot be a genuine message. */
 export const MAX_BODY_BYTES = 256 * 1024;
 

@@ -2,7 +2,7 @@
  * Bounding the load on the API server: one Limiter is shared by every client the
  * rotation path uses (workload lists and patches, status writes, Events), applied at
  * the leaf (the request itself), so however the work is split and whoever issues it,
- * at most MAX_CONCURRENT_RESTARTS requests are in flight. Leaf only: a caller holding
+ * at most MAX_CONCURRENT_API_REQUESTS requests are in flight. Leaf only: a caller holding
  * a slot while waiting for another slot could deadlock.
  */
 
@@ -37,7 +37,7 @@ export class Limiter {
 }
 
 /** The request methods of a client-node API class (the others are configuration). */
-export const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
+const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
 /** The request methods that change something. */
 export const MUTATING_METHOD = /^(create|patch|replace|delete)[A-Z]/;
 

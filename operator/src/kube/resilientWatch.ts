@@ -16,6 +16,7 @@
  * reconnected and the mappings relisted instead of the index going quietly stale.
  */
 import * as k8s from '@kubernetes/client-node';
+import { backoffMs } from '../backoff';
 
 export interface WatchHooks {
   onConnected(path: string): void;
@@ -35,10 +36,6 @@ interface Installed {
 }
 let installed: Installed | undefined;
 let original: WatchFn | undefined;
-
-export function backoffMs(failures: number, baseMs = 500, capMs = 30_000): number {
-  return Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
-}
 
 export function installResilientWatch(hooks: WatchHooks): { stop(): void } {
   const state: Installed = { hooks, stopped: false, failures: new Map() };

@@ -83,7 +83,7 @@ export class SoleLeader implements LeaseHolder {
   private term?: Term & { readonly controller: AbortController };
   private terms = 0;
 
-  constructor(private readonly o: { onStartedLeading: (term: Term) => void; onStoppedLeading: () => Promise<void> | void }) {}
+  constructor(private readonly opts: { onStartedLeading: (term: Term) => void; onStoppedLeading: () => Promise<void> | void }) {}
 
   get isLeader(): boolean {
     return this.term !== undefined;
@@ -100,7 +100,7 @@ export class SoleLeader implements LeaseHolder {
   start(): void {
     const controller = new AbortController();
     this.term = { id: ++this.terms, signal: controller.signal, controller };
-    this.o.onStartedLeading(this.term);
+    this.opts.onStartedLeading(this.term);
   }
 
   async relinquish(reason: string): Promise<void> {
@@ -113,6 +113,6 @@ export class SoleLeader implements LeaseHolder {
     if (!t) return;
     this.term = undefined;
     t.controller.abort(new Error(`term ended: ${reason}`));
-    await this.o.onStoppedLeading();
+    await this.opts.onStoppedLeading();
   }
 }

@@ -65,8 +65,8 @@ export class LeaderElector implements LeaseHolder {
   private started = 0;
   private readonly now: () => number;
 
-  constructor(private readonly o: LeaderElectorOptions) {
-    this.now = o.now ?? Date.now;
+  constructor(private readonly opts: LeaderElectorOptions) {
+    this.now = opts.now ?? Date.now;
   }
 
   get isLeader(): boolean {
@@ -78,14 +78,14 @@ export class LeaderElector implements LeaseHolder {
   }
 
   leaseValid(): boolean {
-    return this.term !== undefined && this.now() - this.lastRenew < this.o.renewDeadlineSeconds * 1000;
+    return this.term !== undefined && this.now() - this.lastRenew < this.opts.renewDeadlineSeconds * 1000;
   }
 
   /** Unhealthy when the Lease could not be read or written for longer than the renew deadline. */
   health(): { ok: boolean; reason?: string } {
     const e = this.lastError;
-    if (e && e.at >= this.lastOkAt && this.now() - Math.max(this.lastOkAt, this.started) >= this.o.renewDeadlineSeconds * 1000) {
-      return { ok: false, reason: `cannot reach the Lease ${this.o.namespace}/${this.o.name}: ${e.message}` };
+    if (e && e.at >= this.lastOkAt && this.now() - Math.max(this.lastOkAt, this.started) >= this.opts.renewDeadlineSeconds * 1000) {
+      return { ok: false, reason: `cannot reach the Lease ${this.opts.namespace}/${this.opts.name}: ${e.message}` };
     }
     return { ok: true };
   }
@@ -102,7 +102,7 @@ export class LeaderElector implements LeaseHolder {
    */
   async relinquish(reason: string): Promise<void> {
     if (!this.term) return;
-    this.holdOffUntil = this.now() + this.o.leaseDurationSeconds * 1000;
+    this.holdOffUntil = this.now() + this.opts.leaseDurationSeconds * 1000;
     await this.stepDown(reason);
   }
 
@@ -133,8 +133,8 @@ export class LeaderElector implements LeaseHolder {
         if (!this.term) {
           const controller = new AbortController();
           this.term = { id: ++this.terms, signal: controller.signal, controller };
-          this.o.log.info('became leader', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity, term: this.term.id });
-          this.o.onStartedLeading(this.term);
+          this.opts.log.info('became leader', { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity, term: this.term.id });
+          this.opts.onStartedLeading(this.term);
         }
       } else if (this.term && !this.leaseValid()) {
         await this.stepDown('could not renew the lease within the renew deadline');
@@ -143,7 +143,7 @@ export class LeaderElector implements LeaseHolder {
       // next retry, so a dead leader is replaced within lease duration + one retry period
       // (the retry period being how late we may have seen its last renewal). A leader
       // whose renewals fail retries at once within its renew deadline.
-      const retryMs = this.o.retryPeriodSeconds * 1000;
+      const retryMs = this.opts.retryPeriodSeconds * 1000;
       const waitMs = Math.max(0, Math.min(retryMs, this.expiresInMs === undefined ? retryMs : this.expiresInMs + 1, this.holdOffUntil > this.now() ? this.holdOffUntil - this.now() : retryMs));
       await new Promise<void>((resolve) => {
         this.wake = resolve;
@@ -157,12 +157,12 @@ export class LeaderElector implements LeaseHolder {
     if (!term) return;
     this.term = undefined;
     term.controller.abort(new Error(`stopped leading: ${reason}`));
-    this.o.log.warn('stopped leading', { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity, term: term.id, reason });
-    await this.o.onStoppedLeading();
+    this.opts.log.warn('stopped leading', { lease: `${this.opts.namespace}/${this.opts.name}`, identity: this.opts.identity, term: term.id, reason });
+    await this.opts.onStoppedLeading();
   }
 
   private async tryAcquireOrRenew(now: number): Promise<boolean> {
-    const { api, name, namespace, identity } = this.o;
+    const { api, name, namespace, identity } = this.opts;
     this.expiresInMs = undefined;
     try {
       let lease: k8s.V1Lease;
@@ -180,7 +180,7 @@ export class LeaderElector implements LeaseHolder {
         this.observedAt = now;
       }
       const holder = spec.holderIdentity;
-      const duration = (spec.leaseDurationSeconds ?? this.o.leaseDurationSeconds) * 1000;
+      const duration = (spec.leaseDurationSeconds ?? this.opts.leaseDurationSeconds) * 1000;
       if (holder && holder !== identity && this.observedAt + duration > now) {
         this.expiresInMs = this.observedAt + duration - now;
         this.lastOkAt = this.now();
@@ -192,7 +192,7 @@ export class LeaderElector implements LeaseHolder {
         metadata: { resourceVersion: lease.metadata?.resourceVersion },
         spec: {
           holderIdentity: identity,
-          leaseDurationSeconds: this.o.leaseDurationSeconds,
+          leaseDurationSeconds: this.opts.leaseDurationSeconds,
           renewTime: microTime(now),
           ...(continuing ? {} : { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1) }),
         },
@@ -208,17 +208,17 @@ export class LeaderElector implements LeaseHolder {
       const status = (err as { statusCode?: number }).statusCode;
       if (status === 409) return false;
       this.lastError = { at: this.now(), message: errorMessage(err) };
-      this.o.log.warn('lease update failed', { lease: `${namespace}/${name}`, identity, error: errorMessage(err) });
+      this.opts.log.warn('lease update failed', { lease: `${namespace}/${name}`, identity, error: errorMessage(err) });
       return false;
     }
   }
 
   private async release(): Promise<void> {
-    const lease = `${this.o.namespace}/${this.o.name}`;
+    const lease = `${this.opts.namespace}/${this.opts.name}`;
     try {
-      await this.o.api.patchNamespacedLease(
-        this.o.name,
-        this.o.namespace,
+      await this.opts.api.patchNamespacedLease(
+        this.opts.name,
+        this.opts.namespace,
         { metadata: { resourceVersion: this.writtenVersion }, spec: { holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(this.now()) } },
         undefined,
         undefined,
@@ -227,13 +227,13 @@ export class LeaderElector implements LeaseHolder {
         undefined,
         MERGE_PATCH,
       );
-      this.o.log.info('released the lease', { lease, identity: this.o.identity });
+      this.opts.log.info('released the lease', { lease, identity: this.opts.identity });
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 409) {
-        this.o.log.info('lease not released: it changed since our last renewal (another replica holds it)', { lease, identity: this.o.identity });
+        this.opts.log.info('lease not released: it changed since our last renewal (another replica holds it)', { lease, identity: this.opts.identity });
         return;
       }
-      this.o.log.warn('could not release the lease; a follower takes over when it expires', { lease, error: errorMessage(err) });
+      this.opts.log.warn('could not release the lease; a follower takes over when it expires', { lease, error: errorMessage(err) });
     }
   }
 }

@@ -8,8 +8,8 @@
 /** A batch is stuck after this many request deadlines without any request ending. */
 export const STALL_REQUEST_DEADLINES = 6;
 
-export function stallOf(o: { now: number; busyMs: number; lastProgressAt: number; stallMs: number }): string | undefined {
-  const quietMs = o.now - o.lastProgressAt;
-  if (o.busyMs < o.stallMs || quietMs < o.stallMs) return undefined;
-  return `work stalled: the batch in hand made no progress for ${Math.round(Math.min(o.busyMs, quietMs) / 1000)} s`;
+export function stallOf({ now, busyMs, lastProgressAt, stallMs }: { now: number; busyMs: number; lastProgressAt: number; stallMs: number }): string | undefined {
+  const quietMs = now - lastProgressAt;
+  if (busyMs < stallMs || quietMs < stallMs) return undefined;
+  return `work stalled: the batch in hand made no progress for ${Math.round(Math.min(busyMs, quietMs) / 1000)} s`;
 }

@@ -4,16 +4,16 @@
  * server; validation here repeats it so objects stored before a CRD upgrade, or a
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */
+import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
+import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
 
-export const GROUP = 'awssecretsoperator.secretoperator';
+/** The API group's one home is names.ts (it prefixes the workload annotations too). */
+export { GROUP };
 export const VERSION = 'v1';
 export const PLURAL = 'secretsrotationmappings';
 export const KIND = 'SecretsRotationMapping';
 export const API_VERSION = `${GROUP}/${VERSION}`;
-
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 export interface LabelSelectorRequirement {
@@ -80,6 +80,9 @@ export interface SecretsRotationMappingStatus {
   lastRotation?: RotationRecord;
   conditions?: Condition[];
 }
+
+/** A JSON merge patch of the status: null removes a field (a version recorded for another secret). */
+export type SecretsRotationMappingStatusPatch = Omit<SecretsRotationMappingStatus, 'appliedVersion'> & { appliedVersion?: string | null };
 
 export interface SecretsRotationMapping {
   apiVersion?: string;
@@ -282,20 +285,6 @@ export function selectorToQuery(selector: LabelSelector): string {
     else parts.push(`!${e.key}`);
   }
   return parts.join(',');
-}
-
-/** Same semantics as the API server's label selector, for checking what the server returned. */
-export function selectorMatches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
-    const values = e.values ?? [];
-    if (e.operator === 'In' && !(has && values.includes(labels[e.key]))) return false;
-    if (e.operator === 'NotIn' && has && values.includes(labels[e.key])) return false;
-    if (e.operator === 'Exists' && !has) return false;
-    if (e.operator === 'DoesNotExist' && has) return false;
-  }
-  return true;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -4,14 +4,15 @@
  * (a new mapping records the secret's current version and restarts nothing).
  * Also the rotation record the rotator writes after each batch. Leader only.
  */
-import * as k8s from '@kubernetes/client-node';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
-import type { EventPort, EventType, RotationStatusPort } from '../rotation/rotator';
+import type { RotationStatusPort } from '../rotation/ports';
 import type { SecretDescriber } from '../secrets/describer';
+import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
-import { API_VERSION, KIND, appliedVersionOf, formatFieldErrors, normaliseMapping, selectorToQuery, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus } from './model';
+import { appliedVersionOf, formatFieldErrors, normaliseMapping, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
+import { listSelectedWorkloads } from './selected';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
@@ -26,7 +27,7 @@ export class StatusReconciler implements RotationStatusPort {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(
-    private readonly o: {
+    private readonly opts: {
       watcher: MappingWatcher;
       workloads: Pick<WorkloadClient, 'list'>;
       describer?: SecretDescriber;
@@ -46,23 +47,23 @@ export class StatusReconciler implements RotationStatusPort {
   ) {}
 
   private reportBacklog(): void {
-    this.o.onBacklog?.(this.queued.size + this.inProgress.size);
+    this.opts.onBacklog?.(this.queued.size + this.inProgress.size);
   }
 
   private now(): Date {
-    return this.o.now ? this.o.now() : new Date();
+    return this.opts.now ? this.opts.now() : new Date();
   }
 
   /** Starts writing status (this replica leads) and reconciles every mapping whose status is behind. */
   activate(term?: Term): void {
     this.active = true;
     this.term = term;
-    for (const key of this.o.watcher.keys()) this.enqueueIfBehind(key);
+    for (const key of this.opts.watcher.keys()) this.enqueueIfBehind(key);
   }
 
   /** Reconciles the mapping only if its status does not reflect its spec yet. */
   enqueueIfBehind(key: string): void {
-    if (!statusIsCurrent(this.o.watcher.object(key))) this.enqueue(key);
+    if (!statusIsCurrent(this.opts.watcher.object(key))) this.enqueue(key);
   }
 
   deactivate(): void {
@@ -78,11 +79,11 @@ export class StatusReconciler implements RotationStatusPort {
     if (!this.active) return;
     this.queued.add(key);
     this.reportBacklog();
-    const concurrency = Math.max(1, this.o.concurrency ?? 1);
+    const concurrency = Math.max(1, this.opts.concurrency ?? 1);
     while (this.workers < Math.min(concurrency, this.queued.size)) {
       this.workers++;
       const term = this.term;
-      const work = term && this.o.fence ? this.o.fence.run(term, () => this.work()) : this.work();
+      const work = term && this.opts.fence ? this.opts.fence.run(term, () => this.work()) : this.work();
       void work.finally(() => this.workers--);
     }
   }
@@ -104,7 +105,7 @@ export class StatusReconciler implements RotationStatusPort {
       try {
         ok = await this.reconcile(key);
       } catch (err) {
-        this.o.log.warn('status reconcile failed', { mapping: key, error: errorMessage(err) });
+        this.opts.log.warn('status reconcile failed', { mapping: key, error: errorMessage(err) });
       }
       this.inProgress.delete(key);
       this.reportBacklog();
@@ -121,32 +122,31 @@ export class StatusReconciler implements RotationStatusPort {
 
   /** Returns false when it should be retried. */
   async reconcile(key: string): Promise<boolean> {
-    const obj = this.o.watcher.object(key);
+    const obj = this.opts.watcher.object(key);
     if (!obj) return true;
     const generation = obj.metadata.generation;
     const n = normaliseMapping(obj);
     const now = this.now();
     if (!n.ok) {
-      return this.o.watcher.patchStatus(key, (cur) => {
+      return this.opts.watcher.patchStatus(key, (cur) => {
         const conditions = setCondition(cur.conditions, { type: READY, status: 'False', reason: 'InvalidSpec', message: formatFieldErrors(n.errors), observedGeneration: generation }, now);
         return changed(cur, { observedGeneration: generation, conditions });
       });
     }
     const m = n.mapping;
-    const selector = selectorToQuery(m.selector);
-    const workloads = (await Promise.all(m.workloadKinds.map((k) => this.o.workloads.list(k, m.namespace, selector)))).flat();
+    const workloads = await listSelectedWorkloads(this.opts.workloads, m);
     // A baseline recorded for another secret (spec.secretId changed) says nothing about this one.
     const applied = appliedVersionOf(obj.status, m.secret.raw);
     let baseline: string | undefined;
-    if (!applied && this.o.describer && (m.secret.region ?? this.o.region) === this.o.region) {
+    if (!applied && this.opts.describer && inOwnRegion(this.opts.region, m.secret.region)) {
       try {
-        baseline = (await this.o.describer.describe(m.secret.raw)).currentVersion;
+        baseline = (await this.opts.describer.describe(m.secret.raw)).currentVersion;
       } catch (err) {
-        this.o.log.warn('could not record the secret version for drift recovery', { mapping: key, secret: m.secret.raw, error: errorMessage(err) });
+        this.opts.log.warn('could not record the secret version for drift recovery', { mapping: key, secret: m.secret.raw, error: errorMessage(err) });
       }
     }
     const message = `secret ${m.secret.raw} selects ${workloads.length} workload(s)`;
-    return this.o.watcher.patchStatus(key, (cur) => {
+    return this.opts.watcher.patchStatus(key, (cur) => {
       const conditions = setCondition(cur.conditions, { type: READY, status: 'True', reason: 'Indexed', message, observedGeneration: generation }, now);
       const current = appliedVersionOf(cur, m.secret.raw);
       return changed(cur, {
@@ -155,14 +155,14 @@ export class StatusReconciler implements RotationStatusPort {
         matchedWorkloads: workloads.length,
         conditions,
         // null removes another secret's version (merge patch) when none is known for this one yet.
-        ...(current ? {} : baseline ? { appliedVersion: baseline } : cur.appliedVersion ? { appliedVersion: null as unknown as string } : {}),
+        ...(current ? {} : baseline ? { appliedVersion: baseline } : cur.appliedVersion ? { appliedVersion: null } : {}),
       });
     });
   }
 
   async recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, reason: string, message: string, appliedVersion?: string): Promise<void> {
     const now = this.now();
-    const ok = await this.o.watcher.patchStatus(mapping.key, (cur) => ({
+    const ok = await this.opts.watcher.patchStatus(mapping.key, (cur) => ({
       lastRotation: record,
       conditions: setCondition(cur.conditions, { type: ROTATION_SUCCEEDED, status: succeeded ? 'True' : 'False', reason, message, observedGeneration: mapping.generation }, now),
       ...(appliedVersion ? { appliedVersion, secretId: mapping.secret.raw } : {}),
@@ -172,15 +172,14 @@ export class StatusReconciler implements RotationStatusPort {
 
   /** The drift baseline: records the version without restarting anything. */
   async recordBaseline(mapping: Mapping, version: string): Promise<boolean> {
-    return this.o.watcher.patchStatus(mapping.key, (cur) =>
+    return this.opts.watcher.patchStatus(mapping.key, (cur) =>
       appliedVersionOf(cur, mapping.secret.raw) === version ? undefined : { appliedVersion: version, secretId: mapping.secret.raw },
     );
   }
 }
 
-
 /** Only what differs from the current status; undefined when nothing does. */
-function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatus): SecretsRotationMappingStatus | undefined {
+function changed(cur: SecretsRotationMappingStatus, next: SecretsRotationMappingStatusPatch): SecretsRotationMappingStatusPatch | undefined {
   const diff = Object.fromEntries(Object.entries(next).filter(([k, v]) => JSON.stringify(cur[k as keyof SecretsRotationMappingStatus]) !== JSON.stringify(v)));
   if (Object.keys(diff).length === 0) return undefined;
   // Conditions are a list: a merge patch replaces it whole, so always send the full list.
@@ -200,34 +199,4 @@ export function statusIsCurrent(obj: Pick<SecretsRotationMapping, 'metadata' | '
   const ready = findCondition(st?.conditions, READY);
   if (st?.observedGeneration !== generation || !ready || ready.observedGeneration !== generation) return false;
   return ready.status !== 'True' || Boolean(st?.appliedVersion);
-}
-
-export function isReady(status: SecretsRotationMappingStatus | undefined): boolean {
-  return findCondition(status?.conditions, READY)?.status === 'True';
-}
-
-/** Kubernetes Events on the mapping (core/v1, what `kubectl describe` shows). */
-export class EventRecorder implements EventPort {
-  constructor(
-    private readonly core: k8s.CoreV1Api,
-    private readonly instance: string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
-
-  async record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void> {
-    const t = this.now();
-    await this.core.createNamespacedEvent(mapping.namespace, {
-      metadata: { name: `${mapping.name}.${t.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: mapping.namespace },
-      involvedObject: { apiVersion: API_VERSION, kind: KIND, name: mapping.name, namespace: mapping.namespace, uid: mapping.uid },
-      type,
-      reason,
-      message: message.slice(0, 1024),
-      source: { component: 'secrets-rotation-operator' },
-      reportingComponent: 'secrets-rotation-operator',
-      reportingInstance: this.instance,
-      firstTimestamp: t,
-      lastTimestamp: t,
-      count: 1,
-    });
-  }
 }

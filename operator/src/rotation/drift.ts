@@ -6,11 +6,11 @@
  */
 import type { Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
-import type { MappingIndex } from '../mappings/index';
+import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';
-import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
+import { canonicalSecretKey, inOwnRegion, resolvedSecretRef } from '../secrets/secretId';
 import type { ResolvedChange } from './plan';
 
 export interface DriftOptions {
@@ -36,7 +36,7 @@ export function driftOf(mappings: readonly Mapping[], current: string): { behind
 export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise<void> {
   const bySecret = new Map<string, Mapping[]>();
   for (const m of o.index.all()) {
-    if ((m.secret.region ?? o.region) !== o.region) continue;
+    if (!inOwnRegion(o.region, m.secret.region)) continue;
     const list = bySecret.get(m.secret.raw) ?? [];
     list.push(m);
     bySecret.set(m.secret.raw, list);
@@ -63,7 +63,7 @@ export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise
     await o.rotate(
       [
         {
-          messageId: eventId,
+          changeId: eventId,
           change: { kind: 'DriftDetected', eventId, eventTime: (o.now?.() ?? new Date()).toISOString(), secret, versionId: d.currentVersion },
           secretKey: canonicalSecretKey(secret),
           version: d.currentVersion,

@@ -8,34 +8,25 @@
  * they are deleted (the result says so; we never delete pods).
  */
 import type { SecretChange } from '../events/interpret';
-import type { Mapping, WorkloadKind } from '../mappings/model';
+import type { Mapping } from '../mappings/model';
+import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
+import { workloadId, type WorkloadState } from '../workloads/workload';
 
 /** A change whose target version has been settled by the shell. */
 export interface ResolvedChange {
-  /** The SQS message (or drift check) this change came from. */
-  readonly messageId: string;
+  /**
+   * Names the change within one rotation; what is done is reported per change id. The
+   * SQS message id for a change from a message (one message, one change), the event id
+   * for a drift check's.
+   */
+  readonly changeId: string;
   readonly change: SecretChange;
   /** Canonical secret key (see canonicalSecretKey); keys the version annotation. */
   readonly secretKey: string;
   /** The version the workloads should end on: AWSCURRENT when resolvable. */
   readonly version: string;
-}
-
-export interface WorkloadRef {
-  readonly kind: WorkloadKind;
-  readonly namespace: string;
-  readonly name: string;
-}
-
-/** How a change to the pod template reaches the pods. */
-export type Rollout = 'Rolling' | 'Paused' | 'OnDelete';
-
-export interface WorkloadState extends WorkloadRef {
-  readonly rollout: Rollout;
-  /** The object's resourceVersion when listed: the restart patch's precondition. */
-  readonly resourceVersion?: string;
-  /** secret key → version, as recorded on the pod template by earlier restarts. */
-  readonly appliedVersions: Readonly<Record<string, string>>;
+  /** When its message entered the queue (ms since the epoch), for the queue-to-restart latency. */
+  readonly sentAt?: number;
 }
 
 export interface Match {
@@ -49,27 +40,23 @@ export type SkipReason = 'AlreadyAtVersion';
 
 export interface Cause {
   readonly mappingKey: string;
-  readonly messageId: string;
+  readonly changeId: string;
   readonly eventId: string;
   readonly secretKey: string;
   readonly version: string;
 }
 
 export interface WorkloadAction {
-  readonly workload: WorkloadRef;
+  /**
+   * The workload as listed: a restart keeps what its pod template records beside the new
+   * versions, and is refused if it changed since its resourceVersion.
+   */
+  readonly workload: WorkloadState;
   readonly decision: 'restart' | 'skip';
   readonly reason?: SkipReason;
   /** secret key → version the restart records (only keys whose version moves). */
   readonly versions: Readonly<Record<string, string>>;
-  /** What the pod template records now; a restart keeps it beside the new versions. */
-  readonly applied: Readonly<Record<string, string>>;
-  readonly rollout: Rollout;
-  readonly resourceVersion?: string;
   readonly causes: readonly Cause[];
-}
-
-export function workloadId(w: WorkloadRef): string {
-  return `${w.kind}/${w.namespace}/${w.name}`;
 }
 
 export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
@@ -84,9 +71,8 @@ export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
       let g = groups.get(id);
       if (!g) groups.set(id, (g = { state: w, causes: [], winners: new Map() }));
       const c = m.change;
-      g.causes.push({ mappingKey: m.mapping.key, messageId: c.messageId, eventId: c.change.eventId, secretKey: c.secretKey, version: c.version });
-      const current = g.winners.get(c.secretKey);
-      if (!current || !isOlder(c, current)) g.winners.set(c.secretKey, c);
+      g.causes.push({ mappingKey: m.mapping.key, changeId: c.changeId, eventId: c.change.eventId, secretKey: c.secretKey, version: c.version });
+      g.winners.set(c.secretKey, newerChange(c, g.winners.get(c.secretKey)));
     }
   }
   return [...groups.keys()].sort().map((id) => decide(groups.get(id)!));
@@ -97,22 +83,35 @@ function decide(g: { state: WorkloadState; causes: Cause[]; winners: Map<string,
   for (const [key, c] of [...g.winners].sort(([a], [b]) => a.localeCompare(b))) {
     if (g.state.appliedVersions[key] !== c.version) versions[key] = c.version;
   }
-  const workload: WorkloadRef = { kind: g.state.kind, namespace: g.state.namespace, name: g.state.name };
-  const common = {
-    workload,
-    versions,
-    applied: g.state.appliedVersions,
-    rollout: g.state.rollout,
-    ...(g.state.resourceVersion ? { resourceVersion: g.state.resourceVersion } : {}),
-    causes: g.causes,
-  };
+  const common = { workload: g.state, versions, causes: g.causes };
   if (Object.keys(versions).length === 0) return { ...common, decision: 'skip', reason: 'AlreadyAtVersion' };
   return { ...common, decision: 'restart' };
 }
 
-/** Later event wins; equal or unknown times keep batch order (later message wins). */
-function isOlder(candidate: ResolvedChange, current: ResolvedChange): boolean {
+/**
+ * The newest of two changes, the one a workload (or a mapping's status) ends on: the
+ * later event wins; equal or unknown times keep batch order (`candidate`, the later one, wins).
+ */
+export function newerChange(candidate: ResolvedChange, current: ResolvedChange | undefined): ResolvedChange {
+  if (!current) return candidate;
   const a = Date.parse(candidate.change.eventTime ?? '');
   const b = Date.parse(current.change.eventTime ?? '');
-  return !Number.isNaN(a) && !Number.isNaN(b) && a < b;
+  return !Number.isNaN(a) && !Number.isNaN(b) && a < b ? current : candidate;
+}
+
+/**
+ * Settles an admitted change: with Secrets Manager's answer, its exact identity (so
+ * ambiguous ids match precisely) and the AWSCURRENT version; without one, the event's
+ * own version. Undefined when neither names a version (RotationSucceeded without an
+ * answer): a made-up version would restart again when the same version's other event
+ * arrives.
+ */
+export function settleChange(
+  admitted: { readonly changeId: string; readonly change: SecretChange; readonly sentAt?: number },
+  described: { readonly arn: string; readonly name: string; readonly currentVersion?: string } | undefined,
+): ResolvedChange | undefined {
+  const secret = described ? resolvedSecretRef(described.arn, described.name) : admitted.change.secret;
+  const version = described?.currentVersion ?? admitted.change.versionId;
+  if (!version) return undefined;
+  return { changeId: admitted.changeId, change: { ...admitted.change, secret }, secretKey: canonicalSecretKey(secret), version, ...(admitted.sentAt !== undefined ? { sentAt: admitted.sentAt } : {}) };
 }

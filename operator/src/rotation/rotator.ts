@@ -1,43 +1,29 @@
 /**
- * Executes rotations: interpret each message, settle the target version, find the
- * mappings and their workloads, plan, patch with bounded concurrency, then write
- * status and Events. Returns what should happen to each message: deleted only when
- * every restart it asked for is done; left for redelivery otherwise; malformed ones
- * go back to the queue at once so its redrive policy moves them to the dead-letter queue.
- * Each message is interpreted on its own: one that cannot be understood never fails
- * its neighbours. A batch given an AbortSignal stops between steps once it is aborted
- * (this replica stopped leading); the fence refuses its writes in any case.
+ * Executes rotations as one short I/O sequence over pure steps:
+ * interpret → admit (allow-list) → resolve (DescribeSecret) → list workloads → plan →
+ * execute (patch, bounded by the ports' limiter) → summarise → write status and Events.
+ * Returns what should happen to each message: deleted only when every restart it asked
+ * for is done; left for redelivery otherwise; malformed ones go back to the queue at once
+ * so its redrive policy moves them to the dead-letter queue. Each message is interpreted
+ * on its own: one that cannot be understood never fails its neighbours. A batch given an
+ * AbortSignal stops between steps once it is aborted (this replica stopped leading); the
+ * fence refuses its writes in any case.
  */
 import { interpretMessage, type SecretChange } from '../events/interpret';
 import { errorMessage, type Logger } from '../log';
-import type { MappingIndex } from '../mappings/index';
-import { selectorToQuery, type Mapping, type RotationRecord, type WorkloadRecord, type WorkloadResult } from '../mappings/model';
+import type { MappingIndex } from '../mappings/mappingIndex';
+import type { Mapping } from '../mappings/model';
+import { listSelectedWorkloads } from '../mappings/selected';
 import type { Metrics } from '../metrics';
-import type { SecretDescriber } from '../secrets/describer';
-import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
+import type { SecretDescriber, SecretDescription } from '../secrets/describer';
+import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
-import { planRestarts, workloadId, type Match, type ResolvedChange, type WorkloadAction, type WorkloadState } from './plan';
-import { summariseRotation } from './summary';
-
-export interface InboundMessage {
-  readonly id: string;
-  readonly body: string;
-  readonly receiveCount?: number;
-  /** When the message entered the queue (SQS SentTimestamp, ms since the epoch). */
-  readonly sentAt?: number;
-}
-
-export type Disposition = 'delete' | 'retry' | 'dead-letter';
-
-export type EventType = 'Normal' | 'Warning';
-
-export interface RotationStatusPort {
-  recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, reason: string, message: string, appliedVersion?: string): Promise<void>;
-}
-
-export interface EventPort {
-  record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void>;
-}
+import { workloadId, type WorkloadState } from '../workloads/workload';
+import { DISPOSITION_OF, admit } from './admission';
+import { restartLatency } from './latency';
+import { planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
+import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
+import { summariseBatch, type MappingReport, type Outcome } from './summary';
 
 export interface RotatorOptions {
   readonly index: MappingIndex;
@@ -54,15 +40,11 @@ export interface RotatorOptions {
   readonly now?: () => Date;
 }
 
-interface Outcome {
-  readonly result: WorkloadResult;
-  readonly reason?: string;
-}
-
-/** When a cause's message entered the queue and when its event happened (ms; NaN when unknown). */
-interface Timing {
-  readonly sentAt: number;
-  readonly eventAt: number;
+/** A change admitted from a message, before its version is settled. */
+interface AdmittedChange {
+  readonly changeId: string;
+  readonly change: SecretChange;
+  readonly sentAt?: number;
 }
 
 export class Rotator {
@@ -72,178 +54,153 @@ export class Rotator {
    * Every request goes through the ports, all at once: the ports bound how many are in
    * flight (main.ts gives them one shared Limiter).
    */
-  constructor(private readonly o: RotatorOptions) {
-    this.now = o.now ?? (() => new Date());
+  constructor(private readonly opts: RotatorOptions) {
+    this.now = opts.now ?? (() => new Date());
   }
 
   async handleBatch(messages: readonly InboundMessage[], signal?: AbortSignal): Promise<Map<string, Disposition>> {
     const dispositions = new Map<string, Disposition>();
-    const changes: { messageId: string; change: SecretChange }[] = [];
+    const admitted: AdmittedChange[] = [];
     for (const m of messages) {
-      this.o.metrics.messagesReceived.inc();
-      try {
-        const a = this.admit(m);
-        if (a.change) changes.push({ messageId: m.id, change: a.change });
-        else dispositions.set(m.id, a.disposition);
-      } catch (err) {
-        // interpretMessage never throws; this is the last line of defence for one message.
-        this.o.metrics.messagesMalformed.inc({ code: 'Unexpected' });
-        this.o.log.error('message could not be handled; left for the dead-letter queue', { messageId: m.id, error: errorMessage(err) });
-        dispositions.set(m.id, 'dead-letter');
-      }
+      const a = this.admit(m);
+      if ('disposition' in a) dispositions.set(m.id, a.disposition);
+      else admitted.push(a.change);
     }
     signal?.throwIfAborted();
-    const resolved = await this.resolveAll(changes);
-    for (const u of resolved.unresolved) dispositions.set(u, 'retry');
+    const { resolved, unresolved } = await this.resolve(admitted);
+    for (const id of unresolved) dispositions.set(id, 'retry');
     signal?.throwIfAborted();
-    const sentAt = new Map(messages.filter((m) => m.sentAt !== undefined).map((m) => [m.id, m.sentAt!]));
-    for (const [messageId, ok] of await this.rotate(resolved.changes, sentAt, signal)) dispositions.set(messageId, ok ? 'delete' : 'retry');
+    // One message is one change: its change id is its message id.
+    for (const [id, ok] of await this.rotate(resolved, signal)) dispositions.set(id, ok ? 'delete' : 'retry');
     return dispositions;
   }
 
-  /** Interprets one message and applies the allow-list: the change to act on, or what to do with the message. */
-  private admit(m: InboundMessage): { change: SecretChange; disposition?: undefined } | { change?: undefined; disposition: Disposition } {
-    const meaning = interpretMessage(m.body);
-    if (meaning.type === 'parse-error') {
-      this.o.metrics.messagesMalformed.inc({ code: meaning.error.code });
-      this.o.log.warn('malformed message left for the dead-letter queue', {
-        messageId: m.id,
-        eventId: meaning.error.eventId,
-        code: meaning.error.code,
-        error: meaning.error.message,
-        bytes: Buffer.byteLength(m.body, 'utf8'),
-        receiveCount: m.receiveCount,
-      });
-      return { disposition: 'dead-letter' };
-    }
-    if (meaning.type === 'not-a-change') {
-      const n = meaning.notAChange;
-      this.o.metrics.messagesIgnored.inc({ reason: n.reason });
-      this.o.log.info('event does not change a secret; acknowledged', { messageId: m.id, eventId: n.eventId, secret: n.secretId, reason: n.reason, detail: n.message });
-      return { disposition: 'delete' };
-    }
-    if (!this.allowed(meaning.change)) {
-      const c = meaning.change;
-      this.o.metrics.messagesIgnored.inc({ reason: 'NotAllowed' });
-      this.o.log.warn('event from an account or region outside the allow-list; ignored', {
-        messageId: m.id,
-        eventId: c.eventId,
-        secret: c.secret.raw,
-        account: c.account ?? c.secret.account,
-        region: c.region ?? c.secret.region,
-      });
-      return { disposition: 'delete' };
-    }
-    return { change: meaning.change };
-  }
-
-  /**
-   * Rolls what `changes` call for; returns per message whether all its work is done.
-   * `sentAt`: when each change's message entered the queue, for the latency metric.
-   */
-  async rotate(changes: readonly ResolvedChange[], sentAt: ReadonlyMap<string, number> = new Map(), signal?: AbortSignal): Promise<Map<string, boolean>> {
-    const done = new Map<string, boolean>(changes.map((c) => [c.messageId, true]));
-    const found = changes.map((change) => ({ change, mappings: this.lookup(change) }));
-    // Every mapping's workloads are listed once per batch.
-    const listings = new Map<string, Promise<WorkloadState[]>>();
-    for (const { mappings } of found) {
-      for (const m of mappings) if (!listings.has(m.key)) listings.set(m.key, this.listWorkloads(m));
-    }
-    await Promise.allSettled(listings.values());
-    const matches: Match[] = [];
-    for (const { change, mappings } of found) {
-      for (const mapping of mappings) {
-        try {
-          matches.push({ change, mapping, workloads: await listings.get(mapping.key)! });
-        } catch (err) {
-          done.set(change.messageId, false);
-          this.o.log.error('listing workloads failed; message left for redelivery', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) });
-        }
-      }
-    }
+  /** Rolls what `changes` call for; returns per change id whether all its work is done. */
+  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal): Promise<Map<string, boolean>> {
+    const { matches, unlisted } = await this.list(changes.map((change) => ({ change, mappings: this.lookup(change) })));
     signal?.throwIfAborted();
-
     const actions = planRestarts(matches);
-    const timing = new Map<string, Timing>(changes.map((c) => [c.messageId, { sentAt: sentAt.get(c.messageId) ?? NaN, eventAt: Date.parse(c.change.eventTime ?? '') }]));
-    const outcomes = new Map<string, Outcome>();
-    await Promise.all(actions.map(async (a) => outcomes.set(workloadId(a.workload), await this.execute(a, timing))));
-    for (const a of actions) {
-      if (outcomes.get(workloadId(a.workload))?.result === 'Failed') for (const c of a.causes) done.set(c.messageId, false);
-    }
+    const executed = await Promise.all(actions.map(async (action) => ({ action, outcome: await this.execute(action, changes) })));
     signal?.throwIfAborted();
-    await this.report(matches, actions, outcomes);
+    const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
+    await Promise.all(reports.map((r) => this.write(r)));
     return done;
   }
 
-  private lookup(change: ResolvedChange): readonly Mapping[] {
-    const t0 = process.hrtime.bigint();
-    const mappings = this.o.index.lookup(change.change.secret);
-    this.o.metrics.matchSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    if (mappings.length === 0) {
-      this.o.metrics.messagesIgnored.inc({ reason: 'NoMapping' });
-      this.o.log.info('no mapping names this secret; acknowledged', { messageId: change.messageId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
+  /** Interprets one message and applies the allow-list: the change to act on, or what to do with the message. */
+  private admit(m: InboundMessage): { change: AdmittedChange } | { disposition: Disposition } {
+    const { metrics, log } = this.opts;
+    metrics.messagesReceived.inc();
+    try {
+      const a = admit(interpretMessage(m.body), { accountIds: this.opts.allowedAccountIds, regions: this.opts.allowedRegions });
+      switch (a.verdict) {
+        case 'change':
+          return { change: { changeId: m.id, change: a.change, ...(m.sentAt !== undefined ? { sentAt: m.sentAt } : {}) } };
+        case 'malformed':
+          metrics.messagesMalformed.inc({ code: a.error.code });
+          log.warn('malformed message left for the dead-letter queue', {
+            messageId: m.id,
+            eventId: a.error.eventId,
+            code: a.error.code,
+            error: a.error.message,
+            bytes: Buffer.byteLength(m.body, 'utf8'),
+            receiveCount: m.receiveCount,
+          });
+          break;
+        case 'not-a-change': {
+          const n = a.notAChange;
+          metrics.messagesIgnored.inc({ reason: n.reason });
+          log.info('event does not change a secret; acknowledged', { messageId: m.id, eventId: n.eventId, secret: n.secretId, reason: n.reason, detail: n.message });
+          break;
+        }
+        case 'not-allowed': {
+          const c = a.change;
+          metrics.messagesIgnored.inc({ reason: 'NotAllowed' });
+          log.warn('event from an account or region outside the allow-list; ignored', {
+            messageId: m.id,
+            eventId: c.eventId,
+            secret: c.secret.raw,
+            account: c.account ?? c.secret.account,
+            region: c.region ?? c.secret.region,
+          });
+          break;
+        }
+      }
+      return { disposition: DISPOSITION_OF[a.verdict] };
+    } catch (err) {
+      // interpretMessage never throws; this is the last line of defence for one message.
+      metrics.messagesMalformed.inc({ code: 'Unexpected' });
+      log.error('message could not be handled; left for the dead-letter queue', { messageId: m.id, error: errorMessage(err) });
+      return { disposition: 'dead-letter' };
     }
-    return mappings;
-  }
-
-  private allowed(c: SecretChange): boolean {
-    const accounts = this.o.allowedAccountIds;
-    const regions = this.o.allowedRegions;
-    const account = [c.account, c.secret.account];
-    const region = [c.region, c.secret.region];
-    // With an allow-list, an event must name an account (region) and every one it names must be listed.
-    const within = (list: readonly string[], named: (string | undefined)[]) =>
-      list.length === 0 || (named.some((v) => v !== undefined) && named.every((v) => v === undefined || list.includes(v)));
-    return within(accounts, account) && within(regions, region);
   }
 
   /**
-   * Settles each distinct secret once per batch with DescribeSecret: its exact ARN and
-   * name (so ambiguous ids match precisely) and the AWSCURRENT version, which is what
-   * restarted pods will read. Without an answer, the event's own version is used; an
-   * event that names no version (RotationSucceeded) is then left for redelivery: a made-up
-   * version would restart again when the same version's other event arrives.
+   * Settles each distinct secret once per batch with DescribeSecret (settleChange says
+   * how); a secret outside our own region is taken as the event names it. Without an
+   * answer and without a version in the event, the change is unresolved: its message is
+   * left for redelivery.
    */
-  private async resolveAll(changes: readonly { messageId: string; change: SecretChange }[]): Promise<{ changes: ResolvedChange[]; unresolved: string[] }> {
-    const described = new Map<string, Promise<{ arn: string; name: string; currentVersion?: string } | undefined>>();
-    const describe = (c: SecretChange) => {
-      const inRegion = (c.secret.region ?? c.region ?? this.o.region) === this.o.region;
-      if (!this.o.describer || !inRegion) return Promise.resolve(undefined);
+  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: string[] }> {
+    const { describer, region, log } = this.opts;
+    const described = new Map<string, Promise<SecretDescription | undefined>>();
+    const describe = (c: SecretChange): Promise<SecretDescription | undefined> => {
+      if (!describer || !inOwnRegion(region, c.secret.region, c.region)) return Promise.resolve(undefined);
       let p = described.get(c.secret.raw);
       if (!p) {
-        p = this.o.describer.describe(c.secret.raw).catch((err) => {
-          this.o.log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
+        p = describer.describe(c.secret.raw).catch((err) => {
+          log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
           return undefined;
         });
         described.set(c.secret.raw, p);
       }
       return p;
     };
-    const settled = await Promise.all(
-      changes.map(async ({ messageId, change }) => {
-        const d = await describe(change);
-        const secret = d ? resolvedSecretRef(d.arn, d.name) : change.secret;
-        const version = d?.currentVersion ?? change.versionId;
-        if (!version) {
-          this.o.log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', { messageId, eventId: change.eventId, secret: change.secret.raw });
-          return { messageId };
-        }
-        return { messageId, resolved: { messageId, change: { ...change, secret }, secretKey: canonicalSecretKey(secret), version } };
-      }),
-    );
+    const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await describe(a.change)) })));
+    for (const s of settled.filter((s) => !s.resolved)) {
+      const c = s.admitted.change;
+      log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', { messageId: s.admitted.changeId, eventId: c.eventId, secret: c.secret.raw });
+    }
     return {
-      changes: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
-      unresolved: settled.filter((s) => !s.resolved).map((s) => s.messageId),
+      resolved: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
+      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted.changeId),
     };
   }
 
-  private async listWorkloads(mapping: Mapping): Promise<WorkloadState[]> {
-    const selector = selectorToQuery(mapping.selector);
-    const lists = await Promise.all(mapping.workloadKinds.map((kind) => this.o.workloads.list(kind, mapping.namespace, selector)));
-    return lists.flat();
+  private lookup(change: ResolvedChange): readonly Mapping[] {
+    const { index, metrics, log } = this.opts;
+    const t0 = process.hrtime.bigint();
+    const mappings = index.lookup(change.change.secret);
+    metrics.matchSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    if (mappings.length === 0) {
+      metrics.messagesIgnored.inc({ reason: 'NoMapping' });
+      log.info('no mapping names this secret; acknowledged', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
+    }
+    return mappings;
   }
 
-  private async execute(a: WorkloadAction, timing: ReadonlyMap<string, Timing>): Promise<Outcome> {
+  /** Lists every mapping's workloads once per batch; a failed listing leaves its changes undone. */
+  private async list(found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[]): Promise<{ matches: Match[]; unlisted: string[] }> {
+    const listings = new Map<string, Promise<WorkloadState[]>>();
+    for (const { mappings } of found) for (const m of mappings) if (!listings.has(m.key)) listings.set(m.key, listSelectedWorkloads(this.opts.workloads, m));
+    await Promise.allSettled(listings.values());
+    const matches: Match[] = [];
+    const unlisted: string[] = [];
+    for (const { change, mappings } of found) {
+      for (const mapping of mappings) {
+        try {
+          matches.push({ change, mapping, workloads: await listings.get(mapping.key)! });
+        } catch (err) {
+          unlisted.push(change.changeId);
+          this.opts.log.error('listing workloads failed; message left for redelivery', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) });
+        }
+      }
+    }
+    return { matches, unlisted };
+  }
+
+  private async execute(a: WorkloadAction, changes: readonly ResolvedChange[]): Promise<Outcome> {
+    const { metrics, log } = this.opts;
     const w = a.workload;
     const fields = {
       workload: workloadId(w),
@@ -253,88 +210,61 @@ export class Rotator {
       version: Object.values(a.versions).join(','),
     };
     if (a.decision === 'skip') {
-      this.o.metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
-      this.o.log.info('workload skipped', { ...fields, reason: a.reason });
+      metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
+      log.info('workload skipped', { ...fields, reason: a.reason });
       return { result: 'Skipped', reason: a.reason };
     }
-    if (this.o.dryRun) {
-      this.o.metrics.restarts.inc({ kind: w.kind, result: 'dry_run' });
-      this.o.log.info('dry run: would restart workload', fields);
+    if (this.opts.dryRun) {
+      metrics.restarts.inc({ kind: w.kind, result: 'dry_run' });
+      log.info('dry run: would restart workload', fields);
       return { result: 'WouldRestart', reason: 'DryRun' };
     }
     let rollout;
     try {
-      const r = await this.o.workloads.restart({ ...w, appliedVersions: a.applied, rollout: a.rollout, ...(a.resourceVersion ? { resourceVersion: a.resourceVersion } : {}) }, a.versions, this.now());
+      const r = await this.opts.workloads.restart(w, a.versions, this.now());
       if (!r.patched) {
-        this.o.metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
-        this.o.log.info('workload skipped', { ...fields, reason: 'AlreadyAtVersion' });
+        metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
+        log.info('workload skipped', { ...fields, reason: 'AlreadyAtVersion' });
         return { result: 'Skipped', reason: 'AlreadyAtVersion' };
       }
       rollout = r.rollout;
     } catch (err) {
-      this.o.metrics.restarts.inc({ kind: w.kind, result: 'failed' });
-      this.o.log.error('workload restart failed', { ...fields, error: errorMessage(err) });
+      metrics.restarts.inc({ kind: w.kind, result: 'failed' });
+      log.error('workload restart failed', { ...fields, error: errorMessage(err) });
       return { result: 'Failed', reason: errorMessage(err) };
     }
-    const now = this.now().getTime();
-    const since = (pick: (t: Timing) => number) => {
-      const earliest = Math.min(...a.causes.map((c) => pick(timing.get(c.messageId) ?? { sentAt: NaN, eventAt: NaN })).filter((t) => !Number.isNaN(t)));
-      return Number.isFinite(earliest) ? Math.max(0, (now - earliest) / 1000) : undefined;
-    };
-    const fromEvent = since((t) => t.eventAt);
-    const fromQueue = since((t) => t.sentAt);
-    if (fromEvent !== undefined) this.o.metrics.eventToRestartSeconds.observe(fromEvent);
-    if (fromQueue !== undefined) this.o.metrics.queueToRestartSeconds.observe(fromQueue);
+    const latency = restartLatency(a, changes, this.now().getTime());
+    if (latency.fromEvent !== undefined) metrics.eventToRestartSeconds.observe(latency.fromEvent);
+    if (latency.fromQueue !== undefined) metrics.queueToRestartSeconds.observe(latency.fromQueue);
     if (rollout === 'Paused') {
-      this.o.metrics.restarts.inc({ kind: w.kind, result: 'deferred' });
-      this.o.log.info('paused workload stamped; it rolls when resumed', fields);
+      metrics.restarts.inc({ kind: w.kind, result: 'deferred' });
+      log.info('paused workload stamped; it rolls when resumed', fields);
       return { result: 'Deferred', reason: 'Paused' };
     }
     if (rollout === 'OnDelete') {
-      this.o.metrics.restarts.inc({ kind: w.kind, result: 'pending' });
-      this.o.log.info('OnDelete workload stamped; each pod takes the new version when it is deleted', fields);
+      metrics.restarts.inc({ kind: w.kind, result: 'pending' });
+      log.info('OnDelete workload stamped; each pod takes the new version when it is deleted', fields);
       return { result: 'Pending', reason: 'OnDelete' };
     }
-    this.o.metrics.restarts.inc({ kind: w.kind, result: 'restarted' });
-    this.o.log.info('workload restarted', fields);
+    metrics.restarts.inc({ kind: w.kind, result: 'restarted' });
+    log.info('workload restarted', fields);
     return { result: 'Restarted' };
   }
 
-  /**
-   * One status update and one Event per mapping the batch moved to a new version,
-   * including one that selects no workload (its baseline still advances, or drift
-   * would find it behind forever).
-   */
-  private async report(matches: readonly Match[], actions: readonly WorkloadAction[], outcomes: ReadonlyMap<string, Outcome>): Promise<void> {
-    const byMapping = new Map<string, { mapping: Mapping; change: ResolvedChange }>();
-    for (const m of matches) {
-      const prev = byMapping.get(m.mapping.key);
-      if (!prev || Date.parse(m.change.change.eventTime ?? '') >= Date.parse(prev.change.change.eventTime ?? '')) byMapping.set(m.mapping.key, m);
+  /** One status update and one Event for a mapping the batch moved to a new version. */
+  private async write({ mapping, change, summary: s, appliedVersion }: MappingReport): Promise<void> {
+    const { status, events, log } = this.opts;
+    const fields = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
+    try {
+      await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
+    } catch (err) {
+      log.warn('writing rotation status failed', { ...fields, error: errorMessage(err) });
     }
-    const completionTime = this.now().toISOString();
-    await Promise.all(
-      [...byMapping.values()].map(async ({ mapping, change }) => {
-        const mine = actions.filter((a) => a.causes.some((c) => c.mappingKey === mapping.key));
-        // Already recorded (a redelivery): nothing to say.
-        if (mine.length === 0 && mapping.appliedVersion === change.version) return;
-        const workloads: WorkloadRecord[] = mine.map((a) => {
-          const o = outcomes.get(workloadId(a.workload))!;
-          return { kind: a.workload.kind, name: a.workload.name, result: o.result, ...(o.reason ? { reason: o.reason } : {}) };
-        });
-        const s = summariseRotation({ secretKey: change.secretKey, version: change.version, eventId: change.change.eventId, eventTime: change.change.eventTime }, workloads, completionTime, this.o.dryRun);
-        const log = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
-        try {
-          await this.o.status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, s.succeeded && !this.o.dryRun ? change.version : undefined);
-        } catch (err) {
-          this.o.log.warn('writing rotation status failed', { ...log, error: errorMessage(err) });
-        }
-        try {
-          await this.o.events.record(mapping, s.succeeded ? 'Normal' : 'Warning', s.eventReason, s.message);
-        } catch (err) {
-          this.o.log.warn('recording the Event failed', { ...log, error: errorMessage(err) });
-        }
-        this.o.log.info('rotation handled', { ...log, result: s.eventReason, summary: s.record.summary, workloads: s.message });
-      }),
-    );
+    try {
+      await events.record(mapping, s.succeeded ? 'Normal' : 'Warning', s.eventReason, s.message);
+    } catch (err) {
+      log.warn('recording the Event failed', { ...fields, error: errorMessage(err) });
+    }
+    log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
   }
 }

@@ -1,15 +1,17 @@
 /**
- * What a rotation tells about itself, per mapping. Pure. The status must stay within
- * the API server's limits whatever the number of workloads (a mapping may select a
- * thousand), so the record lists a bounded number of workloads, the most telling
- * first (failures, then those whose pods do not roll yet), with counts for all.
+ * What a rotation tells about itself. Pure. Per batch: which changes are done, and per
+ * mapping the status record and the Event. The status must stay within the API
+ * server's limits whatever the number of workloads (a mapping may select a thousand),
+ * so the record lists a bounded number of workloads, the most telling first (failures,
+ * then those whose pods do not roll yet), with counts for all.
  */
-import type { RotationRecord, WorkloadRecord, WorkloadResult } from '../mappings/model';
+import type { Mapping, RotationRecord, WorkloadRecord, WorkloadResult } from '../mappings/model';
+import { newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 
 /** Workloads listed in status.lastRotation.workloads at most. */
 export const MAX_RECORDED_WORKLOADS = 100;
 /** Longest reason kept per listed workload (an API error can be long). */
-export const MAX_REASON_CHARS = 128;
+const MAX_REASON_CHARS = 128;
 /** Longest condition (and Event) message written. */
 export const MAX_MESSAGE_CHARS = 2048;
 
@@ -67,4 +69,68 @@ export function truncate(s: string, max: number): string {
   if (s.length <= max) return s;
   const note = ' … (truncated)';
   return s.slice(0, Math.max(0, max - note.length)) + note;
+}
+
+/** What executing one action came to. */
+export interface Outcome {
+  readonly result: WorkloadResult;
+  readonly reason?: string;
+}
+
+export interface Executed {
+  readonly action: WorkloadAction;
+  readonly outcome: Outcome;
+}
+
+/** What to write for one mapping the batch moved to a new version. */
+export interface MappingReport {
+  readonly mapping: Mapping;
+  /** The newest change the batch brought the mapping. */
+  readonly change: ResolvedChange;
+  readonly summary: RotationSummary;
+  /** The version status records as applied: only when every workload took it, and not in a dry run. */
+  readonly appliedVersion?: string;
+}
+
+export interface BatchSummary {
+  /** Per change id: whether all its work is done (its message may be deleted). */
+  readonly done: Map<string, boolean>;
+  readonly reports: readonly MappingReport[];
+}
+
+/**
+ * A change is done unless listing one of its mappings' workloads failed or a workload it
+ * asked for failed. One report per mapping the batch moved to a new version, including
+ * one that selects no workload (its baseline still advances, or drift would find it
+ * behind forever); none for a redelivery the mapping already recorded.
+ */
+export function summariseBatch(batch: {
+  readonly changes: readonly ResolvedChange[];
+  readonly matches: readonly Match[];
+  /** Change ids for which listing some mapping's workloads failed. */
+  readonly unlisted: readonly string[];
+  readonly executed: readonly Executed[];
+  readonly completionTime: string;
+  readonly dryRun: boolean;
+}): BatchSummary {
+  const done = new Map<string, boolean>(batch.changes.map((c) => [c.changeId, true]));
+  for (const id of batch.unlisted) done.set(id, false);
+  for (const { action, outcome } of batch.executed) if (outcome.result === 'Failed') for (const c of action.causes) done.set(c.changeId, false);
+
+  const newest = new Map<string, { mapping: Mapping; change: ResolvedChange }>();
+  for (const m of batch.matches) newest.set(m.mapping.key, { mapping: m.mapping, change: newerChange(m.change, newest.get(m.mapping.key)?.change) });
+  const reports: MappingReport[] = [];
+  for (const { mapping, change } of newest.values()) {
+    const mine = batch.executed.filter(({ action }) => action.causes.some((c) => c.mappingKey === mapping.key));
+    if (mine.length === 0 && mapping.appliedVersion === change.version) continue;
+    const workloads: WorkloadRecord[] = mine.map(({ action, outcome }) => ({
+      kind: action.workload.kind,
+      name: action.workload.name,
+      result: outcome.result,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+    }));
+    const summary = summariseRotation({ secretKey: change.secretKey, version: change.version, eventId: change.change.eventId, eventTime: change.change.eventTime }, workloads, batch.completionTime, batch.dryRun);
+    reports.push({ mapping, change, summary, ...(summary.succeeded && !batch.dryRun ? { appliedVersion: change.version } : {}) });
+  }
+  return { done, reports };
 }

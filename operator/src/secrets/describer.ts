@@ -3,7 +3,7 @@
  * ARN and name. Uses DescribeSecret only: the operator never reads a secret value.
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AWSCURRENT } from '../events/interpret';
+import { AWSCURRENT } from './stages';
 
 export interface SecretDescription {
   readonly arn: string;

@@ -124,9 +124,13 @@ export function indexNames(ref: SecretRef): string[] {
   return [...new Set(ref.readings.map((r) => r.name))];
 }
 
-/** True when the reference has a single reading: nothing left to resolve. */
-export function isUnambiguous(ref: SecretRef): boolean {
-  return ref.readings.length === 1;
+/**
+ * Whether a secret lives in the operator's own region, the only one it asks Secrets
+ * Manager about: the first region named (the secret's ARN's, then its event's) decides,
+ * and a secret named by bare name with no region known is taken to be in `ownRegion`.
+ */
+export function inOwnRegion(ownRegion: string, ...named: readonly (string | undefined)[]): boolean {
+  return (named.find((r) => r !== undefined) ?? ownRegion) === ownRegion;
 }
 
 /**

@@ -16,12 +16,13 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { backoffMs } from '../kube/resilientWatch';
+import { backoffMs } from '../backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { untilSettledOrAborted } from '../rotation/lane';
-import type { Disposition, InboundMessage } from '../rotation/rotator';
+import type { Disposition, InboundMessage } from '../rotation/ports';
+import { SQS_LIMITS } from './limits';
 
 export interface BatchHandler {
   handleBatch(messages: readonly InboundMessage[], signal?: AbortSignal): Promise<Map<string, Disposition>>;
@@ -71,8 +72,10 @@ export class SqsConsumer {
 
   constructor(private readonly o: ConsumerOptions) {
     if (!o.queueUrl) throw new ConsumerOptionError('queueUrl is required');
-    if (o.maxMessages < 1 || o.maxMessages > 10) throw new ConsumerOptionError('maxMessages must be 1..10');
-    if (o.waitTimeSeconds < 0 || o.waitTimeSeconds > 20) throw new ConsumerOptionError('waitTimeSeconds must be 0..20');
+    for (const name of ['maxMessages', 'waitTimeSeconds'] as const) {
+      const { min, max } = SQS_LIMITS[name];
+      if (o[name] < min || o[name] > max) throw new ConsumerOptionError(`${name} must be ${min}..${max}`);
+    }
   }
 
   get isRunning(): boolean {

@@ -4,15 +4,10 @@
  * restart` does: a pod-template annotation changes, the controller rolls the pods.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { WorkloadKind } from '../mappings/model';
-import type { Rollout, WorkloadState } from '../rotation/plan';
+import { OPERATOR_NAME } from '../names';
+import { parseAppliedVersions, recordsAll, restartPatch, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 
-const ANNOTATION_PREFIX = 'awssecretsoperator.secretoperator';
-/** When the operator last rolled the workload. */
-export const RESTARTED_AT_ANNOTATION = `${ANNOTATION_PREFIX}/restartedAt`;
-/** JSON map secret key → version the pods were started for. */
-export const SECRET_VERSIONS_ANNOTATION = `${ANNOTATION_PREFIX}/secret-versions`;
-export const FIELD_MANAGER = 'secrets-rotation-operator';
+const FIELD_MANAGER = OPERATOR_NAME;
 
 interface PodTemplateOwner {
   metadata?: k8s.V1ObjectMeta;
@@ -50,47 +45,6 @@ export const ADAPTERS: Readonly<Record<WorkloadKind, Adapter>> = {
     rollout: byUpdateStrategy,
   },
 };
-
-/** Reads the versions an earlier restart recorded; a hand-edited bad value counts as none. */
-export function parseAppliedVersions(annotations: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const raw = annotations?.[SECRET_VERSIONS_ANNOTATION];
-  if (!raw) return {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
-    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
-  } catch {
-    return {};
-  }
-}
-
-/**
- * The patch that rolls a workload and records the versions it now runs. With the
- * resourceVersion the workload was read at, the API server refuses it (409) if the
- * workload changed since: two patches built from the same old annotation can then
- * never drop each other's keys.
- */
-export function restartPatch(applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>, now: Date, resourceVersion?: string): object {
-  const merged = Object.fromEntries(Object.entries({ ...applied, ...versions }).sort(([a], [b]) => a.localeCompare(b)));
-  return {
-    ...(resourceVersion ? { metadata: { resourceVersion } } : {}),
-    spec: {
-      template: {
-        metadata: {
-          annotations: {
-            [RESTARTED_AT_ANNOTATION]: now.toISOString(),
-            [SECRET_VERSIONS_ANNOTATION]: JSON.stringify(merged),
-          },
-        },
-      },
-    },
-  };
-}
-
-/** Whether every version in `versions` is already recorded in `applied`. */
-export function recordsAll(applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>): boolean {
-  return Object.entries(versions).every(([k, v]) => applied[k] === v);
-}
 
 /** What a restart did: patched (with how the pods take it), or found the versions already there. */
 export type RestartOutcome = { readonly patched: true; readonly rollout: Rollout } | { readonly patched: false };

@@ -1,6 +1,7 @@
 import type { SecretChange } from '../../src/events/interpret';
-import { normaliseMapping, type Mapping, type WorkloadKind } from '../../src/mappings/model';
-import type { ResolvedChange, Rollout, WorkloadState } from '../../src/rotation/plan';
+import { normaliseMapping, type Mapping } from '../../src/mappings/model';
+import type { Rollout, WorkloadKind, WorkloadState } from '../../src/workloads/workload';
+import type { ResolvedChange } from '../../src/rotation/plan';
 import { parseSecretId } from '../../src/secrets/secretId';
 
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbC123';
@@ -19,8 +20,8 @@ export function secretChange(eventId: string, versionId?: string, eventTime = '2
   return { kind: 'SecretLabelUpdated', eventId, eventTime, region: 'us-east-1', account: '123456789012', secret: parseSecretId(secret, 'full'), ...(versionId ? { versionId } : {}) };
 }
 
-export function resolved(messageId: string, version: string, eventTime?: string): ResolvedChange {
-  return { messageId, change: secretChange(`ev-${messageId}`, version, eventTime), secretKey: SECRET_KEY, version };
+export function resolved(changeId: string, version: string, eventTime?: string): ResolvedChange {
+  return { changeId, change: secretChange(`ev-${changeId}`, version, eventTime), secretKey: SECRET_KEY, version };
 }
 
 export function workload(name: string, opts: { kind?: WorkloadKind; namespace?: string; rollout?: Rollout; applied?: Record<string, string> } = {}): WorkloadState {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { DEFAULTS } from '../../src/config';
-import { WORKLOAD_KINDS } from '../../src/mappings/model';
+import { WORKLOAD_KINDS } from '../../src/workloads/workload';
 
 const CHART = path.join(__dirname, '..', '..', '..', 'charts', 'secrets-rotation-operator');
 const read = (file: string) => fs.readFileSync(path.join(CHART, file), 'utf8');

@@ -52,7 +52,7 @@ describe('loadConfig', () => {
       logLevel: DEFAULTS.LOG_LEVEL,
       httpPort: DEFAULTS.HTTP_PORT,
       dryRun: false,
-      maxConcurrentRestarts: DEFAULTS.MAX_CONCURRENT_RESTARTS,
+      maxConcurrentApiRequests: DEFAULTS.MAX_CONCURRENT_API_REQUESTS,
       waitTimeSeconds: 20,
       maxMessages: 10,
       visibilityTimeoutSeconds: DEFAULTS.SQS_VISIBILITY_TIMEOUT_SECONDS,
@@ -63,6 +63,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('knows when an SQS endpoint is set (an emulator), so queue URLs are not taken as the endpoint', () => {
+    expect(loadConfig(base).sqsEndpointSet).toBe(false);
+    expect(loadConfig({ ...base, AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }).sqsEndpointSet).toBe(true);
+    expect(loadConfig({ ...base, AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:5000' }).sqsEndpointSet).toBe(true);
+  });
+
   it('reads every knob', () => {
     const c = loadConfig({
       ...base,
@@ -71,7 +77,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'DEBUG',
       HTTP_PORT: '9000',
       DRY_RUN: 'true',
-      MAX_CONCURRENT_RESTARTS: '3',
+      MAX_CONCURRENT_API_REQUESTS: '3',
       SQS_WAIT_TIME_SECONDS: '5',
       SQS_MAX_MESSAGES: '4',
       SQS_VISIBILITY_TIMEOUT_SECONDS: '30',
@@ -89,7 +95,7 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       httpPort: 9000,
       dryRun: true,
-      maxConcurrentRestarts: 3,
+      maxConcurrentApiRequests: 3,
       waitTimeSeconds: 5,
       maxMessages: 4,
       visibilityTimeoutSeconds: 30,
@@ -101,6 +107,11 @@ describe('loadConfig', () => {
     });
   });
 
+  it('still reads the deprecated MAX_CONCURRENT_RESTARTS, alone or agreeing with MAX_CONCURRENT_API_REQUESTS', () => {
+    expect(loadConfig({ ...base, MAX_CONCURRENT_RESTARTS: '2' }).maxConcurrentApiRequests).toBe(2);
+    expect(loadConfig({ ...base, MAX_CONCURRENT_RESTARTS: '2', MAX_CONCURRENT_API_REQUESTS: '2' }).maxConcurrentApiRequests).toBe(2);
+  });
+
   it.each([
     [{ SQS_QUEUE_URL: '' }, 'SQS_QUEUE_URL', /required/],
     [{ SQS_QUEUE_URL: 'not a url' }, 'SQS_QUEUE_URL', /not a queue URL/],
@@ -109,7 +120,9 @@ describe('loadConfig', () => {
     [{ HTTP_PORT: '70000' }, 'HTTP_PORT', /integer/],
     [{ SQS_MAX_MESSAGES: '11' }, 'SQS_MAX_MESSAGES', /1 to 10/],
     [{ SQS_WAIT_TIME_SECONDS: '21' }, 'SQS_WAIT_TIME_SECONDS', /0 to 20/],
+    [{ MAX_CONCURRENT_API_REQUESTS: '0' }, 'MAX_CONCURRENT_API_REQUESTS', /integer/],
     [{ MAX_CONCURRENT_RESTARTS: '0' }, 'MAX_CONCURRENT_RESTARTS', /integer/],
+    [{ MAX_CONCURRENT_API_REQUESTS: '3', MAX_CONCURRENT_RESTARTS: '4' }, 'MAX_CONCURRENT_RESTARTS', /deprecated name of MAX_CONCURRENT_API_REQUESTS/],
     [{ DRY_RUN: 'yes' }, 'DRY_RUN', /true or false/],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of/],
     [{ WATCH_NAMESPACES: 'ok,Not_OK' }, 'WATCH_NAMESPACES', /Not_OK/],

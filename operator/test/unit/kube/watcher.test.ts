@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger } from '../../../src/log';
-import { MappingIndex } from '../../../src/mappings/index';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { SecretsRotationMapping } from '../../../src/mappings/model';
 import { MappingWatcher } from '../../../src/mappings/watcher';
 import { Fence } from '../../../src/leader/fence';

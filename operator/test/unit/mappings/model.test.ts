@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { normaliseMapping, selectorMatches, selectorToQuery, WORKLOAD_KINDS, WORKLOAD_RESULTS, type SecretsRotationMapping } from '../../../src/mappings/model';
+import { normaliseMapping, selectorToQuery, WORKLOAD_RESULTS, type SecretsRotationMapping } from '../../../src/mappings/model';
+import { WORKLOAD_KINDS } from '../../../src/workloads/workload';
 import { MAX_RECORDED_WORKLOADS } from '../../../src/rotation/summary';
 
 const meta = { name: 'm', namespace: 'team-a', uid: 'u1', generation: 3 };
@@ -71,15 +72,6 @@ describe('selectors', () => {
   };
 
   it('renders the API server query syntax', () => expect(selectorToQuery(selector)).toBe('app=web,tier in (a,b),env notin (dev),team,!legacy'));
-
-  it('matches like the API server', () => {
-    expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x' })).toBe(true);
-    expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x', env: 'dev' })).toBe(false);
-    expect(selectorMatches(selector, { app: 'web', tier: 'c', team: 'x' })).toBe(false);
-    expect(selectorMatches(selector, { app: 'web', tier: 'a' })).toBe(false);
-    expect(selectorMatches(selector, { app: 'web', tier: 'a', team: 'x', legacy: '' })).toBe(false);
-    expect(selectorMatches(selector, { app: 'api', tier: 'a', team: 'x' })).toBe(false);
-  });
 });
 
 describe('the CRD and the model agree', () => {

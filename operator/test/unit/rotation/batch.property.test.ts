@@ -6,11 +6,11 @@
 import fc from 'fast-check';
 import { interpretMessage } from '../../../src/events/interpret';
 import { createLogger } from '../../../src/log';
-import { MappingIndex } from '../../../src/mappings/index';
-import type { WorkloadKind } from '../../../src/mappings/model';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
+import type { WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
 import { createMetrics } from '../../../src/metrics';
-import type { WorkloadState } from '../../../src/rotation/plan';
-import { Rotator, type Disposition, type InboundMessage } from '../../../src/rotation/rotator';
+import { Rotator } from '../../../src/rotation/rotator';
+import { type Disposition, type InboundMessage } from '../../../src/rotation/ports';
 import { parseSecretId, secretRefsMatch } from '../../../src/secrets/secretId';
 import { mapping, workload } from '../../support/builders';
 import { fixture, manifest } from '../../support/fixtures';

@@ -1,9 +1,9 @@
 import { setCondition } from '../../../src/mappings/conditions';
-import { MappingIndex } from '../../../src/mappings/index';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import { createLogger } from '../../../src/log';
 import { createMetrics } from '../../../src/metrics';
 import { microTime } from '../../../src/leader/lease';
-import { backoffMs } from '../../../src/kube/resilientWatch';
+import { backoffMs } from '../../../src/backoff';
 import { checkDrift, DriftScheduler, driftOf } from '../../../src/rotation/drift';
 import type { Term } from '../../../src/leader/fence';
 import type { ResolvedChange } from '../../../src/rotation/plan';

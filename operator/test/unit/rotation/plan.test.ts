@@ -1,5 +1,6 @@
-import { planRestarts, workloadId } from '../../../src/rotation/plan';
-import { mapping, resolved, SECRET_KEY, workload } from '../../support/builders';
+import { newerChange, planRestarts, settleChange } from '../../../src/rotation/plan';
+import { workloadId } from '../../../src/workloads/workload';
+import { mapping, resolved, SECRET_ARN, SECRET_KEY, secretChange, workload } from '../../support/builders';
 
 describe('planRestarts', () => {
   it('restarts each selected workload and records the version', () => {
@@ -9,7 +10,7 @@ describe('planRestarts', () => {
       ['Deployment/ns/web', 'restart', { [SECRET_KEY]: 'v2' }],
       ['StatefulSet/ns/db', 'restart', { [SECRET_KEY]: 'v2' }],
     ]);
-    expect(plan[0].causes).toEqual([{ mappingKey: 'ns/web', messageId: 'm1', eventId: 'ev-m1', secretKey: SECRET_KEY, version: 'v2' }]);
+    expect(plan[0].causes).toEqual([{ mappingKey: 'ns/web', changeId: 'm1', eventId: 'ev-m1', secretKey: SECRET_KEY, version: 'v2' }]);
   });
 
   it('coalesces the same workload across messages and mappings into one action', () => {
@@ -21,7 +22,7 @@ describe('planRestarts', () => {
     ]);
     expect(plan).toHaveLength(1);
     expect(plan[0].decision).toBe('restart');
-    expect(plan[0].causes.map((c) => c.messageId)).toEqual(['m1', 'm2', 'm3']);
+    expect(plan[0].causes.map((c) => c.changeId)).toEqual(['m1', 'm2', 'm3']);
   });
 
   it('a burst of versions ends on the newest event', () => {
@@ -58,12 +59,12 @@ describe('planRestarts', () => {
 
   it.each(['Paused', 'OnDelete'] as const)('stamps a %s workload all the same (its pods take the version when resumed or deleted)', (rollout) => {
     const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [workload('web', { rollout })] }]);
-    expect(plan[0]).toMatchObject({ decision: 'restart', rollout, versions: { [SECRET_KEY]: 'v2' } });
+    expect(plan[0]).toMatchObject({ decision: 'restart', workload: { rollout }, versions: { [SECRET_KEY]: 'v2' } });
   });
 
   it('carries the resourceVersion the workload was listed at (the patch precondition)', () => {
     const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: mapping('web'), workloads: [{ ...workload('web'), resourceVersion: '42' }] }]);
-    expect(plan[0]).toMatchObject({ decision: 'restart', resourceVersion: '42' });
+    expect(plan[0]).toMatchObject({ decision: 'restart', workload: { resourceVersion: '42' } });
   });
 
   it('never touches a workload outside the mapping namespace', () => {
@@ -98,5 +99,45 @@ describe('planRestarts', () => {
     const m = mapping('web');
     const plan = planRestarts([{ change: resolved('m1', 'v2'), mapping: m, workloads: [workload('z'), workload('a'), workload('m', { kind: 'DaemonSet' })] }]);
     expect(plan.map((a) => workloadId(a.workload))).toEqual(['DaemonSet/ns/m', 'Deployment/ns/a', 'Deployment/ns/z']);
+  });
+});
+
+describe('newerChange', () => {
+  const early = resolved('a', 'v1', '2026-01-01T00:00:00Z');
+  const late = resolved('b', 'v2', '2026-01-01T00:00:05Z');
+  const untimed = { ...resolved('c', 'v3'), change: { ...resolved('c', 'v3').change, eventTime: undefined } };
+
+  it('the later event wins, in whichever order the batch holds them', () => {
+    expect(newerChange(late, early)).toBe(late);
+    expect(newerChange(early, late)).toBe(late);
+  });
+
+  it('equal or unknown times keep batch order: the later one (the candidate) wins', () => {
+    const same = resolved('d', 'v4', '2026-01-01T00:00:00Z');
+    expect(newerChange(same, early)).toBe(same);
+    expect(newerChange(untimed, late)).toBe(untimed);
+    expect(newerChange(late, untimed)).toBe(late);
+  });
+
+  it('the first change seen wins against none', () => expect(newerChange(early, undefined)).toBe(early));
+});
+
+describe('settleChange', () => {
+  const admitted = { changeId: 'm1', change: secretChange('e1', 'v-event', undefined, 'eks-controller-test-secret'), sentAt: 1234 };
+
+  it('with Secrets Manager\'s answer: its exact identity and its AWSCURRENT version', () => {
+    const r = settleChange(admitted, { arn: SECRET_ARN, name: 'app', currentVersion: 'v-current' });
+    expect(r).toMatchObject({ changeId: 'm1', secretKey: SECRET_KEY, version: 'v-current', sentAt: 1234, change: { eventId: 'e1', secret: { raw: SECRET_ARN } } });
+  });
+
+  it('without an answer (or one without AWSCURRENT): the event\'s own version', () => {
+    expect(settleChange(admitted, undefined)).toMatchObject({ version: 'v-event', secretKey: 'eks-controller-test-secret', change: { secret: { raw: 'eks-controller-test-secret' } } });
+    expect(settleChange(admitted, { arn: SECRET_ARN, name: 'app' })).toMatchObject({ version: 'v-event', secretKey: SECRET_KEY });
+  });
+
+  it('no version anywhere: unresolved, never a made-up one', () => {
+    const noVersion = { changeId: 'm2', change: secretChange('e2', undefined) };
+    expect(settleChange(noVersion, undefined)).toBeUndefined();
+    expect(settleChange(noVersion, { arn: SECRET_ARN, name: 'app' })).toBeUndefined();
   });
 });

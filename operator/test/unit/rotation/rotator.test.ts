@@ -1,8 +1,8 @@
 import { createLogger } from '../../../src/log';
-import { MappingIndex } from '../../../src/mappings/index';
-import type { Mapping, RotationRecord, WorkloadKind } from '../../../src/mappings/model';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
+import type { Mapping, RotationRecord } from '../../../src/mappings/model';
+import type { WorkloadKind, WorkloadRef, WorkloadState } from '../../../src/workloads/workload';
 import { createMetrics } from '../../../src/metrics';
-import type { WorkloadRef, WorkloadState } from '../../../src/rotation/plan';
 import { Limiter } from '../../../src/kube/limit';
 import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
 import type { SecretDescriber } from '../../../src/secrets/describer';

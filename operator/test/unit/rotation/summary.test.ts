@@ -1,5 +1,7 @@
 import type { WorkloadRecord } from '../../../src/mappings/model';
-import { MAX_MESSAGE_CHARS, MAX_RECORDED_WORKLOADS, summariseRotation, truncate } from '../../../src/rotation/summary';
+import type { WorkloadAction } from '../../../src/rotation/plan';
+import { MAX_MESSAGE_CHARS, MAX_RECORDED_WORKLOADS, summariseBatch, summariseRotation, truncate, type Outcome } from '../../../src/rotation/summary';
+import { mapping, resolved, workload } from '../../support/builders';
 
 const change = { secretKey: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app', version: 'v2', eventId: 'e1', eventTime: '2026-01-01T00:00:00Z' };
 const w = (name: string, result: WorkloadRecord['result'], reason?: string): WorkloadRecord => ({ kind: 'Deployment', name, result, ...(reason ? { reason } : {}) });
@@ -52,5 +54,58 @@ describe('summariseRotation', () => {
     const t = truncate('x'.repeat(100), 30);
     expect(t).toHaveLength(30);
     expect(t.endsWith(' … (truncated)')).toBe(true);
+  });
+});
+
+describe('summariseBatch', () => {
+  const web = mapping('web');
+  const api = mapping('api');
+  const m1 = resolved('m1', 'v1', '2026-01-01T00:00:00Z');
+  const m2 = resolved('m2', 'v2', '2026-01-01T00:00:05Z');
+  const action = (name: string, ...causes: [string, string][]): WorkloadAction => ({
+    workload: workload(name),
+    decision: 'restart',
+    versions: { k: 'v2' },
+    causes: causes.map(([mappingKey, changeId]) => ({ mappingKey, changeId, eventId: `ev-${changeId}`, secretKey: 'k', version: 'v2' })),
+  });
+  const run = (o: Partial<Parameters<typeof summariseBatch>[0]>) =>
+    summariseBatch({ changes: [m1, m2], matches: [], unlisted: [], executed: [], completionTime: 't', dryRun: false, ...o });
+  const ok: Outcome = { result: 'Restarted' };
+  const failed: Outcome = { result: 'Failed', reason: 'boom' };
+
+  it('every change is done unless its listing failed or a workload it caused failed', () => {
+    expect([...run({}).done]).toEqual([['m1', true], ['m2', true]]);
+    expect(run({ unlisted: ['m1'] }).done.get('m1')).toBe(false);
+    const s = run({ executed: [{ action: action('a', ['ns/web', 'm2']), outcome: failed }, { action: action('b', ['ns/web', 'm1']), outcome: ok }] });
+    expect([...s.done]).toEqual([['m1', true], ['m2', false]]);
+  });
+
+  it('one report per mapping, for its newest change, naming its own workloads only', () => {
+    const s = run({
+      matches: [
+        { change: m2, mapping: web, workloads: [] },
+        { change: m1, mapping: web, workloads: [] },
+        { change: m1, mapping: api, workloads: [] },
+      ],
+      executed: [{ action: action('a', ['ns/web', 'm1'], ['ns/web', 'm2']), outcome: ok }, { action: action('b', ['ns/api', 'm1']), outcome: failed }],
+    });
+    expect(s.reports.map((r) => [r.mapping.key, r.change.changeId, r.summary.record.workloads.map((w) => `${w.name} ${w.result}`), r.summary.succeeded])).toEqual([
+      ['ns/web', 'm2', ['a Restarted'], true],
+      ['ns/api', 'm1', ['b Failed'], false],
+    ]);
+  });
+
+  it('records the version as applied only when every workload took it, and never in a dry run', () => {
+    const matches = [{ change: m2, mapping: web, workloads: [] }];
+    expect(run({ matches, executed: [{ action: action('a', ['ns/web', 'm2']), outcome: ok }] }).reports[0].appliedVersion).toBe('v2');
+    expect(run({ matches, executed: [{ action: action('a', ['ns/web', 'm2']), outcome: failed }] }).reports[0].appliedVersion).toBeUndefined();
+    const dry = run({ matches, dryRun: true, executed: [{ action: action('a', ['ns/web', 'm2']), outcome: { result: 'WouldRestart', reason: 'DryRun' } }] });
+    expect(dry.reports[0]).toMatchObject({ summary: { eventReason: 'RotationDryRun' } });
+    expect(dry.reports[0].appliedVersion).toBeUndefined();
+  });
+
+  it('a mapping that selects no workload is still reported (its baseline advances); one that already recorded the version is not', () => {
+    expect(run({ matches: [{ change: m2, mapping: web, workloads: [] }] }).reports.map((r) => [r.mapping.key, r.appliedVersion])).toEqual([['ns/web', 'v2']]);
+    expect(run({ matches: [{ change: m2, mapping: mapping('web', { appliedVersion: 'v2' }), workloads: [] }] }).reports).toEqual([]);
   });
 });

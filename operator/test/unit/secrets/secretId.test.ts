@@ -1,4 +1,4 @@
-import { canonicalSecretKey, indexNames, InvalidSecretId, isValidSecretId, parseSecretId, resolvedSecretRef, secretRefsMatch } from '../../../src/secrets/secretId';
+import { canonicalSecretKey, indexNames, inOwnRegion, InvalidSecretId, isValidSecretId, parseSecretId, resolvedSecretRef, secretRefsMatch } from '../../../src/secrets/secretId';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
@@ -97,5 +97,15 @@ describe('parsing', () => {
     expect(canonicalSecretKey(parseSecretId('app', 'unknown', { region: REGION, account: ACCOUNT }))).toBe(expected);
     expect(canonicalSecretKey(parseSecretId(arn('app')))).toBe(expected);
     expect(canonicalSecretKey(parseSecretId('app'))).toBe('app');
+  });
+});
+
+describe('inOwnRegion', () => {
+  it('the first region named decides; none named means our own', () => {
+    expect(inOwnRegion('us-east-1')).toBe(true);
+    expect(inOwnRegion('us-east-1', undefined, undefined)).toBe(true);
+    expect(inOwnRegion('us-east-1', 'us-east-1', 'eu-west-1')).toBe(true);
+    expect(inOwnRegion('us-east-1', 'eu-west-1', 'us-east-1')).toBe(false);
+    expect(inOwnRegion('us-east-1', undefined, 'eu-west-1')).toBe(false);
   });
 });

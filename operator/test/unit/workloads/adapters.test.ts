@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
-import { ADAPTERS, parseAppliedVersions, recordsAll, RESTARTED_AT_ANNOTATION, restartPatch, SECRET_VERSIONS_ANNOTATION, WorkloadClient } from '../../../src/workloads/adapters';
-import { WORKLOAD_KINDS } from '../../../src/mappings/model';
+import { ADAPTERS, WorkloadClient } from '../../../src/workloads/adapters';
+import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION, WORKLOAD_KINDS, parseAppliedVersions, recordsAll, restartPatch } from '../../../src/workloads/workload';
 
 describe('restart annotations', () => {
   const now = new Date('2026-01-02T03:04:05.000Z');

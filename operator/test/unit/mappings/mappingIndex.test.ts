@@ -1,4 +1,4 @@
-import { MappingIndex } from '../../../src/mappings/index';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import { normaliseMapping, type Mapping } from '../../../src/mappings/model';
 import { parseSecretId } from '../../../src/secrets/secretId';
 

@@ -1,0 +1,2 @@
+/** Secrets Manager's staging label for the version readers get: what restarted pods will read. */
+export const AWSCURRENT = 'AWSCURRENT';

@@ -1,0 +1,75 @@
+import { createLogger } from '../../../src/log';
+import { MappingCache } from '../../../src/mappings/cache';
+import { MappingIndex } from '../../../src/mappings/mappingIndex';
+import type { SecretsRotationMapping } from '../../../src/mappings/model';
+import { parseSecretId } from '../../../src/secrets/secretId';
+
+const srm = (rv: number, o: { generation?: number; uid?: string; secretId?: string; status?: SecretsRotationMapping['status']; selector?: object } = {}): SecretsRotationMapping => ({
+  metadata: { name: 'a', namespace: 'ns', uid: o.uid ?? 'uid-a', generation: o.generation ?? 1, resourceVersion: String(rv) },
+  spec: { secretId: o.secretId ?? 'secret-a', ...(o.selector === undefined ? { selector: { matchLabels: { app: 'a' } } } : o.selector ? { selector: o.selector } : {}) },
+  ...(o.status ? { status: o.status } : {}),
+});
+
+function setup() {
+  const index = new MappingIndex();
+  return { index, cache: new MappingCache(index, createLogger('silent')) };
+}
+
+describe('MappingCache', () => {
+  it('tells a spec change from a status-only one, and a delete as a spec change', () => {
+    const { cache, index } = setup();
+    expect(cache.apply('ADDED', srm(1))).toEqual({ key: 'ns/a', part: 'spec' });
+    expect(cache.apply('MODIFIED', srm(2, { status: { observedGeneration: 1 } }))).toEqual({ key: 'ns/a', part: 'status' });
+    expect(cache.apply('MODIFIED', srm(3, { generation: 2 }))).toEqual({ key: 'ns/a', part: 'spec' });
+    expect(cache.apply('MODIFIED', srm(4, { generation: 2, uid: 'uid-a-2' }))).toEqual({ key: 'ns/a', part: 'spec' });
+    expect(cache.apply('DELETED', srm(5))).toEqual({ key: 'ns/a', part: 'spec' });
+    expect(cache.keys()).toEqual([]);
+    expect(index.size).toBe(0);
+  });
+
+  it('ignores a replayed object older than the one it holds', () => {
+    const { cache, index } = setup();
+    cache.apply('ADDED', srm(5, { secretId: 'secret-b' }));
+    expect(cache.apply('ADDED', srm(4))).toBeUndefined();
+    expect(cache.object('ns/a')?.metadata.resourceVersion).toBe('5');
+    expect(index.lookup(parseSecretId('secret-b'))).toHaveLength(1);
+  });
+
+  it('keeps an invalid mapping out of the index with its errors, until it is fixed', () => {
+    const { cache, index } = setup();
+    cache.apply('ADDED', srm(1, { selector: null as unknown as object }));
+    expect(cache.invalidErrors('ns/a')).toEqual([expect.objectContaining({ field: 'spec.selector' })]);
+    expect(index.size).toBe(0);
+    cache.apply('MODIFIED', srm(2, { generation: 2 }));
+    expect(cache.invalidErrors('ns/a')).toBeUndefined();
+    expect(index.size).toBe(1);
+  });
+
+  it('indexes the version its status records for its own secret only', () => {
+    const { cache, index } = setup();
+    cache.apply('ADDED', srm(1, { status: { appliedVersion: 'v1', secretId: 'other-secret' } }));
+    expect(index.get('ns/a')?.appliedVersion).toBeUndefined();
+    cache.apply('MODIFIED', srm(2, { status: { appliedVersion: 'v2', secretId: 'secret-a' } }));
+    expect(index.get('ns/a')?.appliedVersion).toBe('v2');
+  });
+
+  it('a status write it is told of is held at once, and a version it records reaches the index', () => {
+    const { cache, index } = setup();
+    cache.apply('ADDED', srm(1));
+    const before = index.get('ns/a');
+    cache.wrote('ns/a', { matchedWorkloads: 3 }, '7');
+    expect(cache.object('ns/a')).toMatchObject({ metadata: { resourceVersion: '7' }, status: { matchedWorkloads: 3 } });
+    expect(index.get('ns/a')).toBe(before);
+    cache.wrote('ns/a', { appliedVersion: 'v3', secretId: 'secret-a' }, '8');
+    expect(index.get('ns/a')?.appliedVersion).toBe('v3');
+    expect(cache.object('ns/a')?.status).toEqual({ matchedWorkloads: 3, appliedVersion: 'v3', secretId: 'secret-a' });
+  });
+
+  it('a written null removes the field, as the API server\'s merge patch does', () => {
+    const { cache, index } = setup();
+    cache.apply('ADDED', srm(1, { status: { appliedVersion: 'v1', secretId: 'secret-a' } }));
+    cache.wrote('ns/a', { appliedVersion: null }, '2');
+    expect(cache.object('ns/a')?.status).toEqual({ secretId: 'secret-a' });
+    expect(index.get('ns/a')?.appliedVersion).toBeUndefined();
+  });
+});
