@@ -42,12 +42,16 @@ export class AwsSecretDescriber implements SecretDescriber, SecretLister {
     return description(out.ARN, out.Name, out.VersionIdsToStages);
   }
 
-  /** Secrets scheduled for deletion are not listed (IncludePlannedDeletion: false): drift describes them. */
+  /**
+   * Secrets scheduled for deletion are listed too, as DescribeSecret describes them: their
+   * versions no longer change, and a listing that holds every secret DescribeSecret could
+   * return resolves an ambiguous ARN as DescribeSecret would (secrets/listing.ts).
+   */
   async listPage(names: readonly string[] | undefined, nextToken: string | undefined, signal?: AbortSignal): Promise<{ secrets: SecretDescription[]; nextToken?: string }> {
     const out = await this.client.send(
       new ListSecretsCommand({
         MaxResults: PAGE_SIZE_MAX,
-        IncludePlannedDeletion: false,
+        IncludePlannedDeletion: true,
         ...(names ? { Filters: [{ Key: 'name', Values: [...names] }] } : {}),
         ...(nextToken ? { NextToken: nextToken } : {}),
       }),

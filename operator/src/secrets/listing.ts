@@ -56,10 +56,12 @@ export function coveringPrefixes(names: readonly string[]): string[] {
 
 /**
  * Which listed secret each ref names: by exact identity (a prefix filter returns other
- * secrets too: they match nothing). A ref matched by none (not listed: deleted, scheduled
- * for deletion, another account) or by more than one (an ARN that reads both as `app`'s
- * full ARN and as the partial ARN of `app-abcdef`, both existing) is left out: DescribeSecret
- * decides it as it does for an event.
+ * secrets too: they match nothing). A ref matched by none (not listed: deleted, another
+ * account) or by more than one (an ARN that reads both as `app`'s full ARN and as the
+ * partial ARN of `app-abcdef`, both existing) is left out: DescribeSecret decides it as it
+ * does for an event. `listed` must hold every secret of the account DescribeSecret could
+ * return for these refs (scheduled for deletion included), or a ref with one matching
+ * reading listed could be taken for the other secret.
  */
 export function settleFromListing(refs: readonly SecretRef[], listed: readonly SecretDescription[]): Map<string, SecretDescription> {
   const byName = new Map<string, SecretDescription[]>();

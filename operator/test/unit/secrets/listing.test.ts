@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { createLogger } from '../../../src/log';
-import type { SecretDescription, SecretLister } from '../../../src/secrets/describer';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsSecretDescriber, type SecretDescription, type SecretLister } from '../../../src/secrets/describer';
 import { LIST_DENIED_RETRY_MS, NAME_FILTER_VALUES_MAX, PAGE_SIZE_MAX, SecretListing, coveringPrefixes, planListing, settleFromListing, type ListingRequest } from '../../../src/secrets/listing';
 import { indexNames, parseSecretId } from '../../../src/secrets/secretId';
 
@@ -14,9 +15,9 @@ const OTHER = '210987654321';
 const arnOf = (account: string, name: string, suffix: string) => `arn:aws:secretsmanager:us-east-1:${account}:secret:${name}-${suffix}`;
 const partialArnOf = (account: string, name: string) => `arn:aws:secretsmanager:us-east-1:${account}:secret:${name}`;
 
+/** Secrets scheduled for deletion need no flag here: DescribeSecret describes them and ListSecrets (IncludePlannedDeletion) lists them. */
 interface Stored extends SecretDescription {
   readonly account: string;
-  readonly planned?: boolean;
 }
 
 /** Secrets Manager as far as drift sees it: DescribeSecret resolution and ListSecrets filters/pages (own account only). */
@@ -42,7 +43,7 @@ class FakeSecretsManager implements SecretLister {
       expect(names.length).toBeLessThanOrEqual(NAME_FILTER_VALUES_MAX);
       for (const n of names) expect(n.length).toBeLessThanOrEqual(512);
     }
-    const all = this.secrets.filter((s) => s.account === OWN && !s.planned && (!names || names.some((p) => s.name.startsWith(p))));
+    const all = this.secrets.filter((s) => s.account === OWN && (!names || names.some((p) => s.name.startsWith(p))));
     const from = Number(nextToken ?? 0);
     const next = from + this.pageSize;
     return { secrets: all.slice(from, next).map(strip), ...(next < all.length ? { nextToken: String(next) } : {}) };
@@ -55,8 +56,8 @@ const strip = (s: Stored): SecretDescription => ({ arn: s.arn, name: s.name, ...
 const NAMES = ['app', 'app-1', 'app-AbC123', 'application', 'App', 'db/main', 'db', 'x'];
 const SUFFIXES = ['AbC123', 'QwErTy', 'zzzzzz'];
 const storedArb = fc
-  .record({ account: fc.constantFrom(OWN, OWN, OTHER), name: fc.constantFrom(...NAMES), suffix: fc.constantFrom(...SUFFIXES), version: fc.option(fc.constantFrom('v1', 'v2'), { nil: undefined }), planned: fc.constantFrom(false, false, false, true) })
-  .map((r): Stored => ({ account: r.account, name: r.name, arn: arnOf(r.account, r.name, r.suffix), ...(r.version ? { currentVersion: r.version } : {}), ...(r.planned ? { planned: true } : {}) }));
+  .record({ account: fc.constantFrom(OWN, OWN, OTHER), name: fc.constantFrom(...NAMES), suffix: fc.constantFrom(...SUFFIXES), version: fc.option(fc.constantFrom('v1', 'v2'), { nil: undefined }) })
+  .map((r): Stored => ({ account: r.account, name: r.name, arn: arnOf(r.account, r.name, r.suffix), ...(r.version ? { currentVersion: r.version } : {}) }));
 // Secret names are unique per account.
 const storeArb = fc.uniqueArray(storedArb, { selector: (s) => `${s.account}/${s.name}`, maxLength: 10 });
 const refArb = (store: readonly Stored[]) =>
@@ -100,6 +101,7 @@ describe('planListing', () => {
         expect(plan.listings.includes('all')).toBe(whole < filtered);
         for (const l of plan.listings) if (l !== 'all') expect(l.names.length).toBeLessThanOrEqual(NAME_FILTER_VALUES_MAX);
       }),
+      { numRuns: 1_000 },
     ));
 
   const many = (n: number) => Array.from({ length: n }, (_, i) => parseSecretId(`team/svc-${String(i).padStart(4, '0')}`));
@@ -113,7 +115,7 @@ describe('planListing', () => {
 });
 
 describe('settleFromListing', () => {
-  it('a listed ref gets exactly what DescribeSecret would return; prefix extras, other accounts and secrets pending deletion settle nothing', async () =>
+  it('a listed ref gets exactly what DescribeSecret would return; prefix extras and other accounts settle nothing', async () =>
     fc.assert(
       fc.asyncProperty(worldArb, fc.integer({ min: 1, max: 3 }), async ({ store, raws }, pageSize) => {
         const aws = new FakeSecretsManager(store, pageSize);
@@ -127,12 +129,23 @@ describe('settleFromListing', () => {
         for (const raw of raws) {
           const d = aws.describe(raw);
           const s = d && store.find((x) => x.arn === d.arn);
-          const ambiguous = store.filter((x) => x.account === OWN && !x.planned && indexNames(parseSecretId(raw)).includes(x.name)).length > 1;
-          if (s && s.account === OWN && !s.planned && !ambiguous) expect(settled.get(raw)).toEqual(d);
-          if (s?.planned || s?.account === OTHER) expect(settled.has(raw)).toBe(false);
+          const ambiguous = store.filter((x) => x.account === OWN && indexNames(parseSecretId(raw)).includes(x.name)).length > 1;
+          if (s && s.account === OWN && !ambiguous) expect(settled.get(raw)).toEqual(d);
+          if (s?.account === OTHER) expect(settled.has(raw)).toBe(false);
         }
       }),
+      { numRuns: 2_000 },
     ));
+
+  it("an ARN that is both app's full ARN and app-AbC123's partial ARN, both listed, is left to DescribeSecret", () => {
+    const fullOfApp = arnOf(OWN, 'app', 'AbC123');
+    const listed = [
+      { arn: arnOf(OWN, 'app-AbC123', 'QwErTy'), name: 'app-AbC123', currentVersion: 'v1' },
+      { arn: fullOfApp, name: 'app', currentVersion: 'v2' },
+    ];
+    expect(settleFromListing([parseSecretId(fullOfApp)], listed).size).toBe(0);
+    expect(settleFromListing([parseSecretId(fullOfApp)], listed.slice(1)).get(fullOfApp)).toEqual(listed[1]);
+  });
 
   it('ignores secrets a prefix filter returns beyond the mapped names', () => {
     const listed = ['app', 'app-1', 'application'].map((n) => ({ arn: arnOf(OWN, n, 'AbC123'), name: n, currentVersion: `v-${n}` }));
@@ -195,5 +208,21 @@ describe('SecretListing', () => {
     const lister: SecretLister = { listPage: async (...a) => (c.abort(), aws.listPage(...(a.slice(0, 2) as [undefined, undefined]))) };
     expect((await new SecretListing(lister, { account: OWN }, createLogger('silent')).settle(refs, c.signal)).size).toBe(0);
     expect(aws.calls).toHaveLength(1);
+  });
+});
+
+describe('AwsSecretDescriber.listPage', () => {
+  it('asks for full pages with the name filter, secrets scheduled for deletion included, under the pass signal; reads AWSCURRENT from SecretVersionsToStages', async () => {
+    const sent: { input: unknown; abortSignal?: AbortSignal }[] = [];
+    const client = {
+      send: async (cmd: { input: unknown }, opts?: { abortSignal?: AbortSignal }) => (
+        sent.push({ input: cmd.input, ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }),
+        { SecretList: [{ ARN: arnOf(OWN, 'app', 'AbC123'), Name: 'app', SecretVersionsToStages: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] } }, { Name: 'no-arn' }], NextToken: 't2' }
+      ),
+    } as unknown as SecretsManagerClient;
+    const signal = new AbortController().signal;
+    const page = await new AwsSecretDescriber(client).listPage(['app'], 't1', signal);
+    expect(page).toEqual({ secrets: [{ arn: arnOf(OWN, 'app', 'AbC123'), name: 'app', currentVersion: 'v2' }], nextToken: 't2' });
+    expect(sent).toEqual([{ input: { MaxResults: 100, IncludePlannedDeletion: true, Filters: [{ Key: 'name', Values: ['app'] }], NextToken: 't1' }, abortSignal: signal }]);
   });
 });
