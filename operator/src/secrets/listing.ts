@@ -26,24 +26,93 @@ export interface ListingPlan {
 
 /**
  * Which listings settle `refs` in the fewest calls. Refs naming another account (or
- * partition) by ARN are described instead. Name filters cost at least one call per 10
- * names (after dropping names another name is a prefix of); the whole account costs one
- * call per 100 secrets it holds, which is known only after it has been listed once
- * (`accountSecrets`); until then the mapped names are the lower bound. The cheaper lower
- * bound wins; on a tie name filters, whose cost does not grow with the account.
+ * partition) by ARN are described instead. The whole account costs one call per 100
+ * secrets. Until the account has been listed whole once, its secrets are unknown: the
+ * mapped names are filtered one by one (at least one call per 10 names) when that is no
+ * more than the whole account's lower bound, the mapped names themselves. Once the names
+ * of the account are known (`accountNames`, the last whole listing's), the filters may
+ * also be shorter prefixes shared by many mapped names (`team/` for `team/a`, `team/b`),
+ * chosen by what each would return in that listing (prefixPlan); the cheapest of the
+ * filters and the whole account wins, filters on a tie, since their cost grows with the
+ * mapped secrets rather than with the account.
  */
-export function planListing(refs: readonly SecretRef[], own: { readonly account?: string; readonly partition?: string }, accountSecrets?: number): ListingPlan {
+export function planListing(refs: readonly SecretRef[], own: { readonly account?: string; readonly partition?: string }, accountNames?: readonly string[]): ListingPlan {
   const ours = (r: SecretRef) => (!r.account || !own.account || r.account === own.account) && (!r.partition || !own.partition || r.partition === own.partition);
-  const listable = refs.filter(ours);
+  const names = [...new Set(refs.filter(ours).flatMap(indexNames))];
   const describe = [...new Set(refs.filter((r) => !ours(r)).map((r) => r.raw))];
-  const prefixes = coveringPrefixes(listable.flatMap(indexNames));
-  if (prefixes.length === 0) return { listings: [], describe };
-  const filteredCalls = Math.ceil(prefixes.length / NAME_FILTER_VALUES_MAX);
-  const wholeCalls = Math.max(1, Math.ceil(Math.max(accountSecrets ?? 0, new Set(listable.flatMap(indexNames)).size) / PAGE_SIZE_MAX));
-  if (wholeCalls < filteredCalls) return { listings: ['all'], describe };
-  const listings: ListingRequest[] = [];
-  for (let i = 0; i < prefixes.length; i += NAME_FILTER_VALUES_MAX) listings.push({ names: prefixes.slice(i, i + NAME_FILTER_VALUES_MAX) });
-  return { listings, describe };
+  if (names.length === 0) return { listings: [], describe };
+  const account = accountNames ? [...new Set(accountNames)].sort() : undefined;
+  // Unknown account: a call per 10 names. Known: the pages each batch returns from it.
+  const cost = (batches: readonly string[][]) => (account ? batches.reduce((n, b) => n + pages(b.reduce((k, p) => k + Math.max(matching(account, p), 1), 0)), 0) : batches.length);
+  const candidates = [coveringPrefixes(names), ...(account ? [prefixPlan(names, account)] : [])].map((prefixes) => {
+    const batches: string[][] = [];
+    for (let i = 0; i < prefixes.length; i += NAME_FILTER_VALUES_MAX) batches.push(prefixes.slice(i, i + NAME_FILTER_VALUES_MAX));
+    return { batches, calls: cost(batches) };
+  });
+  const filtered = candidates.reduce((a, b) => (b.calls < a.calls ? b : a));
+  if (pages(Math.max(account?.length ?? 0, names.length)) < filtered.calls) return { listings: ['all'], describe };
+  return { listings: filtered.batches.map((b) => ({ names: b })), describe };
+}
+
+const pages = (secrets: number) => Math.max(1, Math.ceil(secrets / PAGE_SIZE_MAX));
+
+/** How many of `sorted` start with `prefix` (binary search: they are contiguous). */
+function matching(sorted: readonly string[], prefix: string): number {
+  const first = (pred: (s: string) => boolean) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pred(sorted[mid])) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const from = first((s) => s >= prefix);
+  return first((s) => s >= prefix && !s.startsWith(prefix)) - from;
+}
+
+/**
+ * Prefixes covering every mapped name at the least estimated cost in the account `account`
+ * (sorted): a filter value costs a tenth of a call, a secret it returns a hundredth. Over
+ * the trie of the mapped names, each node either is a filter value itself or leaves its
+ * children to be covered on their own; a mapped name must be covered by itself or a prefix.
+ * A mapped name missing from `account` (created since) counts as one secret.
+ */
+export function prefixPlan(names: readonly string[], account: readonly string[]): string[] {
+  interface Node {
+    readonly prefix: string;
+    readonly children: Map<string, Node>;
+    mapped: number;
+    terminal: boolean;
+  }
+  const node = (prefix: string): Node => ({ prefix, children: new Map(), mapped: 0, terminal: false });
+  const root = node('');
+  for (const n of new Set(names)) {
+    let at = root;
+    for (const ch of n) {
+      at.mapped++;
+      let next = at.children.get(ch);
+      if (!next) at.children.set(ch, (next = node(at.prefix + ch)));
+      at = next;
+    }
+    at.mapped++;
+    at.terminal = true;
+  }
+  const best = (n: Node): { cost: number; prefixes: string[] } => {
+    const self = { cost: 0.1 + Math.max(matching(account, n.prefix), n.mapped) / 100, prefixes: [n.prefix] };
+    if (n.terminal) return self;
+    const split = { cost: 0, prefixes: [] as string[] };
+    for (const c of n.children.values()) {
+      const b = best(c);
+      split.cost += b.cost;
+      split.prefixes.push(...b.prefixes);
+      if (split.cost > self.cost) return self;
+    }
+    // On a tie the longer prefixes: they return fewer of the secrets created since.
+    return split;
+  };
+  return [...root.children.values()].flatMap((c) => best(c).prefixes).sort();
 }
 
 /** The fewest names whose prefix filters return every name given (`app` covers `app-1`). Sorted. */
@@ -86,7 +155,8 @@ export function isAccessDenied(err: unknown): boolean {
  * tried again for LIST_DENIED_RETRY_MS.
  */
 export class SecretListing {
-  private accountSecrets?: number;
+  /** The names of the account's secrets at the last whole listing. */
+  private accountNames?: string[];
   private deniedAt?: number;
 
   constructor(
@@ -99,21 +169,20 @@ export class SecretListing {
   /** The refs' descriptions that ListSecrets settled (raw id → description); the caller describes the rest. */
   async settle(refs: readonly SecretRef[], signal?: AbortSignal): Promise<Map<string, SecretDescription>> {
     if (this.deniedAt !== undefined && this.now() - this.deniedAt < LIST_DENIED_RETRY_MS) return new Map();
-    const plan = planListing(refs, this.own, this.accountSecrets);
+    const plan = planListing(refs, this.own, this.accountNames);
     const listed: SecretDescription[] = [];
     try {
       for (const l of plan.listings) {
         const names = l === 'all' ? undefined : l.names;
+        const from = listed.length;
         let token: string | undefined;
-        let count = 0;
         do {
           if (signal?.aborted) return new Map();
           const page = await this.lister.listPage(names, token, signal);
           listed.push(...page.secrets);
-          count += page.secrets.length;
           token = page.nextToken;
         } while (token);
-        if (l === 'all') this.accountSecrets = count;
+        if (l === 'all') this.accountNames = listed.slice(from).map((d) => d.name);
       }
     } catch (err) {
       if (signal?.aborted) return new Map();

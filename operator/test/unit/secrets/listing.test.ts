@@ -67,7 +67,7 @@ const refArb = (store: readonly Stored[]) =>
     fc.record({ account: fc.constantFrom(OWN, OTHER), name: fc.constantFrom(...NAMES), suffix: fc.constantFrom(...SUFFIXES) }).map((r) => arnOf(r.account, r.name, r.suffix)),
     ...(store.length > 0 ? [fc.constantFrom(...store.map((s) => s.arn))] : []),
   );
-const worldArb = storeArb.chain((store) => fc.record({ store: fc.constant(store), raws: fc.uniqueArray(refArb(store), { maxLength: 12 }), accountSecrets: fc.option(fc.nat(2_000), { nil: undefined }) }));
+const worldArb = storeArb.chain((store) => fc.record({ store: fc.constant(store), raws: fc.uniqueArray(refArb(store), { maxLength: 12 }) }));
 
 const covered = (name: string, listings: readonly ListingRequest[]) => listings.some((l) => l === 'all' || l.names.some((p) => name.startsWith(p)));
 
@@ -86,17 +86,17 @@ describe('coveringPrefixes', () => {
 });
 
 describe('planListing', () => {
-  it('covers every name of our account with at most 10 values a filter, describes ARNs of another account, and picks the cheaper lower bound', () =>
+  it('account not yet listed: covers every name of our account with at most 10 values a filter, describes ARNs of another account, and picks the cheaper lower bound', () =>
     fc.assert(
-      fc.property(worldArb, ({ raws, accountSecrets }) => {
+      fc.property(worldArb, ({ raws }) => {
         const refs = raws.map((r) => parseSecretId(r));
-        const plan = planListing(refs, { account: OWN, partition: 'aws' }, accountSecrets);
+        const plan = planListing(refs, { account: OWN, partition: 'aws' });
         const ours = refs.filter((r) => !r.account || r.account === OWN);
         for (const r of ours) for (const n of indexNames(r)) expect(covered(n, plan.listings)).toBe(true);
         expect([...plan.describe].sort()).toEqual([...new Set(refs.filter((r) => r.account === OTHER).map((r) => r.raw))].sort());
         if (ours.length === 0) return expect(plan.listings).toEqual([]);
         const filtered = Math.ceil(coveringPrefixes(ours.flatMap(indexNames)).length / NAME_FILTER_VALUES_MAX);
-        const whole = Math.max(1, Math.ceil(Math.max(accountSecrets ?? 0, new Set(ours.flatMap(indexNames)).size) / PAGE_SIZE_MAX));
+        const whole = Math.max(1, Math.ceil(new Set(ours.flatMap(indexNames)).size / PAGE_SIZE_MAX));
         expect(plan.listings.length).toBe(Math.min(filtered, whole));
         expect(plan.listings.includes('all')).toBe(whole < filtered);
         for (const l of plan.listings) if (l !== 'all') expect(l.names.length).toBeLessThanOrEqual(NAME_FILTER_VALUES_MAX);
@@ -104,14 +104,62 @@ describe('planListing', () => {
       { numRuns: 1_000 },
     ));
 
-  const many = (n: number) => Array.from({ length: n }, (_, i) => parseSecretId(`team/svc-${String(i).padStart(4, '0')}`));
-  it('1,000 mapped names in an account not yet listed: the whole account (10 pages), not 100 filtered calls', () => expect(planListing(many(1000), { account: OWN })).toEqual({ listings: ['all'], describe: [] }));
-  it('30 mapped names in an account known to hold 5,000 secrets: 3 filtered calls, not 50 pages', () => {
-    const plan = planListing(many(30), { account: OWN }, 5_000);
-    expect(plan.listings).toHaveLength(3);
-    expect(plan.listings.every((l) => l !== 'all' && l.names.length === 10)).toBe(true);
+  /** The ListSecrets calls a plan's listings make against `aws`, and the names they return. */
+  async function run(aws: FakeSecretsManager, listings: readonly ListingRequest[]): Promise<{ calls: number; names: Set<string> }> {
+    const before = aws.calls.length;
+    const names = new Set<string>();
+    for (const l of listings) {
+      let token: string | undefined;
+      do {
+        const page = await aws.listPage(l === 'all' ? undefined : l.names, token);
+        for (const d of page.secrets) names.add(d.name);
+        token = page.nextToken;
+      } while (token);
+    }
+    return { calls: aws.calls.length - before, names };
+  }
+  const store = (names: readonly string[]): Stored[] => names.map((n) => ({ account: OWN, name: n, arn: arnOf(OWN, n, 'AbC123'), currentVersion: 'v1' }));
+  // Accounts of a few hundred secrets in families that share prefixes, and some of them mapped.
+  const fleetArb = fc
+    .record({ families: fc.subarray(['team-a/api-', 'team-a/apiary-', 'team-b/db-', 'x-', 'team-b/'], { minLength: 1 }), per: fc.integer({ min: 1, max: 180 }), share: fc.constantFrom(0.02, 0.3, 1), seed: fc.nat() })
+    .map(({ families, per, share, seed }) => {
+      const account = families.flatMap((f) => Array.from({ length: per }, (_, i) => `${f}${i}`));
+      let x = seed || 1;
+      const mapped = account.filter(() => ((x = (x * 48271) % 2147483647) / 2147483647) < share);
+      return { account, mapped: mapped.length > 0 ? mapped : [account[0]] };
+    });
+
+  it('account known: returns every mapped name, in no more calls than the whole account or one filter value per mapped name', async () =>
+    fc.assert(
+      fc.asyncProperty(fleetArb, async ({ account, mapped }) => {
+        const aws = new FakeSecretsManager(store(account));
+        const plan = planListing(mapped.map((n) => parseSecretId(n)), { account: OWN }, account);
+        const got = await run(aws, plan.listings);
+        for (const n of mapped) expect(got.names.has(n)).toBe(true);
+        const whole = await run(aws, ['all']);
+        const exact = coveringPrefixes(mapped);
+        const oneByOne = await run(aws, Array.from({ length: Math.ceil(exact.length / 10) }, (_, i) => ({ names: exact.slice(i * 10, i * 10 + 10) })));
+        expect(got.calls).toBeLessThanOrEqual(Math.min(whole.calls, oneByOne.calls));
+      }),
+      { numRuns: 100 },
+    ));
+
+  const many = (n: number, prefix = 'team/svc-') => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+  it('1,000 mapped names in an account not yet listed: the whole account (10 pages), not 100 filtered calls', () => expect(planListing(many(1000).map((n) => parseSecretId(n)), { account: OWN })).toEqual({ listings: ['all'], describe: [] }));
+  it('up to 10 names: one filtered call, whatever the account holds', () => expect(planListing(many(10).map((n) => parseSecretId(n)), { account: OWN })).toEqual({ listings: [{ names: many(10) }], describe: [] }));
+  it('1,000 mapped names among 1,100 others, once the account is known: their shared prefix (10 pages), not the 21 pages of the account', async () => {
+    const mapped = many(1000, 'bench/idle-');
+    const account = [...many(1100, 'bench/scale-'), ...mapped];
+    const plan = planListing(mapped.map((n) => parseSecretId(n)), { account: OWN }, account);
+    expect(plan.listings).toEqual([{ names: ['bench/idle-0'] }]); // all 1,000 are bench/idle-0000…0999
+    expect((await run(new FakeSecretsManager(store(account)), plan.listings)).calls).toBe(10);
   });
-  it('up to 10 names: one filtered call, whatever the account holds', () => expect(planListing(many(10), { account: OWN })).toEqual({ listings: [{ names: many(10).map((r) => r.raw) }], describe: [] }));
+  it('30 mapped names in an account of 5,000 secrets: 1 call, not 50 pages', async () => {
+    const mapped = many(30);
+    const account = [...many(5000, 'other/'), ...mapped];
+    const plan = planListing(mapped.map((n) => parseSecretId(n)), { account: OWN }, account);
+    expect((await run(new FakeSecretsManager(store(account)), plan.listings)).calls).toBe(1);
+  });
 });
 
 describe('settleFromListing', () => {
@@ -157,7 +205,7 @@ describe('SecretListing', () => {
   const secrets: Stored[] = Array.from({ length: 250 }, (_, i) => ({ account: OWN, name: `s${String(i).padStart(3, '0')}`, arn: arnOf(OWN, `s${String(i).padStart(3, '0')}`, 'AbC123'), currentVersion: 'v1' }));
   const refs = secrets.map((s) => parseSecretId(s.name));
 
-  it('learns the account size from a whole listing and keeps to the cheaper plan', async () => {
+  it('learns the account from a whole listing and keeps to the cheaper plan', async () => {
     const aws = new FakeSecretsManager(secrets);
     const listing = new SecretListing(aws, { account: OWN }, createLogger('silent'));
     expect((await listing.settle(refs)).size).toBe(250);
