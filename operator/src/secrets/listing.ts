@@ -2,7 +2,7 @@
  * Settling many secrets' AWSCURRENT versions with ListSecrets pages instead of one
  * DescribeSecret each (drift recovery). The plan and the matching are pure; the
  * SecretListing class is the shell that calls AWS and remembers, across passes,
- * what it learned (the account's size, a denied ListSecrets).
+ * what it learned (the names in the account, a denied ListSecrets).
  */
 import { errorMessage, type Logger } from '../log';
 import type { SecretDescription, SecretLister } from './describer';
@@ -133,11 +133,15 @@ export function coveringPrefixes(names: readonly string[]): string[] {
  * reading listed could be taken for the other secret.
  */
 export function settleFromListing(refs: readonly SecretRef[], listed: readonly SecretDescription[]): Map<string, SecretDescription> {
-  const byName = new Map<string, SecretDescription[]>();
-  for (const d of listed) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
+  // By name, then by ARN: a secret listed twice is one candidate.
+  const byName = new Map<string, Map<string, SecretDescription>>();
+  for (const d of listed) {
+    const same = byName.get(d.name) ?? new Map<string, SecretDescription>();
+    byName.set(d.name, same.set(d.arn, d));
+  }
   const settled = new Map<string, SecretDescription>();
   for (const ref of refs) {
-    const candidates = [...new Set(indexNames(ref).flatMap((n) => byName.get(n) ?? []))];
+    const candidates = indexNames(ref).flatMap((n) => [...(byName.get(n)?.values() ?? [])]);
     const matches = candidates.filter((d) => secretRefsMatch(ref, resolvedSecretRef(d.arn, d.name)));
     if (matches.length === 1) settled.set(ref.raw, matches[0]);
   }

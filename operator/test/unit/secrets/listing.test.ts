@@ -195,9 +195,10 @@ describe('settleFromListing', () => {
     expect(settleFromListing([parseSecretId(fullOfApp)], listed.slice(1)).get(fullOfApp)).toEqual(listed[1]);
   });
 
-  it('ignores secrets a prefix filter returns beyond the mapped names', () => {
+  it('ignores secrets a prefix filter returns beyond the mapped names, and a secret listed twice', () => {
     const listed = ['app', 'app-1', 'application'].map((n) => ({ arn: arnOf(OWN, n, 'AbC123'), name: n, currentVersion: `v-${n}` }));
     expect([...settleFromListing([parseSecretId('app')], listed)]).toEqual([['app', listed[0]]]);
+    expect([...settleFromListing([parseSecretId('app')], [listed[0], { ...listed[0] }])]).toEqual([['app', listed[0]]]);
   });
 });
 
