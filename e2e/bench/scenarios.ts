@@ -466,7 +466,7 @@ const DRIFT_CALLS_PER_100_SECRETS_TARGET = 1;
  * passes `intervalMs` apart. The first and last runs may be cut by the window: only whole
  * ones count when there are any. NaN when no pass was seen.
  */
-export function callsPerPass(arrivals: readonly number[], intervalMs: number): number {
+function callsPerPass(arrivals: readonly number[], intervalMs: number): number {
   const runs: number[] = [];
   let last = -Infinity;
   for (const at of [...arrivals].sort((a, b) => a - b)) {
@@ -517,10 +517,10 @@ export async function cost(b: Bench, z: Sizes, latencyResult?: ScenarioResult): 
     const window = seconds(w0, performance.now());
     const receivesPerHour = perHour(calls['SQS.ReceiveMessage'] ?? 0, window);
     // At idle every Secrets Manager call is drift's (ListSecrets pages, DescribeSecret for what they cannot settle).
-    const isDrift = (k: string) => k.startsWith('SecretsManager.');
-    const driftCallsPerPass = callsPerPass(s.operator.aws.arrivalsOf('SecretsManager.'), measuredDriftIntervalS(z) * 1000);
+    const drift = 'SecretsManager.';
+    const driftCallsPerPass = callsPerPass(s.operator.aws.arrivalsOf(drift), measuredDriftIntervalS(z) * 1000);
     const driftPerSecretPerHour = (driftCallsPerPass / z.idleSecrets) * (3600 / DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS);
-    const otherPerHour = perHour(Object.entries(calls).filter(([k]) => k !== 'SQS.ReceiveMessage' && !isDrift(k)).reduce((a, [, n]) => a + n, 0), window);
+    const otherPerHour = perHour(Object.entries(calls).filter(([k]) => k !== 'SQS.ReceiveMessage' && !k.startsWith(drift)).reduce((a, [, n]) => a + n, 0), window);
     const perChange = latencyResult?.figures.find((f) => f.key === 'awsCallsPerChange')?.value ?? NaN;
 
     const fleetOurs = receivesPerHour + driftPerSecretPerHour * FLEET.secrets;
