@@ -148,7 +148,7 @@ export function settleFromListing(refs: readonly SecretRef[], listed: readonly S
   return settled;
 }
 
-export function isAccessDenied(err: unknown): boolean {
+function isAccessDenied(err: unknown): boolean {
   return (err as { name?: unknown } | undefined)?.name === 'AccessDeniedException';
 }
 
