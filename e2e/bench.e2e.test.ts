@@ -61,4 +61,6 @@ test('E: the polling arithmetic is what it says', () => {
   expect(e['fleet.poll2min']).toBe(30 * 100 * 10);
   expect(e['fleet.refresh1h']).toBe(100);
   expect(e.callsPerChange).toBeGreaterThan(0);
+  // Drift before ListSecrets: one DescribeSecret per secret per pass, a pass every interval.
+  expect(e['drift.before.perIdleHour']).toBe(SMOKE.idleSecrets * (3600 / DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS));
 });

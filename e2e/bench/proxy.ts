@@ -145,6 +145,7 @@ export class KubeProxy extends CountingProxy {
 export class AwsProxy extends CountingProxy {
   private readonly target: URL;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly arrivals: { kind: string; at: number }[] = [];
 
   constructor(endpoint: string) {
     super();
@@ -153,6 +154,12 @@ export class AwsProxy extends CountingProxy {
 
   reset(): void {
     this.counts.clear();
+    this.arrivals.length = 0;
+  }
+
+  /** When each call whose operation starts with `prefix` (e.g. `SecretsManager.`) arrived since the last reset, in ms. */
+  arrivalsOf(prefix: string): number[] {
+    return this.arrivals.filter((a) => a.kind.startsWith(prefix)).map((a) => a.at);
   }
 
   /** Calls by operation, e.g. `{ 'SQS.ReceiveMessage': 12, 'SecretsManager.DescribeSecret': 3 }`. */
@@ -163,7 +170,9 @@ export class AwsProxy extends CountingProxy {
   protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const target = String(req.headers['x-amz-target'] ?? '');
     const [service, op] = target.includes('.') ? target.split('.', 2) : ['query', 'unknown'];
-    this.count(`${service === 'AmazonSQS' ? 'SQS' : service === 'secretsmanager' ? 'SecretsManager' : service}.${op}`);
+    const kind = `${service === 'AmazonSQS' ? 'SQS' : service === 'secretsmanager' ? 'SecretsManager' : service}.${op}`;
+    this.count(kind);
+    this.arrivals.push({ kind, at: Date.now() });
     const up = http.request({ hostname: this.target.hostname, port: this.target.port, path: req.url, method: req.method, headers: req.headers, agent: this.agent }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, ur.headers);
       ur.pipe(res);

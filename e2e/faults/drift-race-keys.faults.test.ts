@@ -2,7 +2,7 @@
  * Scenario 11b: drift recovery and an event for two different secrets on the same 20
  * Deployments, at the same instant. Both secrets change: secret A's event is lost
  * (drift must catch it), secret B's event is sent. The proxy holds drift's
- * DescribeSecret of A and the event's of B until both have arrived, then releases them
+ * ListSecrets (which lists A) and the event's DescribeSecret of B until both have arrived, then releases them
  * together, so two restarts are planned from the same old versions annotation. Every
  * Deployment must end with both new versions (no key dropped by a patch built from a
  * stale annotation), patched at most once per secret.
@@ -11,7 +11,7 @@ import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secret
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/workload';
 import { FaultFile, inBatches, patchedMoreThanOnce } from './support/fixture';
 import { progress } from './support/progress';
-import { startDescribeGate, type DescribeGate } from './support/describeGate';
+import { isListing, listingCovers, startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
 import { waitFor } from '../support/wait';
@@ -35,7 +35,7 @@ test('drift for one secret and an event for another at the same instant: every w
   const versions = JSON.stringify(Object.fromEntries([[key(a), a.version], [key(b), b.version]].sort(([x], [y]) => x.localeCompare(y))));
   const names = Array.from({ length: WORKLOADS }, (_, i) => `app-${i}`);
   await inBatches(names, 8, (n) => f.ctx.kube.createWorkload('Deployment', ns, n, { app: 'racekeys' }, { templateAnnotations: { [SECRET_VERSIONS_ANNOTATION]: versions } }));
-  // m1 (secret A) comes first in the operator's index (relist order), so a drift pass describes A before B.
+  // m1 (secret A) comes first in the operator's index (relist order), so a drift pass settles A before B.
   await f.mapping(ns, 'm1', a, { app: 'racekeys' });
   await f.mapping(ns, 'm2', b, { app: 'racekeys' });
   ledger.track(ns, names, [a, b], true);
@@ -43,16 +43,16 @@ test('drift for one secret and an event for another at the same instant: every w
   const op = await f.start(r);
   rss.track(op);
   await f.waitMappingsReady(ns, ['m1', 'm2']);
-  await waitFor('a drift pass that found nothing', () => gate!.describes.filter((d) => d.secretId === a.name).length >= 2, { timeoutMs: 30_000 });
+  // A second listing means the first drift pass has ended.
+  await waitFor('a drift pass that found nothing', () => gate!.lists.filter((l) => listingCovers(l.names, a.name)).length >= 2, { timeoutMs: 30_000 });
 
-  // Drift describes A before B, and the event path only B: one of each held at once is the race.
-  const isA = (id: string) => id === a.name || id === a.arn;
-  const held = gate.hold([a.name, a.arn, b.name, b.arn], (ids) => ids.some(isA) && ids.some((id) => !isA(id)), 6_000);
+  // Drift lists A (and B) and then settles A first; the event path describes only B: one of each held at once is the race.
+  const held = gate.hold([a.name, a.arn, b.name, b.arn], (ids) => ids.some(isListing) && ids.some((id) => id === b.name || id === b.arn), 6_000);
   await f.putValue(a);
   await f.rotate(b);
   ledger.sent();
   const race = await held;
-  progress(S, race.met ? `drift's DescribeSecret of A and the event's of B released together` : `race not engaged within 6 s: held ${JSON.stringify(race.held)}`);
+  progress(S, race.met ? `drift's ListSecrets (listing A) and the event's DescribeSecret of B released together` : `race not engaged within 6 s: held ${JSON.stringify(race.held)}`);
 
   const result = await ledger.check({
     alive: [op],

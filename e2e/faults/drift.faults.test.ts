@@ -2,9 +2,9 @@
  * Scenario 5: lost events. Two of four secrets change (put-secret-value) but their
  * events never reach the operator (EventBridge delivers best effort; the queue is
  * purged as well, so nothing can replay them). Drift recovery (every 5 s) must
- * restart exactly the workloads of those two secrets, within its interval, using
- * DescribeSecret only (every Secrets Manager call the operator makes goes through a
- * recording proxy), and leave the other workloads alone.
+ * restart exactly the workloads of those two secrets, within its interval, settling
+ * all four with ListSecrets, not one DescribeSecret each (every Secrets Manager call the
+ * operator makes goes through a recording proxy), and leave the other workloads alone.
  */
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';
@@ -28,7 +28,7 @@ afterAll(async () => {
   await proxy.close();
 });
 
-test('drift recovery restarts exactly the workloads of secrets whose events were lost, with DescribeSecret only', async () => {
+test('drift recovery restarts exactly the workloads of secrets whose events were lost, settling them with ListSecrets', async () => {
   const ledger = new Ledger(f.ctx, S);
   const rss = new RssSampler();
   const ns = await f.namespace('drift');
@@ -44,10 +44,11 @@ test('drift recovery restarts exactly the workloads of secrets whose events were
   const op = await f.start(r);
   rss.track(op);
   await f.waitMappingsReady(ns, ['m0', 'm1', 'm2', 'm3']);
-  // One drift round that finds nothing, so the next one is the one under test.
-  await waitFor('a drift round', () => proxy.targets.filter((t) => t.endsWith('DescribeSecret')).length >= 8, { timeoutMs: 30_000 });
+  // One drift round that finds nothing (a second listing means it has ended), so a later one is the one under test.
+  await waitFor('a drift round', () => proxy.targets.filter((t) => t.endsWith('.ListSecrets')).length >= 2, { timeoutMs: 30_000 });
 
   const changedAt = Date.now();
+  const callsBefore = proxy.targets.length;
   const changed = [await f.putValue(secrets[0]), await f.putValue(secrets[1])];
   await f.ctx.aws.purge(f.ctx.env.SQS_QUEUE_URL);
   expect((await f.ctx.aws.depth(f.ctx.env.SQS_QUEUE_URL)).total).toBe(0);
@@ -65,15 +66,18 @@ test('drift recovery restarts exactly the workloads of secrets whose events were
   progress(S, `drift restarts done ${detectMs} ms after the change (interval ${DRIFT_S} s)`);
 
   // Drift found exactly the two changed secrets, every restart came from drift, within one
-  // interval (plus the time the restarts themselves take on this machine), and the operator's
-  // only Secrets Manager call is DescribeSecret: never a value.
+  // interval (plus the time the restarts themselves take on this machine); the operator's
+  // Secrets Manager calls read metadata only (never a value), and since the change the drift
+  // passes listed (one ListSecrets each for the four secrets) instead of describing each.
   const drifted = [...new Set(op.logs.filter((l) => l.message.startsWith('drift detected')).map((l) => String(l.secret)))].sort();
   const calls = [...new Set(proxy.targets)];
+  const since = proxy.targets.slice(callsBefore);
   const problems = [
     ...(JSON.stringify(drifted) === JSON.stringify(changed.map((c) => c.arn).sort()) ? [] : [`drift found ${drifted.join(', ')}; changed were ${changed.map((c) => c.arn).join(', ')}`]),
     ...(restarts().every((l) => String(l.eventId).startsWith('drift:')) ? [] : ['a restart did not come from drift recovery']),
     ...(detectMs <= DRIFT_S * 1000 + 2_000 ? [] : [`restarts took ${detectMs} ms after the change, interval ${DRIFT_S} s`]),
-    ...(calls.every((t) => t === 'secretsmanager.DescribeSecret') ? [] : [`Secrets Manager calls other than DescribeSecret: ${calls.join(', ')}`]),
+    ...(calls.every((t) => METADATA.includes(t)) ? [] : [`Secrets Manager calls other than ${METADATA.join(' and ')}: ${calls.join(', ')}`]),
+    ...(since.includes('secretsmanager.ListSecrets') && !since.includes('secretsmanager.DescribeSecret') ? [] : [`drift passes since the change did not settle by ListSecrets alone: ${summarise(since)}`]),
   ];
 
   const result = await ledger.check({
@@ -81,12 +85,14 @@ test('drift recovery restarts exactly the workloads of secrets whose events were
     rss,
     secretValues: f.secretValues,
     problems,
-    notes: () => `2 of 4 secrets changed, their events lost; restarted ${(detectMs / 1000).toFixed(1)} s after the change (interval ${DRIFT_S} s); Secrets Manager calls: ${summarise(proxy.targets)}`,
+    notes: () => `2 of 4 secrets changed, their events lost; restarted ${(detectMs / 1000).toFixed(1)} s after the change (interval ${DRIFT_S} s); Secrets Manager calls: ${summarise(proxy.targets)} (since the change: ${summarise(since)})`,
   });
   expect(result.problems).toEqual([]);
   expect(restarts()).toHaveLength(4);
-  expect(new Set(proxy.targets)).toEqual(new Set(['secretsmanager.DescribeSecret']));
+  expect(since.filter((t) => t === 'secretsmanager.DescribeSecret')).toEqual([]);
 });
+
+const METADATA = ['secretsmanager.ListSecrets', 'secretsmanager.DescribeSecret'];
 
 function summarise(targets: readonly string[]): string {
   const counts = new Map<string, number>();

@@ -68,9 +68,9 @@ test('a rotation over 1,000 workloads writes a bounded status, advances appliedV
   if (listed > 100) problems.push(`status.lastRotation.workloads has ${listed} entries, more than 100`);
   if (count('Restarted') !== WORKLOADS) problems.push(`status.lastRotation.summary does not count ${WORKLOADS} Restarted: ${JSON.stringify(summary)}`);
 
-  // A drift pass after the rotation (its DescribeSecret by the mapping's secret name) must find nothing to do.
-  const describesBefore = proxy.targets.length;
-  await waitFor('a drift pass after the rotation', () => proxy!.targets.slice(describesBefore).some((t) => t.endsWith('DescribeSecret')), { timeoutMs: (DRIFT_S + 30) * 1000, intervalMs: 500 }).catch((err: Error) =>
+  // A drift pass after the rotation (its ListSecrets, filtered by the mapping's secret name) must find nothing to do.
+  const callsBefore = proxy.targets.length;
+  await waitFor('a drift pass after the rotation', () => proxy!.targets.slice(callsBefore).some((t) => t.endsWith('.ListSecrets')), { timeoutMs: (DRIFT_S + 30) * 1000, intervalMs: 500 }).catch((err: Error) =>
     problems.push(err.message),
   );
   const restartsBeforeDrift = countLogs(op, 'workload restarted');

@@ -21,6 +21,7 @@ import { DriftScheduler, checkDrift } from './rotation/drift';
 import { RotationLane } from './rotation/lane';
 import { Rotator } from './rotation/rotator';
 import { AwsSecretDescriber } from './secrets/describer';
+import { SecretListing } from './secrets/listing';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient } from './workloads/adapters';
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
     coalesceWindowMs: config.coalesceWindowMs,
     fence,
   });
+  const listing = new SecretListing(describer, config.home, log);
   const drift = new DriftScheduler(
     config.driftCheckIntervalSeconds * 1000,
     (term, signal) =>
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
           {
             index,
             describer,
+            listing,
             rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, signal), signal),
             recordBaseline: (m, v) => status.recordBaseline(m, v),
             metrics,

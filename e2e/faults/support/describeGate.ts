@@ -1,8 +1,10 @@
 /**
- * An HTTP proxy in front of moto's Secrets Manager that can hold DescribeSecret calls
- * for chosen secret ids and release them together: how a test makes two code paths of
- * the operator (an SQS event and a drift pass) reach the same secret at the same
- * instant, rather than hoping a timer lines up.
+ * An HTTP proxy in front of moto's Secrets Manager that can hold the calls that read
+ * chosen secrets (DescribeSecret by SecretId, ListSecrets whose name filter covers one,
+ * or that lists every secret) and release them together: how a test makes two code paths
+ * of the operator (an SQS event and a drift pass) reach the same secret at the same
+ * instant, rather than hoping a timer lines up. A held call is answered from the state
+ * at its release.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,18 +14,31 @@ export interface DescribeGate {
   readonly url: string;
   /** The SecretId of every DescribeSecret, in order of arrival. */
   readonly describes: { secretId: string; at: number }[];
+  /** The name filter of every ListSecrets (empty: every secret), in order of arrival. */
+  readonly lists: { names: string[]; at: number }[];
   /**
-   * From now on, holds every DescribeSecret whose SecretId is in `ids`; releases them all
-   * at once when `ready(held)` says so, or `timeoutMs` after this call, and then stops
-   * holding. Resolves to the ids held and whether `ready` was met.
+   * From now on, holds every call that reads one of `ids`; releases them all at once when
+   * `ready(held)` says so, or `timeoutMs` after this call, and then stops holding.
+   * Resolves to the calls held (a DescribeSecret as its SecretId, a ListSecrets as
+   * `listing(names)`) and whether `ready` was met.
    */
   hold(ids: readonly string[], ready: (held: readonly string[]) => boolean, timeoutMs: number): Promise<{ held: string[]; met: boolean }>;
   close(): Promise<void>;
 }
 
+/** How a held ListSecrets appears in `held`. */
+export const listing = (names: readonly string[]): string => `ListSecrets(${names.join(',') || '*'})`;
+export const isListing = (held: string): boolean => held.startsWith('ListSecrets(');
+/** Whether a ListSecrets with this name filter returns the secret `id` (a name or ARN): AWS's prefix match. */
+export function listingCovers(names: readonly string[], id: string): boolean {
+  const name = id.includes(':secret:') ? id.slice(id.indexOf(':secret:') + ':secret:'.length) : id;
+  return names.length === 0 || names.some((n) => name.startsWith(n));
+}
+
 export async function startDescribeGate(upstream: string): Promise<DescribeGate> {
   const up = new URL(upstream);
   const describes: { secretId: string; at: number }[] = [];
+  const lists: { names: string[]; at: number }[] = [];
   let gate: { ids: Set<string>; held: { id: string; go: () => void }[]; consider: () => void } | undefined;
 
   const server = http.createServer((req, res) => {
@@ -42,16 +57,30 @@ export async function startDescribeGate(upstream: string): Promise<DescribeGate>
         });
         fwd.end(body);
       };
-      if (!String(req.headers['x-amz-target'] ?? '').endsWith('.DescribeSecret')) return forward();
-      let secretId = '';
+      const target = String(req.headers['x-amz-target'] ?? '');
+      const isDescribe = target.endsWith('.DescribeSecret');
+      if (!isDescribe && !target.endsWith('.ListSecrets')) return forward();
+      let input: { SecretId?: unknown; Filters?: { Key?: unknown; Values?: unknown }[] } = {};
       try {
-        secretId = String((JSON.parse(body.toString('utf8')) as { SecretId?: unknown }).SecretId ?? '');
+        input = JSON.parse(body.toString('utf8')) as typeof input;
       } catch {
         /* not JSON: forwarded as it is */
       }
-      describes.push({ secretId, at: Date.now() });
-      if (!gate || !gate.ids.has(secretId)) return forward();
-      gate.held.push({ id: secretId, go: forward });
+      let id: string;
+      let reads: (wanted: string) => boolean;
+      if (isDescribe) {
+        const secretId = String(input.SecretId ?? '');
+        describes.push({ secretId, at: Date.now() });
+        id = secretId;
+        reads = (wanted) => wanted === secretId;
+      } else {
+        const names = (input.Filters ?? []).filter((f) => f.Key === 'name').flatMap((f) => (Array.isArray(f.Values) ? f.Values.map(String) : []));
+        lists.push({ names, at: Date.now() });
+        id = listing(names);
+        reads = (wanted) => listingCovers(names, wanted);
+      }
+      if (!gate || ![...gate.ids].some(reads)) return forward();
+      gate.held.push({ id, go: forward });
       gate.consider();
     });
   });
@@ -60,6 +89,7 @@ export async function startDescribeGate(upstream: string): Promise<DescribeGate>
   return {
     url: `http://127.0.0.1:${port}`,
     describes,
+    lists,
     hold(ids, ready, timeoutMs) {
       return new Promise((resolve) => {
         const g = {

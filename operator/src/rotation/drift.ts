@@ -1,21 +1,25 @@
 /**
  * Drift recovery: CloudTrail-delivered events are best effort and a queue can be
- * purged, so on an interval each mapped secret's AWSCURRENT version (DescribeSecret)
- * is compared with what its mappings last applied. A difference becomes an ordinary
- * change, planned and executed like one from SQS (already-current workloads skip).
+ * purged, so on an interval each mapped secret's AWSCURRENT version is compared with
+ * what its mappings last applied. ListSecrets pages settle most secrets (about one call
+ * per 100); DescribeSecret settles the rest (secrets/listing.ts). A difference becomes an
+ * ordinary change, planned and executed like one from SQS (already-current workloads skip).
  */
 import type { Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
-import type { SecretDescriber } from '../secrets/describer';
+import type { SecretDescriber, SecretDescription } from '../secrets/describer';
+import type { SecretListing } from '../secrets/listing';
 import { canonicalSecretKey, inOwnRegion, resolvedSecretRef } from '../secrets/secretId';
 import type { ResolvedChange } from './plan';
 
 export interface DriftOptions {
   readonly index: MappingIndex;
   readonly describer: SecretDescriber;
+  /** Without it, every secret is described. */
+  readonly listing?: SecretListing;
   /** Must run on the same serial path as the SQS batches (main.ts: one RotationLane). */
   readonly rotate: (changes: readonly ResolvedChange[], signal?: AbortSignal) => Promise<Map<string, boolean>>;
   readonly recordBaseline: (mapping: Mapping, version: string) => Promise<boolean>;
@@ -41,11 +45,12 @@ export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise
     list.push(m);
     bySecret.set(m.secret.raw, list);
   }
+  const listed = (await o.listing?.settle([...bySecret.values()].map((ms) => ms[0].secret), signal)) ?? new Map<string, SecretDescription>();
   for (const [secretId, candidates] of bySecret) {
     if (signal?.aborted) return;
-    let d;
+    let d = listed.get(secretId);
     try {
-      d = await o.describer.describe(secretId);
+      d ??= await o.describer.describe(secretId, signal);
     } catch (err) {
       o.log.warn('drift check: DescribeSecret failed', { secret: secretId, error: errorMessage(err) });
       continue;

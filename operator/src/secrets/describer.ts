@@ -1,8 +1,10 @@
 /**
  * Asks Secrets Manager which version of a secret is AWSCURRENT, and its exact
- * ARN and name. Uses DescribeSecret only: the operator never reads a secret value.
+ * ARN and name: DescribeSecret for one secret, ListSecrets for many (drift). Metadata
+ * only: the operator never reads a secret value.
  */
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PAGE_SIZE_MAX } from './listing';
 import { AWSCURRENT } from './stages';
 
 export interface SecretDescription {
@@ -13,21 +15,49 @@ export interface SecretDescription {
 }
 
 export interface SecretDescriber {
-  describe(secretId: string): Promise<SecretDescription>;
+  describe(secretId: string, signal?: AbortSignal): Promise<SecretDescription>;
 }
 
-/** Picks the version labelled AWSCURRENT out of DescribeSecret's VersionIdsToStages. */
+export interface SecretLister {
+  /** One ListSecrets page of the secrets whose names start with one of `names` (every secret when undefined). */
+  listPage(names: readonly string[] | undefined, nextToken: string | undefined, signal?: AbortSignal): Promise<{ secrets: SecretDescription[]; nextToken?: string }>;
+}
+
+/** Picks the version labelled AWSCURRENT out of DescribeSecret's VersionIdsToStages (ListSecrets: SecretVersionsToStages). */
 export function currentVersionOf(versionIdsToStages: Record<string, string[] | undefined> | undefined): string | undefined {
   return Object.entries(versionIdsToStages ?? {}).find(([, stages]) => stages?.includes(AWSCURRENT))?.[0];
 }
 
-export class AwsSecretDescriber implements SecretDescriber {
+function description(arn: string, name: string, versionsToStages: Record<string, string[] | undefined> | undefined): SecretDescription {
+  const currentVersion = currentVersionOf(versionsToStages);
+  return { arn, name, ...(currentVersion ? { currentVersion } : {}) };
+}
+
+export class AwsSecretDescriber implements SecretDescriber, SecretLister {
   constructor(private readonly client: SecretsManagerClient) {}
 
-  async describe(secretId: string): Promise<SecretDescription> {
-    const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  async describe(secretId: string, signal?: AbortSignal): Promise<SecretDescription> {
+    const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }), { abortSignal: signal });
     if (!out.ARN || !out.Name) throw new Error(`DescribeSecret returned no ARN/Name for ${secretId}`);
-    const currentVersion = currentVersionOf(out.VersionIdsToStages);
-    return { arn: out.ARN, name: out.Name, ...(currentVersion ? { currentVersion } : {}) };
+    return description(out.ARN, out.Name, out.VersionIdsToStages);
+  }
+
+  /**
+   * Secrets scheduled for deletion are listed too, as DescribeSecret describes them: their
+   * versions no longer change, and a listing that holds every secret DescribeSecret could
+   * return resolves an ambiguous ARN as DescribeSecret would (secrets/listing.ts).
+   */
+  async listPage(names: readonly string[] | undefined, nextToken: string | undefined, signal?: AbortSignal): Promise<{ secrets: SecretDescription[]; nextToken?: string }> {
+    const out = await this.client.send(
+      new ListSecretsCommand({
+        MaxResults: PAGE_SIZE_MAX,
+        IncludePlannedDeletion: true,
+        ...(names ? { Filters: [{ Key: 'name', Values: [...names] }] } : {}),
+        ...(nextToken ? { NextToken: nextToken } : {}),
+      }),
+      { abortSignal: signal },
+    );
+    const secrets = (out.SecretList ?? []).flatMap((e) => (e.ARN && e.Name ? [description(e.ARN, e.Name, e.SecretVersionsToStages)] : []));
+    return { secrets, ...(out.NextToken ? { nextToken: out.NextToken } : {}) };
   }
 }

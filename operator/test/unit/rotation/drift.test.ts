@@ -5,6 +5,8 @@ import { createMetrics } from '../../../src/metrics';
 import { microTime } from '../../../src/leader/lease';
 import { backoffMs } from '../../../src/backoff';
 import { checkDrift, DriftScheduler, driftOf } from '../../../src/rotation/drift';
+import { SecretListing } from '../../../src/secrets/listing';
+import type { SecretLister } from '../../../src/secrets/describer';
 import type { Term } from '../../../src/leader/fence';
 import type { ResolvedChange } from '../../../src/rotation/plan';
 import { mapping } from '../../support/builders';
@@ -38,6 +40,46 @@ describe('drift recovery', () => {
     expect(baselines).toEqual(['ns/fresh=v2']);
     expect(rotated).toHaveLength(1);
     expect(rotated[0][0]).toMatchObject({ version: 'v2', secretKey: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app', change: { kind: 'DriftDetected' } });
+  });
+
+  describe('with ListSecrets', () => {
+    const arn = (n: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:${n}-AbC123`;
+    const versions: Record<string, string> = { app: 'v2', db: 'v1', 'app-extra': 'v9' };
+    async function pass(lister: SecretLister) {
+      const index = new MappingIndex();
+      index.upsert(mapping('app', { secretId: 'app', appliedVersion: 'v1' }));
+      index.upsert(mapping('db', { secretId: arn('db'), appliedVersion: 'v1' }));
+      const described: string[] = [];
+      const rotated: ResolvedChange[] = [];
+      const log = createLogger('silent');
+      await checkDrift({
+        index,
+        describer: { describe: async (id) => (described.push(id), { arn: arn(id.includes('db') ? 'db' : 'app'), name: id.includes('db') ? 'db' : 'app', currentVersion: id.includes('db') ? 'v1' : 'v2' }) },
+        listing: new SecretListing(lister, { account: '123456789012' }, log),
+        rotate: async (c) => (rotated.push(...c), new Map()),
+        recordBaseline: async () => true,
+        metrics: createMetrics(false),
+        log,
+        region: 'us-east-1',
+      });
+      return { described, rotated };
+    }
+
+    it('settles every mapped secret from one ListSecrets page and rolls the drifted one, without DescribeSecret', async () => {
+      const pages: (readonly string[] | undefined)[] = [];
+      const { described, rotated } = await pass({
+        listPage: async (names) => (pages.push(names), { secrets: Object.entries(versions).map(([n, v]) => ({ arn: arn(n), name: n, currentVersion: v })) }),
+      });
+      expect(pages).toEqual([['app', 'db']]);
+      expect(described).toEqual([]);
+      expect(rotated.map((c) => [c.secretKey, c.version])).toEqual([['arn:aws:secretsmanager:us-east-1:123456789012:secret:app', 'v2']]);
+    });
+
+    it('a denied ListSecrets falls back to DescribeSecret per secret, with the same outcome', async () => {
+      const { described, rotated } = await pass({ listPage: async () => Promise.reject(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' })) });
+      expect(described).toEqual(['app', arn('db')]);
+      expect(rotated.map((c) => [c.secretKey, c.version])).toEqual([['arn:aws:secretsmanager:us-east-1:123456789012:secret:app', 'v2']]);
+    });
   });
 
   it('does nothing when every mapping is current', async () => {
