@@ -373,9 +373,11 @@ fetch_elasticmq() { # dest
 </project>
 POM
   log "elasticmq: fetching $artifact and its runtime dependencies with Maven (started)"
-  if ! with_progress "elasticmq: mvn" mvn -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE_ROOT/maven-repository" \
+  # mvn's own output goes to a file (shown if it fails); the progress lines stay on stderr.
+  mvn_logged() { mvn "$@" >"$tmp/mvn.log" 2>&1; }
+  if ! with_progress "elasticmq: mvn" mvn_logged -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE_ROOT/maven-repository" \
       "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy-dependencies" \
-      -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1; then
+      -DincludeScope=runtime -DoutputDirectory="$tmp/lib"; then
     tail -20 "$tmp/mvn.log" >&2
     rm -rf "$tmp"
     die "elasticmq: mvn dependency:copy-dependencies failed"
