@@ -8,11 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
-import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
+import { Aws } from '../support/aws';
 import { e2eContext, type E2eContext } from '../support/context';
+import type { ElasticMq } from '../support/elasticmq';
 import { REPO_ROOT } from '../support/kube';
 import { freePort } from '../support/moto';
 import { httpGet, promSample } from '../support/operator';
@@ -61,6 +63,12 @@ export function bench(outDir: string): Bench {
   return { ctx, kc: ctx.kube.kc, custom: ctx.kube.custom, outDir };
 }
 
+/** The same bench with its SQS calls (queues, sends, depth, the ceiling loop) on `emq`; Secrets Manager stays on moto. */
+export function onElasticMq(b: Bench, emq: ElasticMq): Bench {
+  const env = { ...b.ctx.env, AWS_ENDPOINT_URL_SQS: emq.endpoint };
+  return { ...b, ctx: { ...b.ctx, env, aws: new Aws(env) } };
+}
+
 // ---------------------------------------------------------------------------
 // AWS fixtures
 
@@ -71,18 +79,7 @@ export interface Queue {
 
 /** A queue and dead-letter queue of the scenario's own, shaped like the CloudFormation template's. */
 export async function createQueue(b: Bench, name: string): Promise<Queue> {
-  const sqs = b.ctx.aws.sqs;
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl!;
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  const url = (
-    await sqs.send(
-      new CreateQueueCommand({
-        QueueName: name,
-        Attributes: { VisibilityTimeout: '60', MessageRetentionPeriod: '345600', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }) },
-      }),
-    )
-  ).QueueUrl!;
-  return { url, dlqUrl };
+  return b.ctx.aws.createQueuePair(name);
 }
 
 export async function deleteQueue(b: Bench, q: Queue): Promise<void> {

@@ -45,7 +45,7 @@ export async function runBench(o: BenchOptions): Promise<{ report: BenchReport; 
       id === 'A' ? await latency(b, sizes)
       : id === 'B' ? await fanout(b, sizes)
       : id === 'C' ? await scale(b, sizes, { cpuProf: o.cpuProf })
-      : id === 'D' ? await burst(b, sizes)
+      : id === 'D' ? await burst(b, sizes, { cpuProf: o.cpuProf })
       : await cost(b, sizes, results.find((x) => x.id === 'A'));
     say(`scenario ${id}: done in ${((performance.now() - t) / 1000).toFixed(0)} s (setup ${r.setupSeconds.toFixed(0)} s, measured ${r.measuredSeconds.toFixed(0)} s)`);
     results.push(r);

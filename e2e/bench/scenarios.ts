@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../../operator/src/config';
 import { canonicalSecretKey, parseSecretId } from '../../operator/src/secrets/secretId';
 import type { Secret } from '../support/aws';
+import { startElasticMq } from '../support/elasticmq';
 import { promSample } from '../support/operator';
 import { labelUpdatedBody, rand, value } from '../support/scenario';
 import { waitFor } from '../support/wait';
@@ -20,6 +21,7 @@ import {
   deleteQueue,
   emulatorCeiling,
   forEachLimit,
+  onElasticMq,
   queueDepth,
   say,
   sendBatch,
@@ -362,11 +364,14 @@ export async function scale(b: Bench, z: Sizes, opts: { cpuProf?: boolean } = {}
 }
 
 // ---------------------------------------------------------------------------
-// D: a burst over many secrets
+// D: a burst over many secrets, its queue on ElasticMQ (moto's SQS would be what is
+// measured); the bodies are what the EventBridge rule delivers, sent straight to it.
 
-export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
-  const s = new Scope(b);
+export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } = {}): Promise<ScenarioResult> {
   const t0 = performance.now();
+  const emq = await startElasticMq({ name: 'bench-d', account: stack.ctx.aws.account, region: stack.ctx.env.AWS_REGION });
+  const b = onElasticMq(stack, emq);
+  const s = new Scope(b);
   try {
     s.queue = await createQueue(b, `bench-d-${rand()}`);
     const [ns] = await namespaces(s, `bench-d-${rand(4)}`, 1);
@@ -375,7 +380,7 @@ export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
     await forEachLimit('secrets', idx, 8, async (i) => (secrets[i] = await b.ctx.aws.createSecret(`bench/burst-${rand(6)}-${i}`)));
     await forEachLimit('Deployments', idx, 10, (i) => deployment(b, ns, `w${i}`, { app: `w${i}` }));
     await forEachLimit('mappings', idx, 10, (i) => mapping(b, ns, `m${i}`, secrets[i].name, { app: `w${i}` }));
-    s.operator = await BenchOperator.start(b, 'd-burst', s.queue.url, { env: z.operatorEnv });
+    s.operator = await BenchOperator.start(b, 'd-burst', s.queue.url, { env: { ...z.operatorEnv, AWS_ENDPOINT_URL_SQS: emq.endpoint }, cpuProf: opts.cpuProf });
     await s.operator.waitLeading();
     await waitSynced(b, [ns], z.burstSecrets);
     // The changes themselves (new versions) are made first; what is measured is the
@@ -399,6 +404,7 @@ export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
 
     say(`D: ${bodies.length} changes over ${z.burstSecrets} secrets`);
     s.operator.kube.reset();
+    s.operator.aws.reset();
     const sendStart = performance.now();
     const sends = Array.from({ length: Math.ceil(bodies.length / 10) }, (_, j) => bodies.slice(j * 10, j * 10 + 10));
     await forEachLimit('sent', sends, 4, (batch) => sendBatch(b, s.queue!.url, batch));
@@ -408,6 +414,8 @@ export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
     const restarts = (await s.operator.metric(`${M}restarts_total`, { result: 'restarted' })) - restarted0;
     const skipped = (await s.operator.metric(`${M}restarts_total`, { result: 'skipped' })) - skipped0;
     const batches = histogramDelta(await s.operator.histogram(`${M}batch_seconds`), batch0);
+    const kube = s.operator.kube.snapshot();
+    const aws = s.operator.aws.snapshot();
     // Correctness: every Deployment ends on its secret's newest version.
     const wrong: string[] = [];
     for (const i of idx) {
@@ -415,35 +423,40 @@ export async function burst(b: Bench, z: Sizes): Promise<ScenarioResult> {
       if (applied[canonicalSecretKey(parseSecretId(secrets[i].arn, 'full'))] !== finals[i]) wrong.push(`w${i}`);
     }
     await s.operator.stop();
-    say(`D: the emulator's own ceiling for ${bodies.length} messages (bare receive-and-delete loop)`);
+    say(`D: ElasticMQ's own ceiling for ${bodies.length} messages (bare receive-and-delete loop)`);
     const ceiling = await emulatorCeiling(b, bodies);
     const t2 = performance.now();
     return {
       id: 'D',
-      title: `Burst: ${bodies.length} changes over ${z.burstSecrets} secrets`,
+      title: `Burst: ${bodies.length} changes over ${z.burstSecrets} secrets (queue on ElasticMQ)`,
       setupSeconds: seconds(t0, t1),
       measuredSeconds: seconds(t1, t2),
       figures: [
         { key: 'sendSeconds', label: `time to send the ${bodies.length} events`, value: seconds(sendStart, sendEnd), unit: 's', target: { op: '<=', value: 10 } },
         { key: 'drainSeconds', label: 'first send → last message deleted', value: seconds(sendStart, done), unit: 's' },
-        { key: 'eventsPerSecond', label: 'sustained events/s (events / that time)', value: bodies.length / seconds(sendStart, done), unit: 'events/s', target: { op: '>=', value: 200 } },
-        { key: 'handlingEventsPerSecond', label: 'operator handling rate (events / time in batch handling)', value: bodies.length / batches.sum, unit: 'events/s', target: { op: '>=', value: 200 } },
+        { key: 'eventsPerSecond', label: 'sustained events/s (events / that time)', value: bodies.length / seconds(sendStart, done), unit: 'events/s', target: { op: '>=', value: 500 } },
+        { key: 'handlingEventsPerSecond', label: 'operator handling rate (events / time in batch handling)', value: bodies.length / batches.sum, unit: 'events/s', target: { op: '>=', value: 500 } },
         { key: 'batches', label: 'batches handled', value: batches.count, unit: 'batches' },
-        { key: 'ceilingSendSeconds', label: 'emulator alone: time to take the events in', value: ceiling.sendSeconds, unit: 's' },
-        { key: 'ceilingEventsPerSecond', label: 'emulator alone: bare receive+delete loop', value: bodies.length / ceiling.drainSeconds, unit: 'events/s' },
+        { key: 'ceilingSendSeconds', label: 'ElasticMQ alone: time to take the events in', value: ceiling.sendSeconds, unit: 's' },
+        { key: 'ceilingEventsPerSecond', label: 'ElasticMQ alone: bare receive+delete loop', value: bodies.length / ceiling.drainSeconds, unit: 'events/s' },
         { key: 'restartsIssued', label: 'restarts issued', value: restarts, unit: 'restarts', target: { op: '=', value: z.burstSecrets } },
         { key: 'uniqueWorkloads', label: 'unique workloads affected', value: z.burstSecrets, unit: 'workloads' },
         { key: 'skipped', label: 'restarts skipped (already at the newest version)', value: skipped, unit: 'decisions' },
         { key: 'notOnNewest', label: 'workloads not on their newest version', value: wrong.length, unit: 'workloads', target: { op: '=', value: 0 } },
-        { key: 'apiRequests', label: 'Kubernetes API requests', value: s.operator.kube.snapshot().total, unit: 'requests' },
+        { key: 'apiRequests', label: 'Kubernetes API requests', value: kube.total, unit: 'requests' },
       ],
       notes: [
-        'end to end, the operator can only go as fast as the emulator lets it receive and delete: compare the emulator-alone rows (moto scans every message of the queue on each send and receive)',
+        'the queue is on ElasticMQ (moto scans every message of a queue on each send and receive, so there the figure was moto\'s); Secrets Manager (DescribeSecret) is still moto; the EventBridge → SQS routing is proven on moto by the e2e suite',
         'handling rate: time inside the operator\'s batch handler (interpret, DescribeSecret, list, plan, patch, status, Events), SQS calls excluded',
+        `from the first send to the last delete: Kubernetes requests by kind ${JSON.stringify(kube.byKind)}; Secrets Manager calls ${JSON.stringify(aws)}`,
       ],
     };
   } finally {
-    await s.close();
+    try {
+      await s.close();
+    } finally {
+      await emq.stop();
+    }
   }
 }
 

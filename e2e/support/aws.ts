@@ -5,12 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { CreateSecretCommand, DescribeSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { currentVersionOf } from '../../operator/src/secrets/describer';
 
 export interface AwsEnv {
   AWS_REGION: string;
   AWS_ENDPOINT_URL: string;
+  /** Another SQS server (ElasticMQ) for suites whose queue is not moto's; unset: moto. */
+  AWS_ENDPOINT_URL_SQS?: string;
   AWS_ACCESS_KEY_ID: string;
   AWS_SECRET_ACCESS_KEY: string;
   SQS_QUEUE_URL: string;
@@ -51,7 +53,7 @@ export class Aws {
     const cfg = { region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } };
     this.sm = new SecretsManagerClient(cfg);
     this.events = new EventBridgeClient(cfg);
-    this.sqs = new SQSClient({ ...cfg, useQueueUrlAsEndpoint: false });
+    this.sqs = new SQSClient({ ...cfg, endpoint: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL, useQueueUrlAsEndpoint: false });
   }
 
   get account(): string {
@@ -127,6 +129,18 @@ export class Aws {
 
   async purge(queueUrl: string): Promise<void> {
     await this.sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+  }
+
+  /**
+   * A queue and its dead-letter queue shaped like the CloudFormation template's (60 s
+   * visibility, 4 days' retention, redrive after 5 receives).
+   */
+  async createQueuePair(name: string): Promise<{ url: string; dlqUrl: string }> {
+    const dlqUrl = (await this.sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl!;
+    const dlqArn = (await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const attributes = { VisibilityTimeout: '60', MessageRetentionPeriod: '345600', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }) };
+    const url = (await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+    return { url, dlqUrl };
   }
 
   /** Reads (without deleting) the bodies in a queue, e.g. the dead-letter queue. */

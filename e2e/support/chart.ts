@@ -35,7 +35,12 @@ export async function helm(ctx: Pick<E2eContext, 'env'>, args: string[]): Promis
 
 /** The values every e2e install needs to point the chart at the local emulator. */
 export function localValues(ctx: Pick<E2eContext, 'env'>): string[] {
-  return ['--set-string', `sqs.queueUrl=${ctx.env.SQS_QUEUE_URL}`, '--set-string', `aws.region=${ctx.env.AWS_REGION}`, '--set-string', `aws.endpointUrl=${ctx.env.AWS_ENDPOINT_URL}`];
+  return [
+    '--set-string', `sqs.queueUrl=${ctx.env.SQS_QUEUE_URL}`,
+    '--set-string', `aws.region=${ctx.env.AWS_REGION}`,
+    '--set-string', `aws.endpointUrl=${ctx.env.AWS_ENDPOINT_URL}`,
+    ...(ctx.env.AWS_ENDPOINT_URL_SQS ? ['--set-string', `aws.endpointUrlSqs=${ctx.env.AWS_ENDPOINT_URL_SQS}`] : []),
+  ];
 }
 
 export async function installChart(ctx: E2eContext, name: string, namespace: string, extraArgs: string[] = []): Promise<Release> {

@@ -6,8 +6,11 @@ import { Kube } from './kube';
 import { OperatorProcess } from './operator';
 import { waitFor } from './wait';
 
-/** .stack/env.json: the AWS side (AwsEnv) and the Kubernetes side. */
-export interface StackEnvFile extends AwsEnv {
+/**
+ * .stack/env.json: the AWS side (AwsEnv) and the Kubernetes side. AWS_ENDPOINT_URL_SQS
+ * is set only where a suite's queue is on another SQS server (e2eContext's `sqs`).
+ */
+export interface StackEnvFile extends Omit<AwsEnv, 'AWS_ENDPOINT_URL_SQS'> {
   KUBECONFIG: string;
   STACK_DIR: string;
   HELM_BIN: string;
@@ -32,8 +35,9 @@ export interface E2eContext {
   emptyQueues(): Promise<void>;
 }
 
-export function e2eContext(): E2eContext {
-  const env = stackEnv();
+/** `sqs`: another SQS server (ElasticMQ) and the queues on it, in place of the stack's queues on moto. */
+export function e2eContext(sqs?: Pick<StackEnvFile, 'AWS_ENDPOINT_URL_SQS' | 'SQS_QUEUE_URL' | 'SQS_DEAD_LETTER_QUEUE_URL'>): E2eContext {
+  const env: StackEnvFile = { ...stackEnv(), ...sqs };
   const ctx: E2eContext = {
     env,
     kube: new Kube(env.KUBECONFIG),
@@ -46,6 +50,7 @@ export function e2eContext(): E2eContext {
           SQS_QUEUE_URL: env.SQS_QUEUE_URL,
           AWS_REGION: env.AWS_REGION,
           AWS_ENDPOINT_URL: env.AWS_ENDPOINT_URL,
+          ...(env.AWS_ENDPOINT_URL_SQS ? { AWS_ENDPOINT_URL_SQS: env.AWS_ENDPOINT_URL_SQS } : {}),
           AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
           AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
           AWS_EC2_METADATA_DISABLED: 'true',

@@ -66,7 +66,7 @@ export function parseEnvLines(text: string): Record<string, string> {
   return out;
 }
 
-export type ToolFamily = 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest';
+export type ToolFamily = 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest' | 'elasticmq';
 
 export interface ToolchainPaths {
   /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
@@ -82,6 +82,8 @@ export interface ToolchainPaths {
   /** A folder to use as HELM_PLUGINS: holds unittest/{plugin.yaml,untt}. */
   helmPlugins?: string;
   helmUnittest?: string;
+  /** ElasticMQ's Java classpath (`<cache>/elasticmq-<version>/lib/*`). */
+  elasticmqClasspath?: string;
   /** Every KEY=VALUE line build.sh printed. */
   raw: Record<string, string>;
 }
@@ -138,6 +140,7 @@ export function resolveToolchain(opts: ResolveToolchainOptions = {}): Promise<To
         helm: raw.HELM_BIN,
         helmPlugins: raw.HELM_PLUGINS,
         helmUnittest: raw.HELM_UNITTEST_BIN,
+        elasticmqClasspath: raw.ELASTICMQ_CLASSPATH,
         raw,
       });
     });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local toolchain (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet, kwok, helm, helm-unittest) from the Go modules pinned in
-# scripts/toolchain/versions.env, and caches the binaries under
+# scripts/toolchain/versions.env, fetches ElasticMQ (a fast SQS server: Java, from
+# Maven Central with mvn), and caches them under
 #   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/<tool>-<version>/
 # A second run builds nothing.
 #
@@ -10,12 +11,13 @@
 #   build.sh --print-env        same, then print KEY=VALUE lines (stdout) naming the
 #                               binaries: ETCD_BIN KUBE_APISERVER_BIN
 #                               KUBE_CONTROLLER_MANAGER_BIN KUBE_SCHEDULER_BIN KUBELET_BIN KWOK_BIN
-#                               HELM_BIN HELM_PLUGINS HELM_UNITTEST_BIN ...
+#                               HELM_BIN HELM_PLUGINS HELM_UNITTEST_BIN
+#                               ELASTICMQ_CLASSPATH ...
 #                               (eval-able: `set -a; eval "$(build.sh --print-env)"; set +a`)
 #   build.sh --check            exit 0 if everything is cached, 1 otherwise; builds nothing
-#   build.sh --only k8s,helm    restrict to some families: k8s kubelet etcd kwok helm helm-unittest
+#   build.sh --only k8s,helm    restrict to some families: k8s kubelet etcd kwok helm helm-unittest elasticmq
 #   build.sh --sync [FAMILY..]  regenerate scripts/toolchain/<family>/go.mod and go.sum
-#                               from versions.env (needs the Go module proxy)
+#                               from versions.env (needs the Go module proxy; Go families only)
 #
 # If KUBEBUILDER_ASSETS names a folder holding executable `etcd` and `kube-apiserver`,
 # those two are used as they are and not built.
@@ -30,7 +32,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Bump when the way binaries are built changes (flags, layout): invalidates the cache.
 RECIPE=1
-FAMILIES=(etcd k8s kubelet kwok helm helm-unittest)
+GO_FAMILIES=(etcd k8s kubelet kwok helm helm-unittest)
+FAMILIES=("${GO_FAMILIES[@]}" elasticmq)
 CACHE_ROOT="${SRO_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-rotation-operator}"
 
 export GOTOOLCHAIN=local
@@ -52,7 +55,7 @@ while [[ $# -gt 0 ]]; do
     --only) shift; ONLY="${1:-}" ;;
     --only=*) ONLY="${1#--only=}" ;;
     --sync) MODE=sync; shift; SYNC_FAMILIES=("$@"); break ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -69,8 +72,17 @@ if [[ -n "$ONLY" ]]; then
   done
 fi
 
-command -v go >/dev/null || die "go is not on PATH (Go >= $GO_DIRECTIVE is needed)"
-GO_VERSION="$(go env GOVERSION)"
+needs_go() {
+  [[ "$MODE" == sync ]] && return 0
+  local f
+  for f in "${GO_FAMILIES[@]}"; do selected "$f" && return 0; done
+  return 1
+}
+GO_VERSION=""
+if needs_go; then
+  command -v go >/dev/null || die "go is not on PATH (Go >= $GO_DIRECTIVE is needed)"
+  GO_VERSION="$(go env GOVERSION)"
+fi
 K8S_MINOR="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
 K8S_STAGING_VERSION="v0.${KUBERNETES_VERSION#v1.}"
 
@@ -159,14 +171,14 @@ sync_family() {
       (cd "$dir" && go mod edit -require="github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION" \
         -replace="github.com/vmware-labs/yaml-jsonpath=github.com/helm-unittest/yaml-jsonpath@$HELM_UNITTEST_YAML_JSONPATH_VERSION" \
         -tool=github.com/helm-unittest/helm-unittest/cmd/helm-unittest) ;;
-    *) die "sync: unknown family '$fam' (one of: ${FAMILIES[*]})" ;;
+    *) die "sync: unknown Go family '$fam' (one of: ${GO_FAMILIES[*]})" ;;
   esac
   tidy_module "$dir"
   log "sync $fam: done"
 }
 
 if [[ "$MODE" == sync ]]; then
-  [[ ${#SYNC_FAMILIES[@]} -gt 0 ]] || SYNC_FAMILIES=("${FAMILIES[@]}")
+  [[ ${#SYNC_FAMILIES[@]} -gt 0 ]] || SYNC_FAMILIES=("${GO_FAMILIES[@]}")
   for f in "${SYNC_FAMILIES[@]}"; do sync_family "$f"; done
   exit 0
 fi
@@ -248,7 +260,7 @@ build_family() {
 }
 
 ETCD_BIN="" KUBE_APISERVER_BIN="" KUBE_CONTROLLER_MANAGER_BIN="" KUBE_SCHEDULER_BIN="" KUBELET_BIN=""
-KWOK_BIN="" HELM_BIN="" HELM_PLUGINS_DIR="" HELM_UNITTEST_BIN=""
+KWOK_BIN="" HELM_BIN="" HELM_PLUGINS_DIR="" HELM_UNITTEST_BIN="" ELASTICMQ_CLASSPATH=""
 MISSING=0
 T_START="$(date +%s)"
 
@@ -332,6 +344,60 @@ if selected helm-unittest; then
   fi
 fi
 
+# ElasticMQ: the server jar on Maven Central is not a fat jar, so its runtime
+# dependency closure is copied by Maven's dependency plugin from a generated pom, into
+# elasticmq-<version>/lib/, run as `java -cp 'lib/*' org.elasticmq.server.Main`.
+# Maven's own downloads stay in the cache too (maven-repository/), so an empty cache
+# folder means a cold fetch.
+fetch_elasticmq() { # dest
+  local dest="$1" artifact="org.elasticmq:elasticmq-server_2.13:$ELASTICMQ_VERSION"
+  local stamp; stamp="$(printf 'recipe=%s\nartifact=%s\nplugin=%s\n' "$RECIPE" "$artifact" "$MAVEN_DEPENDENCY_PLUGIN_VERSION" | sha256sum | cut -c1-20)"
+  if [[ -f "$dest/.stamp" && "$(cat "$dest/.stamp")" == "$stamp" && -f "$dest/lib/elasticmq-server_2.13-$ELASTICMQ_VERSION.jar" ]]; then
+    CACHED+=(elasticmq); return 0
+  fi
+  if [[ "$MODE" == check ]]; then log "not cached: elasticmq ($dest)"; MISSING=1; return 0; fi
+  command -v mvn >/dev/null || die "elasticmq: mvn is not on PATH (Maven fetches ElasticMQ from Maven Central)"
+  command -v java >/dev/null || die "elasticmq: java is not on PATH (ElasticMQ $ELASTICMQ_VERSION needs Java >= 17)"
+  local t0; t0="$(date +%s)"
+  local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
+  cat >"$tmp/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>secrets-rotation-operator.toolchain</groupId>
+  <artifactId>elasticmq</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.elasticmq</groupId><artifactId>elasticmq-server_2.13</artifactId><version>$ELASTICMQ_VERSION</version></dependency>
+  </dependencies>
+</project>
+POM
+  log "elasticmq: fetching $artifact and its runtime dependencies with Maven (started)"
+  # mvn's own output goes to a file (shown if it fails); the progress lines stay on stderr.
+  mvn_logged() { mvn "$@" >"$tmp/mvn.log" 2>&1; }
+  if ! with_progress "elasticmq: mvn" mvn_logged -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE_ROOT/maven-repository" \
+      "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy-dependencies" \
+      -DincludeScope=runtime -DoutputDirectory="$tmp/lib"; then
+    tail -20 "$tmp/mvn.log" >&2
+    rm -rf "$tmp"
+    die "elasticmq: mvn dependency:copy-dependencies failed"
+  fi
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  mv "$tmp/lib" "$dest/lib"
+  echo "$stamp" >"$dest/.stamp"
+  rm -rf "$tmp"
+  local secs=$(( $(date +%s) - t0 ))
+  log "elasticmq: done in ${secs}s -> $dest/lib ($(ls "$dest/lib" | wc -l) jars)"
+  BUILT+=("elasticmq(${secs}s)")
+}
+
+if selected elasticmq; then
+  d="$CACHE_ROOT/elasticmq-$ELASTICMQ_VERSION"
+  fetch_elasticmq "$d"
+  ELASTICMQ_CLASSPATH="$d/lib/*"
+fi
+
 if [[ "$MODE" == check ]]; then
   [[ $MISSING == 0 ]] && log "everything is cached" || true
   exit "$MISSING"
@@ -357,6 +423,8 @@ print_env() {
   emit HELM_BIN "$HELM_BIN"
   emit HELM_PLUGINS "$HELM_PLUGINS_DIR"
   emit HELM_UNITTEST_BIN "$HELM_UNITTEST_BIN"
+  emit ELASTICMQ_VERSION "$ELASTICMQ_VERSION"
+  emit ELASTICMQ_CLASSPATH "$ELASTICMQ_CLASSPATH"
 }
 if [[ "$MODE" == print-env ]]; then
   print_env

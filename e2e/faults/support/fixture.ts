@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { e2eContext, stopOperators, type E2eContext } from '../../support/context';
 import { installChart, startReleaseOperator, uninstallChart, type Release, type StartReleaseOptions } from '../../support/chart';
-import type { Secret } from '../../support/aws';
+import { Aws, type Secret } from '../../support/aws';
+import { startElasticMq, type ElasticMq } from '../../support/elasticmq';
 import type { OperatorProcess } from '../../support/operator';
+import { labelUpdatedBody } from '../../support/scenario';
 import { waitFor } from '../../support/wait';
 import type { Ledger } from './ledger';
 import { progress } from './progress';
@@ -22,14 +24,30 @@ import { progress } from './progress';
  */
 export const FAULT_VALUES: readonly string[] = ['--set', 'sqs.visibilityTimeoutSeconds=10', '--set', 'driftCheckIntervalSeconds=0'];
 
+export interface FaultFileOptions {
+  /**
+   * The file's queue (and dead-letter queue, redrive after 5 receives, as the template's)
+   * on an ElasticMQ server of its own, named so, instead of the stack's on moto: for
+   * scenarios that move many messages, where moto's SQS would be what is measured.
+   * Secrets Manager stays on moto; there is no EventBridge rule in front of it.
+   */
+  readonly elasticMq?: string;
+}
+
 export class FaultFile {
-  readonly ctx: E2eContext;
+  /** Replaced in setup when the queue is on ElasticMQ. */
+  ctx: E2eContext;
   /** Every secret value this file wrote: none may appear in logs, status or Events. */
   readonly secretValues = new Set<string>();
   readonly namespaces: string[] = [];
   readonly releases: Release[] = [];
 
-  constructor(readonly scenario: string) {
+  private emq?: ElasticMq;
+
+  constructor(
+    readonly scenario: string,
+    private readonly opts: FaultFileOptions = {},
+  ) {
     this.ctx = e2eContext();
   }
 
@@ -37,8 +55,8 @@ export class FaultFile {
    * The test file's FaultFile: set up before its tests, torn down after them, after
    * `cleanup` (e.g. bringing back a component the scenario stopped).
    */
-  static forThisFile(scenario: string, cleanup?: () => unknown): FaultFile {
-    const f = new FaultFile(scenario);
+  static forThisFile(scenario: string, cleanup?: () => unknown, opts: FaultFileOptions = {}): FaultFile {
+    const f = new FaultFile(scenario, opts);
     beforeAll(() => f.setup());
     afterAll(async () => {
       try {
@@ -51,6 +69,12 @@ export class FaultFile {
   }
 
   async setup(): Promise<void> {
+    if (this.opts.elasticMq) {
+      this.emq = await startElasticMq({ name: this.opts.elasticMq, account: this.ctx.aws.account, region: this.ctx.env.AWS_REGION });
+      const q = await new Aws({ ...this.ctx.env, AWS_ENDPOINT_URL_SQS: this.emq.endpoint }).createQueuePair(`${this.opts.elasticMq}-events`);
+      this.ctx = e2eContext({ AWS_ENDPOINT_URL_SQS: this.emq.endpoint, SQS_QUEUE_URL: q.url, SQS_DEAD_LETTER_QUEUE_URL: q.dlqUrl });
+      progress(this.scenario, `queue on ElasticMQ ${this.emq.endpoint} (log ${this.emq.logFile})`);
+    }
     progress(this.scenario, 'setting up (CRD, empty queues)');
     await this.ctx.kube.installCrd();
     await this.ctx.emptyQueues();
@@ -69,8 +93,12 @@ export class FaultFile {
       this.ctx.operators.splice(0, this.ctx.operators.length, ...this.ctx.operators.filter((op) => !this.ended.has(op)));
       await stopOperators(this.ctx);
     } finally {
-      for (const r of this.releases.splice(0)) await uninstallChart(this.ctx, r).catch(() => undefined);
-      for (const ns of this.namespaces.splice(0)) await this.ctx.kube.deleteNamespace(ns);
+      try {
+        for (const r of this.releases.splice(0)) await uninstallChart(this.ctx, r).catch(() => undefined);
+        for (const ns of this.namespaces.splice(0)) await this.ctx.kube.deleteNamespace(ns);
+      } finally {
+        await this.emq?.stop();
+      }
     }
   }
 
@@ -111,10 +139,14 @@ export class FaultFile {
     return this.ctx.aws.putSecretValue(s, value);
   }
 
-  /** put-secret-value and the native event AWS sends for it, through the EventBridge rule. */
+  /**
+   * put-secret-value and the native event AWS sends for it, through the EventBridge rule;
+   * with the queue on ElasticMQ, the body that rule delivers, sent straight to the queue.
+   */
   async rotate(s: Secret): Promise<Secret> {
     const next = await this.putValue(s);
-    await this.ctx.aws.sendLabelUpdated(next);
+    if (this.emq) await this.ctx.aws.sendRaw(labelUpdatedBody(this.ctx, next).body);
+    else await this.ctx.aws.sendLabelUpdated(next);
     return next;
   }
 
