@@ -5,9 +5,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
+import { kubeAgent, withAgent } from './kube/connections';
 import { EventRecorder } from './kube/events';
 import { Limiter, withLimit } from './kube/limit';
-import { withTimeout } from './kube/timeout';
+import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
 import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
 
+  // Every Kubernetes client below shares one pool of kept-alive connections (kube/connections.ts).
+  const agent = await kubeAgent(kc);
   const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
   const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
     ? new LeaderElector({
         // A renewal that cannot finish within a retry period counts as failed, so a leader
         // cut off from the API server steps down before its lease can expire.
-        api: withTimeout(kc.makeApiClient(k8s.CoordinationV1Api), le.retryPeriodSeconds * 1000),
+        api: withTimeout(withAgent(kc.makeApiClient(k8s.CoordinationV1Api), agent), le.retryPeriodSeconds * 1000),
         name: le.leaseName,
         namespace: le.namespace,
         identity,
@@ -79,9 +82,9 @@ async function main(): Promise<void> {
     : new SoleLeader({ onStartedLeading: (term) => lead(term), onStoppedLeading: () => follow() });
   const fence = new Fence(leadership);
   /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
-  const guarded = <T extends { addInterceptor(i: (o: { timeout?: number }) => void): void }>(api: T): T => withLimit(withFence(withTimeout(api, requestMs), fence), apiLimiter);
+  const guarded = <T extends KubeApi>(api: T): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), apiLimiter);
 
-  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, limiter: apiLimiter, fence, writeTimeoutMs: requestMs });
+  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, agent, limiter: apiLimiter, fence, writeTimeoutMs: requestMs });
   const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)));
   // AWS calls get deadlines too; a long poll may take waitTimeSeconds before answering.
   const awsTimeouts = (ms: number) => ({ requestHandler: { connectionTimeout: 5_000, requestTimeout: ms, throwOnRequestTimeout: true } });
