@@ -23,9 +23,13 @@ import { RotationLane } from './rotation/lane';
 import { Rotator } from './rotation/rotator';
 import { AwsSecretDescriber } from './secrets/describer';
 import { SecretListing } from './secrets/listing';
+import { RecentDescriptions } from './secrets/recent';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient } from './workloads/adapters';
+
+/** How long the status reconciler's baselines share one secret's description. */
+const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -92,7 +96,8 @@ async function main(): Promise<void> {
   const status = new StatusReconciler({
     watcher,
     workloads,
-    describer,
+    // Baselines of one secret's mappings share a description (secrets/recent.ts).
+    describer: new RecentDescriptions(describer, BASELINE_DESCRIPTION_MAX_AGE_MS),
     region: config.region,
     log,
     concurrency: config.maxConcurrentApiRequests,
