@@ -170,8 +170,14 @@ export class StatusReconciler implements RotationStatusPort {
     if (!ok) throw new Error(`status of ${mapping.key} could not be written`);
   }
 
-  /** The drift baseline: records the version without restarting anything. */
+  /**
+   * The drift baseline: records the version without restarting anything. A mapping
+   * waiting for its own reconcile is left to it, which records a baseline with the rest
+   * of its status: on a first start drift and the reconciler would otherwise both write
+   * every mapping, and race each other's writes.
+   */
   async recordBaseline(mapping: Mapping, version: string): Promise<boolean> {
+    if (this.queued.has(mapping.key) || this.inProgress.has(mapping.key)) return true;
     return this.opts.watcher.patchStatus(mapping.key, (cur) =>
       appliedVersionOf(cur, mapping.secret.raw) === version ? undefined : { appliedVersion: version, secretId: mapping.secret.raw },
     );
