@@ -14,6 +14,7 @@ import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
 import { createLogger, errorMessage } from './log';
+import { WorkloadCensus } from './mappings/census';
 import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
@@ -30,6 +31,8 @@ import { WorkloadClient } from './workloads/adapters';
 
 /** How long the status reconciler's baselines share one secret's description. */
 const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
+/** How long the status reconciler's mappings of one namespace share its workload lists. */
+const CENSUS_LIST_MAX_AGE_MS = 2_000;
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -95,7 +98,8 @@ async function main(): Promise<void> {
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
   const status = new StatusReconciler({
     watcher,
-    workloads,
+    // One list per kind and namespace for a moment, shared by its mappings (mappings/census.ts).
+    census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), CENSUS_LIST_MAX_AGE_MS),
     // Baselines of one secret's mappings share a description (secrets/recent.ts).
     describer: new RecentDescriptions(describer, BASELINE_DESCRIPTION_MAX_AGE_MS),
     region: config.region,

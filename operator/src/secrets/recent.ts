@@ -6,36 +6,21 @@
  * own event or by drift recovery (a restart that is due anyway, never a lost one).
  * Settling a change's version (the rotator) keeps calling DescribeSecret afresh.
  */
+import { Recent } from '../recent';
 import type { SecretDescriber, SecretDescription } from './describer';
 
 export class RecentDescriptions implements SecretDescriber {
-  private readonly recent = new Map<string, { at: number; description: Promise<SecretDescription> }>();
+  private readonly recent: Recent<SecretDescription>;
 
   constructor(
     private readonly describer: SecretDescriber,
-    private readonly maxAgeMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  describe(secretId: string): Promise<SecretDescription> {
-    const t = this.now();
-    this.forgetOlderThan(t - this.maxAgeMs);
-    const hit = this.recent.get(secretId);
-    if (hit) return hit.description;
-    const description = this.describer.describe(secretId);
-    this.recent.set(secretId, { at: t, description });
-    // A failure is not shared beyond the calls already waiting on it.
-    description.catch(() => {
-      if (this.recent.get(secretId)?.description === description) this.recent.delete(secretId);
-    });
-    return description;
+    maxAgeMs: number,
+    now?: () => number,
+  ) {
+    this.recent = new Recent(maxAgeMs, now);
   }
 
-  /** Entries are kept in insertion order, which is their age order. */
-  private forgetOlderThan(t: number): void {
-    for (const [id, entry] of this.recent) {
-      if (entry.at >= t) return;
-      this.recent.delete(id);
-    }
+  describe(secretId: string): Promise<SecretDescription> {
+    return this.recent.get(secretId, () => this.describer.describe(secretId));
   }
 }

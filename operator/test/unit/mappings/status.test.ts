@@ -43,7 +43,7 @@ describe('StatusReconciler: the drift baseline belongs to one secret', () => {
     };
     const r = new StatusReconciler({
       watcher: watcher as unknown as MappingWatcher,
-      workloads: { list: async () => [] },
+      census: { count: async () => 0 },
       describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, ...(current ? { currentVersion: current } : {}) }) },
       region: 'us-east-1',
       log: createLogger('silent'),
@@ -94,7 +94,7 @@ describe('StatusReconciler: drift leaves a mapping waiting for its reconcile to 
     };
     const r = new StatusReconciler({
       watcher: watcher as unknown as MappingWatcher,
-      workloads: { list: async () => (await listed, []) },
+      census: { count: async () => (await listed, 0) },
       describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, currentVersion: 'v1' }) },
       region: 'us-east-1',
       log: createLogger('silent'),

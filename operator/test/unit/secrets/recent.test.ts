@@ -54,6 +54,6 @@ describe('RecentDescriptions', () => {
       t = i * 5;
       await d.describe(`s${i}`);
     }
-    expect((d as unknown as { recent: Map<string, unknown> }).recent.size).toBeLessThanOrEqual(3);
+    expect((d as unknown as { recent: { size: number } }).recent.size).toBeLessThanOrEqual(3);
   });
 });
