@@ -77,6 +77,35 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
 
 const msg = (id: string, file: string) => ({ id, body: fixture(file) });
 
+describe('Rotator.handleBatch: listing overlaps DescribeSecret', () => {
+  it('lists the workloads of the mappings the event names while DescribeSecret is still answering, once', async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const order: string[] = [];
+    const t = setup({
+      describer: {
+        describe: async () => {
+          order.push('describe sent');
+          await answered;
+          order.push('describe answered');
+          return { arn: FIXTURE_ARN, name: 'eks-controller-test-secret', currentVersion: NATIVE_VERSION };
+        },
+      },
+    });
+    t.cluster.add(workload('web'), { app: 'web' });
+    const list = t.cluster.client.list;
+    t.cluster.client.list = async (...args) => (order.push(`list ${args[0]}`), list(...args));
+    const done = t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    for (let i = 0; i < 100 && !order.includes('list Deployment'); i++) await new Promise((r) => setImmediate(r));
+    expect(order).toContain('list Deployment');
+    expect(order).not.toContain('describe answered');
+    answer();
+    expect((await done).get('m1')).toBe('delete');
+    expect(order.filter((o) => o === 'list Deployment')).toHaveLength(1);
+    expect(t.cluster.patches).toHaveLength(1);
+  });
+});
+
 describe('Rotator.handleBatch', () => {
   it('rolls the mapped workload, records status and an Event, deletes the message', async () => {
     const t = setup({ current: NATIVE_VERSION });
