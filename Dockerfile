@@ -35,4 +35,4 @@ USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/nodejs/bin/node"]
 # V8 flags: operator/src/nodeFlags.ts (a unit test keeps this line equal to it).
-CMD ["--max-semi-space-size=8", "dist/main.js"]
+CMD ["--max-semi-space-size=8", "--optimize-for-size", "dist/main.js"]
