@@ -25,6 +25,9 @@ import { planRestarts, settleChange, type Match, type ResolvedChange, type Workl
 import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
 import { summariseBatch, type MappingReport, type Outcome } from './summary';
 
+/** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
+const EARLY_LISTING_MAX_MAPPINGS = 10;
+
 export interface RotatorOptions {
   readonly index: MappingIndex;
   readonly workloads: Pick<WorkloadClient, 'list' | 'restart'>;
@@ -70,8 +73,11 @@ export class Rotator {
     // The workloads of the mappings the event itself names are listed while DescribeSecret
     // settles the change: two round trips at once instead of one after the other. The
     // settled secret almost always finds the same mappings; any other is listed after.
+    // Only for a batch of a few mappings: in a burst the lists are the bound, and most of a
+    // burst's mappings turn out to be at the settled version already (see list()).
     const early = new Map<string, Promise<WorkloadState[]>>();
-    for (const a of admitted) for (const m of this.opts.index.lookup(a.change.secret)) this.listing(early, m);
+    const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
+    if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
     const { resolved, unresolved } = await this.resolve(admitted);
     for (const id of unresolved) dispositions.set(id, 'retry');
     signal?.throwIfAborted();
@@ -204,12 +210,19 @@ export class Rotator {
 
   /** Lists every mapping's workloads once per batch; a failed listing leaves its changes undone. */
   private async list(found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[], listings: Map<string, Promise<WorkloadState[]>>): Promise<{ matches: Match[]; unlisted: string[] }> {
-    for (const { mappings } of found) for (const m of mappings) this.listing(listings, m);
-    await Promise.allSettled(found.flatMap(({ mappings }) => mappings.map((m) => listings.get(m.key)!)));
+    // planRestarts leaves alone a mapping that already records the change's version (a
+    // burst's later messages for a secret, a redelivery): its workloads need no listing.
+    const atVersion = (m: Mapping, c: ResolvedChange) => m.appliedVersion === c.version;
+    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m);
+    await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
     const matches: Match[] = [];
     const unlisted: string[] = [];
     for (const { change, mappings } of found) {
       for (const mapping of mappings) {
+        if (atVersion(mapping, change)) {
+          matches.push({ change, mapping, workloads: [] });
+          continue;
+        }
         try {
           matches.push({ change, mapping, workloads: await listings.get(mapping.key)! });
         } catch (err) {
