@@ -37,10 +37,13 @@ test('A: each change was seen on the pod template, and the operator measured its
   expect(a['awsPerChange.SecretsManager.DescribeSecret']).toBe(1);
 });
 
-test('B: every Deployment was patched once and the requests in flight never exceeded the limit', () => {
+test('B: every Deployment was patched once, the requests in flight never exceeded the limit, over kept-alive connections', () => {
   const b = report.scenarios.B.figures;
   expect(b.patches).toBe(SMOKE.fanoutNamespaces * SMOKE.fanoutPerNamespace);
   expect(b.peakInFlight).toBeLessThanOrEqual(DEFAULTS.MAX_CONCURRENT_API_REQUESTS);
+  // At most one connection per request in flight (and one for a Lease renewal), however many requests.
+  expect(b.connections).toBeLessThanOrEqual(DEFAULTS.MAX_CONCURRENT_API_REQUESTS + 1);
+  expect(b.apiRequests).toBeGreaterThan(b.connections);
 });
 
 test('C: every mapping was indexed and matched', () => {

@@ -11,6 +11,8 @@ import * as k8s from '@kubernetes/client-node';
 import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
+import { withTimeout } from '../../operator/src/kube/timeout';
+import { NODE_FLAGS } from '../../operator/src/nodeFlags';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { Aws } from '../support/aws';
 import { e2eContext, type E2eContext } from '../support/context';
@@ -165,6 +167,25 @@ export async function waitSynced(b: Bench, namespaces: readonly string[], expect
   );
 }
 
+/**
+ * Waits until the deployment controller has caught up with every Deployment labelled
+ * `selector` (observedGeneration = generation): a fleet at rest, as a change finds it in a
+ * cluster. Freshly created ones still get status writes, and a restart patch made then
+ * meets a conflict (its resourceVersion precondition) and is retried.
+ */
+export async function waitDeploymentsSettled(b: Bench, selector: string, expected: number, timeoutMs = 300_000): Promise<void> {
+  const apps = withTimeout(b.kc.makeApiClient(k8s.AppsV1Api), 30_000);
+  await waitFor(
+    `${expected} Deployment(s) labelled ${selector} seen by their controller`,
+    async () => {
+      const list = await apps.listDeploymentForAllNamespaces(undefined, undefined, undefined, selector, undefined, undefined, undefined, undefined, undefined);
+      const settled = list.body.items.filter((d) => d.status?.observedGeneration === d.metadata?.generation);
+      return settled.length >= expected || undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
 // ---------------------------------------------------------------------------
 // Seeing restarts: a watch that timestamps each Deployment's recorded versions
 
@@ -275,7 +296,7 @@ export class BenchOperator {
     const out = fs.openSync(logFile, 'w');
     const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${b.outDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
     const startedAt = performance.now();
-    const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH ?? '',
@@ -290,7 +311,7 @@ export class BenchOperator {
         POD_NAME: `bench-${name}`,
         LEASE_NAME: `bench-${name}-${rand(4)}`,
         HTTP_PORT: String(httpPort),
-        // As the container runs it: the image sets no NODE_OPTIONS unless the chart's values do.
+        // As the container runs it: the image sets no NODE_OPTIONS unless the chart's values do (its V8 flags are NODE_FLAGS).
         ...(process.env.BENCH_OPERATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS } : {}),
         ...opts.env,
       },

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
+import { NODE_FLAGS } from '../../operator/src/nodeFlags';
 import { freePort } from './moto';
 import { REPO_ROOT } from './kube';
 import { waitFor } from './wait';
@@ -57,7 +58,7 @@ export class OperatorProcess {
 
   static async start(env: Record<string, string>, opts: { waitReady?: boolean } = {}): Promise<OperatorProcess> {
     const httpPort = await freePort();
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'main.js')], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, path.join(REPO_ROOT, 'dist', 'main.js')], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env, HTTP_PORT: String(httpPort) },
       stdio: ['ignore', 'pipe', 'pipe'],

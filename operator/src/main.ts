@@ -5,14 +5,16 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
+import { kubeAgent, withAgent } from './kube/connections';
 import { EventRecorder } from './kube/events';
 import { Limiter, withLimit } from './kube/limit';
-import { withTimeout } from './kube/timeout';
+import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
 import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
 import { createLogger, errorMessage } from './log';
+import { WorkloadCensus } from './mappings/census';
 import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
@@ -22,9 +24,15 @@ import { RotationLane } from './rotation/lane';
 import { Rotator } from './rotation/rotator';
 import { AwsSecretDescriber } from './secrets/describer';
 import { SecretListing } from './secrets/listing';
+import { RecentDescriptions } from './secrets/recent';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient } from './workloads/adapters';
+
+/** How long the status reconciler's baselines share one secret's description. */
+const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
+/** How long the status reconciler's mappings of one namespace share its workload lists. */
+const CENSUS_LIST_MAX_AGE_MS = 2_000;
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -51,6 +59,8 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
 
+  // Every Kubernetes client below shares one pool of kept-alive connections (kube/connections.ts).
+  const agent = await kubeAgent(kc);
   const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
   const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
@@ -65,7 +75,7 @@ async function main(): Promise<void> {
     ? new LeaderElector({
         // A renewal that cannot finish within a retry period counts as failed, so a leader
         // cut off from the API server steps down before its lease can expire.
-        api: withTimeout(kc.makeApiClient(k8s.CoordinationV1Api), le.retryPeriodSeconds * 1000),
+        api: withTimeout(withAgent(kc.makeApiClient(k8s.CoordinationV1Api), agent), le.retryPeriodSeconds * 1000),
         name: le.leaseName,
         namespace: le.namespace,
         identity,
@@ -79,17 +89,19 @@ async function main(): Promise<void> {
     : new SoleLeader({ onStartedLeading: (term) => lead(term), onStoppedLeading: () => follow() });
   const fence = new Fence(leadership);
   /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
-  const guarded = <T extends { addInterceptor(i: (o: { timeout?: number }) => void): void }>(api: T): T => withLimit(withFence(withTimeout(api, requestMs), fence), apiLimiter);
+  const guarded = <T extends KubeApi>(api: T): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), apiLimiter);
 
-  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, limiter: apiLimiter, fence, writeTimeoutMs: requestMs });
+  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, agent, limiter: apiLimiter, fence, writeTimeoutMs: requestMs });
   const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)));
   // AWS calls get deadlines too; a long poll may take waitTimeSeconds before answering.
   const awsTimeouts = (ms: number) => ({ requestHandler: { connectionTimeout: 5_000, requestTimeout: ms, throwOnRequestTimeout: true } });
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
   const status = new StatusReconciler({
     watcher,
-    workloads,
-    describer,
+    // One list per kind and namespace for a moment, shared by its mappings (mappings/census.ts).
+    census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), CENSUS_LIST_MAX_AGE_MS),
+    // Baselines of one secret's mappings share a description (secrets/recent.ts).
+    describer: new RecentDescriptions(describer, BASELINE_DESCRIPTION_MAX_AGE_MS),
     region: config.region,
     log,
     concurrency: config.maxConcurrentApiRequests,

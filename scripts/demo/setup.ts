@@ -11,6 +11,7 @@ import type { E2eContext } from '../../e2e/support/context';
 import { ensureImagesOnRealNode, installInCluster } from '../../e2e/support/realnode';
 import { freePort } from '../../e2e/support/moto';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
+import { NODE_FLAGS } from '../../operator/src/nodeFlags';
 import { currentVersionOf } from '../../operator/src/secrets/describer';
 import { DEFAULT_STACK_NAME } from '../aws/prerequisites';
 import { FAKE_CREDENTIALS } from '../stack/aws';
@@ -128,9 +129,9 @@ export async function installOperator(ctx: E2eContext, state: DemoState): Promis
     `kwok's fake node now "runs" the chart's pod but cannot run its image, so a local process stands in for the container: ` +
       `the Deployment's environment and a token of its ServiceAccount ${OPERATOR_NAMESPACE}/${release.serviceAccount}, hence exactly the chart's RBAC.`,
   );
-  command(`node dist/main.js >> ${shown(logFile)}`);
+  command(`node ${NODE_FLAGS.join(' ')} dist/main.js >> ${shown(logFile)}`);
   const follower = new LogFollower(logFile, printOperatorLine);
-  const proc = spawnDetached(process.execPath, [path.join(REPO_ROOT, 'dist', 'main.js')], {
+  const proc = spawnDetached(process.execPath, [...NODE_FLAGS, path.join(REPO_ROOT, 'dist', 'main.js')], {
     logFile,
     cwd: REPO_ROOT,
     env: {

@@ -9,10 +9,9 @@ import { errorMessage, type Logger } from '../log';
 import type { RotationStatusPort } from '../rotation/ports';
 import type { SecretDescriber } from '../secrets/describer';
 import { inOwnRegion } from '../secrets/secretId';
-import type { WorkloadClient } from '../workloads/adapters';
+import type { WorkloadCensus } from './census';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
 import { appliedVersionOf, formatFieldErrors, normaliseMapping, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
-import { listSelectedWorkloads } from './selected';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
@@ -29,7 +28,8 @@ export class StatusReconciler implements RotationStatusPort {
   constructor(
     private readonly opts: {
       watcher: MappingWatcher;
-      workloads: Pick<WorkloadClient, 'list'>;
+      /** Counts the workloads a mapping selects (mappings/census.ts). */
+      census: Pick<WorkloadCensus, 'count'>;
       describer?: SecretDescriber;
       region: string;
       log: Logger;
@@ -134,7 +134,7 @@ export class StatusReconciler implements RotationStatusPort {
       });
     }
     const m = n.mapping;
-    const workloads = await listSelectedWorkloads(this.opts.workloads, m);
+    const matched = await this.opts.census.count(m);
     // A baseline recorded for another secret (spec.secretId changed) says nothing about this one.
     const applied = appliedVersionOf(obj.status, m.secret.raw);
     let baseline: string | undefined;
@@ -145,14 +145,14 @@ export class StatusReconciler implements RotationStatusPort {
         this.opts.log.warn('could not record the secret version for drift recovery', { mapping: key, secret: m.secret.raw, error: errorMessage(err) });
       }
     }
-    const message = `secret ${m.secret.raw} selects ${workloads.length} workload(s)`;
+    const message = `secret ${m.secret.raw} selects ${matched} workload(s)`;
     return this.opts.watcher.patchStatus(key, (cur) => {
       const conditions = setCondition(cur.conditions, { type: READY, status: 'True', reason: 'Indexed', message, observedGeneration: generation }, now);
       const current = appliedVersionOf(cur, m.secret.raw);
       return changed(cur, {
         observedGeneration: generation,
         secretId: m.secret.raw,
-        matchedWorkloads: workloads.length,
+        matchedWorkloads: matched,
         conditions,
         // null removes another secret's version (merge patch) when none is known for this one yet.
         ...(current ? {} : baseline ? { appliedVersion: baseline } : cur.appliedVersion ? { appliedVersion: null } : {}),
@@ -170,8 +170,14 @@ export class StatusReconciler implements RotationStatusPort {
     if (!ok) throw new Error(`status of ${mapping.key} could not be written`);
   }
 
-  /** The drift baseline: records the version without restarting anything. */
+  /**
+   * The drift baseline: records the version without restarting anything. A mapping
+   * waiting for its own reconcile is left to it, which records a baseline with the rest
+   * of its status: on a first start drift and the reconciler would otherwise both write
+   * every mapping, and race each other's writes.
+   */
   async recordBaseline(mapping: Mapping, version: string): Promise<boolean> {
+    if (this.queued.has(mapping.key) || this.inProgress.has(mapping.key)) return true;
     return this.opts.watcher.patchStatus(mapping.key, (cur) =>
       appliedVersionOf(cur, mapping.secret.raw) === version ? undefined : { appliedVersion: version, secretId: mapping.secret.raw },
     );

@@ -7,6 +7,7 @@
 import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
 import * as k8s from '@kubernetes/client-node';
 import { backoffMs } from '../backoff';
+import { withAgent, type KubeAgent } from '../kube/connections';
 import { installResilientWatch } from '../kube/resilientWatch';
 import type { Limiter } from '../kube/limit';
 import { K8S_TIMEOUT_MS, withTimeout } from '../kube/timeout';
@@ -23,6 +24,8 @@ export interface WatcherOptions {
   readonly index: MappingIndex;
   readonly log: Logger;
   readonly kubeConfig?: k8s.KubeConfig;
+  /** The operator's shared keep-alive connections (kube/connections.ts); without it, a connection per request. */
+  readonly agent?: KubeAgent;
   /** Bounds status writes together with the rotation's other requests. */
   readonly limiter?: Limiter;
   /** Checked right before each status write: only the leader's current term writes. */
@@ -108,6 +111,8 @@ export class MappingWatcher extends Operator {
   protected override async applyGaxiosKubeConfigAuth(options: GaxiosOptions): Promise<void> {
     await super.applyGaxiosKubeConfigAuth(options as never);
     options.timeout = this.opts.writeTimeoutMs ?? K8S_TIMEOUT_MS;
+    // The framework makes a new HTTPS agent (a connection and TLS handshake) per write.
+    if (this.opts.agent) options.agent = this.opts.agent;
   }
 
   override stop(): void {
@@ -144,7 +149,8 @@ export class MappingWatcher extends Operator {
   /** Full list: makes the index hold exactly what the API server has. */
   async relist(): Promise<boolean> {
     try {
-      const items = await listMappings(withTimeout(this.kubeConfig.makeApiClient(k8s.CustomObjectsApi)), this.opts.namespaces);
+      const client = this.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+      const items = await listMappings(withTimeout(this.opts.agent ? withAgent(client, this.opts.agent) : client), this.opts.namespaces);
       const seen = new Set<string>();
       for (const obj of items) {
         seen.add(mappingKey(obj.metadata.namespace ?? '', obj.metadata.name ?? ''));

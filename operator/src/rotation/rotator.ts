@@ -1,6 +1,6 @@
 /**
  * Executes rotations as one short I/O sequence over pure steps:
- * interpret → admit (allow-list) → resolve (DescribeSecret) → list workloads → plan →
+ * interpret → admit (allow-list) → resolve (DescribeSecret, while the workloads are listed) → plan →
  * execute (patch, bounded by the ports' limiter) → summarise → write status and Events.
  * Returns what should happen to each message: deleted only when every restart it asked
  * for is done; left for redelivery otherwise; malformed ones go back to the queue at once
@@ -24,6 +24,9 @@ import { restartLatency } from './latency';
 import { planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
 import { summariseBatch, type MappingReport, type Outcome } from './summary';
+
+/** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
+const EARLY_LISTING_MAX_MAPPINGS = 10;
 
 export interface RotatorOptions {
   readonly index: MappingIndex;
@@ -67,17 +70,31 @@ export class Rotator {
       else admitted.push(a.change);
     }
     signal?.throwIfAborted();
+    // The workloads of the mappings the event itself names are listed while DescribeSecret
+    // settles the change: two round trips at once instead of one after the other. The
+    // settled secret almost always finds the same mappings; any other is listed after.
+    // Only for a batch of a few mappings: in a burst the lists are the bound, and most of a
+    // burst's mappings turn out to be at the settled version already (see list()).
+    const early = new Map<string, Promise<WorkloadState[]>>();
+    const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
+    if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
     const { resolved, unresolved } = await this.resolve(admitted);
     for (const id of unresolved) dispositions.set(id, 'retry');
     signal?.throwIfAborted();
     // One message is one change: its change id is its message id.
-    for (const [id, ok] of await this.rotate(resolved, signal)) dispositions.set(id, ok ? 'delete' : 'retry');
+    for (const [id, ok] of await this.rotate(resolved, signal, early)) dispositions.set(id, ok ? 'delete' : 'retry');
     return dispositions;
   }
 
-  /** Rolls what `changes` call for; returns per change id whether all its work is done. */
-  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal): Promise<Map<string, boolean>> {
-    const { matches, unlisted } = await this.list(changes.map((change) => ({ change, mappings: this.lookup(change) })));
+  /**
+   * Rolls what `changes` call for; returns per change id whether all its work is done.
+   * `listed`: workload listings already under way, by mapping key.
+   */
+  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, listed = new Map<string, Promise<WorkloadState[]>>()): Promise<Map<string, boolean>> {
+    const { matches, unlisted } = await this.list(
+      changes.map((change) => ({ change, mappings: this.lookup(change) })),
+      listed,
+    );
     signal?.throwIfAborted();
     const actions = planRestarts(matches);
     const executed = await Promise.all(actions.map(async (action) => ({ action, outcome: await this.execute(action, changes) })));
@@ -179,15 +196,33 @@ export class Rotator {
     return mappings;
   }
 
+  /** `m`'s workload listing in `listings`, started if it is not there yet. */
+  private listing(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping): Promise<WorkloadState[]> {
+    let p = listings.get(m.key);
+    if (!p) {
+      p = listSelectedWorkloads(this.opts.workloads, m);
+      // A listing nobody ends up waiting for must not become an unhandled rejection.
+      p.catch(() => undefined);
+      listings.set(m.key, p);
+    }
+    return p;
+  }
+
   /** Lists every mapping's workloads once per batch; a failed listing leaves its changes undone. */
-  private async list(found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[]): Promise<{ matches: Match[]; unlisted: string[] }> {
-    const listings = new Map<string, Promise<WorkloadState[]>>();
-    for (const { mappings } of found) for (const m of mappings) if (!listings.has(m.key)) listings.set(m.key, listSelectedWorkloads(this.opts.workloads, m));
-    await Promise.allSettled(listings.values());
+  private async list(found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[], listings: Map<string, Promise<WorkloadState[]>>): Promise<{ matches: Match[]; unlisted: string[] }> {
+    // planRestarts leaves alone a mapping that already records the change's version (a
+    // burst's later messages for a secret, a redelivery): its workloads need no listing.
+    const atVersion = (m: Mapping, c: ResolvedChange) => m.appliedVersion === c.version;
+    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m);
+    await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
     const matches: Match[] = [];
     const unlisted: string[] = [];
     for (const { change, mappings } of found) {
       for (const mapping of mappings) {
+        if (atVersion(mapping, change)) {
+          matches.push({ change, mapping, workloads: [] });
+          continue;
+        }
         try {
           matches.push({ change, mapping, workloads: await listings.get(mapping.key)! });
         } catch (err) {

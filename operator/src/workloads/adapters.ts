@@ -59,6 +59,12 @@ export class WorkloadClient {
     return this.states(kind, namespace, labelSelector);
   }
 
+  /** The labels of every workload of `kind` in `namespace` (for counting what selectors match). */
+  async labels(kind: WorkloadKind, namespace: string): Promise<Readonly<Record<string, string>>[]> {
+    const items = await ADAPTERS[kind].list(this.api, namespace);
+    return items.filter((o) => o.metadata?.name && !o.metadata.deletionTimestamp).map((o) => o.metadata?.labels ?? {});
+  }
+
   /**
    * Patches `w` from the state it was listed in. If it changed since (409), it is read
    * again (a list by name: no `get` permission needed) and the patch rebuilt from what

@@ -160,6 +160,21 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
+  it('status writes and relists go through the shared agent (the framework makes a new one per write)', async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    const requests = jest.spyOn(agent, 'addRequest' as never);
+    const sockets = jest.spyOn(agent, 'createConnection' as never);
+    await start({ agent });
+    await until(() => watcher.keys().length === 1, 'listed');
+    const [requestsBefore, socketsBefore] = [requests.mock.calls.length, sockets.mock.calls.length];
+    expect(requestsBefore).toBeGreaterThan(0); // the relist
+    for (let i = 1; i <= 3; i++) expect(await watcher.patchStatus('ns/a', () => ({ observedGeneration: i }))).toBe(true);
+    expect(api.writes).toHaveLength(3);
+    expect(requests.mock.calls.length - requestsBefore).toBe(3);
+    expect(sockets.mock.calls.length).toBe(socketsBefore); // the relist's connection, kept alive
+    agent.destroy();
+  });
+
   it('a status write is refused before it is sent when this replica may not write', async () => {
     const fence = new Fence({ currentTerm: () => undefined, leaseValid: () => false });
     await start({ fence });

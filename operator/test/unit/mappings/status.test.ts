@@ -43,7 +43,7 @@ describe('StatusReconciler: the drift baseline belongs to one secret', () => {
     };
     const r = new StatusReconciler({
       watcher: watcher as unknown as MappingWatcher,
-      workloads: { list: async () => [] },
+      census: { count: async () => 0 },
       describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, ...(current ? { currentVersion: current } : {}) }) },
       region: 'us-east-1',
       log: createLogger('silent'),
@@ -74,5 +74,42 @@ describe('StatusReconciler: the drift baseline belongs to one secret', () => {
     expect(appliedVersionOf({ secretId: 'a', appliedVersion: 'v1' }, 'b')).toBeUndefined();
     // Written before status.secretId existed: taken as it is.
     expect(appliedVersionOf({ appliedVersion: 'v1' }, 'b')).toBe('v1');
+  });
+});
+
+describe('StatusReconciler: drift leaves a mapping waiting for its reconcile to it', () => {
+  it('records no baseline of its own while the mapping is queued or being reconciled; the reconcile writes it', async () => {
+    const obj: SecretsRotationMapping = { metadata: { name: 'web', namespace: 'ns', uid: 'u1', generation: 1 }, spec: { secretId: 's', selector: { matchLabels: { app: 'web' } } } };
+    const patches: SecretsRotationMappingStatus[] = [];
+    let release!: () => void;
+    const listed = new Promise<void>((r) => (release = r));
+    const watcher = {
+      keys: () => ['ns/web'],
+      object: () => obj,
+      patchStatus: async (_k: string, build: (c: SecretsRotationMappingStatus) => SecretsRotationMappingStatus | undefined) => {
+        const p = build(obj.status ?? {});
+        if (p) patches.push(p);
+        return true;
+      },
+    };
+    const r = new StatusReconciler({
+      watcher: watcher as unknown as MappingWatcher,
+      census: { count: async () => (await listed, 0) },
+      describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, currentVersion: 'v1' }) },
+      region: 'us-east-1',
+      log: createLogger('silent'),
+    });
+    r.activate();
+    const mapping = { key: 'ns/web', namespace: 'ns', name: 'web', secret: { raw: 's' } } as unknown as Parameters<StatusReconciler['recordBaseline']>[0];
+    expect(await r.recordBaseline(mapping, 'v1')).toBe(true);
+    expect(patches).toEqual([]);
+    release();
+    for (let i = 0; i < 100 && patches.length === 0; i++) await new Promise((t) => setTimeout(t, 5));
+    expect(patches).toHaveLength(1);
+    expect(patches[0]).toMatchObject({ appliedVersion: 'v1', secretId: 's' });
+    r.deactivate();
+    // Not waiting for a reconcile any more: drift records it.
+    expect(await r.recordBaseline(mapping, 'v2')).toBe(true);
+    expect(patches).toHaveLength(2);
   });
 });

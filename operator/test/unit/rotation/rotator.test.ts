@@ -8,7 +8,7 @@ import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
 import type { SecretDescriber } from '../../../src/secrets/describer';
 import type { RestartOutcome } from '../../../src/workloads/adapters';
 import { fixture } from '../../support/fixtures';
-import { mapping, workload } from '../../support/builders';
+import { mapping, resolved, workload } from '../../support/builders';
 
 const FIXTURE_KEY = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:eks-controller-test-secret';
 const FIXTURE_ARN = `${FIXTURE_KEY}-AbC123`;
@@ -76,6 +76,35 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
 }
 
 const msg = (id: string, file: string) => ({ id, body: fixture(file) });
+
+describe('Rotator.handleBatch: listing overlaps DescribeSecret', () => {
+  it('lists the workloads of the mappings the event names while DescribeSecret is still answering, once', async () => {
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    const order: string[] = [];
+    const t = setup({
+      describer: {
+        describe: async () => {
+          order.push('describe sent');
+          await answered;
+          order.push('describe answered');
+          return { arn: FIXTURE_ARN, name: 'eks-controller-test-secret', currentVersion: NATIVE_VERSION };
+        },
+      },
+    });
+    t.cluster.add(workload('web'), { app: 'web' });
+    const list = t.cluster.client.list;
+    t.cluster.client.list = async (...args) => (order.push(`list ${args[0]}`), list(...args));
+    const done = t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    for (let i = 0; i < 100 && !order.includes('list Deployment'); i++) await new Promise((r) => setImmediate(r));
+    expect(order).toContain('list Deployment');
+    expect(order).not.toContain('describe answered');
+    answer();
+    expect((await done).get('m1')).toBe('delete');
+    expect(order.filter((o) => o === 'list Deployment')).toHaveLength(1);
+    expect(t.cluster.patches).toHaveLength(1);
+  });
+});
 
 describe('Rotator.handleBatch', () => {
   it('rolls the mapped workload, records status and an Event, deletes the message', async () => {
@@ -271,11 +300,32 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: true, applied: NATIVE_VERSION, record: expect.objectContaining({ workloadCount: 0, workloads: [] }) })]);
   });
 
-  it('a redelivered change a mapping already recorded writes nothing', async () => {
+  it('a redelivered change a mapping already recorded writes nothing, lists nothing and is done', async () => {
     const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret', appliedVersion: NATIVE_VERSION })] });
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    t.cluster.add(workload('web'), { app: 'web' });
+    const lists: string[] = [];
+    const list = t.cluster.client.list;
+    t.cluster.client.list = async (...args) => (lists.push(args[0]), list(...args));
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json'), msg('m2', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.statuses).toEqual([]);
     expect(t.events).toEqual([]);
+    expect(t.cluster.patches).toEqual([]);
+    // Only the early listing of a small batch (made before the version was settled) lists.
+    expect(lists).toEqual(['Deployment', 'StatefulSet', 'DaemonSet']);
+  });
+
+  it('a change every mapping already recorded lists no workloads (a burst\'s later messages)', async () => {
+    const t = setup({ mappings: [mapping('web', { appliedVersion: 'v9' }), mapping('api', { appliedVersion: 'v8' })] });
+    t.cluster.add(workload('web'), { app: 'web' });
+    t.cluster.add(workload('api'), { app: 'api' });
+    const lists: string[] = [];
+    const list = t.cluster.client.list;
+    t.cluster.client.list = async (...args) => (lists.push(`${args[0]} ${args[2]}`), list(...args));
+    const done = await t.rotator.rotate([resolved('c1', 'v9')]);
+    expect(done.get('c1')).toBe(true);
+    // Only the mapping behind the version is listed (and rolled).
+    expect(lists).toEqual(['Deployment app=api', 'StatefulSet app=api', 'DaemonSet app=api']);
+    expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['api']);
   });
 
   it('RotationSucceeded while DescribeSecret fails is left for redelivery, never recorded under a made-up version', async () => {

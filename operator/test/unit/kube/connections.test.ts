@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { kubeAgent, withAgent } from '../../../src/kube/connections';
+import { withTimeout } from '../../../src/kube/timeout';
+
+/** A self-signed certificate for 127.0.0.1 (openssl, as the local stack's PKI). */
+function certificate(): { cert: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'connections-test-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'k.pem', '-out', 'c.pem'], { cwd: dir, stdio: 'ignore', timeout: 30_000 });
+    return { cert: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8'), key: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const tls = certificate();
+
+/**
+ * An HTTPS "API server", reached as in a cluster (a CA to trust, a bearer token), that
+ * answers every request with an empty namespace list and counts connections.
+ */
+async function apiServer(): Promise<{ kc: k8s.KubeConfig; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const server = https.createServer(tls, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] }));
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, caData: Buffer.from(tls.cert).toString('base64') }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return {
+    kc,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+describe('one pool of kept-alive connections', () => {
+  it('sends a client\'s requests, one after another and at once, over kept-alive connections', async () => {
+    const s = await apiServer();
+    try {
+      const agent = await kubeAgent(s.kc);
+      const core = withTimeout(withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent), 5_000);
+      for (let i = 0; i < 10; i++) await core.listNamespace();
+      await Promise.all(Array.from({ length: 3 }, () => core.listNamespace()));
+      expect(s.connections()).toBeLessThanOrEqual(3);
+      agent.destroy();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('is shared by every client given the agent', async () => {
+    const s = await apiServer();
+    try {
+      const agent = await kubeAgent(s.kc);
+      const a = withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent);
+      const b = withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent);
+      for (let i = 0; i < 5; i++) await (i % 2 ? a : b).listNamespace();
+      expect(s.connections()).toBe(1);
+      agent.destroy();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('without it, client-node opens a connection (and TLS handshake) per request: what it replaces', async () => {
+    const s = await apiServer();
+    try {
+      const core = s.kc.makeApiClient(k8s.CoreV1Api);
+      for (let i = 0; i < 5; i++) await core.listNamespace();
+      expect(s.connections()).toBe(5);
+    } finally {
+      await s.close();
+    }
+  });
+});
