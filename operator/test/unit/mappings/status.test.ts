@@ -1,6 +1,6 @@
 import { createLogger } from '../../../src/log';
 import { StatusReconciler, statusIsCurrent } from '../../../src/mappings/status';
-import { appliedVersionOf, type SecretsRotationMapping, type SecretsRotationMappingStatus } from '../../../src/mappings/model';
+import { appliedVersionOf, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from '../../../src/mappings/model';
 import type { MappingWatcher } from '../../../src/mappings/watcher';
 
 const ready = (status: 'True' | 'False', observedGeneration = 2) => ({ type: 'Ready', status, reason: 'x', message: 'x', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration });
@@ -111,5 +111,39 @@ describe('StatusReconciler: drift leaves a mapping waiting for its reconcile to 
     // Not waiting for a reconcile any more: drift records it.
     expect(await r.recordBaseline(mapping, 'v2')).toBe(true);
     expect(patches).toHaveLength(2);
+  });
+});
+
+describe('StatusReconciler.recordBaseline never replaces a recorded version', () => {
+  function withStatus(status: SecretsRotationMappingStatus) {
+    const obj: SecretsRotationMapping = { metadata: { name: 'web', namespace: 'ns', uid: 'u1', generation: 1 }, spec: { secretId: 's', selector: { matchLabels: { app: 'web' } } }, status };
+    const patches: SecretsRotationMappingStatusPatch[] = [];
+    const watcher = {
+      keys: () => ['ns/web'],
+      object: () => obj,
+      patchStatus: async (_k: string, build: (c: SecretsRotationMappingStatus) => SecretsRotationMappingStatusPatch | undefined) => {
+        const p = build(obj.status ?? {});
+        if (p) patches.push(p);
+        return true;
+      },
+    };
+    const r = new StatusReconciler({ watcher: watcher as unknown as MappingWatcher, census: { count: async () => 0 }, region: 'us-east-1', log: createLogger('silent') });
+    const mapping = { key: 'ns/web', namespace: 'ns', name: 'web', secret: { raw: 's' } } as unknown as Parameters<StatusReconciler['recordBaseline']>[0];
+    return { r, patches, mapping };
+  }
+
+  it('a baseline recorded since drift saw the mapping unrecorded stays (a newer one would skip the changes between)', async () => {
+    const { r, patches, mapping } = withStatus({ secretId: 's', appliedVersion: 'v0' });
+    await r.recordBaseline(mapping, 'v10');
+    expect(patches).toEqual([]);
+  });
+
+  it('records one where none is, or where only another secret\'s is', async () => {
+    const none = withStatus({});
+    await none.r.recordBaseline(none.mapping, 'v10');
+    expect(none.patches).toEqual([{ appliedVersion: 'v10', secretId: 's' }]);
+    const other = withStatus({ secretId: 'old-secret', appliedVersion: 'x7' });
+    await other.r.recordBaseline(other.mapping, 'v10');
+    expect(other.patches).toEqual([{ appliedVersion: 'v10', secretId: 's' }]);
   });
 });
