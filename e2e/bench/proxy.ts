@@ -4,15 +4,12 @@
  * resource, with the peak number in flight) and every AWS call (by operation), and
  * every new connection the operator opens to either.
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
+import { loopbackCertificate } from '../../scripts/stack/pki';
 
 export interface KubeCounts {
   /** `GET deployments`, `PATCH secretsrotationmappings/status`, `WATCH ...`, ... */
@@ -110,17 +107,6 @@ abstract class CountingProxy {
   protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): void;
 }
 
-/** A self-signed certificate for 127.0.0.1 (openssl), which the proxy serves and its kubeconfig trusts. */
-function proxyCertificate(): { cert: string; key: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-'));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=bench-proxy', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'key.pem', '-out', 'cert.pem'], { cwd: dir, stdio: 'ignore', timeout: 30_000 });
-    return { cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8') };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * TLS in, as a cluster's API server is reached (a CA to trust, a bearer token), the
  * stack's API server (TLS, admin credentials) out: the operator's connections and
@@ -135,7 +121,7 @@ export class KubeProxy extends CountingProxy {
   private readonly target: URL;
   private readonly cert: string;
 
-  constructor(kc: k8s.KubeConfig, tls = proxyCertificate()) {
+  constructor(kc: k8s.KubeConfig, tls = loopbackCertificate('bench-proxy')) {
     super(tls);
     this.cert = tls.cert;
     const opts: https.RequestOptions = {};

@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export interface Pki {
@@ -42,6 +43,20 @@ function openssl(args: string[], cwd: string): void {
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
     throw new Error(`openssl ${args[0]} failed: ${err.stderr?.toString() ?? err.message}`);
+  }
+}
+
+/**
+ * A throwaway self-signed certificate for 127.0.0.1 (an EC key, valid two days), for a
+ * test server that its client is told to trust: the bench's proxy, unit tests over TLS.
+ */
+export function loopbackCertificate(commonName: string): { cert: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopback-cert-'));
+  try {
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${commonName}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'key.pem', '-out', 'cert.pem'], dir);
+    return { cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'), key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

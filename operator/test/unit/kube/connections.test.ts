@@ -1,25 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { kubeAgent, withAgent } from '../../../src/kube/connections';
 import { withTimeout } from '../../../src/kube/timeout';
+import { loopbackCertificate } from '../../../../scripts/stack/pki';
 
-/** A self-signed certificate for 127.0.0.1 (openssl, as the local stack's PKI). */
-function certificate(): { cert: string; key: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'connections-test-'));
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'k.pem', '-out', 'c.pem'], { cwd: dir, stdio: 'ignore', timeout: 30_000 });
-    return { cert: fs.readFileSync(path.join(dir, 'c.pem'), 'utf8'), key: fs.readFileSync(path.join(dir, 'k.pem'), 'utf8') };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const tls = certificate();
+const tls = loopbackCertificate('test');
 
 /**
  * An HTTPS "API server", reached as in a cluster (a CA to trust, a bearer token), that
