@@ -35,42 +35,38 @@ async function apiServer(): Promise<{ kc: k8s.KubeConfig; connections: () => num
 }
 
 describe('one pool of kept-alive connections', () => {
+  let s: Awaited<ReturnType<typeof apiServer>>;
+  let agent: Awaited<ReturnType<typeof kubeAgent>> | undefined;
+
+  beforeEach(async () => {
+    s = await apiServer();
+  });
+
+  afterEach(async () => {
+    agent?.destroy();
+    agent = undefined;
+    await s.close();
+  });
+
   it('sends a client\'s requests, one after another and at once, over kept-alive connections', async () => {
-    const s = await apiServer();
-    try {
-      const agent = await kubeAgent(s.kc);
-      const core = withTimeout(withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent), 5_000);
-      for (let i = 0; i < 10; i++) await core.listNamespace();
-      await Promise.all(Array.from({ length: 3 }, () => core.listNamespace()));
-      expect(s.connections()).toBeLessThanOrEqual(3);
-      agent.destroy();
-    } finally {
-      await s.close();
-    }
+    agent = await kubeAgent(s.kc);
+    const core = withTimeout(withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent), 5_000);
+    for (let i = 0; i < 10; i++) await core.listNamespace();
+    await Promise.all(Array.from({ length: 3 }, () => core.listNamespace()));
+    expect(s.connections()).toBeLessThanOrEqual(3);
   });
 
   it('is shared by every client given the agent', async () => {
-    const s = await apiServer();
-    try {
-      const agent = await kubeAgent(s.kc);
-      const a = withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent);
-      const b = withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent);
-      for (let i = 0; i < 5; i++) await (i % 2 ? a : b).listNamespace();
-      expect(s.connections()).toBe(1);
-      agent.destroy();
-    } finally {
-      await s.close();
-    }
+    agent = await kubeAgent(s.kc);
+    const a = withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent);
+    const b = withAgent(s.kc.makeApiClient(k8s.CoreV1Api), agent);
+    for (let i = 0; i < 5; i++) await (i % 2 ? a : b).listNamespace();
+    expect(s.connections()).toBe(1);
   });
 
   it('without it, client-node opens a connection (and TLS handshake) per request: what it replaces', async () => {
-    const s = await apiServer();
-    try {
-      const core = s.kc.makeApiClient(k8s.CoreV1Api);
-      for (let i = 0; i < 5; i++) await core.listNamespace();
-      expect(s.connections()).toBe(5);
-    } finally {
-      await s.close();
-    }
+    const core = s.kc.makeApiClient(k8s.CoreV1Api);
+    for (let i = 0; i < 5; i++) await core.listNamespace();
+    expect(s.connections()).toBe(5);
   });
 });
