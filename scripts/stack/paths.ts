@@ -66,7 +66,9 @@ export function parseEnvLines(text: string): Record<string, string> {
   return out;
 }
 
-export type ToolFamily = 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest' | 'elasticmq';
+export type ToolFamily =
+  | 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest'
+  | 'eso' | 'promtool' | 'registry' | 'argo-rollouts' | 'elasticmq';
 
 export interface ToolchainPaths {
   /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
@@ -84,6 +86,16 @@ export interface ToolchainPaths {
   helmUnittest?: string;
   /** ElasticMQ's Java classpath (`<cache>/elasticmq-<version>/lib/*`). */
   elasticmqClasspath?: string;
+  /** The External Secrets Operator controller, and a folder holding only its CRD files. */
+  eso?: string;
+  esoCrdsDir?: string;
+  /** Prometheus's promtool (rule unit tests). */
+  promtool?: string;
+  /** The CNCF distribution registry (`registry serve <config>`). */
+  registry?: string;
+  /** Argo Rollouts' controller, and a folder holding only its CRD files. */
+  argoRolloutsController?: string;
+  argoRolloutsCrdsDir?: string;
   /** Every KEY=VALUE line build.sh printed. */
   raw: Record<string, string>;
 }
@@ -141,6 +153,12 @@ export function resolveToolchain(opts: ResolveToolchainOptions = {}): Promise<To
         helmPlugins: raw.HELM_PLUGINS,
         helmUnittest: raw.HELM_UNITTEST_BIN,
         elasticmqClasspath: raw.ELASTICMQ_CLASSPATH,
+        eso: raw.ESO_BIN,
+        esoCrdsDir: raw.ESO_CRDS_DIR,
+        promtool: raw.PROMTOOL_BIN,
+        registry: raw.REGISTRY_BIN,
+        argoRolloutsController: raw.ARGO_ROLLOUTS_CONTROLLER_BIN,
+        argoRolloutsCrdsDir: raw.ARGO_ROLLOUTS_CRDS_DIR,
         raw,
       });
     });

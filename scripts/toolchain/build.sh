@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local toolchain (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubelet, kwok, helm, helm-unittest) from the Go modules pinned in
+# kube-scheduler, kubelet, kwok, helm, helm-unittest, the External Secrets Operator,
+# promtool, the distribution registry, Argo Rollouts) from the Go modules pinned in
 # scripts/toolchain/versions.env, fetches ElasticMQ (a fast SQS server: Java, from
 # Maven Central with mvn), and caches them under
 #   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/<tool>-<version>/
@@ -12,10 +13,13 @@
 #                               binaries: ETCD_BIN KUBE_APISERVER_BIN
 #                               KUBE_CONTROLLER_MANAGER_BIN KUBE_SCHEDULER_BIN KUBELET_BIN KWOK_BIN
 #                               HELM_BIN HELM_PLUGINS HELM_UNITTEST_BIN
+#                               ESO_BIN ESO_CRDS_DIR PROMTOOL_BIN REGISTRY_BIN
+#                               ARGO_ROLLOUTS_CONTROLLER_BIN ARGO_ROLLOUTS_CRDS_DIR
 #                               ELASTICMQ_CLASSPATH ...
 #                               (eval-able: `set -a; eval "$(build.sh --print-env)"; set +a`)
 #   build.sh --check            exit 0 if everything is cached, 1 otherwise; builds nothing
-#   build.sh --only k8s,helm    restrict to some families: k8s kubelet etcd kwok helm helm-unittest elasticmq
+#   build.sh --only k8s,helm    restrict to some families: k8s kubelet etcd kwok helm helm-unittest
+#                               eso promtool registry argo-rollouts elasticmq
 #   build.sh --sync [FAMILY..]  regenerate scripts/toolchain/<family>/go.mod and go.sum
 #                               from versions.env (needs the Go module proxy; Go families only)
 #
@@ -32,7 +36,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Bump when the way binaries are built changes (flags, layout): invalidates the cache.
 RECIPE=1
-GO_FAMILIES=(etcd k8s kubelet kwok helm helm-unittest)
+GO_FAMILIES=(etcd k8s kubelet kwok helm helm-unittest eso promtool registry argo-rollouts)
 FAMILIES=("${GO_FAMILIES[@]}" elasticmq)
 CACHE_ROOT="${SRO_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-rotation-operator}"
 
@@ -55,7 +59,7 @@ while [[ $# -gt 0 ]]; do
     --only) shift; ONLY="${1:-}" ;;
     --only=*) ONLY="${1#--only=}" ;;
     --sync) MODE=sync; shift; SYNC_FAMILIES=("$@"); break ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -133,6 +137,25 @@ tidy_module() { # dir
   (cd "$1" && GOFLAGS=-mod=mod with_progress "go mod tidy ($1)" go mod tidy)
 }
 
+# A replace in a dependency's go.mod does not apply to a module that requires it: copy
+# the upstream module's own (non-local) replaces into ours, as its own build has them.
+copy_replaces() { # dir module version
+  local dir="$1" mod="$2" ver="$3" gomod
+  gomod="$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$mod@$ver" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -f "$gomod" ]] || die "sync: no go.mod downloaded for $mod@$ver"
+  local args=() line
+  while IFS= read -r line; do
+    [[ -n "$line" ]] && args+=(-replace="$line")
+  done < <(sed -n -e '/^replace (/,/^)/{/=>/p}' -e 's/^replace \(.*=>.*\)$/\1/p' "$gomod" \
+             | sed -e 's#^[[:space:]]*##' -e 's#//.*##' \
+             | awk -F'=>' '{ l=$1; r=$2; gsub(/^ +| +$/,"",l); gsub(/^ +| +$/,"",r); n=split(r,a," "); if (a[1] ~ /^\.|^\//) next;
+                     split(l,b," "); lhs=b[1]; if (b[2]!="") lhs=lhs"@"b[2]; print lhs "=" a[1] "@" a[2] }')
+  if [[ ${#args[@]} -gt 0 ]]; then
+    (cd "$dir" && go mod edit "${args[@]}")
+  fi
+  log "sync: copied ${#args[@]} replace(s) from $mod@$ver"
+}
+
 sync_family() {
   local fam="$1" dir="$HERE/$1"
   log "sync $fam: regenerating $dir/go.mod from versions.env"
@@ -171,6 +194,22 @@ sync_family() {
       (cd "$dir" && go mod edit -require="github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION" \
         -replace="github.com/vmware-labs/yaml-jsonpath=github.com/helm-unittest/yaml-jsonpath@$HELM_UNITTEST_YAML_JSONPATH_VERSION" \
         -tool=github.com/helm-unittest/helm-unittest/cmd/helm-unittest) ;;
+    eso)
+      new_module "$dir" secrets-rotation-operator/toolchain/eso
+      (cd "$dir" && go mod edit -require="github.com/external-secrets/external-secrets@$ESO_VERSION" -tool=github.com/external-secrets/external-secrets)
+      copy_replaces "$dir" github.com/external-secrets/external-secrets "$ESO_VERSION" ;;
+    promtool)
+      new_module "$dir" secrets-rotation-operator/toolchain/promtool
+      (cd "$dir" && go mod edit -require="github.com/prometheus/prometheus@$PROMETHEUS_VERSION" -tool=github.com/prometheus/prometheus/cmd/promtool)
+      copy_replaces "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" ;;
+    registry)
+      new_module "$dir" secrets-rotation-operator/toolchain/registry
+      (cd "$dir" && go mod edit -require="github.com/distribution/distribution/v3@$DISTRIBUTION_VERSION" -tool=github.com/distribution/distribution/v3/cmd/registry)
+      copy_replaces "$dir" github.com/distribution/distribution/v3 "$DISTRIBUTION_VERSION" ;;
+    argo-rollouts)
+      new_module "$dir" secrets-rotation-operator/toolchain/argo-rollouts
+      (cd "$dir" && go mod edit -require="github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION" -tool=github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
+      copy_replaces "$dir" github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" ;;
     *) die "sync: unknown Go family '$fam' (one of: ${GO_FAMILIES[*]})" ;;
   esac
   tidy_module "$dir"
@@ -200,6 +239,10 @@ check_pins() { # family
     helm-unittest)
       requires "$dir" github.com/helm-unittest/helm-unittest "$HELM_UNITTEST_VERSION" || ok=0
       grep -q "=> github.com/helm-unittest/yaml-jsonpath $HELM_UNITTEST_YAML_JSONPATH_VERSION" "$dir/go.mod" || ok=0 ;;
+    eso) requires "$dir" github.com/external-secrets/external-secrets "$ESO_VERSION" || ok=0 ;;
+    promtool) requires "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" || ok=0 ;;
+    registry) requires "$dir" github.com/distribution/distribution/v3 "$DISTRIBUTION_VERSION" || ok=0 ;;
+    argo-rollouts) requires "$dir" github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" || ok=0 ;;
   esac
   [[ $ok == 1 ]] || die "$dir/go.mod does not match versions.env: run 'bash scripts/toolchain/build.sh --sync $fam' and commit the result"
 }
@@ -261,6 +304,7 @@ build_family() {
 
 ETCD_BIN="" KUBE_APISERVER_BIN="" KUBE_CONTROLLER_MANAGER_BIN="" KUBE_SCHEDULER_BIN="" KUBELET_BIN=""
 KWOK_BIN="" HELM_BIN="" HELM_PLUGINS_DIR="" HELM_UNITTEST_BIN="" ELASTICMQ_CLASSPATH=""
+ESO_BIN="" ESO_CRDS_DIR="" PROMTOOL_BIN="" REGISTRY_BIN="" ARGO_ROLLOUTS_CONTROLLER_BIN="" ARGO_ROLLOUTS_CRDS_DIR=""
 MISSING=0
 T_START="$(date +%s)"
 
@@ -344,6 +388,62 @@ if selected helm-unittest; then
   fi
 fi
 
+# Copies data files (CRDs) shipped inside a pinned module into the cache, once per
+# stamp of the family's go.mod/go.sum: tests install them from there.
+copy_module_files() { # family module subdir name-glob dest
+  local fam="$1" mod="$2" sub="$3" glob="$4" dest="$5" dir="$HERE/$1"
+  local stamp; stamp="$(stamp_for "$dir" "" "files:$sub/$glob")"
+  if [[ -d "$dest" && -f "$dest/.stamp" && "$(cat "$dest/.stamp")" == "$stamp" ]]; then
+    CACHED+=("$fam:$(basename "$dest")"); return 0
+  fi
+  if [[ "$MODE" == check ]]; then log "not cached: $dest"; MISSING=1; return 0; fi
+  check_pins "$fam"
+  local src
+  src="$(cd "$dir" && with_progress "$fam: module download" go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -d "$src/$sub" ]] || die "$fam: $sub not found in $mod ($src)"
+  rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
+  local f n=0
+  for f in "$src/$sub"/$glob; do
+    [[ -f "$f" ]] || continue
+    cp "$f" "$dest.tmp/"; n=$((n + 1))
+  done
+  [[ $n -gt 0 ]] || die "$fam: no $glob in $mod/$sub"
+  chmod -R u+w "$dest.tmp"
+  echo "$stamp" >"$dest.tmp/.stamp"
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"
+  log "$fam: $n file(s) of $mod/$sub -> $dest"
+  BUILT+=("$fam:$(basename "$dest")")
+}
+
+# External Secrets Operator: one binary (its main.go is the module root) and its CRDs.
+if selected eso; then
+  d="$CACHE_ROOT/eso-$ESO_VERSION"
+  build_family eso "$d" "" "eso=github.com/external-secrets/external-secrets"
+  copy_module_files eso "github.com/external-secrets/external-secrets@$ESO_VERSION" config/crds/bases '*.yaml' "$d/crds"
+  # config/crds/bases also holds a kustomization.yaml that is not a CRD.
+  [[ "$MODE" == check || ! -f "$d/crds/kustomization.yaml" ]] || rm -f "$d/crds/kustomization.yaml"
+  ESO_BIN="$d/eso"; ESO_CRDS_DIR="$d/crds"
+fi
+
+if selected promtool; then
+  d="$CACHE_ROOT/prometheus-$PROMETHEUS_VERSION"
+  build_family promtool "$d" "" "promtool=github.com/prometheus/prometheus/cmd/promtool"
+  PROMTOOL_BIN="$d/promtool"
+fi
+
+if selected registry; then
+  d="$CACHE_ROOT/distribution-$DISTRIBUTION_VERSION"
+  build_family registry "$d" "-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" "registry=github.com/distribution/distribution/v3/cmd/registry"
+  REGISTRY_BIN="$d/registry"
+fi
+
+if selected argo-rollouts; then
+  d="$CACHE_ROOT/argo-rollouts-$ARGO_ROLLOUTS_VERSION"
+  build_family argo-rollouts "$d" "" "rollouts-controller=github.com/argoproj/argo-rollouts/cmd/rollouts-controller"
+  copy_module_files argo-rollouts "github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION" manifests/crds '*-crd.yaml' "$d/crds"
+  ARGO_ROLLOUTS_CONTROLLER_BIN="$d/rollouts-controller"; ARGO_ROLLOUTS_CRDS_DIR="$d/crds"
+fi
+
 # ElasticMQ: the server jar on Maven Central is not a fat jar, so its runtime
 # dependency closure is copied by Maven's dependency plugin from a generated pom, into
 # elasticmq-<version>/lib/, run as `java -cp 'lib/*' org.elasticmq.server.Main`.
@@ -423,6 +523,14 @@ print_env() {
   emit HELM_BIN "$HELM_BIN"
   emit HELM_PLUGINS "$HELM_PLUGINS_DIR"
   emit HELM_UNITTEST_BIN "$HELM_UNITTEST_BIN"
+  emit ESO_VERSION "$ESO_VERSION"
+  emit ESO_BIN "$ESO_BIN"
+  emit ESO_CRDS_DIR "$ESO_CRDS_DIR"
+  emit PROMTOOL_BIN "$PROMTOOL_BIN"
+  emit REGISTRY_BIN "$REGISTRY_BIN"
+  emit ARGO_ROLLOUTS_VERSION "$ARGO_ROLLOUTS_VERSION"
+  emit ARGO_ROLLOUTS_CONTROLLER_BIN "$ARGO_ROLLOUTS_CONTROLLER_BIN"
+  emit ARGO_ROLLOUTS_CRDS_DIR "$ARGO_ROLLOUTS_CRDS_DIR"
   emit ELASTICMQ_VERSION "$ELASTICMQ_VERSION"
   emit ELASTICMQ_CLASSPATH "$ELASTICMQ_CLASSPATH"
 }
