@@ -208,7 +208,7 @@ interface Template {
 }
 
 /** scripts/cloudformation.yaml as data. */
-export function loadTemplate(): Template {
+function loadTemplate(): Template {
   return load(readFileSync(TEMPLATE_PATH, 'utf8'), { schema: CFN_SCHEMA }) as Template;
 }
 
