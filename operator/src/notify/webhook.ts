@@ -152,6 +152,7 @@ export class WebhookNotifier implements RotationNotifier {
       } catch (err) {
         problem = (err as Error)?.name === 'TimeoutError' ? `no answer within ${Math.min(timeoutMs, remaining)} ms` : this.scrub(errorMessage(causeOf(err)));
       }
+      if (this.stopping.signal.aborted) return this.drop(notification, 'shutdown', 'shutting down; notification not sent', { attempt });
       if (!retry) return this.drop(notification, 'failed', `notification refused by the webhook (${problem}); not retried`, { attempt });
       if (this.now() + wait >= deadline) return this.drop(notification, 'failed', `notification not delivered within ${deadlineMs} ms (last: ${problem})`, { attempt });
       log.warn('notification attempt failed; retrying', { ...fieldsOf(notification), webhook: this.target, attempt, error: problem, retryInMs: wait });
