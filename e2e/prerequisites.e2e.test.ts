@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DescribeRuleCommand, EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { DescribeRuleCommand, EventBridgeClient, ListTargetsByRuleCommand, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DeleteMessageBatchCommand,
@@ -189,6 +189,36 @@ describe('role variants', () => {
     expect(out.roleArn).toBe('');
     expect(out.queueUrl).toMatch(/\/sro-own-role-events$/);
     await deletePrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-own-role' });
+  });
+});
+
+describe('fan-out topologies (many clusters: docs/many-clusters.md; the delivery itself is e2e/fanout.e2e.test.ts)', () => {
+  it('Topology=topic with CreateQueue=false makes only the rule and the topic the rule targets', async () => {
+    const out = await deployPrerequisites({
+      endpoint: moto.endpoint,
+      region: REGION,
+      stackName: 'sro-central',
+      parameters: { Topology: 'topic', CreateQueue: 'false', SubscriberAccountIds: '111111111111,222222222222' },
+    });
+    expect(out).toEqual({ queueUrl: '', queueArn: '', deadLetterQueueUrl: '', ruleName: 'sro-central-secret-changes', roleArn: '', topicArn: `arn:aws:sns:${REGION}:123456789012:sro-central-secret-changes` });
+    const targets = await events.send(new ListTargetsByRuleCommand({ Rule: out.ruleName }));
+    expect(targets.Targets?.map((t) => t.Arn)).toEqual([out.topicArn]);
+    await deletePrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-central' });
+  });
+
+  it('Topology=subscriber makes no rule and subscribes its queue (and only it) to the given topic, enveloped when asked', async () => {
+    const hub = await deployPrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-hub', parameters: { Topology: 'topic', CreateRole: 'false' } });
+    const spoke = await deployPrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-spoke', parameters: { Topology: 'subscriber', TopicArn: hub.topicArn!, RawMessageDelivery: 'false' } });
+    expect(spoke).toMatchObject({ ruleName: '', queueUrl: expect.stringMatching(/\/sro-spoke-events$/), roleArn: expect.stringMatching(/:role\/sro-spoke-OperatorRole-/) });
+    expect([hub.subscription, spoke.subscription]).toEqual([
+      { topicArn: hub.topicArn, subscriptionArn: expect.any(String), rawMessageDelivery: true },
+      { topicArn: hub.topicArn, subscriptionArn: expect.any(String), rawMessageDelivery: false },
+    ]);
+    // Deploying again keeps the one subscription.
+    const again = await deployPrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-spoke', parameters: { Topology: 'subscriber', TopicArn: hub.topicArn!, RawMessageDelivery: 'false' } });
+    expect(again.subscription?.subscriptionArn).toBe(spoke.subscription?.subscriptionArn);
+    await deletePrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-spoke' });
+    await deletePrerequisites({ endpoint: moto.endpoint, region: REGION, stackName: 'sro-hub' });
   });
 });
 

@@ -70,6 +70,14 @@ export async function readRelease(ctx: Pick<E2eContext, 'env' | 'kube'>, name: s
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = opts.podName ?? `${deploymentName}-e2e`;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = namespace;
+    else if (e.valueFrom?.secretKeyRef) {
+      // What the kubelet does for the container (the operator itself cannot read Secrets).
+      const ref = e.valueFrom.secretKeyRef;
+      const secret = (await ctx.kube.core.readNamespacedSecret(ref.name!, namespace)).body;
+      const data = secret.data?.[ref.key];
+      if (data === undefined) throw new Error(`Secret ${namespace}/${ref.name} has no key ${ref.key} (env ${e.name})`);
+      env[e.name] = Buffer.from(data, 'base64').toString('utf8');
+    }
   }
   const kubeconfig = await serviceAccountKubeconfig(ctx, namespace, serviceAccount, opts.tokenExpirationSeconds);
   return { name, namespace, deploymentName, serviceAccount, env, kubeconfig };

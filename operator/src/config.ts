@@ -46,6 +46,8 @@ export interface Config {
   /** Empty: any. */
   readonly allowedAccountIds: readonly string[];
   readonly allowedRegions: readonly string[];
+  /** Rotation notifications to a webhook (notify/webhook.ts); absent without NOTIFY_WEBHOOK_URL. */
+  readonly notify?: NotifyConfig;
   readonly leaderElection: {
     readonly enabled: boolean;
     readonly leaseName: string;
@@ -57,6 +59,15 @@ export interface Config {
     readonly renewDeadlineSeconds: number;
     readonly retryPeriodSeconds: number;
   };
+}
+
+export interface NotifyConfig {
+  /** May hold a token: never logged in full (notify/payload.ts redactUrl). */
+  readonly url: URL;
+  readonly clusterName?: string;
+  readonly timeoutMs: number;
+  readonly deadlineMs: number;
+  readonly queueSize: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +113,9 @@ export const DEFAULTS = {
   LEASE_DURATION_SECONDS: 15,
   LEASE_RENEW_DEADLINE_SECONDS: 10,
   LEASE_RETRY_PERIOD_SECONDS: 2,
+  NOTIFY_TIMEOUT_SECONDS: 5,
+  NOTIFY_DEADLINE_SECONDS: 60,
+  NOTIFY_QUEUE_SIZE: 100,
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;
@@ -159,6 +173,7 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
     driftCheckIntervalSeconds: int(env, 'DRIFT_CHECK_INTERVAL_SECONDS', DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS, 0),
     allowedAccountIds: list(env, 'ALLOWED_ACCOUNT_IDS', /^\d{12}$/),
     allowedRegions: list(env, 'ALLOWED_REGIONS', /^[a-z]{2}(-[a-z]+)+-\d+$/),
+    ...notifyConfig(env),
     leaderElection: {
       enabled: leaderElection,
       leaseName: optional(env, 'LEASE_NAME') ?? DEFAULTS.LEASE_NAME,
@@ -181,6 +196,34 @@ function leaseNamespace(podNamespace: string | undefined, where: Where): { names
   if (where.inCluster) return undefined;
   const context = where.kubeconfigNamespace?.trim();
   return context ? { namespace: context, from: 'kubeconfig context' } : { namespace: DEFAULT_LEASE_NAMESPACE, from: 'default' };
+}
+
+/**
+ * NOTIFY_WEBHOOK_URL and its knobs. The URL is checked but never echoed: a webhook URL
+ * often is its own credential (Slack's, for one).
+ */
+function notifyConfig(env: Env): { notify?: NotifyConfig } {
+  const raw = optional(env, 'NOTIFY_WEBHOOK_URL');
+  const timeoutSeconds = int(env, 'NOTIFY_TIMEOUT_SECONDS', DEFAULTS.NOTIFY_TIMEOUT_SECONDS, 1, 60);
+  const deadlineSeconds = int(env, 'NOTIFY_DEADLINE_SECONDS', DEFAULTS.NOTIFY_DEADLINE_SECONDS, 1, 3600);
+  const queueSize = int(env, 'NOTIFY_QUEUE_SIZE', DEFAULTS.NOTIFY_QUEUE_SIZE, 1, 10_000);
+  const clusterName = optional(env, 'NOTIFY_CLUSTER_NAME');
+  if (raw === undefined) return {};
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('NOTIFY_WEBHOOK_URL', 'is not a URL (its value is not shown: it may hold a token)');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('NOTIFY_WEBHOOK_URL', `must be an http:// or https:// URL, got a ${url.protocol} URL`);
+  }
+  if (!url.hostname) throw new ConfigError('NOTIFY_WEBHOOK_URL', 'names no host');
+  if (url.hash) throw new ConfigError('NOTIFY_WEBHOOK_URL', 'has a #fragment, which is never sent to the server: drop it');
+  if (deadlineSeconds < timeoutSeconds) {
+    throw new ConfigError('NOTIFY_DEADLINE_SECONDS', `must be at least NOTIFY_TIMEOUT_SECONDS (${timeoutSeconds}), got ${deadlineSeconds}`);
+  }
+  return { notify: { url, ...(clusterName ? { clusterName } : {}), timeoutMs: timeoutSeconds * 1000, deadlineMs: deadlineSeconds * 1000, queueSize } };
 }
 
 /**

@@ -19,6 +19,7 @@ import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
+import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
 import { RotationLane } from './rotation/lane';
 import { Rotator } from './rotation/rotator';
@@ -115,12 +116,15 @@ async function main(): Promise<void> {
     if (part === 'spec') status.enqueue(key);
     else status.enqueueIfBehind(key);
   });
+  // Rotation notifications leave from a bounded queue of their own, sent by the leader only.
+  const notifier = config.notify ? new WebhookNotifier({ ...config.notify, fence, metrics, log }) : undefined;
   const rotator = new Rotator({
     index,
     workloads,
     describer,
     status,
     events: new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api)), identity),
+    ...(notifier ? { notifier } : {}),
     metrics,
     log,
     region: config.region,
@@ -222,6 +226,7 @@ async function main(): Promise<void> {
     ...(le.enabled ? { leaseNamespace: le.namespace, leaseNamespaceFrom: le.namespaceFrom } : {}),
     identity,
     httpPort: config.httpPort,
+    ...(notifier ? { notifyWebhook: notifier.target } : {}),
   });
   await watcher.startWatching(config.resyncIntervalSeconds);
   leadership.start();
@@ -235,6 +240,8 @@ async function main(): Promise<void> {
     clearInterval(watchdog);
     await drift.stop();
     await consumer.stop();
+    // The last rotations' notifications, while this replica still leads (one attempt's time).
+    await notifier?.stop(config.notify!.timeoutMs);
     await leadership.stop();
     watcher.stop();
     server.close();

@@ -67,6 +67,13 @@ export function createMetrics(defaultMetrics = true) {
     statusBacklog: new Gauge({ name: `${P}_status_backlog`, help: 'Mappings waiting for their status to be written (all of them right after a leader starts).', registers }),
     mappings: new Gauge({ name: `${P}_mappings`, help: 'Valid mappings in the index.', registers }),
     leader: new Gauge({ name: `${P}_leader`, help: '1 while this replica holds the lease and consumes SQS.', registers }),
+    notifications: new Counter({
+      name: `${P}_notifications_total`,
+      help: 'Rotation notifications to the webhook by result: sent, failed (refused, or not delivered by its deadline), queue_full, not_leader, shutdown (not sent, each logged).',
+      labelNames: ['result'],
+      registers,
+    }),
+    notificationsQueued: new Gauge({ name: `${P}_notifications_queued`, help: 'Rotation notifications waiting to be sent to the webhook.', registers }),
   };
 }
 

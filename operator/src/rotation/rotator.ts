@@ -23,6 +23,7 @@ import { DISPOSITION_OF, admit } from './admission';
 import { restartLatency } from './latency';
 import { planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
+import type { RotationNotifier } from './notifier';
 import { summariseBatch, type MappingReport, type Outcome } from './summary';
 
 /** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
@@ -34,6 +35,8 @@ export interface RotatorOptions {
   readonly describer?: SecretDescriber;
   readonly status: RotationStatusPort;
   readonly events: EventPort;
+  /** Told of each mapping's rotation after its status and Event are written (notify/webhook.ts). */
+  readonly notifier?: RotationNotifier;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly region: string;
@@ -287,8 +290,9 @@ export class Rotator {
   }
 
   /** One status update and one Event for a mapping the batch moved to a new version. */
-  private async write({ mapping, change, summary: s, appliedVersion }: MappingReport): Promise<void> {
-    const { status, events, log } = this.opts;
+  private async write(report: MappingReport): Promise<void> {
+    const { mapping, change, summary: s, appliedVersion } = report;
+    const { status, events, notifier, log } = this.opts;
     const fields = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
     try {
       await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
@@ -301,5 +305,6 @@ export class Rotator {
       log.warn('recording the Event failed', { ...fields, error: errorMessage(err) });
     }
     log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
+    notifier?.rotated(report);
   }
 }

@@ -163,3 +163,44 @@ describe('the README configuration table', () => {
     for (const [k, v] of Object.entries(DEFAULTS)) expect([k, rows.get(k)]).toEqual([k, `\`${String(v)}\``]);
   });
 });
+
+describe('notifications (NOTIFY_*)', () => {
+  const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
+
+  it('are off without NOTIFY_WEBHOOK_URL', () => {
+    expect(loadConfig(base).notify).toBeUndefined();
+  });
+
+  it('take the URL, the cluster name and the knobs, with their defaults', () => {
+    const n = loadConfig({ ...base, NOTIFY_WEBHOOK_URL: 'https://hooks.example.com/services/T0/B0/token', NOTIFY_CLUSTER_NAME: 'prod-eu' }).notify!;
+    expect({ ...n, url: n.url.href }).toEqual({
+      url: 'https://hooks.example.com/services/T0/B0/token',
+      clusterName: 'prod-eu',
+      timeoutMs: DEFAULTS.NOTIFY_TIMEOUT_SECONDS * 1000,
+      deadlineMs: DEFAULTS.NOTIFY_DEADLINE_SECONDS * 1000,
+      queueSize: DEFAULTS.NOTIFY_QUEUE_SIZE,
+    });
+  });
+
+  it.each([
+    ['not a URL', 'hooks.example.com/secret-token', 'NOTIFY_WEBHOOK_URL is not a URL (its value is not shown: it may hold a token)'],
+    ['another scheme', 'ftp://hooks.example.com/secret-token', 'NOTIFY_WEBHOOK_URL must be an http:// or https:// URL, got a ftp: URL'],
+    ['a fragment', 'https://hooks.example.com/secret-token#x', 'NOTIFY_WEBHOOK_URL has a #fragment, which is never sent to the server: drop it'],
+  ])('refuse a bad URL (%s) with one line that does not echo it', (_what, url, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, NOTIFY_WEBHOOK_URL: url });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(`configuration error: ${message}`);
+    expect((error as Error).message).not.toContain('secret-token');
+  });
+
+  it('refuse a deadline shorter than one attempt', () => {
+    expect(() => loadConfig({ ...base, NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/h', NOTIFY_TIMEOUT_SECONDS: '10', NOTIFY_DEADLINE_SECONDS: '5' })).toThrow(
+      new ConfigError('NOTIFY_DEADLINE_SECONDS', 'must be at least NOTIFY_TIMEOUT_SECONDS (10), got 5'),
+    );
+  });
+});

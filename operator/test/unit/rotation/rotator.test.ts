@@ -377,3 +377,26 @@ describe('Rotator.handleBatch', () => {
     expect(t.cluster.patches).toEqual([]);
   });
 });
+
+describe('Rotator: the notifier port', () => {
+  it("tells the notifier of each mapping's rotation once, after its status and Event, succeeded and failed alike", async () => {
+    const told: { mapping: string; reason: string; wroteBefore: boolean }[] = [];
+    const t: ReturnType<typeof setup> = setup({
+      mappings: [mapping('web', { secretId: 'eks-controller-test-secret' }), mapping('db', { secretId: 'eks-controller-test-secret', labels: { app: 'db' } })],
+      notifier: {
+        rotated: (r) => {
+          const wrote = t.statuses.some((s) => s.mapping === r.mapping.key) && t.events.some((e) => e.mapping === r.mapping.key);
+          told.push({ mapping: r.mapping.key, reason: r.summary.eventReason, wroteBefore: wrote });
+        },
+      },
+    });
+    t.cluster.add(workload('web'), { app: 'web' });
+    t.cluster.add(workload('db'), { app: 'db' });
+    t.cluster.failNext.add('Deployment/ns/db');
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(told.sort((a, b) => a.mapping.localeCompare(b.mapping))).toEqual([
+      { mapping: 'ns/db', reason: 'RotationFailed', wroteBefore: true },
+      { mapping: 'ns/web', reason: 'Rotated', wroteBefore: true },
+    ]);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * What a notification says about one rotation of one mapping. Pure. Secret-free: the
+ * secret's id and version, never its value; the workloads and their results as
+ * status.lastRotation records them (bounded). `text` is a one-line summary a Slack
+ * incoming webhook (and most chat webhooks) shows as it is.
+ */
+import type { WorkloadRecord, WorkloadResult } from '../mappings/model';
+import type { EventReason } from '../rotation/summary';
+import type { MappingReport } from '../rotation/summary';
+
+export type NotificationOutcome = 'succeeded' | 'failed' | 'deferred' | 'dryRun';
+
+export interface RotationNotification {
+  /** Slack-compatible summary line. */
+  readonly text: string;
+  readonly outcome: NotificationOutcome;
+  /** The Event's reason on the mapping (Rotated, RotationFailed, ...). */
+  readonly reason: EventReason;
+  /** NOTIFY_CLUSTER_NAME, when set: which cluster speaks when several share a receiver. */
+  readonly cluster?: string;
+  readonly mapping: { readonly namespace: string; readonly name: string };
+  /** The secret as the operator keys it (its ARN without the random suffix, or as named). */
+  readonly secretId: string;
+  readonly version: string;
+  readonly eventId: string;
+  readonly eventTime?: string;
+  readonly completionTime: string;
+  readonly summary: Partial<Record<WorkloadResult, number>>;
+  readonly workloadCount: number;
+  /** At most MAX_RECORDED_WORKLOADS (summary.ts), the most telling first. */
+  readonly workloads: readonly WorkloadRecord[];
+}
+
+const OUTCOME_OF: Record<EventReason, NotificationOutcome> = {
+  Rotated: 'succeeded',
+  RotationFailed: 'failed',
+  RotationDeferred: 'deferred',
+  RotationDryRun: 'dryRun',
+};
+
+const HEADLINE: Record<NotificationOutcome, string> = {
+  succeeded: 'Rotation succeeded',
+  failed: 'Rotation FAILED',
+  deferred: 'Rotation deferred',
+  dryRun: 'Rotation (dry run)',
+};
+
+export function notificationOf(report: MappingReport, cluster?: string): RotationNotification {
+  const { mapping, change, summary } = report;
+  const outcome = OUTCOME_OF[summary.eventReason];
+  const where = cluster ? `[${cluster}] ` : '';
+  return {
+    text: slackEscape(`${where}${HEADLINE[outcome]} for mapping ${mapping.key}: ${summary.message}`),
+    outcome,
+    reason: summary.eventReason,
+    ...(cluster ? { cluster } : {}),
+    mapping: { namespace: mapping.namespace, name: mapping.name },
+    secretId: change.secretKey,
+    version: change.version,
+    eventId: change.change.eventId,
+    ...(summary.record.eventTime ? { eventTime: summary.record.eventTime } : {}),
+    completionTime: summary.record.completionTime,
+    summary: summary.record.summary ?? {},
+    workloadCount: summary.record.workloadCount ?? summary.record.workloads.length,
+    workloads: summary.record.workloads,
+  };
+}
+
+/** Slack reads `&`, `<` and `>` as markup; its documented escapes keep them text. */
+export function slackEscape(s: string): string {
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/** A URL fit for logs: scheme and host only (a webhook's path or query often is its token). */
+export function redactUrl(url: URL): string {
+  return `${url.protocol}//${url.host}/…`;
+}
