@@ -6,9 +6,12 @@
 #   - `helm lint --strict` with the defaults and with each value set in the chart's
 #     ci/ folder, and a render of the bare defaults that must fail naming the one
 #     required value;
-#   - the helm-unittest suites in the chart's tests/.
-# Helm and helm-unittest come from scripts/toolchain/build.sh (built from pinned Go
-# modules on first use, cached afterwards). Every check runs even when an earlier
+#   - the helm-unittest suites in the chart's tests/;
+#   - the alert rules (files/alerts.yaml): `promtool check rules` and the rule unit tests
+#     `promtool test rules tests/promtool/alerts.yaml`; the Grafana dashboard's queries
+#     (files/dashboard.json) parsed by promtool as recording rules.
+# Helm, helm-unittest and promtool come from scripts/toolchain/build.sh (built from
+# pinned Go modules on first use, cached afterwards). Every check runs even when an earlier
 # one fails; the exit code is non-zero when any failed.
 set -uo pipefail
 
@@ -45,16 +48,18 @@ fi
 # ---------------------------------------------------------------- helm and helm-unittest
 HELM_BIN=""
 HELM_PLUGINS=""
-if toolchain_env="$(bash scripts/toolchain/build.sh --print-env --only helm,helm-unittest)"; then
+PROMTOOL_BIN=""
+if toolchain_env="$(bash scripts/toolchain/build.sh --print-env --only helm,helm-unittest,promtool)"; then
   while IFS='=' read -r key value; do
     case "$key" in
       HELM_BIN) HELM_BIN="$value" ;;
       HELM_PLUGINS) HELM_PLUGINS="$value" ;;
+      PROMTOOL_BIN) PROMTOOL_BIN="$value" ;;
     esac
   done <<<"$toolchain_env"
 fi
-if [[ ! -x "$HELM_BIN" || ! -d "$HELM_PLUGINS" ]]; then
-  fail "scripts/toolchain/build.sh did not provide HELM_BIN and HELM_PLUGINS"
+if [[ ! -x "$HELM_BIN" || ! -d "$HELM_PLUGINS" || ! -x "$PROMTOOL_BIN" ]]; then
+  fail "scripts/toolchain/build.sh did not provide HELM_BIN, HELM_PLUGINS and PROMTOOL_BIN"
   echo "test-chart: $passed passed, $failed failed"
   exit 1
 fi
@@ -93,6 +98,24 @@ if "$HELM_BIN" unittest --strict "$CHART"; then
   pass "helm unittest"
 else
   fail "helm unittest"
+fi
+
+# ---------------------------------------------------------------- promtool
+if "$PROMTOOL_BIN" check rules "$CHART/files/alerts.yaml"; then
+  pass "promtool check rules files/alerts.yaml"
+else
+  fail "promtool check rules files/alerts.yaml"
+fi
+if "$PROMTOOL_BIN" test rules "$CHART/tests/promtool/alerts.yaml"; then
+  pass "promtool test rules tests/promtool/alerts.yaml"
+else
+  fail "promtool test rules tests/promtool/alerts.yaml"
+fi
+dashboard_rules="$HELM_HOME_TMP/dashboard-rules.json"
+if npx tsx scripts/dashboard-rules.ts >"$dashboard_rules" && "$PROMTOOL_BIN" check rules "$dashboard_rules"; then
+  pass "promtool parses every query of files/dashboard.json"
+else
+  fail "promtool parses every query of files/dashboard.json (npx tsx scripts/dashboard-rules.ts)"
 fi
 
 echo "test-chart: $passed passed, $failed failed"
