@@ -111,6 +111,23 @@ if "$PROMTOOL_BIN" test rules "$CHART/tests/promtool/alerts.yaml"; then
 else
   fail "promtool test rules tests/promtool/alerts.yaml"
 fi
+# The same tests against the rules as the chart renders them (default values): the
+# template must hand Prometheus files/alerts.yaml's rules unchanged.
+rendered_dir="$HELM_HOME_TMP/rendered-rules"
+mkdir -p "$rendered_dir"
+if "$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=https://sqs.eu-west-1.amazonaws.com/123456789012/q \
+    --set prometheusRule.enabled=true --show-only templates/prometheusrule.yaml >"$rendered_dir/prometheusrule.yaml" &&
+  node -e '
+    const fs = require("node:fs"), yaml = require("js-yaml"), [dir, tests] = process.argv.slice(1);
+    fs.writeFileSync(`${dir}/rules.json`, JSON.stringify(yaml.load(fs.readFileSync(`${dir}/prometheusrule.yaml`, "utf8")).spec));
+    const t = yaml.load(fs.readFileSync(tests, "utf8"));
+    fs.writeFileSync(`${dir}/tests.json`, JSON.stringify({ ...t, rule_files: [`${dir}/rules.json`] }));
+  ' "$rendered_dir" "$CHART/tests/promtool/alerts.yaml" &&
+  "$PROMTOOL_BIN" test rules "$rendered_dir/tests.json"; then
+  pass "promtool test rules against the rendered PrometheusRule"
+else
+  fail "promtool test rules against the rendered PrometheusRule"
+fi
 dashboard_rules="$HELM_HOME_TMP/dashboard-rules.json"
 if npx tsx scripts/dashboard-rules.ts >"$dashboard_rules" && "$PROMTOOL_BIN" check rules "$dashboard_rules"; then
   pass "promtool parses every query of files/dashboard.json"
