@@ -39,8 +39,10 @@ test('a running operator exports every metric and label the alert rules and the 
   await waitFor('mapping Ready', async () => (await ctx.kube.mapping(ns, 'web-secret')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 
   // A rotation by its event, one caught by drift (no event sent), and a message that is not JSON.
-  await ctx.aws.sendLabelUpdated(await ctx.aws.putSecretValue(secret));
-  await waitFor('a rotation counted', async () => (await op.metric(`${M}rotations_total`, { result: 'rotated' })) >= 1);
+  const rotated = await ctx.aws.putSecretValue(secret);
+  await ctx.aws.sendLabelUpdated(rotated);
+  // The rotation is counted before its status is written.
+  await waitFor('the rotation recorded', async () => (await ctx.kube.mapping(ns, 'web-secret')).status?.lastRotation?.secretVersion === rotated.version);
   await ctx.aws.putSecretValue(secret);
   await waitFor('a drift detection counted', async () => (await op.metric(`${M}drift_detected_total`)) >= 1);
   await ctx.aws.sendRaw('this is not an event');

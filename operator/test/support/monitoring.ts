@@ -127,6 +127,8 @@ export function missingFrom(exposition: string, declaredLabels: ReadonlyMap<stri
       for (const l of s.matchers) if (!TARGET_LABELS.has(l) && !labels.has(l)) problems.push(`${where}: ${s.metric} has no label ${l}`);
     }
     for (const g of reads.groupings) {
+      // A metric that is not exported is reported above, once.
+      if (g.metrics.every((m) => !labelsOf(m))) continue;
       for (const l of g.labels) {
         if (TARGET_LABELS.has(l) || g.metrics.some((m) => labelsOf(m)?.has(l))) continue;
         problems.push(`${where}: groups by ${l}, a label of none of ${g.metrics.join(', ')}`);
