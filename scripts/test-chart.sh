@@ -6,9 +6,12 @@
 #   - `helm lint --strict` with the defaults and with each value set in the chart's
 #     ci/ folder, and a render of the bare defaults that must fail naming the one
 #     required value;
-#   - the helm-unittest suites in the chart's tests/.
-# Helm and helm-unittest come from scripts/toolchain/build.sh (built from pinned Go
-# modules on first use, cached afterwards). Every check runs even when an earlier
+#   - the helm-unittest suites in the chart's tests/;
+#   - the alert rules (files/alerts.yaml): `promtool check rules` and the rule unit tests
+#     `promtool test rules tests/promtool/alerts.yaml`; the Grafana dashboard's queries
+#     (files/dashboard.json) parsed by promtool as recording rules.
+# Helm, helm-unittest and promtool come from scripts/toolchain/build.sh (built from
+# pinned Go modules on first use, cached afterwards). Every check runs even when an earlier
 # one fails; the exit code is non-zero when any failed.
 set -uo pipefail
 
@@ -45,16 +48,18 @@ fi
 # ---------------------------------------------------------------- helm and helm-unittest
 HELM_BIN=""
 HELM_PLUGINS=""
-if toolchain_env="$(bash scripts/toolchain/build.sh --print-env --only helm,helm-unittest)"; then
+PROMTOOL_BIN=""
+if toolchain_env="$(bash scripts/toolchain/build.sh --print-env --only helm,helm-unittest,promtool)"; then
   while IFS='=' read -r key value; do
     case "$key" in
       HELM_BIN) HELM_BIN="$value" ;;
       HELM_PLUGINS) HELM_PLUGINS="$value" ;;
+      PROMTOOL_BIN) PROMTOOL_BIN="$value" ;;
     esac
   done <<<"$toolchain_env"
 fi
-if [[ ! -x "$HELM_BIN" || ! -d "$HELM_PLUGINS" ]]; then
-  fail "scripts/toolchain/build.sh did not provide HELM_BIN and HELM_PLUGINS"
+if [[ ! -x "$HELM_BIN" || ! -d "$HELM_PLUGINS" || ! -x "$PROMTOOL_BIN" ]]; then
+  fail "scripts/toolchain/build.sh did not provide HELM_BIN, HELM_PLUGINS and PROMTOOL_BIN"
   echo "test-chart: $passed passed, $failed failed"
   exit 1
 fi
@@ -93,6 +98,41 @@ if "$HELM_BIN" unittest --strict "$CHART"; then
   pass "helm unittest"
 else
   fail "helm unittest"
+fi
+
+# ---------------------------------------------------------------- promtool
+if "$PROMTOOL_BIN" check rules "$CHART/files/alerts.yaml"; then
+  pass "promtool check rules files/alerts.yaml"
+else
+  fail "promtool check rules files/alerts.yaml"
+fi
+if "$PROMTOOL_BIN" test rules "$CHART/tests/promtool/alerts.yaml"; then
+  pass "promtool test rules tests/promtool/alerts.yaml"
+else
+  fail "promtool test rules tests/promtool/alerts.yaml"
+fi
+# The same tests against the rules as the chart renders them (default values): the
+# template must hand Prometheus files/alerts.yaml's rules unchanged.
+rendered_dir="$HELM_HOME_TMP/rendered-rules"
+mkdir -p "$rendered_dir"
+if "$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=https://sqs.eu-west-1.amazonaws.com/123456789012/q \
+    --set prometheusRule.enabled=true --show-only templates/prometheusrule.yaml >"$rendered_dir/prometheusrule.yaml" &&
+  node -e '
+    const fs = require("node:fs"), yaml = require("js-yaml"), [dir, tests] = process.argv.slice(1);
+    fs.writeFileSync(`${dir}/rules.json`, JSON.stringify(yaml.load(fs.readFileSync(`${dir}/prometheusrule.yaml`, "utf8")).spec));
+    const t = yaml.load(fs.readFileSync(tests, "utf8"));
+    fs.writeFileSync(`${dir}/tests.json`, JSON.stringify({ ...t, rule_files: [`${dir}/rules.json`] }));
+  ' "$rendered_dir" "$CHART/tests/promtool/alerts.yaml" &&
+  "$PROMTOOL_BIN" test rules "$rendered_dir/tests.json"; then
+  pass "promtool test rules against the rendered PrometheusRule"
+else
+  fail "promtool test rules against the rendered PrometheusRule"
+fi
+dashboard_rules="$HELM_HOME_TMP/dashboard-rules.json"
+if npx tsx scripts/dashboard-rules.ts >"$dashboard_rules" && "$PROMTOOL_BIN" check rules "$dashboard_rules"; then
+  pass "promtool parses every query of files/dashboard.json"
+else
+  fail "promtool parses every query of files/dashboard.json (npx tsx scripts/dashboard-rules.ts)"
 fi
 
 echo "test-chart: $passed passed, $failed failed"

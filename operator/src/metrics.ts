@@ -30,6 +30,12 @@ export function createMetrics(defaultMetrics = true) {
     }),
     messagesFailed: new Counter({ name: `${P}_messages_failed_total`, help: 'Messages whose restarts failed; left for redelivery.', registers }),
     messagesDeleted: new Counter({ name: `${P}_messages_deleted_total`, help: 'Messages deleted after handling.', registers }),
+    rotations: new Counter({
+      name: `${P}_rotations_total`,
+      help: 'Rotations of a mapping to a new secret version by result: rotated, deferred (a workload rolls later), dry_run, failed (a workload restart failed; the change is retried).',
+      labelNames: ['result'],
+      registers,
+    }),
     restarts: new Counter({
       name: `${P}_restarts_total`,
       help: 'Workload restart decisions by kind and result.',
@@ -62,6 +68,11 @@ export function createMetrics(defaultMetrics = true) {
       registers,
     }),
     sqsReceiveCalls: new Counter({ name: `${P}_sqs_receive_calls_total`, help: 'ReceiveMessage calls made.', registers }),
+    sqsLastReceive: new Gauge({
+      name: `${P}_sqs_last_receive_timestamp_seconds`,
+      help: 'Unix time at which SQS last answered a ReceiveMessage call (0 before the first): the consumer is alive and reaches its queue.',
+      registers,
+    }),
     sqsErrors: new Counter({ name: `${P}_sqs_errors_total`, help: 'Failed SQS calls by operation.', labelNames: ['operation'], registers }),
     driftDetected: new Counter({ name: `${P}_drift_detected_total`, help: 'Secrets found on a newer version than applied by drift recovery.', registers }),
     statusBacklog: new Gauge({ name: `${P}_status_backlog`, help: 'Mappings waiting for their status to be written (all of them right after a leader starts).', registers }),

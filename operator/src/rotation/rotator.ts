@@ -24,7 +24,7 @@ import { restartLatency } from './latency';
 import { planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
 import type { RotationNotifier } from './notifier';
-import { summariseBatch, type MappingReport, type Outcome } from './summary';
+import { ROTATION_RESULT, summariseBatch, type MappingReport, type Outcome } from './summary';
 
 /** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
 const EARLY_LISTING_MAX_MAPPINGS = 10;
@@ -292,8 +292,9 @@ export class Rotator {
   /** One status update and one Event for a mapping the batch moved to a new version. */
   private async write(report: MappingReport): Promise<void> {
     const { mapping, change, summary: s, appliedVersion } = report;
-    const { status, events, notifier, log } = this.opts;
+    const { status, events, notifier, metrics, log } = this.opts;
     const fields = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
+    metrics.rotations.inc({ result: ROTATION_RESULT[s.eventReason] });
     try {
       await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
     } catch (err) {

@@ -19,6 +19,14 @@ const ORDER: readonly WorkloadResult[] = ['Failed', 'Deferred', 'Pending', 'Rest
 
 export type EventReason = 'Rotated' | 'RotationFailed' | 'RotationDryRun' | 'RotationDeferred';
 
+/** The `result` label of the rotations metric, per Event reason. */
+export const ROTATION_RESULT: Readonly<Record<EventReason, 'rotated' | 'failed' | 'dry_run' | 'deferred'>> = {
+  Rotated: 'rotated',
+  RotationFailed: 'failed',
+  RotationDryRun: 'dry_run',
+  RotationDeferred: 'deferred',
+};
+
 export interface RotationSummary {
   readonly record: RotationRecord;
   readonly succeeded: boolean;

@@ -206,6 +206,7 @@ export class SqsConsumer {
         MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
       }),
     );
+    this.o.metrics.sqsLastReceive.setToCurrentTime();
     return out.Messages ?? [];
   }
 

@@ -124,6 +124,7 @@ describe('Rotator.handleBatch', () => {
     ]);
     expect(t.events).toEqual([expect.objectContaining({ mapping: 'ns/web', type: 'Normal', reason: 'Rotated' })]);
     expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'Deployment', result: 'restarted' }, value: 1 })]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'rotated' }, value: 1 })]);
   });
 
   it('the same change delivered three ways restarts once', async () => {
@@ -182,9 +183,14 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses[0]).toMatchObject({ ok: false, record: { workloads: [expect.objectContaining({ result: 'Failed' })] } });
     expect(t.statuses[0].applied).toBeUndefined();
     expect(t.events[0]).toMatchObject({ type: 'Warning', reason: 'RotationFailed' });
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'failed' }, value: 1 })]);
     // Redelivery after the failure restarts it.
     expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(1);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([
+      expect.objectContaining({ labels: { result: 'failed' }, value: 1 }),
+      expect.objectContaining({ labels: { result: 'rotated' }, value: 1 }),
+    ]);
   });
 
   it('a listing failure leaves the message for redelivery', async () => {
@@ -207,6 +213,7 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses[0]).toMatchObject({ ok: true, record: { dryRun: true, workloads: [{ kind: 'Deployment', name: 'web', result: 'WouldRestart', reason: 'DryRun' }] } });
     expect(t.statuses[0].applied).toBeUndefined();
     expect(t.events[0].reason).toBe('RotationDryRun');
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'dry_run' }, value: 1 })]);
   });
 
   it.each([
@@ -283,6 +290,7 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses[0]).toMatchObject({ ok: true, applied: NATIVE_VERSION, record: { summary: { Deferred: 1 }, workloads: [{ kind: 'Deployment', name: 'web', result: 'Deferred', reason: 'Paused' }] } });
     expect(t.events[0]).toMatchObject({ type: 'Normal', reason: 'RotationDeferred' });
     expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'Deployment', result: 'deferred' }, value: 1 })]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'deferred' }, value: 1 })]);
   });
 
   it('an OnDelete StatefulSet is stamped and reported Pending, never Restarted', async () => {

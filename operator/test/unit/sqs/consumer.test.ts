@@ -299,6 +299,22 @@ describe('SqsConsumer', () => {
     expect(sqs.named('DeleteMessageBatchCommand')).toEqual([]);
   });
 
+  it('records when SQS last answered a receive; a failed receive leaves that time alone', async () => {
+    const metrics = createMetrics(false);
+    const lastReceive = async () => (await metrics.sqsLastReceive.get()).values[0]?.value;
+    const { sqs, consumer } = setup(() => 'delete', 0, { metrics });
+    sqs.receiveFailures = 1;
+    consumer.start();
+    await until(() => sqs.named('ReceiveMessageCommand').length === 1, 'a failed receive');
+    expect(await lastReceive()).toBe(0);
+    const before = Date.now() / 1000;
+    sqs.push('a');
+    await until(() => sqs.named('DeleteMessageBatchCommand').length === 1, 'an answered receive', 3000);
+    await consumer.stop();
+    expect(await lastReceive()).toBeGreaterThanOrEqual(Math.floor(before));
+    expect(await lastReceive()).toBeLessThanOrEqual(Date.now() / 1000);
+  });
+
   it('health() reports receives that keep failing, and recovers with the next success', async () => {
     const { sqs, consumer } = setup(() => 'delete', 0, { unhealthyAfterMs: 50 });
     sqs.receiveFailures = 1;
