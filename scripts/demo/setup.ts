@@ -101,7 +101,7 @@ export async function installOperator(ctx: E2eContext, state: DemoState): Promis
   const values = [...localValues(ctx), '--set', 'replicaCount=1'];
   const pairs: string[] = [];
   for (let i = 0; i < values.length; i += 2) pairs.push(`${values[i]} ${values[i + 1]}`);
-  command(`helm install ${RELEASE} ${published.chart.ref} --version ${published.version}`, `--ca-file ${shown(ctx.env.STACK_REGISTRY_CA_FILE)}`, `--namespace ${OPERATOR_NAMESPACE} --create-namespace`, ...pairs);
+  command(`helm install ${RELEASE} ${published.chart.ref} --version ${published.version} --ca-file $STACK_REGISTRY_CA_FILE`, `--namespace ${OPERATOR_NAMESPACE} --create-namespace`, ...pairs);
   Object.assign(state, { releaseInstalled: true, namespaceCreated: !namespaceExisted, crdCreated: !crdExisted });
   saveState(state);
   const { stdout } = await helm(ctx, ['install', RELEASE, ...chartSource(ctx), '--namespace', OPERATOR_NAMESPACE, '--create-namespace', ...values]);
@@ -169,10 +169,10 @@ async function publishChart(ctx: E2eContext, images?: Published): Promise<Publis
   const version = images?.version ?? releaseVersion();
   command(`helm package ${shown(CHART_DIR)}`);
   output(`Successfully packaged chart and saved it to: ${CHART_NAME}-${version}.tgz`);
-  command(`helm push ${CHART_NAME}-${version}.tgz oci://${ctx.env.STACK_REGISTRY}/${CHART_REPOSITORY} --ca-file ${shown(ctx.env.STACK_REGISTRY_CA_FILE)}`);
+  command(`helm push ${CHART_NAME}-${version}.tgz oci://${ctx.env.STACK_REGISTRY}/${CHART_REPOSITORY} --ca-file $STACK_REGISTRY_CA_FILE`);
   const published = images ?? (await publish({ log: () => undefined }));
   output(`Pushed: ${published.chart.ref.replace(/^oci:\/\//, '')}:${version}\nDigest: ${published.chart.digest}`);
-  note(`The stack's registry (the CNCF distribution registry, on ${ctx.env.STACK_REGISTRY}) serves TLS with a certificate of the stack's CA: helm, skopeo and containerd verify it with that CA.`);
+  note(`The stack's registry (the CNCF distribution registry, on ${ctx.env.STACK_REGISTRY}) serves TLS with a certificate of the stack's CA: helm, skopeo and containerd verify it with that CA (. .stack/env sets STACK_REGISTRY_CA_FILE and STACK_REGISTRY_CERT_DIR).`);
   return published;
 }
 
@@ -182,14 +182,14 @@ async function installInClusterOperator(ctx: E2eContext, state: DemoState): Prom
   const published = await publishWithImages(() => undefined);
   for (const img of [published.operator!, published.app!]) {
     const name = img.repository.slice(ctx.env.STACK_REGISTRY.length + 1);
-    command(`skopeo copy --dest-cert-dir ${shown(ctx.env.STACK_REGISTRY_CERT_DIR)} oci-archive:.image/${name}-${img.tag}.oci.tar docker://${img.repository}:${img.tag}`);
+    command(`skopeo copy --dest-cert-dir $STACK_REGISTRY_CERT_DIR oci-archive:.image/${name}-${img.tag}.oci.tar docker://${img.repository}:${img.tag}`);
     output(`pushed in ${img.seconds.toFixed(1)}s: ${img.repository}@${img.digest}`);
   }
   await publishChart(ctx, published);
   const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
   const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
   command(
-    `helm install ${RELEASE} ${published.chart.ref} --version ${published.version} --ca-file ${shown(ctx.env.STACK_REGISTRY_CA_FILE)}`,
+    `helm install ${RELEASE} ${published.chart.ref} --version ${published.version} --ca-file $STACK_REGISTRY_CA_FILE`,
     `--namespace ${OPERATOR_NAMESPACE} --create-namespace --set replicaCount=1 --wait`,
     `--set image.repository=${published.operator!.repository} --set image.digest=${published.operator!.digest}    # the node pulls it from the registry`,
     `--set-string sqs.queueUrl=${ctx.env.SQS_QUEUE_URL} --set-string aws.region=${ctx.env.AWS_REGION}`,
