@@ -3,7 +3,7 @@
  * server, the operator under the chart's own ServiceAccount, what `kubectl get srm`
  * shows, what the API server refuses, least-privilege RBAC, and a clean uninstall.
  */
-import { CHART_DIR, canI, helm, localValues } from './support/chart';
+import { canI, chartSource, helm, localValues } from './support/chart';
 import { GROUP, KIND, PLURAL } from '../operator/src/mappings/model';
 import { e2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
@@ -87,7 +87,7 @@ describe('namespaced install (watchNamespaces)', () => {
     const releaseNs = await ctx.kube.createNamespace('chartns-rel');
     const name = `sro-nsmode-${rand(4)}`;
     try {
-      await helm(ctx, ['install', name, CHART_DIR, '--namespace', releaseNs, ...localValues(ctx), '--set', `fullnameOverride=${name}`, '--set', `watchNamespaces={${a}}`]);
+      await helm(ctx, ['install', name, ...chartSource(ctx), '--namespace', releaseNs, ...localValues(ctx), '--set', `fullnameOverride=${name}`, '--set', `watchNamespaces={${a}}`]);
       const sa = `system:serviceaccount:${releaseNs}:${name}`;
       const can = async (verb: string, resource: string, ns: string) => (await kubectl(ctx, ['auth', 'can-i', verb, resource, `--as=${sa}`, '-n', ns])).stdout.trim();
       expect(await can('patch', 'deployments.apps', a)).toBe('yes');
@@ -106,7 +106,7 @@ describe('namespaced install (watchNamespaces)', () => {
 describe('install and uninstall', () => {
   test('a typo in values fails helm install with a message naming the key', async () => {
     const ctx = e2eContext();
-    const err = await helm(ctx, ['install', `typo-${rand(4)}`, CHART_DIR, '--namespace', 'default', ...localValues(ctx), '--set', 'replicaCont=2']).then(
+    const err = await helm(ctx, ['install', `typo-${rand(4)}`, ...chartSource(ctx), '--namespace', 'default', ...localValues(ctx), '--set', 'replicaCont=2']).then(
       () => undefined,
       (e: { stderr?: string }) => e.stderr ?? '',
     );
@@ -119,7 +119,7 @@ describe('install and uninstall', () => {
     const ns = await ctx.kube.createNamespace('chart-un');
     const name = `sro-un-${rand(4)}`;
     try {
-      await helm(ctx, ['install', name, CHART_DIR, '--namespace', ns, ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
+      await helm(ctx, ['install', name, ...chartSource(ctx), '--namespace', ns, ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
       const made = [
         ['serviceaccount', name, '-n', ns],
         ['deployment', name, '-n', ns],

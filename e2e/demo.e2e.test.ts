@@ -49,10 +49,16 @@ test('npm run demo rotates the sample secret, shows the roll, and cleans up afte
   expect(watched.some((l) => /operatortest-\S+\s+\S+\s+Terminating/.test(l))).toBe(true);
   expect(out).toMatch(/secretsrotationmapping-sample\s+eks-controller-test-secret\s+1\s+\d+s\s+True/);
   expect(out).toMatch(/From put-secret-value to the new pod running: \d+\.\d s/);
+  // The chart is pushed to the stack's registry and installed from there.
+  expect(out).toMatch(/\$ helm push secrets-rotation-operator-\S+\.tgz oci:\/\/127\.0\.0\.1:\d+\/charts --ca-file /);
+  expect(out).toMatch(/\$ helm install secrets-rotation-operator oci:\/\/127\.0\.0\.1:\d+\/charts\/secrets-rotation-operator --version \S+/);
   if (ctx.env.STACK_REAL_NODE) {
     // The operator as users run it: the chart's pod on the real node, its log through kubectl logs.
     expect(out).toMatch(/\$ kubectl logs -f -n secrets-rotation-operator secrets-rotation-operator-\S+/);
     expect(out).toContain(`The chart's pod runs on the real node ${ctx.env.STACK_REAL_NODE}`);
+    // Its image, and the sample app's, pushed with skopeo and pulled by the node by digest.
+    expect(out).toMatch(/\$ skopeo copy .*oci-archive:\.image\/secrets-rotation-operator-\S+\.oci\.tar docker:\/\/127\.0\.0\.1:\d+\/secrets-rotation-operator:/);
+    expect(out).toMatch(/--set image\.repository=127\.0\.0\.1:\d+\/secrets-rotation-operator --set image\.digest=sha256:[0-9a-f]{64}/);
     // The sample app: every pod on the new fingerprint, no failed request through the roll.
     expect(out).toMatch(/From put-secret-value to every pod serving the new value: \d+\.\d s/);
     expect(out).toMatch(/\d+ requests during the roll, 0 failed/);

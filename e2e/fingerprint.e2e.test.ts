@@ -1,17 +1,21 @@
 /**
  * The point of the product, on the real node: the operator runs in-cluster from its
- * image (helm install, chart as shipped), the sample app (examples/fingerprint-app)
+ * image (helm install oci://…, chart as shipped; both images pulled by the node from the
+ * stack's registry, by the digests this run pushed), the sample app (examples/fingerprint-app)
  * reads the secret from Secrets Manager when it starts and serves its fingerprint.
  * After put-secret-value and the event, every pod serves the new fingerprint, none
  * the old one, and a client sending requests through the whole roll saw no failure.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
+import { pinnedRef } from '../scripts/stack/publish';
 import { e2eContext, type E2eContext } from './support/context';
 import {
   describeOnRealNode,
+  deploymentPods,
   fingerprintAppManifest,
   installInCluster,
+  publishedImage,
   releaseLogs,
   releasePods,
   servedByPods,
@@ -45,14 +49,17 @@ describeOnRealNode(ctx.env, 'rotation on the real node', () => {
     for (const ns of [appNs, operatorNs]) if (ns) await ctx.kube.deleteNamespace(ns);
   });
 
-  test('the operator runs in-cluster from its image as the chart ships it', async () => {
+  test('the operator runs in-cluster from its image as the chart ships it, pulled from the stack registry by digest', async () => {
     const pods = await releasePods(ctx, release);
     expect(pods.length).toBeGreaterThanOrEqual(1);
+    const image = publishedImage('operator');
     for (const pod of pods) {
       expect(pod.spec!.nodeName).toBe(ctx.env.STACK_REAL_NODE);
       expect(pod.status!.containerStatuses?.[0]?.ready).toBe(true);
       const c = pod.spec!.containers[0];
-      expect(c.image).toBe('secrets-rotation-operator:0.1.0');
+      expect(c.image).toBe(pinnedRef(image));
+      // The CRI's image id is the repository digest it resolved: the registry's, over TLS it verified.
+      expect(pod.status!.containerStatuses![0].imageID).toBe(`${image.repository}@${image.digest}`);
       expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, runAsUser: 65532, allowPrivilegeEscalation: false });
       expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
       expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
@@ -81,6 +88,8 @@ describeOnRealNode(ctx.env, 'rotation on the real node', () => {
     await ctx.kube.core.createNamespacedService(appNs, { metadata: { name }, spec: { selector: dep.spec!.selector.matchLabels, ports: [{ port: 80, targetPort: 8080 as unknown as k8s.IntOrString }] } });
     await ctx.kube.createMapping(appNs, name, { secretId: secretName, selector: { matchLabels: dep.metadata!.labels }, workloadKinds: ['Deployment'] });
     await waitRolledOut(ctx, appNs, name, 2);
+    const app = publishedImage('app');
+    expect((await deploymentPods(ctx, appNs, name)).map((p) => p.status?.containerStatuses?.[0]?.imageID)).toEqual([`${app.repository}@${app.digest}`, `${app.repository}@${app.digest}`]);
     await waitFor('mapping Ready', async () => (await ctx.kube.mapping(appNs, name)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'), { timeoutMs: 60_000 });
 
     const before = await servedByPods(ctx, appNs, name);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests the Helm chart charts/secrets-rotation-operator (npm run test:chart):
-#   - Chart.yaml's appVersion equals package.json's version;
+#   - Chart.yaml's version, appVersion and image annotation (and the sample app's
+#     image tag) equal package.json's version (scripts/version.ts --check);
 #   - the chart's copy of the EventBridge patterns equals scripts/event-patterns.json;
 #   - Chart-README.md's values table is current (scripts/chart-readme.ts --check);
 #   - `helm lint --strict` with the defaults and with each value set in the chart's
@@ -25,12 +26,10 @@ pass() { passed=$((passed + 1)); echo "ok: $1"; }
 fail() { failed=$((failed + 1)); echo "FAILED: $1" >&2; }
 
 # ---------------------------------------------------------------- facts kept in two places
-chart_app_version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$CHART/Chart.yaml")"
-package_version="$(node -p 'require("./package.json").version')"
-if [[ "$chart_app_version" == "$package_version" ]]; then
-  pass "Chart.yaml appVersion $chart_app_version equals package.json version"
+if npx tsx scripts/version.ts --check; then
+  pass "Chart.yaml's version, appVersion and image tag equal package.json's version"
 else
-  fail "Chart.yaml appVersion \"$chart_app_version\" differs from package.json version \"$package_version\""
+  fail "a copy of the release version differs from package.json's (npx tsx scripts/version.ts --write)"
 fi
 
 if cmp -s scripts/event-patterns.json "$CHART/files/event-patterns.json"; then

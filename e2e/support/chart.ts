@@ -1,6 +1,7 @@
 /**
- * The operator as users install it: `helm install` of our chart into the local API
- * server, then the operator process run with exactly the environment the chart's
+ * The operator as users install it: `helm install oci://…` of our chart, as the e2e
+ * globalSetup pushed it to the stack's registry (scripts/stack/publish.ts), into the
+ * local API server, then the operator process run with exactly the environment the chart's
  * Deployment gives its container, authenticated with a token of the chart's own
  * ServiceAccount (TokenRequest). So the chart's RBAC and env wiring are what is tested.
  * (kwok's fake pods cannot run our image; this process stands in for the container.)
@@ -11,12 +12,20 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { CHART_DIR, stackPaths } from '../../scripts/stack/paths';
+import { stackPaths } from '../../scripts/stack/paths';
+import { chartSourceArgs, readPublished } from '../../scripts/stack/publish';
 import type { E2eContext } from './context';
 import type { OperatorProcess } from './operator';
 
 const run = promisify(execFile);
-export { CHART_DIR };
+
+/**
+ * The chart as `helm install <name> …` names it: `oci://<registry>/charts/<chart>
+ * --version <v> --ca-file <stack CA>`, pushed from this tree by the globalSetup.
+ */
+export function chartSource(ctx: Pick<E2eContext, 'env'>): string[] {
+  return chartSourceArgs(readPublished(), ctx.env as unknown as { STACK_REGISTRY_CA_FILE: string });
+}
 
 export interface Release {
   readonly name: string;
@@ -44,7 +53,7 @@ export function localValues(ctx: Pick<E2eContext, 'env'>): string[] {
 }
 
 export async function installChart(ctx: E2eContext, name: string, namespace: string, extraArgs: string[] = []): Promise<Release> {
-  await helm(ctx, ['install', name, CHART_DIR, '--namespace', namespace, '--create-namespace', ...localValues(ctx), ...extraArgs]);
+  await helm(ctx, ['install', name, ...chartSource(ctx), '--namespace', namespace, '--create-namespace', ...localValues(ctx), ...extraArgs]);
   return readRelease(ctx, name, namespace);
 }
 

@@ -1,12 +1,15 @@
 /**
- * Jest globalSetup for the e2e project: builds the operator and brings the local
- * stack up unless one is already running (then it is left as it was found).
+ * Jest globalSetup for the e2e project: builds the operator, brings the local stack
+ * up unless one is already running (then it is left as it was found), and publishes
+ * this tree to the stack's registry: the chart always, the images when there is a
+ * real node to run them.
  */
 import '../../scripts/quiet-sdk-warning';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './kube';
 import { readStackEnv, stackHealth, stackUp } from '../../scripts/stack';
-import { ensureImagesOnRealNode } from './realnode';
+import { publish } from '../../scripts/stack/publish';
+import { publishWithImages } from './realnode';
 
 export default async function globalSetup(): Promise<void> {
   process.stderr.write('\n[e2e] building the operator (npm run build)\n');
@@ -19,18 +22,20 @@ export default async function globalSetup(): Promise<void> {
     await stackUp();
     process.env.E2E_STARTED_STACK = '1';
   }
-  await prepareRealNode();
+  await publishTree();
 }
 
-/** The images the real node's pods run, built from this tree (npm run image) and imported. */
-export async function prepareRealNode(): Promise<void> {
+/** The chart (helm package + push) and, for the real node's pods, the images built from this tree (npm run image). */
+export async function publishTree(): Promise<void> {
   const env = readStackEnv();
+  const log = (line: string): void => void process.stderr.write(`[e2e] ${line}\n`);
+  const t0 = Date.now();
   if (!env.STACK_REAL_NODE) {
-    process.stderr.write(`[e2e] no real node (${env.STACK_REAL_NODE_SKIP_REASON}): the suites that need one are skipped\n`);
+    process.stderr.write(`[e2e] no real node (${env.STACK_REAL_NODE_SKIP_REASON}): the suites that need one are skipped; publishing the chart only\n`);
+    await publish({ log });
     return;
   }
-  process.stderr.write('[e2e] building the operator and sample app images (npm run image) for the real node\n');
-  const t0 = Date.now();
-  ensureImagesOnRealNode();
-  process.stderr.write(`[e2e] images built and imported into the real node in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+  process.stderr.write('[e2e] building the operator and sample app images (npm run image) and publishing them with the chart\n');
+  await publishWithImages(log);
+  process.stderr.write(`[e2e] images built and published in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
 }

@@ -1,7 +1,8 @@
 /**
  * The stack's real node (scripts/stack/realnode.ts): the operator installed by
- * `helm install` running in-cluster from its image, and the sample app
- * (examples/fingerprint-app), as real containers. Files that need it use
+ * `helm install oci://…` running in-cluster from its image, and the sample app
+ * (examples/fingerprint-app), as real containers; the node pulls both images from the
+ * stack's registry, by the digests this run pushed. Files that need it use
  * `describeOnRealNode`: where the machine cannot run a real node they are skipped,
  * and the skip names the reason.
  */
@@ -9,10 +10,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { importImageToRealNode } from '../../scripts/stack';
+import { pinnedRef, publish, readPublished, type Published, type PublishedImage } from '../../scripts/stack/publish';
 import { REAL_NODE_LABEL, REAL_NODE_TAINT } from '../../scripts/stack/realnode';
-import { buildImages, type BuiltImages } from '../image/support';
-import { CHART_DIR, helm } from './chart';
+import { buildImages } from '../image/support';
+import { chartSource, helm } from './chart';
 import type { E2eContext, StackEnvFile } from './context';
 import { REPO_ROOT } from './kube';
 import { waitFor } from './wait';
@@ -35,14 +36,19 @@ export function describeOnRealNode(env: StackEnvFile, name: string, fn: () => vo
 
 /**
  * Builds the operator's and the sample app's images (`npm run image`; layers cached,
- * so a warm run takes seconds) and imports them into the real node's containerd.
- * The jest globalSetups call it once per run, so the pods run the code under test.
+ * so a warm run takes seconds) and publishes them with the chart to the stack's
+ * registry (scripts/stack/publish.ts). The jest globalSetups call it once per run, so
+ * the pods run the code under test: they are pinned to the digests pushed here.
  */
-export function ensureImagesOnRealNode(): BuiltImages {
-  const images = buildImages();
-  importImageToRealNode(images.OPERATOR_ARCHIVE);
-  importImageToRealNode(images.APP_ARCHIVE);
-  return images;
+export function publishWithImages(log?: (line: string) => void): Promise<Published> {
+  return publish({ images: buildImages(), log });
+}
+
+/** An image this run published (publishWithImages), or why there is none. */
+export function publishedImage(which: 'operator' | 'app'): PublishedImage {
+  const img = readPublished()[which];
+  if (!img) throw new Error(`no ${which} image in .stack/published.json: the globalSetup publishes the images only when the stack has a real node`);
+  return img;
 }
 
 /** Scheduling onto the real node: its label and a toleration of its taint. */
@@ -69,23 +75,23 @@ export interface InClusterRelease {
 }
 
 /**
- * `helm install` of the chart as shipped (probes, security context, ServiceAccount),
- * with only what this cluster needs: the image already on the node
- * (pullPolicy Never), placement on the real node, moto's address and fake credentials
- * (IRSA in a real cluster). Waits until the Deployment is available.
+ * `helm install` of the chart as shipped (probes, security context, ServiceAccount)
+ * from the stack's registry, with only what this cluster needs: the image in that
+ * registry, by digest, placement on the real node, moto's address and fake
+ * credentials (IRSA in a real cluster). Waits until the Deployment is available.
  */
 export async function installInCluster(ctx: E2eContext, name: string, namespace: string, extraArgs: string[] = []): Promise<InClusterRelease> {
   const values = path.join(ctx.env.STACK_DIR, `values-${name}-${namespace}.yaml`);
   fs.writeFileSync(
     values,
     k8s.dumpYaml({
-      image: { pullPolicy: 'Never' },
+      image: { repository: publishedImage('operator').repository, digest: publishedImage('operator').digest },
       ...realNodePlacement,
       extraEnv: podAwsEnv(ctx.env).filter((e) => e.name.startsWith('AWS_ACCESS') || e.name.startsWith('AWS_SECRET')),
     }),
   );
   await helm(ctx, [
-    'install', name, CHART_DIR, '--namespace', namespace, '--create-namespace',
+    'install', name, ...chartSource(ctx), '--namespace', namespace, '--create-namespace',
     '--set-string', `sqs.queueUrl=${ctx.env.SQS_QUEUE_URL}`, '--set-string', `aws.region=${ctx.env.AWS_REGION}`,
     '--set-string', `aws.endpointUrl=${ctx.env.STACK_POD_AWS_ENDPOINT_URL}`,
     '-f', values, '--wait', '--timeout', '120s', ...extraArgs,
@@ -121,7 +127,7 @@ export async function releaseLogs(ctx: E2eContext, r: InClusterRelease): Promise
   return out;
 }
 
-/** The sample app's manifest from examples/, placed on the real node with moto's address. */
+/** The sample app's manifest from examples/, placed on the real node with moto's address, its image the one published (by digest). */
 export function fingerprintAppManifest(env: StackEnvFile, namespace: string, secretId: string): k8s.V1Deployment {
   const file = path.join(REPO_ROOT, 'examples', 'fingerprint-app', 'deployment.yaml');
   const dep = (k8s.loadAllYaml(fs.readFileSync(file, 'utf8')) as k8s.KubernetesObject[]).find((d) => d?.kind === 'Deployment') as k8s.V1Deployment;
@@ -129,7 +135,8 @@ export function fingerprintAppManifest(env: StackEnvFile, namespace: string, sec
   const pod = dep.spec!.template.spec!;
   Object.assign(pod, realNodePlacement);
   const c = pod.containers[0];
-  c.imagePullPolicy = 'Never';
+  c.image = pinnedRef(publishedImage('app'));
+  c.imagePullPolicy = 'IfNotPresent';
   c.env = [...(c.env ?? []).filter((e) => e.name !== 'SECRET_ID' && !e.name.startsWith('AWS_')), { name: 'SECRET_ID', value: secretId }, ...podAwsEnv(env)];
   return dep;
 }

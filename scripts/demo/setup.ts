@@ -6,9 +6,9 @@ import * as k8s from '@kubernetes/client-node';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Secret } from '../../e2e/support/aws';
-import { CHART_DIR, helm, localValues, readRelease } from '../../e2e/support/chart';
+import { chartSource, helm, localValues, readRelease } from '../../e2e/support/chart';
 import type { E2eContext } from '../../e2e/support/context';
-import { ensureImagesOnRealNode, installInCluster } from '../../e2e/support/realnode';
+import { installInCluster, publishWithImages } from '../../e2e/support/realnode';
 import { freePort } from '../../e2e/support/moto';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { NODE_FLAGS } from '../../operator/src/nodeFlags';
@@ -16,6 +16,10 @@ import { currentVersionOf } from '../../operator/src/secrets/describer';
 import { DEFAULT_STACK_NAME } from '../aws/prerequisites';
 import { FAKE_CREDENTIALS } from '../stack/aws';
 import { REPO_ROOT, readStackEnv, stackDir, stackHealth, stackPaths, stackUp } from '../stack';
+import { CHART_DIR, CHART_NAME } from '../stack/paths';
+import { publish, type Published } from '../stack/publish';
+import { CHART_REPOSITORY } from '../stack/registry';
+import { releaseVersion } from '../version';
 import { httpGet } from '../stack/kubeapi';
 import { AbortPoll, isRunning, spawnDetached } from '../stack/process';
 import { getTable } from './kubeTable';
@@ -91,15 +95,16 @@ export async function installOperator(ctx: E2eContext, state: DemoState): Promis
   begin('Install the operator with its Helm chart');
   if (ctx.env.STACK_REAL_NODE) return installInClusterOperator(ctx, state);
   buildIfStale();
+  const published = await publishChart(ctx);
   const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
   const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
   const values = [...localValues(ctx), '--set', 'replicaCount=1'];
   const pairs: string[] = [];
   for (let i = 0; i < values.length; i += 2) pairs.push(`${values[i]} ${values[i + 1]}`);
-  command(`helm install ${RELEASE} ${shown(CHART_DIR)}`, `--namespace ${OPERATOR_NAMESPACE} --create-namespace`, ...pairs);
+  command(`helm install ${RELEASE} ${published.chart.ref} --version ${published.version} --ca-file $STACK_REGISTRY_CA_FILE`, `--namespace ${OPERATOR_NAMESPACE} --create-namespace`, ...pairs);
   Object.assign(state, { releaseInstalled: true, namespaceCreated: !namespaceExisted, crdCreated: !crdExisted });
   saveState(state);
-  const { stdout } = await helm(ctx, ['install', RELEASE, CHART_DIR, '--namespace', OPERATOR_NAMESPACE, '--create-namespace', ...values]);
+  const { stdout } = await helm(ctx, ['install', RELEASE, ...chartSource(ctx), '--namespace', OPERATOR_NAMESPACE, '--create-namespace', ...values]);
   const lines = stdout.split('\n');
   const notes = lines.findIndex((l) => l.startsWith('NOTES:'));
   const shownLines = notes >= 0 ? notes + 2 : lines.length;
@@ -159,19 +164,37 @@ export async function installOperator(ctx: E2eContext, state: DemoState): Promis
   return follower;
 }
 
+/** `helm package` + `helm push` of the chart to the stack's registry, shown as the commands a release runs. */
+async function publishChart(ctx: E2eContext, images?: Published): Promise<Published> {
+  const version = images?.version ?? releaseVersion();
+  command(`helm package ${shown(CHART_DIR)}`);
+  output(`Successfully packaged chart and saved it to: ${CHART_NAME}-${version}.tgz`);
+  command(`helm push ${CHART_NAME}-${version}.tgz oci://${ctx.env.STACK_REGISTRY}/${CHART_REPOSITORY} --ca-file $STACK_REGISTRY_CA_FILE`);
+  const published = images ?? (await publish({ log: () => undefined }));
+  output(`Pushed: ${published.chart.ref.replace(/^oci:\/\//, '')}:${version}\nDigest: ${published.chart.digest}`);
+  note(`The stack's registry (the CNCF distribution registry, on ${ctx.env.STACK_REGISTRY}) serves TLS with a certificate of the stack's CA: helm, skopeo and containerd verify it with that CA (. .stack/env sets STACK_REGISTRY_CA_FILE and STACK_REGISTRY_CERT_DIR).`);
+  return published;
+}
+
 /** The operator as users run it: its image, the chart's Deployment, on the real node. */
 async function installInClusterOperator(ctx: E2eContext, state: DemoState): Promise<LogFollower> {
   command('npm run image    # the operator and sample app images, from the Dockerfiles, with buildah');
-  ensureImagesOnRealNode();
-  command(`ctr -n k8s.io images import .image/secrets-rotation-operator-0.1.0.oci.tar    # on the node; a cluster pulls from your registry`);
+  const published = await publishWithImages(() => undefined);
+  for (const img of [published.operator!, published.app!]) {
+    const name = img.repository.slice(ctx.env.STACK_REGISTRY.length + 1);
+    command(`skopeo copy --dest-cert-dir $STACK_REGISTRY_CERT_DIR oci-archive:.image/${name}-${img.tag}.oci.tar docker://${img.repository}:${img.tag}`);
+    output(`pushed in ${img.seconds.toFixed(1)}s: ${img.repository}@${img.digest}`);
+  }
+  await publishChart(ctx, published);
   const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
   const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
   command(
-    `helm install ${RELEASE} ${shown(CHART_DIR)}`,
+    `helm install ${RELEASE} ${published.chart.ref} --version ${published.version} --ca-file $STACK_REGISTRY_CA_FILE`,
     `--namespace ${OPERATOR_NAMESPACE} --create-namespace --set replicaCount=1 --wait`,
+    `--set image.repository=${published.operator!.repository} --set image.digest=${published.operator!.digest}    # the node pulls it from the registry`,
     `--set-string sqs.queueUrl=${ctx.env.SQS_QUEUE_URL} --set-string aws.region=${ctx.env.AWS_REGION}`,
     `--set-string aws.endpointUrl=${ctx.env.STACK_POD_AWS_ENDPOINT_URL}    # moto, as pods reach it`,
-    '--set image.pullPolicy=Never  # + a toleration of the real node\'s taint, and fake AWS keys for the emulator (IRSA in EKS)',
+    '# + a toleration of the real node\'s taint, and fake AWS keys for the emulator (IRSA in EKS)',
   );
   Object.assign(state, { releaseInstalled: true, namespaceCreated: !namespaceExisted, crdCreated: !crdExisted });
   saveState(state);

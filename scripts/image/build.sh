@@ -22,8 +22,12 @@
 #   build.sh --only pause   the sandbox ("pause") image: busybox-static `sleep` in a
 #                           scratch image, as a docker-archive (cached by busybox's version)
 #
-# Usage: build.sh [--only operator|app|pause] [--print-env]
-#   --print-env   print KEY=VALUE lines naming the archives and image names (stdout)
+# Both images are tagged with the release version, package.json's "version" (the one
+# place it is written: scripts/version.ts).
+#
+# Usage: build.sh [--only operator|app|pause] [--print-env] [--print-version]
+#   --print-env       print KEY=VALUE lines naming the archives and image names (stdout)
+#   --print-version   print the version the images are tagged with, build nothing
 # Needs root, buildah, runc, debootstrap (Debian packages; .ci/run installs them).
 # Image store, container configs and the bases' stamp live under
 #   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/containers/
@@ -42,11 +46,13 @@ NODE_BASE=docker.io/library/node:24-bookworm-slim
 RUNTIME_BASE=gcr.io/distroless/nodejs24-debian12:nonroot
 
 ONLY="" PRINT_ENV=0
+VERSION="$(node -p 'require(process.argv[1]).version' "$REPO/package.json")"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --only) shift; ONLY="${1:-}" ;;
     --print-env) PRINT_ENV=1 ;;
-    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --print-version) echo "$VERSION"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -61,7 +67,6 @@ for c in buildah runc debootstrap; do
   command -v "$c" >/dev/null || die "$c is not installed: apt-get install buildah runc debootstrap"
 done
 
-VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$REPO/charts/secrets-rotation-operator/Chart.yaml")"
 OUT="$REPO/.image"
 mkdir -p "$OUT"
 T_ALL="$(date +%s)"

@@ -1,6 +1,6 @@
 /**
  * The stack's processes: etcd, kube-apiserver, kube-controller-manager,
- * kube-scheduler, kwok (fake nodes) and moto (AWS emulator), each with its command
+ * kube-scheduler, kwok (fake nodes), moto (AWS emulator) and the OCI registry, each with its command
  * line, port and log on 127.0.0.1; how each is launched detached, checked for
  * readiness, signalled and stopped.
  */
@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { httpGet, httpsHealth, kubeRequest } from './kubeapi';
 import { StackPaths, ToolchainPaths } from './paths';
 import { Pki } from './pki';
+import { REGISTRY_ENV, registryAnswers, registryArgs, type RegistryLayout } from './registry';
 import { ComponentError, SERVICE_ACCOUNT_ISSUER, displayPath, saveState, type ComponentName, type ComponentRecord, type StackLogger, type StackState } from './state';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from './process';
 
@@ -77,9 +78,10 @@ export interface Layout {
   dataDir: string;
   pki: Pki;
   tools: ToolchainPaths;
-  ports: { etcd: number; etcdPeer: number; apiserver: number; kcm: number; scheduler: number; kwok: number; moto: number };
+  ports: { etcd: number; etcdPeer: number; apiserver: number; kcm: number; scheduler: number; kwok: number; moto: number; registry: number };
   kubeconfigs: { kcm: string; scheduler: string; kwok: string };
   moto: string;
+  registry: RegistryLayout;
 }
 
 export function defineComponents(l: Layout, p: StackPaths): Record<ComponentName, ComponentRecord> {
@@ -183,6 +185,7 @@ export function defineComponents(l: Layout, p: StackPaths): Record<ComponentName
       '--node-lease-duration-seconds=40',
     ]),
     moto: rec('moto', l.moto, l.ports.moto, ['-H', '127.0.0.1', '-p', String(l.ports.moto)]),
+    registry: { ...rec('registry', need(l.tools.registry, 'registry'), l.ports.registry, registryArgs(l.registry)), env: REGISTRY_ENV },
   };
 }
 
@@ -212,6 +215,8 @@ export async function probe(state: StackState, name: ComponentName): Promise<boo
       const r = await httpGet(`http://127.0.0.1:${rec.port}/moto-api/`);
       return r.status > 0;
     }
+    case 'registry':
+      return registryAnswers(state.registry.host, state.registry.caFile);
   }
 }
 
@@ -222,6 +227,7 @@ const READY_TIMEOUT_MS: Record<ComponentName, number> = {
   'kube-scheduler': 90_000,
   kwok: 60_000,
   moto: 60_000,
+  registry: 30_000,
 };
 
 export async function waitComponentReady(state: StackState, name: ComponentName): Promise<void> {
@@ -247,7 +253,7 @@ export function launch(state: StackState, name: ComponentName, p: StackPaths): v
 }
 
 export function launchRecord(state: StackState, rec: ComponentRecord, p: StackPaths): void {
-  const env = { ...process.env };
+  const env = { ...process.env, ...rec.env };
   delete env.KUBECONFIG;
   const proc = spawnDetached(rec.command, rec.args, { logFile: rec.logFile, env, cwd: state.dataDir });
   rec.pid = proc.pid;

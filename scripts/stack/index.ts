@@ -7,7 +7,6 @@ export { AWS_REGION, COMPONENTS, ComponentError, SERVICE_ACCOUNT_ISSUER, readSta
 export type { ComponentName, ComponentRecord, StackEnv, StackState } from './state';
 export { stackDown, stackHealth, stackUp } from './lifecycle';
 export type { StackDownOptions, StackHealth, StackUpOptions } from './lifecycle';
-export { importImageToRealNode } from './nodes';
 export { pauseComponent, restartComponent, resumeComponent, startComponent, stopComponent, waitForComponent } from './control';
 export type { StartComponentOptions, StopComponentOptions } from './control';
 export { REPO_ROOT, readVersions, resolveToolchain, stackDir, stackPaths } from './paths';

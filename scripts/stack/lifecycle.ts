@@ -1,6 +1,6 @@
 /**
  * The local stack: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
- * kwok (fake nodes) and moto (AWS emulator), all on 127.0.0.1, started detached so
+ * kwok (fake nodes), moto (AWS emulator) and an OCI registry (registry.ts), all on 127.0.0.1, started detached so
  * they outlive the command that started them; and, where the machine allows it, one
  * real node (containerd + kubelet, realnode.ts) on a bridge of ours.
  *
@@ -10,7 +10,9 @@
  *   .stack/kubeconfig   admin kubeconfig (client certificate, group system:masters)
  *   .stack/env          shell exports (KUBECONFIG, AWS_*, SQS_QUEUE_URL, ...)
  *   .stack/env.json     the same for TypeScript (readStackEnv())
- * Data (etcd, certificates, component kubeconfigs) lives in a mktemp folder.
+ *   .stack/published.json  what publish.ts pushed to the registry (refs, digests)
+ * Data (etcd, certificates, component kubeconfigs, the registry's storage) lives in a
+ * mktemp folder.
  *
  * This module brings the stack up and down and checks its health; state.ts holds its
  * records and lock, components.ts its processes, nodes.ts its nodes, control.ts the
@@ -28,6 +30,7 @@ import { AWS_REGION, COMPONENTS, ComponentError, SERVICE_ACCOUNT_ISSUER, default
 import { defineComponents, ensureMotoServer, freePorts, launch, probe, stopRecorded, waitComponentReady, type Layout } from './components';
 import { createNodes, nodeIsReady, startRealNode, stopRealNode, waitDefaultServiceAccount, waitNodesReady, type NodeObj } from './nodes';
 import { isRunning, tailFile, waitReaped } from './process';
+import { writeRegistryConfig } from './registry';
 import * as realNode from './realnode';
 
 const DATA_DIR_PREFIX = 'sro-stack-';
@@ -80,7 +83,7 @@ async function prepareStack(p: StackPaths, tools: ToolchainPaths, moto: string, 
     const pkiDir = path.join(dataDir, 'pki');
     fs.mkdirSync(pkiDir);
     const pki = createPki(pkiDir);
-    const [etcd, etcdPeer, apiserver, kcm, scheduler, kwok, motoPort] = await freePorts(7);
+    const [etcd, etcdPeer, apiserver, kcm, scheduler, kwok, motoPort, registryPort] = await freePorts(8);
     const apiserverUrl = `https://127.0.0.1:${apiserver}`;
     const kc = (name: string, client: keyof Pki['clients']): string =>
       writeKubeconfig(path.join(dataDir, `${name}.kubeconfig`), {
@@ -93,9 +96,10 @@ async function prepareStack(p: StackPaths, tools: ToolchainPaths, moto: string, 
       dataDir,
       pki,
       tools,
-      ports: { etcd, etcdPeer, apiserver, kcm, scheduler, kwok, moto: motoPort },
+      ports: { etcd, etcdPeer, apiserver, kcm, scheduler, kwok, moto: motoPort, registry: registryPort },
       kubeconfigs: { kcm: kc('kube-controller-manager', 'kube-controller-manager'), scheduler: kc('kube-scheduler', 'kube-scheduler'), kwok: kc('kwok', 'kwok') },
       moto,
+      registry: writeRegistryConfig(path.join(dataDir, 'registry'), { port: registryPort, cert: pki.registry.cert, key: pki.registry.key, caCert: pki.caCert }),
     };
     writeKubeconfig(p.kubeconfig, {
       server: apiserverUrl,
@@ -110,6 +114,7 @@ async function prepareStack(p: StackPaths, tools: ToolchainPaths, moto: string, 
       dataDir,
       apiserverUrl,
       motoUrl: `http://127.0.0.1:${motoPort}`,
+      registry: { host: `127.0.0.1:${registryPort}`, caFile: pki.caCert, layout: layout.registry },
       kubernetesVersion: tools.kubernetesVersion,
       admin: { server: apiserverUrl, caFile: pki.caCert, certFile: pki.clients.admin.cert, keyFile: pki.clients.admin.key },
       nodes: Array.from({ length: Math.max(1, nodeCount) }, (_, i) => `kwok-node-${i}`),
@@ -175,6 +180,7 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
       log(`${name} ready on 127.0.0.1:${state.components[name].port} (${((Date.now() - s) / 1000).toFixed(1)}s)`);
     };
     launch(state, 'moto', p); // slow to import: start first, wait later
+    launch(state, 'registry', p);
     launch(state, 'etcd', p);
     await step('etcd');
     launch(state, 'kube-apiserver', p);
@@ -189,6 +195,7 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
     await waitDefaultServiceAccount(state);
     log('ServiceAccount default/default exists');
     await step('moto');
+    await step('registry');
 
     let prereq;
     try {
@@ -226,6 +233,9 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
       STACK_REAL_NODE_SKIP_REASON: state.realNodeSkipReason ?? '',
       STACK_CONTAINERD_SOCKET: state.realNode?.layout.containerdSocket ?? '',
       STACK_POD_AWS_ENDPOINT_URL: state.realNode ? `http://${realNode.BRIDGE_IP}:${motoPort}` : '',
+      STACK_REGISTRY: state.registry.host,
+      STACK_REGISTRY_CA_FILE: state.registry.caFile,
+      STACK_REGISTRY_CERT_DIR: state.registry.layout.certDir,
     };
     writeAtomic(p.envJsonFile, `${JSON.stringify(env, null, 2)}\n`);
     writeAtomic(p.envFile, renderEnvFile(env));
@@ -272,7 +282,7 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     log('no stack state (.stack/state.json): nothing to stop');
   } else {
     // Clients first, then the API server, then its storage.
-    const waves: ComponentName[][] = [['kwok', 'kube-scheduler', 'kube-controller-manager', 'moto'], ['kube-apiserver'], ['etcd']];
+    const waves: ComponentName[][] = [['kwok', 'kube-scheduler', 'kube-controller-manager', 'moto', 'registry'], ['kube-apiserver'], ['etcd']];
     const failures: string[] = [];
     if (state.realNode) {
       try {
@@ -301,7 +311,7 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     log(`stopped ${stopped.join(', ') || 'nothing (no process was running)'} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     removeDataDir(state.dataDir);
   }
-  for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids')]) fs.rmSync(f, { force: true });
+  for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids'), p.publishedFile]) fs.rmSync(f, { force: true });
   // ServiceAccount tokens minted for tests and the demo (e2e/support/chart.ts).
   fs.rmSync(path.join(p.dir, 'tokens'), { recursive: true, force: true });
   if (opts.keepLogs === false) fs.rmSync(p.logs, { recursive: true, force: true });

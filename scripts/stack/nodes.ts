@@ -1,18 +1,20 @@
 /**
  * The stack's nodes: the fake (kwok) Node objects and their readiness, the default
  * ServiceAccount, and, where the machine allows it, one real node (containerd +
- * kubelet, realnode.ts) started and stopped with the stack.
+ * kubelet, realnode.ts) started and stopped with the stack; its images come from the
+ * stack's registry.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { writeKubeconfig } from './kubeconfig';
 import { kubeJson, kubeRequest } from './kubeapi';
-import { REPO_ROOT, stackPaths, StackPaths, ToolchainPaths } from './paths';
+import { REPO_ROOT, StackPaths, ToolchainPaths } from './paths';
 import { Pki } from './pki';
-import { ComponentError, displayPath, requireState, saveState, type ComponentRecord, type RealNodeComponent, type StackLogger, type StackState } from './state';
+import { ComponentError, displayPath, saveState, type ComponentRecord, type RealNodeComponent, type StackLogger, type StackState } from './state';
 import { DEFAULT_GRACE_MS, launchRecord, whichSync } from './components';
 import { AbortPoll, isRunning, pollUntil, stopProcessGroup, tailFile } from './process';
 import * as realNode from './realnode';
+import { pushImage, type RegistryEnv } from './registry';
 
 // ------------------------------------------------------------------ nodes, service accounts
 
@@ -104,6 +106,7 @@ export async function startRealNode(state: StackState, pki: Pki, p: StackPaths, 
   const t0 = Date.now();
   const before = realNode.recordHostBefore();
   const layout = realNode.writeRealNodeConfig(state.dataDir, {
+    registry: state.registry,
     writeKubeconfig: (file) =>
       writeKubeconfig(file, {
         server: state.apiserverUrl,
@@ -133,7 +136,9 @@ export async function startRealNode(state: StackState, pki: Pki, p: StackPaths, 
   } catch (e) {
     failWith('real-node', e);
   }
-  const pause = pauseImageArchive();
+  // The sandbox image goes to the registry like every other image: containerd pulls it at the first pod.
+  const pause = await pushImage(registryEnv(state), `docker-archive:${pauseImageArchive()}`, realNode.PAUSE_REPOSITORY, realNode.PAUSE_TAG).catch((e) => failWith('real-node', e));
+  log(`real node: sandbox image pushed to ${pause.ref} in ${pause.seconds.toFixed(1)}s`);
   const cd = state.realNode.components.containerd;
   launchRecord(state, cd, p);
   await pollUntil(
@@ -144,7 +149,6 @@ export async function startRealNode(state: StackState, pki: Pki, p: StackPaths, 
     },
     { timeoutMs: 30_000, intervalMs: 200 },
   ).catch((e) => failWith('containerd', e, cd.logFile));
-  realNode.importImage(layout.containerdSocket, pause);
   // No Node authorizer here (RBAC only): the kubelet gets ClusterRole system:node.
   const binding = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -180,11 +184,9 @@ function pauseImageArchive(): string {
   return archive;
 }
 
-/** Imports an image archive into the real node's containerd (throws when there is no real node). */
-export function importImageToRealNode(archive: string, p: StackPaths = stackPaths()): void {
-  const state = requireState(p);
-  if (!state.realNode) throw new Error(`no real node in this stack: ${state.realNodeSkipReason ?? 'unknown reason'}`);
-  realNode.importImage(state.realNode.layout.containerdSocket, archive);
+/** The registry's coordinates as pushImage takes them. */
+export function registryEnv(state: StackState): RegistryEnv {
+  return { STACK_REGISTRY: state.registry.host, STACK_REGISTRY_CA_FILE: state.registry.caFile, STACK_REGISTRY_CERT_DIR: state.registry.layout.certDir };
 }
 
 /** kubelet first, then every container, containerd, its shims, and what was made on the host. */

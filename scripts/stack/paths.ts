@@ -27,6 +27,8 @@ export interface StackPaths {
   envFile: string;
   envJsonFile: string;
   kubeconfig: string;
+  /** What was pushed to the stack's registry (publish.ts). */
+  publishedFile: string;
 }
 
 export function stackPaths(dir: string = stackDir()): StackPaths {
@@ -37,6 +39,7 @@ export function stackPaths(dir: string = stackDir()): StackPaths {
     envFile: path.join(dir, 'env'),
     envJsonFile: path.join(dir, 'env.json'),
     kubeconfig: path.join(dir, 'kubeconfig'),
+    publishedFile: path.join(dir, 'published.json'),
   };
 }
 

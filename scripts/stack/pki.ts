@@ -3,8 +3,8 @@
  * a CA, the API server's serving certificate, client certificates (the admin in
  * group system:masters, the controller manager, the scheduler, kwok, the real
  * node's kubelet) and the
- * service-account signing key pair used by TokenRequest, and the front-proxy CA
- * and client of the aggregation layer.
+ * service-account signing key pair used by TokenRequest, the front-proxy CA
+ * and client of the aggregation layer, and the OCI registry's serving certificate.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,6 +22,8 @@ export interface Pki {
   /** Aggregation layer: CA of the request-header (front proxy) client, and that client. */
   frontProxyCaCert: string;
   frontProxyClient: { cert: string; key: string };
+  /** The stack's OCI registry on 127.0.0.1 (registry.ts), signed by the CA. */
+  registry: { cert: string; key: string };
   clients: Record<PkiClient, { cert: string; key: string }>;
 }
 
@@ -100,6 +102,12 @@ export function createPki(dir: string): Pki {
       '',
     ].join('\n'),
   );
+  const registry = signed(
+    dir,
+    'registry',
+    '/CN=sro-stack-registry',
+    ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost', ''].join('\n'),
+  );
   const clientExt = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n');
   const clients = {} as Pki['clients'];
   for (const [name, subject] of Object.entries(CLIENT_SUBJECTS) as [PkiClient, string][]) {
@@ -118,6 +126,7 @@ export function createPki(dir: string): Pki {
     serviceAccountPub: path.join(dir, 'sa.pub'),
     frontProxyCaCert: path.join(dir, 'front-proxy-ca.crt'),
     frontProxyClient,
+    registry,
     clients,
   };
 }

@@ -10,6 +10,8 @@
  *     Service address and moto, as seen from pods, DNAT-ed to their loopback ports;
  *   - iptables chains the kubelet makes (KUBE-FIREWALL, KUBE-KUBELET-CANARY, ...):
  *     every chain that did not exist before stack:up;
+ *   - nothing for images: containerd pulls them from the stack's registry (TLS,
+ *     trusted through a hosts.toml naming the stack CA), the sandbox image included;
  *   - mounts under the data folder and /run/sro-stack, pod network namespaces
  *     (/var/run/netns/cni-*), and the host folders the kubelet insists on that did
  *     not exist before (device-plugins, /var/log/containers, /var/lib/cni/results).
@@ -34,7 +36,9 @@ const KUBELET_PORTS = [10250, 10248];
 const IPT_TABLES = ['filter', 'nat', 'mangle'];
 /** Host folders the kubelet/CNI use whatever their configured roots. */
 const HOST_DIRS = ['/var/lib/kubelet', '/var/log/containers', '/var/log/pods', '/var/lib/cni', '/run/containerd'];
-const PAUSE_IMAGE = 'docker.io/library/sro-pause:1';
+/** The sandbox image's repository and tag in the stack's registry (nodes.ts pushes it there). */
+export const PAUSE_REPOSITORY = 'sro-pause';
+export const PAUSE_TAG = '1';
 
 /** What teardown needs to know about the host as stack:up found it. */
 export interface HostBefore {
@@ -51,15 +55,17 @@ export interface RealNodeLayout {
   kubeletKubeconfig: string;
   kubeletRoot: string;
   cniConfDir: string;
+  /** containerd's registry hosts folder: <host:port>/hosts.toml. */
+  registryHostsDir: string;
 }
 
 /** Why this machine cannot run the real node (one line), or undefined. */
 export function realNodeUnsupported(): string | undefined {
   if (process.env.STACK_REAL_NODE === '0') return 'STACK_REAL_NODE=0';
   if (process.getuid?.() !== 0) return 'not root (the kubelet and containerd need root)';
-  const missing = ['containerd', 'ctr', 'runc', 'iptables', 'ip', 'buildah'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
+  const missing = ['containerd', 'ctr', 'runc', 'iptables', 'ip', 'buildah', 'skopeo'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (!fs.existsSync('/usr/lib/cni/bridge')) missing.push('containernetworking-plugins');
-  if (missing.length) return `missing ${missing.join(', ')} (apt-get install containerd runc iptables iproute2 containernetworking-plugins buildah)`;
+  if (missing.length) return `missing ${missing.join(', ')} (apt-get install containerd runc iptables iproute2 containernetworking-plugins buildah skopeo)`;
   if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) return `the bridge ${BRIDGE} exists already (another real node on this machine? npm run stack:down there)`;
   const busy = KUBELET_PORTS.filter((p) => portInUse(p));
   if (busy.length) return `port(s) ${busy.join(', ')} in use (another kubelet on this machine?)`;
@@ -100,9 +106,22 @@ export function recordHostBefore(): HostBefore {
 
 // ------------------------------------------------------------------ configuration
 
-export function writeRealNodeConfig(dataDir: string, o: { writeKubeconfig: (file: string) => void }): RealNodeLayout {
+/**
+ * containerd's hosts.toml for one registry: pull and resolve over TLS verified with
+ * `caFile` (no skip_verify, no plain HTTP). Pure.
+ */
+export function registryHostsToml(host: string, caFile: string): string {
+  return `server = "https://${host}"
+
+[host."https://${host}"]
+  capabilities = ["pull", "resolve"]
+  ca = "${caFile}"
+`;
+}
+
+export function writeRealNodeConfig(dataDir: string, o: { writeKubeconfig: (file: string) => void; registry: { host: string; caFile: string } }): RealNodeLayout {
   const d = (...p: string[]): string => path.join(dataDir, 'real-node', ...p);
-  for (const dir of [d('containerd'), d('cni', 'net.d'), d('cni', 'ipam'), d('kubelet'), d('pod-logs')]) fs.mkdirSync(dir, { recursive: true });
+  for (const dir of [d('containerd', 'certs.d', o.registry.host), d('cni', 'net.d'), d('cni', 'ipam'), d('kubelet'), d('pod-logs')]) fs.mkdirSync(dir, { recursive: true });
   fs.mkdirSync(RUN_DIR, { recursive: true });
   const socket = path.join(RUN_DIR, 'containerd.sock');
   const layout: RealNodeLayout = {
@@ -113,7 +132,9 @@ export function writeRealNodeConfig(dataDir: string, o: { writeKubeconfig: (file
     kubeletKubeconfig: d('kubelet.kubeconfig'),
     kubeletRoot: d('kubelet'),
     cniConfDir: d('cni', 'net.d'),
+    registryHostsDir: d('containerd', 'certs.d'),
   };
+  fs.writeFileSync(path.join(layout.registryHostsDir, o.registry.host, 'hosts.toml'), registryHostsToml(o.registry.host, o.registry.caFile));
   fs.writeFileSync(
     layout.containerdConfig,
     `version = 2
@@ -126,7 +147,7 @@ state = "${path.join(RUN_DIR, 'containerd')}"
 [plugins."io.containerd.internal.v1.opt"]
   path = "${d('containerd', 'opt')}"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${PAUSE_IMAGE}"
+  sandbox_image = "${o.registry.host}/${PAUSE_REPOSITORY}:${PAUSE_TAG}"
   disable_apparmor = true
   enable_selinux = false
   # No CAP_SYS_RESOURCE here: a negative oom_score_adj (sandboxes get -998) fails
@@ -142,6 +163,8 @@ state = "${path.join(RUN_DIR, 'containerd')}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${layout.cniConfDir}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${layout.registryHostsDir}"
 `,
   );
   fs.writeFileSync(
@@ -247,11 +270,6 @@ export function setupHostNetwork(o: { apiserverPort: number; motoPort: number })
   ipt('-A', NAT_CHAIN, '-d', `${BRIDGE_IP}/32`, '-p', 'tcp', '--dport', String(o.motoPort), '-j', 'DNAT', '--to-destination', `127.0.0.1:${o.motoPort}`);
   ipt('-A', 'PREROUTING', '-j', NAT_CHAIN);
   ipt('-A', 'OUTPUT', '-j', NAT_CHAIN);
-}
-
-/** Imports an image archive (OCI or docker-archive) into the node's containerd. */
-export function importImage(socket: string, archive: string): void {
-  sh('ctr', ['--address', socket, '-n', 'k8s.io', 'images', 'import', archive]);
 }
 
 // ------------------------------------------------------------------ teardown

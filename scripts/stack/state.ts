@@ -9,8 +9,9 @@ import { KubeConnection } from './kubeapi';
 import { REPO_ROOT, stackPaths, StackPaths } from './paths';
 import { AbortPoll, isRunning, pollUntil } from './process';
 import * as realNode from './realnode';
+import type { RegistryLayout } from './registry';
 
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'moto'] as const;
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'moto', 'registry'] as const;
 export type ComponentName = (typeof COMPONENTS)[number];
 
 export const AWS_REGION = 'us-east-1';
@@ -28,6 +29,8 @@ export interface ComponentRecord {
   startTime?: string;
   /** Set by pauseComponent (SIGSTOP), cleared by resumeComponent. */
   paused?: boolean;
+  /** Added to the environment it is started with. */
+  env?: Record<string, string>;
 }
 
 export type RealNodeComponent = 'containerd' | 'kubelet';
@@ -48,6 +51,8 @@ export interface StackState {
   dataDir: string;
   apiserverUrl: string;
   motoUrl: string;
+  /** The OCI registry, host:port on loopback (registry.ts). */
+  registry: { host: string; caFile: string; layout: RegistryLayout };
   kubernetesVersion: string;
   admin: KubeConnection;
   nodes: string[];
@@ -90,6 +95,12 @@ export interface StackEnv {
   STACK_CONTAINERD_SOCKET: string;
   /** moto as pods on the real node reach it (the bridge address, DNAT-ed to loopback). */
   STACK_POD_AWS_ENDPOINT_URL: string;
+  /** The OCI registry (host:port, TLS): oci://$STACK_REGISTRY/charts/<chart> and $STACK_REGISTRY/<image>. */
+  STACK_REGISTRY: string;
+  /** The CA its certificate is signed by (the stack's): helm --ca-file. */
+  STACK_REGISTRY_CA_FILE: string;
+  /** A folder holding that CA as ca.crt: skopeo --dest-cert-dir. */
+  STACK_REGISTRY_CERT_DIR: string;
 }
 
 export interface StackLogger {

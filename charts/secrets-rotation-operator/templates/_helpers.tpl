@@ -54,9 +54,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* The operator image; the tag defaults to the chart's appVersion. */}}
+{{/* The operator image: by digest when one is set, else by tag (default: the chart's appVersion). */}}
 {{- define "sro.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* The Lease the replicas elect a leader with. */}}
