@@ -27,6 +27,7 @@ import {
   waitQueueEmpty,
   type Scenario,
 } from './support/scenario';
+import { waitFor } from './support/wait';
 
 jest.setTimeout(300_000);
 
@@ -139,6 +140,26 @@ describe('workload kinds', () => {
     // kubectl rollout resume: the pods roll to the version stamped while paused.
     await s.ctx.kube.apps.patchNamespacedDeployment('paused', ns, { spec: { paused: false } }, undefined, undefined, undefined, undefined, undefined, mergePatch);
     await waitForNewPods(s.ctx, paused);
+  });
+});
+
+describe('Argo Rollouts support off (the default)', () => {
+  test("a mapping naming Rollout is accepted by the API server but not Ready, saying how to enable it; its Deployment is left alone", async () => {
+    const secret = await s.ctx.aws.createSecret(`wl-rollout-off-${rand()}`, value());
+    const labels = { uses: `rollout-off-${rand()}` };
+    await s.ctx.kube.createWorkload('Deployment', ns, 'rollout-off', labels);
+    const deploy = await snapshot(s.ctx, 'Deployment', ns, 'rollout-off');
+    await s.ctx.kube.createMapping(ns, 'rollout-off', { secretId: secret.name, selector: { matchLabels: labels }, workloadKinds: ['Deployment', 'Rollout'] });
+    const ready = await waitFor('the mapping refused by the operator', async () => {
+      const m = await s.ctx.kube.mapping(ns, 'rollout-off');
+      return m.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False');
+    });
+    expect(ready).toMatchObject({ reason: 'InvalidSpec', message: expect.stringContaining('Rollout is not served by this operator: its Argo Rollouts support is off (chart value argoRollouts.enabled') });
+
+    const deletedBefore = await s.op.metric(`${M}messages_deleted_total`);
+    await rotate(secret);
+    await waitDeleted(s, deletedBefore, 1);
+    await expectUntouched(s.ctx, deploy);
   });
 });
 

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type SecretsRotationMapping } from '../../operator/src/mappings/model';
-import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions, type WorkloadKind } from '../../operator/src/workloads/workload';
+import { ROLLOUT_API, SECRET_VERSIONS_ANNOTATION, parseAppliedVersions, recordedAnnotations, type WorkloadKind } from '../../operator/src/workloads/workload';
 import { CRD_FILE, REPO_ROOT } from '../../scripts/stack/paths';
 import { waitFor } from './wait';
 
@@ -55,13 +55,14 @@ export class Kube {
   /**
    * `updateStrategy`: StatefulSet/DaemonSet only (default RollingUpdate). `templateAnnotations`:
    * pod-template annotations it starts with (e.g. the versions of an earlier rotation).
+   * `strategy`: a Rollout's `spec.strategy` (default a canary without steps).
    */
   async createWorkload(
     kind: WorkloadKind,
     namespace: string,
     name: string,
     labels: Record<string, string>,
-    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string> } = {},
+    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string>; strategy?: Record<string, unknown> } = {},
   ): Promise<void> {
     const template = {
       metadata: { labels: { ...labels, 'workload-name': name }, ...(opts.templateAnnotations ? { annotations: opts.templateAnnotations } : {}) },
@@ -73,6 +74,14 @@ export class Kube {
       await this.apps.createNamespacedDeployment(namespace, {
         metadata,
         spec: { replicas: opts.replicas ?? 1, selector, template, paused: opts.paused ?? false, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
+      });
+    } else if (kind === 'Rollout') {
+      const { group, version, plural } = ROLLOUT_API;
+      await this.custom.createNamespacedCustomObject(group, version, namespace, plural, {
+        apiVersion: `${group}/${version}`,
+        kind: 'Rollout',
+        metadata,
+        spec: { replicas: opts.replicas ?? 1, selector, template, strategy: opts.strategy ?? { canary: {} } },
       });
     } else if (kind === 'StatefulSet') {
       const updateStrategy = opts.updateStrategy ? { updateStrategy: { type: opts.updateStrategy } } : {};
@@ -86,12 +95,13 @@ export class Kube {
   async readWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<{ metadata?: k8s.V1ObjectMeta; spec?: { template?: k8s.V1PodTemplateSpec }; status?: Record<string, unknown> }> {
     if (kind === 'Deployment') return (await this.apps.readNamespacedDeployment(name, namespace)).body as never;
     if (kind === 'StatefulSet') return (await this.apps.readNamespacedStatefulSet(name, namespace)).body as never;
+    if (kind === 'Rollout') return (await this.custom.getNamespacedCustomObject(ROLLOUT_API.group, ROLLOUT_API.version, namespace, ROLLOUT_API.plural, name)).body as never;
     return (await this.apps.readNamespacedDaemonSet(name, namespace)).body as never;
   }
 
-  /** The secret versions the operator recorded on the pod template. */
+  /** The secret versions the operator recorded (on the pod template; on a Rollout, on the Rollout itself). */
   async appliedVersions(kind: WorkloadKind, namespace: string, name: string): Promise<Record<string, string>> {
-    return parseAppliedVersions((await this.readWorkload(kind, namespace, name)).spec?.template?.metadata?.annotations);
+    return parseAppliedVersions(recordedAnnotations(kind, (await this.readWorkload(kind, namespace, name)) as never));
   }
 
   async templateAnnotation(kind: WorkloadKind, namespace: string, name: string): Promise<string | undefined> {

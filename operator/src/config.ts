@@ -48,6 +48,12 @@ export interface Config {
   readonly allowedRegions: readonly string[];
   /** Rotation notifications to a webhook (notify/webhook.ts); absent without NOTIFY_WEBHOOK_URL. */
   readonly notify?: NotifyConfig;
+  /**
+   * Argo Rollouts' Rollout is a workload kind: listed and restarted (spec.restartAt)
+   * where its CRD is installed. Off: the operator never lists or patches a Rollout, and
+   * refuses a mapping that names the kind.
+   */
+  readonly argoRollouts: boolean;
   readonly leaderElection: {
     readonly enabled: boolean;
     readonly leaseName: string;
@@ -108,6 +114,7 @@ export const DEFAULTS = {
   SQS_COALESCE_WINDOW_MS: 1000,
   RESYNC_INTERVAL_SECONDS: 300,
   DRIFT_CHECK_INTERVAL_SECONDS: 300,
+  ARGO_ROLLOUTS_ENABLED: false,
   LEADER_ELECTION: true,
   LEASE_NAME: OPERATOR_NAME,
   LEASE_DURATION_SECONDS: 15,
@@ -174,6 +181,7 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
     allowedAccountIds: list(env, 'ALLOWED_ACCOUNT_IDS', /^\d{12}$/),
     allowedRegions: list(env, 'ALLOWED_REGIONS', /^[a-z]{2}(-[a-z]+)+-\d+$/),
     ...notifyConfig(env),
+    argoRollouts: bool(env, 'ARGO_ROLLOUTS_ENABLED', DEFAULTS.ARGO_ROLLOUTS_ENABLED),
     leaderElection: {
       enabled: leaderElection,
       leaseName: optional(env, 'LEASE_NAME') ?? DEFAULTS.LEASE_NAME,

@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { kubeAgent, withAgent } from './kube/connections';
+import { ServedCache, servesResource } from './kube/discovery';
 import { EventRecorder } from './kube/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout, type KubeApi } from './kube/timeout';
@@ -28,12 +29,20 @@ import { SecretListing } from './secrets/listing';
 import { RecentDescriptions } from './secrets/recent';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
-import { WorkloadClient } from './workloads/adapters';
+import { WorkloadClient, type RolloutsAccess } from './workloads/adapters';
+import { ROLLOUT_API, servedKinds } from './workloads/workload';
 
 /** How long the status reconciler's baselines share one secret's description. */
 const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
 /** How long the status reconciler's mappings of one namespace share its workload lists. */
 const CENSUS_LIST_MAX_AGE_MS = 2_000;
+/**
+ * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
+ * minute; an absent one only briefly, so a CRD installed later is found before a
+ * Rollout created with it can be missed by a rotation.
+ */
+const ROLLOUTS_SERVED_MAX_AGE_MS = 60_000;
+const ROLLOUTS_ABSENT_MAX_AGE_MS = 5_000;
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -92,8 +101,21 @@ async function main(): Promise<void> {
   /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
   const guarded = <T extends KubeApi>(api: T): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), apiLimiter);
 
-  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, agent, limiter: apiLimiter, fence, writeTimeoutMs: requestMs });
-  const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)));
+  const kinds = servedKinds(config.argoRollouts);
+  const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, agent, limiter: apiLimiter, fence, writeTimeoutMs: requestMs, kinds });
+  const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)), config.argoRollouts ? rolloutsAccess() : undefined);
+  /** Argo Rollouts' API, asked whether it is served before any Rollout is listed (kube/discovery.ts). */
+  function rolloutsAccess(): RolloutsAccess {
+    const served = new ServedCache(() => apiLimiter.run(() => servesResource(kc, agent, ROLLOUT_API, requestMs)), {
+      presentMaxAgeMs: ROLLOUTS_SERVED_MAX_AGE_MS,
+      absentMaxAgeMs: ROLLOUTS_ABSENT_MAX_AGE_MS,
+      onChange: (isServed) =>
+        isServed
+          ? log.info("Argo Rollouts' Rollout API is served: selected Rollouts restart through spec.restartAt", { api: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` })
+          : log.warn("Argo Rollouts' Rollout API is not served (its CRD is not installed): mappings select no Rollout until it is", { api: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` }),
+    });
+    return { api: guarded(kc.makeApiClient(k8s.CustomObjectsApi)), served: () => served.served(), forget: () => served.forget() };
+  }
   // AWS calls get deadlines too; a long poll may take waitTimeSeconds before answering.
   const awsTimeouts = (ms: number) => ({ requestHandler: { connectionTimeout: 5_000, requestTimeout: ms, throwOnRequestTimeout: true } });
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
@@ -108,6 +130,7 @@ async function main(): Promise<void> {
     concurrency: config.maxConcurrentApiRequests,
     onBacklog: (n) => metrics.statusBacklog.set(n),
     fence,
+    kinds,
   });
   watcher.onChange((key, part) => {
     metrics.mappings.set(index.size);
@@ -222,6 +245,7 @@ async function main(): Promise<void> {
     homeAccount: config.home.account ?? '(unknown)',
     watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces.join(',') : '(all)',
     dryRun: config.dryRun,
+    workloadKinds: kinds.join(','),
     leaderElection: config.leaderElection.enabled,
     ...(le.enabled ? { leaseNamespace: le.namespace, leaseNamespaceFrom: le.namespaceFrom } : {}),
     identity,

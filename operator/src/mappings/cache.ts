@@ -5,6 +5,7 @@
  * it wrote.
  */
 import type { Logger } from '../log';
+import type { WorkloadKind } from '../workloads/workload';
 import type { MappingIndex } from './mappingIndex';
 import { appliedVersionOf, formatFieldErrors, mappingKey, normaliseMapping, type FieldError, type Mapping, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
 
@@ -23,6 +24,8 @@ export class MappingCache {
   constructor(
     private readonly index: MappingIndex,
     private readonly log: Logger,
+    /** The workload kinds the operator serves (normaliseMapping's `served`). */
+    private readonly kinds?: readonly WorkloadKind[],
   ) {}
 
   object(key: string): SecretsRotationMapping | undefined {
@@ -51,7 +54,7 @@ export class MappingCache {
     if (previous && olderThan(obj, previous)) return undefined;
     const part: ChangedPart = previous && previous.metadata.uid === obj.metadata.uid && previous.metadata.generation === obj.metadata.generation ? 'status' : 'spec';
     this.objects.set(key, slim(obj));
-    const n = normaliseMapping(obj);
+    const n = normaliseMapping(obj, this.kinds);
     if (n.ok) {
       this.invalid.delete(key);
       this.index.upsert(indexEntry(n.mapping, obj.status));

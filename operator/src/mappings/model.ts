@@ -6,7 +6,7 @@
  */
 import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
-import { WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
+import { APPS_KINDS, WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
 
 /** The API group's one home is names.ts (it prefixes the workload annotations too). */
 export { GROUP };
@@ -134,7 +134,13 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const OPERATORS: readonly string[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 
-export function normaliseMapping(obj: SecretsRotationMapping): Normalised {
+/**
+ * `served`: the kinds this operator serves (workloads/workload.ts servedKinds): a
+ * mapping without workloadKinds means them all; one naming a kind outside them is
+ * refused, so its status says why instead of the kind being skipped in silence. The
+ * default is the operator's own default (Argo Rollouts support off).
+ */
+export function normaliseMapping(obj: SecretsRotationMapping, served: readonly WorkloadKind[] = APPS_KINDS): Normalised {
   const namespace = obj.metadata?.namespace ?? '';
   const name = obj.metadata?.name ?? '';
   const key = mappingKey(namespace, name);
@@ -155,7 +161,7 @@ export function normaliseMapping(obj: SecretsRotationMapping): Normalised {
   }
 
   const selector = normaliseSelector(spec, errors);
-  const workloadKinds = normaliseKinds(spec.workloadKinds, errors);
+  const workloadKinds = normaliseKinds(spec.workloadKinds, served, errors);
 
   if (errors.length > 0 || secretId === undefined || selector === undefined) return { ok: false, key, errors };
   return {
@@ -260,18 +266,22 @@ function checkRequirement(e: unknown, field: string, errors: FieldError[]): void
   }
 }
 
-function normaliseKinds(kinds: unknown, errors: FieldError[]): readonly WorkloadKind[] {
-  if (kinds === undefined) return WORKLOAD_KINDS;
+function normaliseKinds(kinds: unknown, served: readonly WorkloadKind[], errors: FieldError[]): readonly WorkloadKind[] {
+  if (kinds === undefined) return served;
   if (!Array.isArray(kinds) || kinds.length === 0) {
     errors.push({ field: 'spec.workloadKinds', message: `must be a non-empty list of ${WORKLOAD_KINDS.join(', ')}` });
-    return WORKLOAD_KINDS;
+    return served;
   }
   const bad = kinds.filter((k) => !(WORKLOAD_KINDS as readonly unknown[]).includes(k));
   if (bad.length > 0) {
     errors.push({ field: 'spec.workloadKinds', message: `unsupported kind ${JSON.stringify(bad[0])}; supported: ${WORKLOAD_KINDS.join(', ')}` });
   }
+  const unserved = WORKLOAD_KINDS.filter((k) => kinds.includes(k) && !served.includes(k));
+  if (unserved.length > 0) {
+    errors.push({ field: 'spec.workloadKinds', message: `${unserved.join(', ')} is not served by this operator: its Argo Rollouts support is off (chart value argoRollouts.enabled, ARGO_ROLLOUTS_ENABLED)` });
+  }
   // Keep the table's order so plans are deterministic whatever order the user wrote.
-  return WORKLOAD_KINDS.filter((k) => kinds.includes(k));
+  return served.filter((k) => kinds.includes(k));
 }
 
 /** The selector in the API server's `labelSelector` query syntax. */

@@ -9,6 +9,7 @@ import { errorMessage, type Logger } from '../log';
 import type { RotationStatusPort } from '../rotation/ports';
 import type { SecretDescriber } from '../secrets/describer';
 import { inOwnRegion } from '../secrets/secretId';
+import type { WorkloadKind } from '../workloads/workload';
 import type { WorkloadCensus } from './census';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
 import { appliedVersionOf, formatFieldErrors, normaliseMapping, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
@@ -43,6 +44,8 @@ export class StatusReconciler implements RotationStatusPort {
       onBacklog?: (waiting: number) => void;
       /** Reconciles run as work of the term they were activated for. */
       fence?: Fence;
+      /** The workload kinds the operator serves (mappings/model.ts normaliseMapping). */
+      kinds?: readonly WorkloadKind[];
     },
   ) {}
 
@@ -125,7 +128,7 @@ export class StatusReconciler implements RotationStatusPort {
     const obj = this.opts.watcher.object(key);
     if (!obj) return true;
     const generation = obj.metadata.generation;
-    const n = normaliseMapping(obj);
+    const n = normaliseMapping(obj, this.opts.kinds);
     const now = this.now();
     if (!n.ok) {
       return this.opts.watcher.patchStatus(key, (cur) => {

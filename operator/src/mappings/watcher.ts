@@ -13,6 +13,7 @@ import type { Limiter } from '../kube/limit';
 import { K8S_TIMEOUT_MS, withTimeout } from '../kube/timeout';
 import type { Fence } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
+import type { WorkloadKind } from '../workloads/workload';
 import { MappingCache, type ChangedPart, type MappingEventType } from './cache';
 import type { MappingIndex } from './mappingIndex';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, mappingKey, type FieldError, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
@@ -32,6 +33,8 @@ export interface WatcherOptions {
   readonly fence?: Fence;
   /** Deadline of one status write (ms). */
   readonly writeTimeoutMs?: number;
+  /** The workload kinds the operator serves (mappings/model.ts normaliseMapping). */
+  readonly kinds?: readonly WorkloadKind[];
 }
 
 type ChangeListener = (key: string, part: ChangedPart) => void;
@@ -53,7 +56,7 @@ export class MappingWatcher extends Operator {
       this.kubeConfig = opts.kubeConfig;
       this.k8sApi = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
     }
-    this.cache = new MappingCache(opts.index, opts.log);
+    this.cache = new MappingCache(opts.index, opts.log, opts.kinds);
     this.writer = new StatusWriter({ cache: this.cache, send: (obj, patch) => this.sendStatus(obj, patch), limiter: opts.limiter, fence: opts.fence });
   }
 

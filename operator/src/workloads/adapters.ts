@@ -1,50 +1,91 @@
 /**
  * The workload kinds differ only in how they are listed, patched and paused,
  * so they are one small table of adapters. A restart is what `kubectl rollout
- * restart` does: a pod-template annotation changes, the controller rolls the pods.
+ * restart` does: a pod-template annotation changes, the controller rolls the pods;
+ * for an Argo Rollouts Rollout, what `kubectl argo rollouts restart` does
+ * (spec.restartAt; workload.ts says why and shows each patch).
  */
 import * as k8s from '@kubernetes/client-node';
 import { OPERATOR_NAME } from '../names';
-import { parseAppliedVersions, recordsAll, restartPatch, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
+import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 
 const FIELD_MANAGER = OPERATOR_NAME;
 
-interface PodTemplateOwner {
+interface WorkloadObject {
   metadata?: k8s.V1ObjectMeta;
   spec?: { template?: k8s.V1PodTemplateSpec; paused?: boolean; updateStrategy?: { type?: string } };
 }
 
 interface Adapter {
-  list(api: k8s.AppsV1Api, namespace: string, labelSelector?: string, fieldSelector?: string): Promise<PodTemplateOwner[]>;
-  patch(api: k8s.AppsV1Api, namespace: string, name: string, body: object): Promise<unknown>;
-  rollout(obj: PodTemplateOwner): Rollout;
+  list(namespace: string, labelSelector?: string, fieldSelector?: string): Promise<WorkloadObject[]>;
+  patch(namespace: string, name: string, body: object): Promise<unknown>;
 }
 
 /** StatefulSets and DaemonSets with `updateStrategy: OnDelete` roll a pod only when it is deleted. */
-const byUpdateStrategy = (obj: PodTemplateOwner): Rollout => (obj.spec?.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'Rolling');
+const byUpdateStrategy = (obj: WorkloadObject): Rollout => (obj.spec?.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'Rolling');
 
-const PATCH_OPTIONS = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_STRATEGIC_MERGE_PATCH } };
-
-export const ADAPTERS: Readonly<Record<WorkloadKind, Adapter>> = {
-  Deployment: {
-    list: async (api, ns, sel, fields) => (await api.listNamespacedDeployment(ns, undefined, undefined, undefined, fields, sel)).body.items,
-    patch: (api, ns, name, body) =>
-      api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_OPTIONS),
-    rollout: (obj) => (obj.spec?.paused === true ? 'Paused' : 'Rolling'),
-  },
-  StatefulSet: {
-    list: async (api, ns, sel, fields) => (await api.listNamespacedStatefulSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
-    patch: (api, ns, name, body) =>
-      api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_OPTIONS),
-    rollout: byUpdateStrategy,
-  },
-  DaemonSet: {
-    list: async (api, ns, sel, fields) => (await api.listNamespacedDaemonSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
-    patch: (api, ns, name, body) =>
-      api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_OPTIONS),
-    rollout: byUpdateStrategy,
-  },
+/**
+ * How a restart reaches each kind's pods. Pure. A Rollout restarts whatever its pause:
+ * Argo Rollouts' restart does not wait for a resume (it waits only for its ReplicaSets
+ * to be fully available).
+ */
+export const ROLLOUT_OF: Readonly<Record<WorkloadKind, (obj: WorkloadObject) => Rollout>> = {
+  Deployment: (obj) => (obj.spec?.paused === true ? 'Paused' : 'Rolling'),
+  StatefulSet: byUpdateStrategy,
+  DaemonSet: byUpdateStrategy,
+  Rollout: () => 'Rolling',
 };
+
+const STRATEGIC_MERGE = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_STRATEGIC_MERGE_PATCH } };
+const MERGE = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } };
+
+function appsAdapters(api: k8s.AppsV1Api): Record<'Deployment' | 'StatefulSet' | 'DaemonSet', Adapter> {
+  return {
+    Deployment: {
+      list: async (ns, sel, fields) => (await api.listNamespacedDeployment(ns, undefined, undefined, undefined, fields, sel)).body.items,
+      patch: (ns, name, body) => api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE),
+    },
+    StatefulSet: {
+      list: async (ns, sel, fields) => (await api.listNamespacedStatefulSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
+      patch: (ns, name, body) => api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE),
+    },
+    DaemonSet: {
+      list: async (ns, sel, fields) => (await api.listNamespacedDaemonSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
+      patch: (ns, name, body) => api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE),
+    },
+  };
+}
+
+/** Argo Rollouts' API as the operator uses it: whether it is served (kube/discovery.ts), and the custom objects client. */
+export interface RolloutsAccess {
+  readonly api: k8s.CustomObjectsApi;
+  /** Whether the API server serves Rollouts now (their CRD is installed). */
+  served(): Promise<boolean>;
+  /** A list found them not served after all (the CRD was removed): ask again next time. */
+  forget(): void;
+}
+
+/**
+ * Rollouts where their CRD is installed; where it is not, there is no Rollout to
+ * restart, so none is listed (and no list is sent).
+ */
+function rolloutAdapter(access: RolloutsAccess): Adapter {
+  const { group, version, plural } = ROLLOUT_API;
+  return {
+    list: async (ns, sel, fields) => {
+      if (!(await access.served())) return [];
+      try {
+        const res = await access.api.listNamespacedCustomObject(group, version, ns, plural, undefined, undefined, undefined, fields, sel);
+        return (res.body as { items?: WorkloadObject[] }).items ?? [];
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+        access.forget();
+        return [];
+      }
+    },
+    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, MERGE),
+  };
+}
 
 /** What a restart did: patched (with how the pods take it), or found the versions already there. */
 export type RestartOutcome = { readonly patched: true; readonly rollout: Rollout } | { readonly patched: false };
@@ -53,7 +94,12 @@ export type RestartOutcome = { readonly patched: true; readonly rollout: Rollout
 const CONFLICT_ATTEMPTS = 3;
 
 export class WorkloadClient {
-  constructor(private readonly api: k8s.AppsV1Api) {}
+  private readonly adapters: Partial<Record<WorkloadKind, Adapter>>;
+
+  /** Without `rollouts` (Argo Rollouts support off) the client has no way to touch a Rollout. */
+  constructor(apps: k8s.AppsV1Api, rollouts?: RolloutsAccess) {
+    this.adapters = { ...appsAdapters(apps), ...(rollouts ? { Rollout: rolloutAdapter(rollouts) } : {}) };
+  }
 
   async list(kind: WorkloadKind, namespace: string, labelSelector: string): Promise<WorkloadState[]> {
     return this.states(kind, namespace, labelSelector);
@@ -61,7 +107,7 @@ export class WorkloadClient {
 
   /** The labels of every workload of `kind` in `namespace` (for counting what selectors match). */
   async labels(kind: WorkloadKind, namespace: string): Promise<Readonly<Record<string, string>>[]> {
-    const items = await ADAPTERS[kind].list(this.api, namespace);
+    const items = await this.adapter(kind).list(namespace);
     return items.filter((o) => o.metadata?.name && !o.metadata.deletionTimestamp).map((o) => o.metadata?.labels ?? {});
   }
 
@@ -76,7 +122,7 @@ export class WorkloadClient {
       if (!state) throw new Error(`${w.kind} ${w.namespace}/${w.name} no longer exists`);
       if (recordsAll(state.appliedVersions, versions)) return { patched: false };
       try {
-        await ADAPTERS[w.kind].patch(this.api, w.namespace, w.name, restartPatch(state.appliedVersions, versions, now, state.resourceVersion));
+        await this.adapter(w.kind).patch(w.namespace, w.name, restartPatch(w.kind, state.appliedVersions, versions, now, state.resourceVersion));
         return { patched: true, rollout: state.rollout };
       } catch (err) {
         if ((err as { statusCode?: number }).statusCode !== 409 || attempt >= CONFLICT_ATTEMPTS) throw err;
@@ -85,18 +131,24 @@ export class WorkloadClient {
     }
   }
 
+  private adapter(kind: WorkloadKind): Adapter {
+    const adapter = this.adapters[kind];
+    // Mappings naming a kind the operator does not serve are refused before they get here (mappings/model.ts).
+    if (!adapter) throw new Error(`${kind} is not served by this operator (Argo Rollouts support is off)`);
+    return adapter;
+  }
+
   private async states(kind: WorkloadKind, namespace: string, labelSelector?: string, fieldSelector?: string): Promise<WorkloadState[]> {
-    const adapter = ADAPTERS[kind];
-    const items = await adapter.list(this.api, namespace, labelSelector, fieldSelector);
+    const items = await this.adapter(kind).list(namespace, labelSelector, fieldSelector);
     return items
       .filter((o) => o.metadata?.name && !o.metadata.deletionTimestamp)
       .map((o) => ({
         kind,
         namespace,
         name: o.metadata!.name!,
-        rollout: adapter.rollout(o),
+        rollout: ROLLOUT_OF[kind](o),
         ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
-        appliedVersions: parseAppliedVersions(o.spec?.template?.metadata?.annotations),
+        appliedVersions: parseAppliedVersions(recordedAnnotations(kind, o)),
       }));
   }
 }

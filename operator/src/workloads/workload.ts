@@ -4,8 +4,22 @@
  */
 import { GROUP } from '../names';
 
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+/** The apps/v1 kinds every cluster serves. */
+export const APPS_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+/**
+ * Every kind a mapping may name (the CRD's enum). Argo Rollouts' Rollout only where the
+ * operator has it on (ARGO_ROLLOUTS_ENABLED): otherwise it never lists or patches one.
+ */
+export const WORKLOAD_KINDS = [...APPS_KINDS, 'Rollout'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Where Argo Rollouts serves its Rollout: a custom resource, there only where its CRD is installed. */
+export const ROLLOUT_API = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
+
+/** The kinds this operator serves; a mapping without workloadKinds means all of them. */
+export function servedKinds(argoRollouts: boolean): readonly WorkloadKind[] {
+  return argoRollouts ? WORKLOAD_KINDS : APPS_KINDS;
+}
 
 /** When the operator last rolled the workload. */
 export const RESTARTED_AT_ANNOTATION = `${GROUP}/restartedAt`;
@@ -47,26 +61,65 @@ export function parseAppliedVersions(annotations: Readonly<Record<string, string
 }
 
 /**
+ * Where a kind keeps the record of what it was restarted for, and so where a restart
+ * writes it:
+ * - Deployment, StatefulSet, DaemonSet: on the pod template. Changing the template is
+ *   what rolls the pods (as `kubectl rollout restart` does), through the workload's own
+ *   update strategy.
+ * - Rollout: on the Rollout's own metadata. Its template is left alone: a template
+ *   change is a new revision to Argo Rollouts (canary steps, analysis, a blue-green
+ *   switch) for what is only a restart. The Rollout is restarted through `spec.restartAt`
+ *   instead (Argo Rollouts' own restart, `kubectl argo rollouts restart`).
+ */
+export function recordedAnnotations(
+  kind: WorkloadKind,
+  obj: { metadata?: { annotations?: Readonly<Record<string, string>> }; spec?: { template?: { metadata?: { annotations?: Readonly<Record<string, string>> } } } },
+): Readonly<Record<string, string>> | undefined {
+  return kind === 'Rollout' ? obj.metadata?.annotations : obj.spec?.template?.metadata?.annotations;
+}
+
+/**
  * The patch that rolls a workload and records the versions it now runs. With the
  * resourceVersion the workload was read at, the API server refuses it (409) if the
  * workload changed since: two patches built from the same old annotation can then
  * never drop each other's keys.
+ *
+ * The patch shapes, exactly (an admission policy limiting what the operator may change
+ * in a workload allows these and nothing else):
+ * - Deployment, StatefulSet, DaemonSet, a strategic merge patch:
+ *     {metadata: {resourceVersion}, spec: {template: {metadata: {annotations:
+ *       {RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION}}}}}
+ * - Rollout (argoproj.io/v1alpha1), a JSON merge patch (a custom resource has no
+ *   strategic merge):
+ *     {metadata: {resourceVersion, annotations: {RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION}},
+ *      spec: {restartAt}}
+ *   `restartAt` is RFC 3339 in whole seconds (the field's resolution), the second after
+ *   `now` (see rolloutRestartAt).
  */
-export function restartPatch(applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>, now: Date, resourceVersion?: string): object {
+export function restartPatch(kind: WorkloadKind, applied: Readonly<Record<string, string>>, versions: Readonly<Record<string, string>>, now: Date, resourceVersion?: string): object {
   const merged = Object.fromEntries(Object.entries({ ...applied, ...versions }).sort(([a], [b]) => a.localeCompare(b)));
-  return {
-    ...(resourceVersion ? { metadata: { resourceVersion } } : {}),
-    spec: {
-      template: {
-        metadata: {
-          annotations: {
-            [RESTARTED_AT_ANNOTATION]: now.toISOString(),
-            [SECRET_VERSIONS_ANNOTATION]: JSON.stringify(merged),
-          },
-        },
-      },
-    },
+  const annotations = {
+    [RESTARTED_AT_ANNOTATION]: now.toISOString(),
+    [SECRET_VERSIONS_ANNOTATION]: JSON.stringify(merged),
   };
+  const precondition = resourceVersion ? { resourceVersion } : {};
+  if (kind === 'Rollout') return { metadata: { ...precondition, annotations }, spec: { restartAt: rolloutRestartAt(now) } };
+  return {
+    ...(resourceVersion ? { metadata: precondition } : {}),
+    spec: { template: { metadata: { annotations } } },
+  };
+}
+
+/**
+ * The `spec.restartAt` that restarts every pod a Rollout ran at `now`. Argo Rollouts
+ * replaces the pods whose creationTimestamp is strictly before restartAt, both in whole
+ * seconds: `now` itself, truncated, would spare a pod started earlier within the same
+ * second. The next whole second spares none of them; a pod started in the rest of this
+ * second is replaced too (harmless), and the controller waits for a restartAt that is
+ * still ahead (under a second).
+ */
+export function rolloutRestartAt(now: Date): string {
+  return new Date((Math.floor(now.getTime() / 1000) + 1) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 /** Whether every version in `versions` is already recorded in `applied`. */

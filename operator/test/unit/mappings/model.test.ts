@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { normaliseMapping, selectorToQuery, WORKLOAD_RESULTS, type SecretsRotationMapping } from '../../../src/mappings/model';
-import { WORKLOAD_KINDS } from '../../../src/workloads/workload';
+import { APPS_KINDS, WORKLOAD_KINDS, servedKinds } from '../../../src/workloads/workload';
 import { MAX_RECORDED_WORKLOADS } from '../../../src/rotation/summary';
 
 const meta = { name: 'm', namespace: 'team-a', uid: 'u1', generation: 3 };
@@ -27,7 +27,29 @@ describe('normaliseMapping', () => {
     if (!n.ok) throw new Error(JSON.stringify(n.errors));
     expect(n.mapping.secret.raw).toBe('eks-controller-test-secret');
     expect(n.mapping.selector).toEqual({ matchLabels: { environment: 'operatortest' } });
-    expect(n.mapping.workloadKinds).toEqual(WORKLOAD_KINDS);
+    expect(n.mapping.workloadKinds).toEqual(APPS_KINDS);
+  });
+
+  describe('Argo Rollouts', () => {
+    const spec = { secretId: 's', selector: { matchLabels: { a: 'b' } } };
+
+    it('a mapping without workloadKinds means every kind the operator serves: Rollout too once its support is on', () => {
+      const off = normaliseMapping(make(spec));
+      const on = normaliseMapping(make(spec), servedKinds(true));
+      expect(off.ok && off.mapping.workloadKinds).toEqual(['Deployment', 'StatefulSet', 'DaemonSet']);
+      expect(on.ok && on.mapping.workloadKinds).toEqual(WORKLOAD_KINDS);
+    });
+
+    it('accepts a mapping naming Rollout when the support is on', () => {
+      const n = normaliseMapping(make({ ...spec, workloadKinds: ['Rollout', 'Deployment'] }), servedKinds(true));
+      expect(n.ok && n.mapping.workloadKinds).toEqual(['Deployment', 'Rollout']);
+    });
+
+    it("refuses a mapping naming Rollout when the support is off, saying how to turn it on (its Deployments too: the status says why)", () => {
+      expect(errorsOf({ ...spec, workloadKinds: ['Deployment', 'Rollout'] })).toEqual([
+        { field: 'spec.workloadKinds', message: 'Rollout is not served by this operator: its Argo Rollouts support is off (chart value argoRollouts.enabled, ARGO_ROLLOUTS_ENABLED)' },
+      ]);
+    });
   });
 
   it('the PoC and v1 forms normalise to the same mapping', () => {

@@ -1,0 +1,88 @@
+/**
+ * Argo Rollouts on the local stack: its CRDs (from its Go module, copied into the
+ * toolchain cache by scripts/toolchain/build.sh) applied to the stack's API server, and
+ * its controller (built from the same module) run as a host process with the stack's
+ * admin kubeconfig, so a Rollout's pods really roll on the kwok nodes. Started by the
+ * test file that needs it, stopped (and waited for) by `stop()`, which also removes
+ * the CRDs, leaving the stack as it was.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
+import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
+import type { E2eContext } from './context';
+import { freePort } from './moto';
+import { kubectl } from './scenario';
+import { waitFor } from './wait';
+
+export interface ArgoRollouts {
+  readonly logFile: string;
+  /** Stops the controller (waiting until it is gone) and deletes the CRDs. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+async function argoTools(): Promise<{ controller: string; crdFiles: string[] }> {
+  const t = await resolveToolchain({ only: ['argo-rollouts'], onProgress: () => undefined });
+  if (!t.argoRolloutsController || !t.argoRolloutsCrdsDir) throw new Error('scripts/toolchain/build.sh printed no ARGO_ROLLOUTS_CONTROLLER_BIN / ARGO_ROLLOUTS_CRDS_DIR');
+  const dir = t.argoRolloutsCrdsDir;
+  const crdFiles = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(dir, f));
+  if (crdFiles.length === 0) throw new Error(`no CRD files in ${dir}`);
+  return { controller: t.argoRolloutsController, crdFiles };
+}
+
+/** The CRDs' names (`rollouts.argoproj.io`, …) in the files. */
+function crdNames(files: string[]): string[] {
+  return files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/^kind: CustomResourceDefinition\nmetadata:\n(?:\s+.*\n)*?\s+name: (\S+)/gm)].map((m) => m[1]));
+}
+
+/** Removes Argo Rollouts' CRDs (and so every Rollout) and waits until they are gone. */
+export async function removeArgoRolloutsCrds(ctx: E2eContext): Promise<void> {
+  const { crdFiles } = await argoTools();
+  const names = crdNames(crdFiles);
+  if (names.length === 0) throw new Error('found no CRD names in the Argo Rollouts CRD files');
+  await kubectl(ctx, ['delete', 'crd', '--ignore-not-found', '--wait=true', '--timeout=60s', ...names]);
+  await waitFor('Argo Rollouts CRDs gone', async () => (await kubectl(ctx, ['get', 'crd', ...names, '--ignore-not-found', '-o', 'name'])).stdout.trim() === '', { timeoutMs: 60_000 });
+}
+
+/** Applies the CRDs, waits for them to be served, then starts the controller and waits until it is healthy. */
+export async function startArgoRollouts(ctx: E2eContext): Promise<ArgoRollouts> {
+  const { controller, crdFiles } = await argoTools();
+  for (const f of crdFiles) {
+    // Large CRDs: server-side apply (a client-side apply's last-applied annotation would be too big).
+    const r = await kubectl(ctx, ['apply', '--server-side', '--force-conflicts', '-f', f]);
+    if (r.code !== 0) throw new Error(`kubectl apply ${f}: ${r.stderr}`);
+  }
+  const names = crdNames(crdFiles);
+  const wait = await kubectl(ctx, ['wait', '--for=condition=Established', '--timeout=60s', ...names.map((n) => `crd/${n}`)]);
+  if (wait.code !== 0) throw new Error(`Argo Rollouts CRDs not established: ${wait.stderr}`);
+
+  const paths = stackPaths();
+  fs.mkdirSync(paths.logs, { recursive: true });
+  const logFile = path.join(paths.logs, 'argo-rollouts-controller.log');
+  const [metricsPort, healthzPort] = [await freePort(), await freePort()];
+  // One instance, no election: nothing else runs it on this stack. Its own ports, free ones.
+  const proc = spawnDetached(controller, ['--kubeconfig', ctx.env.KUBECONFIG, '--leader-elect=false', `--metricsPort=${metricsPort}`, `--healthzPort=${healthzPort}`, '--logformat=json', '--loglevel=info'], { logFile });
+  let stopped = false;
+  const stopController = () => stopProcessGroup(proc.pid, proc.startTime, { graceMs: 10_000, name: 'argo-rollouts controller' });
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await stopController();
+    await removeArgoRolloutsCrds(ctx);
+  };
+  try {
+    await pollUntil(
+      `the Argo Rollouts controller to answer /healthz on ${healthzPort}`,
+      async () => {
+        if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('the Argo Rollouts controller exited'));
+        const res = await fetch(`http://127.0.0.1:${healthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        return res.ok;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\n${tailFile(logFile, 20)}`);
+  }
+  return { logFile, stop };
+}
