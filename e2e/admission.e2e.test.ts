@@ -94,6 +94,29 @@ describe('restartOnly policy (on by default)', () => {
     const admin = await kubectl(s.ctx, ['set', 'image', 'deployment/target', '-n', ns, 'app=nginx:1.28']);
     expect({ code: admin.code, stderr: admin.stderr }).toEqual({ code: 0, stderr: '' });
   });
+
+  test("a workload of about 1 MB (near the API server's request limit) is restarted within the policy's CEL cost budget", async () => {
+    const [ns] = s.namespaces;
+    const env = Array.from({ length: 4000 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(240) }));
+    const big = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'big', namespace: ns, labels: { app: 'big' } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'big' } },
+        template: { metadata: { labels: { app: 'big' } }, spec: { containers: [{ name: 'app', image: 'nginx:1.27', env }] } },
+      },
+    };
+    const body = JSON.stringify(big);
+    expect(body.length).toBeGreaterThan(1_000_000);
+    const made = await kubectlStdin(s.ctx, ['create', '-f', '-'], body);
+    expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: '' });
+    const restart = await patchAsOperator(s.ctx, s.release, ns, 'big', templateAnnotations({ [RESTARTED_AT_ANNOTATION]: new Date().toISOString() }));
+    expect({ code: restart.code, stderr: restart.stderr }).toEqual({ code: 0, stderr: '' });
+    const changed = await patchAsOperator(s.ctx, s.release, ns, 'big', { spec: { template: { spec: { containers: [{ name: 'app', image: 'attacker/shell:latest' }] } } } });
+    expect(changed.stderr).toContain('this request changes spec.template.spec');
+  });
 });
 
 describe('without the restartOnly policy', () => {
