@@ -255,7 +255,8 @@ operator/test/unit/chartDefaults.test.ts holds this copy to it), as a YAML list.
 The workloads the operator restarts, as admission rules: the objects and their
 subresources, every operation (RBAC grants only patch; the policy refuses the rest
 even if someone grants more). A kind the operator learns to restart is one more
-rule here.
+rule here; the policy's CEL already knows how Argo Rollouts' Rollout is restarted
+(rule: apiGroups argoproj.io, resources rollouts and rollouts/*, when argoRollouts.enabled).
 */}}
 {{- define "sro.restartableResourceRules" -}}
 - apiGroups: ["apps"]
