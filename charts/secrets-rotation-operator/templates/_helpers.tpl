@@ -225,11 +225,14 @@ to change.
 Admission policies (admissionPolicies.*): ValidatingAdmissionPolicy is served as
 admissionregistration.k8s.io/v1 from Kubernetes 1.30. A policy that is asked for
 and cannot be installed fails the render instead of silently not being there.
-Called with (list $ "<the value that asked for it>").
+The cluster's discovery names the kind; `helm template` knows no kinds (only
+group/versions), so the Kubernetes version decides there (Helm's default, or
+--kube-version). Called with (list $ "<the value that asked for it>").
 */}}
 {{- define "sro.requireAdmissionPolicies" -}}
 {{- $root := index . 0 }}
-{{- if not ($root.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") }}
+{{- $served := $root.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}
+{{- if not (or $served (semverCompare ">=1.30.0-0" $root.Capabilities.KubeVersion.Version)) }}
 {{- fail (printf "%s needs ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30 or later), which this cluster does not serve: upgrade the cluster or set %s=false" (index . 1) (index . 1)) }}
 {{- end }}
 {{- end }}
