@@ -126,6 +126,8 @@ describe('install and uninstall', () => {
         ['role', `${name}-leader-election`, '-n', ns],
         ['clusterrole', name],
         ['clusterrolebinding', name],
+        ['validatingadmissionpolicy', `${name}-restart-only`],
+        ['validatingadmissionpolicybinding', `${name}-restart-only`],
       ];
       for (const args of made) expect([args.join(' '), (await kubectl(ctx, ['get', ...args])).code]).toEqual([args.join(' '), 0]);
       await helm(ctx, ['uninstall', name, '--namespace', ns, '--wait']);

@@ -4,3 +4,9 @@
 export const OPERATOR_NAME = 'secrets-rotation-operator';
 /** The SecretsRotationMapping API group; also the prefix of the annotations the operator writes. */
 export const GROUP = 'awssecretsoperator.secretoperator';
+/**
+ * The Namespace annotation listing the secret name prefixes a namespace may map
+ * (comma-separated). Read by the chart's admission policy (admissionPolicies.secretPrefixes),
+ * not by the operator; said here so the chart's copy is checked against it.
+ */
+export const ALLOWED_SECRET_PREFIXES_ANNOTATION = `${GROUP}/allowed-secret-prefixes`;

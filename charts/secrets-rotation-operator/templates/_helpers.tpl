@@ -224,3 +224,61 @@ to change.
   {{- fail "serviceMonitor.enabled needs service.enabled: the ServiceMonitor scrapes the metrics Service" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Admission policies (admissionPolicies.*): ValidatingAdmissionPolicy is served as
+admissionregistration.k8s.io/v1 from Kubernetes 1.30. A policy that is asked for
+and cannot be installed fails the render instead of silently not being there.
+The cluster's discovery names the kind; `helm template` knows no kinds (only
+group/versions), so the Kubernetes version decides there (Helm's default, or
+--kube-version). Called with (list $ "<the value that asked for it>").
+*/}}
+{{- define "sro.requireAdmissionPolicies" -}}
+{{- $root := index . 0 }}
+{{- $served := $root.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}
+{{- if not (or $served (semverCompare ">=1.30.0-0" $root.Capabilities.KubeVersion.Version)) }}
+{{- fail (printf "%s needs ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30 or later), which this cluster does not serve: upgrade the cluster or set %s=false" (index . 1) (index . 1)) }}
+{{- end }}
+{{- end }}
+
+{{- define "sro.restartOnlyPolicyName" -}}
+{{- printf "%s-restart-only" (include "sro.fullname" .) }}
+{{- end }}
+
+{{- define "sro.secretPrefixesPolicyName" -}}
+{{- printf "%s-secret-prefixes" (include "sro.fullname" .) }}
+{{- end }}
+
+{{/*
+The pod-template annotations a restart writes (operator/src/workloads/workload.ts;
+operator/test/unit/chartDefaults.test.ts holds this copy to it), as a YAML list.
+*/}}
+{{- define "sro.restartAnnotations" -}}
+- awssecretsoperator.secretoperator/restartedAt
+- awssecretsoperator.secretoperator/secret-versions
+{{- end }}
+
+{{/*
+The workloads the operator restarts, as admission rules: the objects and their
+subresources, every operation (RBAC grants only patch; the policy refuses the rest
+even if someone grants more). A kind the operator learns to restart is one more
+rule here; the policy's CEL already knows how Argo Rollouts' Rollout is restarted
+(rule: apiGroups argoproj.io, resources rollouts and rollouts/*, when argoRollouts.enabled).
+*/}}
+{{- define "sro.restartableResourceRules" -}}
+- apiGroups: ["apps"]
+  apiVersions: ["*"]
+  resources: ["deployments", "deployments/*", "statefulsets", "statefulsets/*", "daemonsets", "daemonsets/*"]
+  operations: ["CREATE", "UPDATE", "DELETE"]
+{{- if .Values.argoRollouts.enabled }}
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  resources: ["rollouts", "rollouts/*"]
+  operations: ["CREATE", "UPDATE", "DELETE"]
+{{- end }}
+{{- end }}
+
+{{/* The Namespace annotation that lists the secret name prefixes a namespace may map (operator/src/names.ts). */}}
+{{- define "sro.allowedSecretPrefixesAnnotation" -}}
+awssecretsoperator.secretoperator/allowed-secret-prefixes
+{{- end }}

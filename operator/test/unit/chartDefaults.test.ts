@@ -1,13 +1,15 @@
 /**
  * The chart and the binary state some facts twice: values.yaml's defaults (the chart
  * passes them to the container even when the user sets nothing) and the CRD's
- * workload kinds. These tests hold each copy to the operator's own source.
+ * workload kinds; the admission policies name the annotations a restart writes. These
+ * tests hold each copy to the operator's own source.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { DEFAULTS } from '../../src/config';
-import { WORKLOAD_KINDS } from '../../src/workloads/workload';
+import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../../src/names';
+import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION, WORKLOAD_KINDS } from '../../src/workloads/workload';
 
 const CHART = path.join(__dirname, '..', '..', '..', 'charts', 'secrets-rotation-operator');
 const read = (file: string) => fs.readFileSync(path.join(CHART, file), 'utf8');
@@ -56,5 +58,23 @@ describe("the CRD's workloadKinds", () => {
       const items = s.items as { enum?: string[] };
       expect({ enum: [...(items.enum ?? [])].sort(), maxItems: s.maxItems }).toEqual({ enum: [...WORKLOAD_KINDS].sort(), maxItems: WORKLOAD_KINDS.length });
     }
+  });
+});
+
+/** The body of `{{- define "<name>" -}} ... {{- end }}` in _helpers.tpl. */
+function helper(name: string): string {
+  const m = new RegExp(`\\{\\{- define "${name.replace(/\./g, '\\.')}" -\\}\\}\\n([\\s\\S]*?)\\n\\{\\{- end \\}\\}`).exec(read('templates/_helpers.tpl'));
+  if (!m) throw new Error(`_helpers.tpl has no define "${name}"`);
+  return m[1];
+}
+
+describe("the chart's admission policies", () => {
+  it('let the operator write exactly the pod-template annotations a restart writes', () => {
+    const annotations = load(helper('sro.restartAnnotations')) as string[];
+    expect([...annotations].sort()).toEqual([RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION].sort());
+  });
+
+  it("read the namespace's allowed secret prefixes from the annotation names.ts declares", () => {
+    expect(helper('sro.allowedSecretPrefixesAnnotation')).toBe(ALLOWED_SECRET_PREFIXES_ANNOTATION);
   });
 });
