@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../operator/src/names';
 import { indexNames, parseSecretId } from '../operator/src/secrets/secretId';
 import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION } from '../operator/src/workloads/workload';
-import { CHART_DIR, helm, localValues, readRelease, uninstallChart, type Release } from './support/chart';
+import { chartSource, helm, localValues, readRelease, uninstallChart, type Release } from './support/chart';
 import { e2eContext, type E2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
 import { waitFor } from './support/wait';
@@ -136,7 +136,7 @@ describe('without the restartOnly policy', () => {
     const ns = await ctx.kube.createNamespace('vapoff-app');
     const name = `sro-vapoff-${rand(4)}`;
     try {
-      await helm(ctx, ['install', name, CHART_DIR, '--namespace', releaseNs, ...localValues(ctx), '--set', 'admissionPolicies.restartOnly.enabled=false']);
+      await helm(ctx, ['install', name, ...chartSource(ctx), '--namespace', releaseNs, ...localValues(ctx), '--set', 'admissionPolicies.restartOnly.enabled=false']);
       const release = await readRelease(ctx, name, releaseNs);
       await ctx.kube.createWorkload('Deployment', ns, 'target', { app: 'target' });
       const out = await patchAsOperator(release, ns, 'target', { spec: { template: { spec: { containers: [{ name: 'app', image: 'attacker/shell:latest' }] } } } });
@@ -186,7 +186,7 @@ spec:
     created.push(releaseNs);
     const name = `sro-vapsp-${rand(4)}`;
     await helm(ctx, [
-      'install', name, CHART_DIR, '--namespace', releaseNs, ...localValues(ctx),
+      'install', name, ...chartSource(ctx), '--namespace', releaseNs, ...localValues(ctx),
       '--set', 'admissionPolicies.secretPrefixes.enabled=true',
       '--set-string', `admissionPolicies.secretPrefixes.namespaceSelector.matchLabels.${selectorLabel}=true`,
     ]);
