@@ -12,6 +12,9 @@ import type { Mapping } from '../mappings/model';
 import { isValidSecretId, parseSecretId, secretRefsMatch, withinScope, type SecretRef, type SecretScope } from '../secrets/secretId';
 import type { PodTemplateReferences } from '../workloads/references';
 import type { WorkloadKind } from '../workloads/workload';
+import type { Origin, Refreshability } from './origin';
+
+export { ROTATION_SOURCES, type DiscoverySource, type ObjectRef, type Origin, type Refreshability, type RotationSource } from './origin';
 
 export const ESO_GROUP = 'external-secrets.io';
 /** Served versions, preferred first: v1 since ESO 0.16, v1beta1 before (and beside it there). */
@@ -19,31 +22,6 @@ export const ESO_VERSIONS = ['v1', 'v1beta1'] as const;
 export const SPC_API = { group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural: 'secretproviderclasses', kind: 'SecretProviderClass' } as const;
 /** ESO's documented convention: a change of this annotation's value makes it sync at once. */
 export const FORCE_SYNC_ANNOTATION = 'force-sync';
-
-/** Where a rotation comes from: a SecretsRotationMapping, or what discovery found. */
-export const ROTATION_SOURCES = ['mapping', 'externalsecret', 'csi'] as const;
-export type RotationSource = (typeof ROTATION_SOURCES)[number];
-export type DiscoverySource = Exclude<RotationSource, 'mapping'>;
-
-export interface ObjectRef {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid?: string;
-}
-
-export type Refreshability = { readonly ok: true } | { readonly ok: false; readonly reason: string };
-
-/** What a discovered mapping carries beyond a mapping's fields. */
-export interface Origin {
-  readonly source: DiscoverySource;
-  readonly object: ObjectRef;
-  /** What a consuming pod template names: the ExternalSecret's target Secret, or the SecretProviderClass. */
-  readonly consumedAs: { readonly secret: string } | { readonly providerClass: string };
-  /** ExternalSecret only: whether ESO syncs when asked (force-sync), and if not, why. */
-  readonly refresh?: Refreshability;
-}
 
 export interface NamedSecret {
   readonly ref: SecretRef;

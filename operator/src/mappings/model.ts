@@ -4,7 +4,7 @@
  * server; validation here repeats it so objects stored before a CRD upgrade, or a
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */
-import type { Origin } from '../discovery/model';
+import type { Origin } from '../discovery/origin';
 import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
 import { APPS_KINDS, WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';

@@ -87,7 +87,7 @@ export class Rotator {
     const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
     if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
     const { resolved, unresolved } = await this.resolve(admitted);
-    for (const id of unresolved) dispositions.set(id, 'retry');
+    for (const a of unresolved) dispositions.set(a.changeId, await this.unresolvedDisposition(a));
     signal?.throwIfAborted();
     // One message is one change: its change id is its message id.
     for (const [id, ok] of await this.rotate(resolved, signal, early)) dispositions.set(id, ok ? 'delete' : 'retry');
@@ -166,10 +166,10 @@ export class Rotator {
   /**
    * Settles each distinct secret once per batch with DescribeSecret (settleChange says
    * how); a secret outside our own region is taken as the event names it. Without an
-   * answer and without a version in the event, the change is unresolved: its message is
-   * left for redelivery.
+   * answer and without a version in the event, the change is unresolved (see
+   * unresolvedDisposition).
    */
-  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: string[] }> {
+  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
     const { describer, region, log } = this.opts;
     const described = new Map<string, Promise<SecretDescription | undefined>>();
     const describe = (c: SecretChange): Promise<SecretDescription | undefined> => {
@@ -185,14 +185,25 @@ export class Rotator {
       return p;
     };
     const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await describe(a.change)) })));
-    for (const s of settled.filter((s) => !s.resolved)) {
-      const c = s.admitted.change;
-      log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', { messageId: s.admitted.changeId, eventId: c.eventId, secret: c.secret.raw });
-    }
     return {
       resolved: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
-      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted.changeId),
+      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted),
     };
+  }
+
+  /**
+   * A change whose version could not be settled is retried, unless nothing names its
+   * secret: then no version is needed (Secrets Manager not knowing a secret nobody maps,
+   * e.g. one deleted since, must not keep its message going round until the DLQ).
+   */
+  private async unresolvedDisposition(a: AdmittedChange): Promise<Disposition> {
+    const { log } = this.opts;
+    const c = a.change;
+    const fields = { messageId: a.changeId, eventId: c.eventId, secret: c.secret.raw };
+    const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw, version: '(unknown)' });
+    if (named.mappings?.length === 0) return 'delete';
+    log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', fields);
+    return 'retry';
   }
 
   /**

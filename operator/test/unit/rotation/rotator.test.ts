@@ -349,6 +349,12 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses).toEqual([]);
   });
 
+  it('RotationSucceeded for a secret nothing names needs no version: acknowledged even when DescribeSecret fails', async () => {
+    const t = setup({ current: new Error('ResourceNotFoundException'), mappings: [mapping('web', { secretId: 'some-other-secret' })] });
+    expect((await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('delete');
+    expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NoMapping' }, value: 1 })]);
+  });
+
   it('a mapping with 1,000 workloads gets a bounded record: counts for all, at most 100 listed, failures first', async () => {
     const t = setup({ current: NATIVE_VERSION });
     for (let i = 0; i < 1000; i++) t.cluster.add(workload(`w${String(i).padStart(4, '0')}`), { app: 'web' });
