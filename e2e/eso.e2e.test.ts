@@ -6,9 +6,11 @@
  * Also guards the harness the discovery e2e builds on.
  */
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { REPO_ROOT } from '../scripts/stack/paths';
 import { e2eContext, type E2eContext } from './support/context';
 import { createAwsSecretStore, createExternalSecret, forceSync, readExternalSecret, removeEsoCrds, startEso, waitExternalSecretSynced, type Eso } from './support/eso';
-import { rand, value } from './support/scenario';
+import { kubectl, rand, value } from './support/scenario';
 import { staysFalse, waitFor } from './support/wait';
 
 jest.setTimeout(180_000);
@@ -64,4 +66,11 @@ test('ESO syncs a moto secret into a Secret, and force-sync re-syncs it after pu
   });
   expect(second.digest).toBe(digest(rotatedValue));
   expect((await readExternalSecret(ctx, ns, 'app')).spec.refreshInterval).toBe('1h');
+});
+
+test("examples/external-secrets.yaml is valid against ESO's CRDs (server-side dry run)", async () => {
+  const r = await kubectl(ctx, ['apply', '--dry-run=server', '-n', ns, '-f', path.join(REPO_ROOT, 'examples', 'external-secrets.yaml')]);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(/secretstore\.external-secrets\.io\/aws-secrets-manager created \(server dry run\)/);
+  expect(r.stdout).toMatch(/externalsecret\.external-secrets\.io\/orders-db created \(server dry run\)/);
 });
