@@ -16,7 +16,6 @@ import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
 import type { E2eContext } from './context';
 import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
-import { freePort } from './moto';
 import { waitFor } from './wait';
 
 export const ESO_GROUP = 'external-secrets.io';
@@ -46,7 +45,9 @@ export async function removeEsoCrds(ctx: E2eContext): Promise<void> {
 
 /**
  * Applies the CRDs, waits for them to be served, then starts the controller and waits
- * until it answers its liveness endpoint.
+ * until it works: the controller has no health endpoint (only the webhook and the cert
+ * controller do), so a SecretStore in a namespace of its own must become Ready (ESO read
+ * its credentials Secret and validated the store), then the namespace is deleted.
  */
 export async function startEso(ctx: E2eContext): Promise<Eso> {
   const { bin, crdFiles } = await esoTools();
@@ -55,12 +56,10 @@ export async function startEso(ctx: E2eContext): Promise<Eso> {
   const paths = stackPaths();
   fs.mkdirSync(paths.logs, { recursive: true });
   const logFile = path.join(paths.logs, 'external-secrets.log');
-  const livePort = await freePort();
   // One instance, no election (its default). The reconcilers of kinds the tests do not use
   // are off; ClusterSecretStores stay on (an ExternalSecret waits for its store's Ready).
   const args = [
     '--metrics-addr=0',
-    `--live-addr=127.0.0.1:${livePort}`,
     '--enable-cluster-external-secret-reconciler=false',
     '--enable-cluster-push-secret-reconciler=false',
     '--enable-push-secret-reconciler=false',
@@ -84,19 +83,22 @@ export async function startEso(ctx: E2eContext): Promise<Eso> {
     await stopProcessGroup(proc.pid, proc.startTime, { graceMs: 10_000, name: 'external-secrets controller' });
     await removeEsoCrds(ctx);
   };
+  const probe = await ctx.kube.createNamespace('eso-probe');
   try {
+    await createStoreObjects(ctx, probe, 'probe', ctx.env.AWS_REGION);
     await pollUntil(
-      `the External Secrets Operator to answer /healthz on ${livePort}`,
+      `the External Secrets Operator to validate SecretStore ${probe}/probe`,
       async () => {
         if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('the External Secrets Operator exited'));
-        const res = await fetch(`http://127.0.0.1:${livePort}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        return res.ok;
+        return storeReady(ctx, probe, 'probe');
       },
-      { timeoutMs: 60_000, intervalMs: 250 },
+      { timeoutMs: 60_000, intervalMs: 200 },
     );
   } catch (err) {
     await stop();
     throw new Error(`${(err as Error).message}\n${tailFile(logFile, 20)}`);
+  } finally {
+    await ctx.kube.deleteNamespace(probe);
   }
   return { logFile, stop };
 }
@@ -132,6 +134,11 @@ async function createCustom(ctx: E2eContext, namespace: string, plural: string, 
  * once ESO has validated the store (Ready), before which its ExternalSecrets only retry.
  */
 export async function createAwsSecretStore(ctx: E2eContext, namespace: string, name: string, region: string = ctx.env.AWS_REGION): Promise<void> {
+  await createStoreObjects(ctx, namespace, name, region);
+  await waitFor(`SecretStore ${namespace}/${name} Ready`, () => storeReady(ctx, namespace, name));
+}
+
+async function createStoreObjects(ctx: E2eContext, namespace: string, name: string, region: string): Promise<void> {
   const credentials = `${name}-aws`;
   await ctx.kube.core.createNamespacedSecret(namespace, {
     metadata: { name: credentials, namespace },
@@ -156,11 +163,13 @@ export async function createAwsSecretStore(ctx: E2eContext, namespace: string, n
       },
     },
   });
-  await waitFor(`SecretStore ${namespace}/${name} Ready`, async () => {
-    const store = (await ctx.kube.custom.getNamespacedCustomObject(ESO_GROUP, ESO_VERSION, namespace, 'secretstores', name)).body as { status?: { conditions?: EsoCondition[] } };
-    if (isReady(store.status?.conditions)) return true;
-    throw new Error(`conditions ${JSON.stringify(store.status?.conditions ?? [])}`);
-  });
+}
+
+/** True once ESO has validated the store; throws (the reason a wait reports) while it has not. */
+async function storeReady(ctx: E2eContext, namespace: string, name: string): Promise<boolean> {
+  const store = (await ctx.kube.custom.getNamespacedCustomObject(ESO_GROUP, ESO_VERSION, namespace, 'secretstores', name)).body as { status?: { conditions?: EsoCondition[] } };
+  if (isReady(store.status?.conditions)) return true;
+  throw new Error(`conditions ${JSON.stringify(store.status?.conditions ?? [])}`);
 }
 
 export interface ExternalSecretOptions {
