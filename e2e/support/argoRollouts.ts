@@ -11,9 +11,8 @@ import path from 'node:path';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
 import type { E2eContext } from './context';
+import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
 import { freePort } from './moto';
-import { kubectl } from './scenario';
-import { waitFor } from './wait';
 
 export interface ArgoRollouts {
   readonly logFile: string;
@@ -24,37 +23,19 @@ export interface ArgoRollouts {
 async function argoTools(): Promise<{ controller: string; crdFiles: string[] }> {
   const t = await resolveToolchain({ only: ['argo-rollouts'], onProgress: () => undefined });
   if (!t.argoRolloutsController || !t.argoRolloutsCrdsDir) throw new Error('scripts/toolchain/build.sh printed no ARGO_ROLLOUTS_CONTROLLER_BIN / ARGO_ROLLOUTS_CRDS_DIR');
-  const dir = t.argoRolloutsCrdsDir;
-  const crdFiles = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(dir, f));
-  if (crdFiles.length === 0) throw new Error(`no CRD files in ${dir}`);
-  return { controller: t.argoRolloutsController, crdFiles };
-}
-
-/** The CRDs' names (`rollouts.argoproj.io`, …) in the files. */
-function crdNames(files: string[]): string[] {
-  return files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/^kind: CustomResourceDefinition\nmetadata:\n(?:\s+.*\n)*?\s+name: (\S+)/gm)].map((m) => m[1]));
+  return { controller: t.argoRolloutsController, crdFiles: crdFilesIn(t.argoRolloutsCrdsDir) };
 }
 
 /** Removes Argo Rollouts' CRDs (and so every Rollout) and waits until they are gone. */
 export async function removeArgoRolloutsCrds(ctx: E2eContext): Promise<void> {
   const { crdFiles } = await argoTools();
-  const names = crdNames(crdFiles);
-  if (names.length === 0) throw new Error('found no CRD names in the Argo Rollouts CRD files');
-  await kubectl(ctx, ['delete', 'crd', '--ignore-not-found', '--wait=true', '--timeout=60s', ...names]);
-  await waitFor('Argo Rollouts CRDs gone', async () => (await kubectl(ctx, ['get', 'crd', ...names, '--ignore-not-found', '-o', 'name'])).stdout.trim() === '', { timeoutMs: 60_000 });
+  await deleteCrds(ctx, crdNames(crdFiles), 'Argo Rollouts');
 }
 
 /** Applies the CRDs, waits for them to be served, then starts the controller and waits until it is healthy. */
 export async function startArgoRollouts(ctx: E2eContext): Promise<ArgoRollouts> {
   const { controller, crdFiles } = await argoTools();
-  for (const f of crdFiles) {
-    // Large CRDs: server-side apply (a client-side apply's last-applied annotation would be too big).
-    const r = await kubectl(ctx, ['apply', '--server-side', '--force-conflicts', '-f', f]);
-    if (r.code !== 0) throw new Error(`kubectl apply ${f}: ${r.stderr}`);
-  }
-  const names = crdNames(crdFiles);
-  const wait = await kubectl(ctx, ['wait', '--for=condition=Established', '--timeout=60s', ...names.map((n) => `crd/${n}`)]);
-  if (wait.code !== 0) throw new Error(`Argo Rollouts CRDs not established: ${wait.stderr}`);
+  await applyCrds(ctx, crdFiles);
 
   const paths = stackPaths();
   fs.mkdirSync(paths.logs, { recursive: true });

@@ -245,6 +245,11 @@ group/versions), so the Kubernetes version decides there (Helm's default, or
 {{- printf "%s-restart-only" (include "sro.fullname" .) }}
 {{- end }}
 
+{{/* With watchNamespaces: the ClusterRole (and binding) that lets the operator read ClusterSecretStores, which are cluster-scoped. */}}
+{{- define "sro.clusterSecretStoresRoleName" -}}
+{{- printf "%s-clustersecretstores" (include "sro.fullname" .) }}
+{{- end }}
+
 {{- define "sro.secretPrefixesPolicyName" -}}
 {{- printf "%s-secret-prefixes" (include "sro.fullname" .) }}
 {{- end }}
@@ -276,6 +281,11 @@ rule here; the policy's CEL already knows how Argo Rollouts' Rollout is restarte
   resources: ["rollouts", "rollouts/*"]
   operations: ["CREATE", "UPDATE", "DELETE"]
 {{- end }}
+{{- end }}
+
+{{/* The ExternalSecret annotation whose change makes ESO sync at once, whatever its refreshInterval (ESO's own name; the operator's patch sets it to a timestamp). */}}
+{{- define "sro.esoForceSyncAnnotation" -}}
+force-sync
 {{- end }}
 
 {{/* The Namespace annotation that lists the secret name prefixes a namespace may map (operator/src/names.ts). */}}
