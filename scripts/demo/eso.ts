@@ -49,6 +49,11 @@ export async function startExternalSecrets(ctx: E2eContext, state: DemoState): P
   const crds = (await ctx.kube.ext.listCustomResourceDefinition()).body.items.filter((c) => c.spec.group === ESO_GROUP).map((c) => c.metadata!.name!);
   output(crds.sort().join('\n'));
   note(`ESO is running (its log: ${eso.logFile}); it validated a probe SecretStore against moto.`);
+  // The application's namespace first: the operator's release (watchNamespaces) binds its Role there.
+  command(`kubectl create namespace ${ESO_NAMESPACE}`);
+  state.esoNamespace = ESO_NAMESPACE;
+  saveState(state);
+  await ctx.kube.core.createNamespace({ metadata: { name: ESO_NAMESPACE } });
   return eso;
 }
 
@@ -63,10 +68,6 @@ export async function createEsoSamples(ctx: E2eContext, state: DemoState): Promi
   const secret = await ctx.aws.createSecret(secretName, value);
   output(JSON.stringify({ ARN: secret.arn, Name: secret.name, VersionId: secret.version }, null, 4));
 
-  command(`kubectl create namespace ${ESO_NAMESPACE}`);
-  state.esoNamespace = ESO_NAMESPACE;
-  saveState(state);
-  await ctx.kube.core.createNamespace({ metadata: { name: ESO_NAMESPACE } });
   command(`kubectl apply -n ${ESO_NAMESPACE} -f examples/external-secrets.yaml    # its SecretStore with static keys for moto here (IRSA in EKS), refreshInterval: 1h`);
   await createAwsSecretStore(ctx, ESO_NAMESPACE, STORE);
   output(`secretstore.external-secrets.io/${STORE} created (Ready: ESO validated it)`);
