@@ -15,6 +15,7 @@
  *   npm run demo -- --keep        leave everything running to explore (prints how)
  *   npm run demo -- --rotate      after --keep: change the secret again and watch
  *   npm run demo -- --cleanup     after --keep or an interrupted run: remove what the demo made
+ *   npm run demo -- --eso         the External Secrets Operator flow (no mapping: discovery), then clean up
  *
  * The stack lives in $STACK_DIR (default .stack/). A stack that was already up is
  * used and left up; one the demo started is taken down again. What the demo made is
@@ -40,6 +41,7 @@ import { readSamples, printOperatorLine } from './demo/samples';
 import { upStack, installOperator, createSamples } from './demo/setup';
 import { rotateAndWatch, showResult, fingerprintApp } from './demo/steps';
 import { cleanup } from './demo/teardown';
+import { ESO_DEMO_VALUES, createEsoSamples, rotateThroughEso, startExternalSecrets } from './demo/eso';
 
 // The emulator takes any credentials; a developer's real ones must never be used.
 process.env.AWS_ACCESS_KEY_ID = FAKE_CREDENTIALS.accessKeyId;
@@ -69,6 +71,38 @@ function printKept(state: DemoState): void {
   command(`${stackDirPrefix()}npm run demo -- --cleanup`);
 }
 
+
+/** --eso: stack → ESO → the operator with discovery on → an ExternalSecret and its consumer → the change → clean up. */
+async function runEsoDemo(): Promise<number> {
+  const began = Date.now();
+  if (loadState()) {
+    println(red(`A demo is still up in ${shown(stackDir())}: clean it up first: ${stackDirPrefix()}npm run demo -- --cleanup`));
+    return 1;
+  }
+  println(bold('secrets-rotation-operator with External Secrets Operator: event-driven sync and restart, no mapping to write'));
+  const state: DemoState = { startedAt: new Date().toISOString(), stackStarted: false };
+  saveState(state);
+  let follower: LogFollower | undefined;
+  let ok = true;
+  try {
+    await upStack(state);
+    const ctx = e2eContext();
+    await startExternalSecrets(ctx, state);
+    checkpoint();
+    follower = await installOperator(ctx, state, ESO_DEMO_VALUES);
+    checkpoint();
+    const samples = await createEsoSamples(ctx, state);
+    checkpoint();
+    await rotateThroughEso(ctx, samples, follower);
+  } catch (err) {
+    ok = false;
+    failed(err, follower);
+  }
+  const cleaned = await cleanup(state, follower);
+  println();
+  if (ok && cleaned) println(green(`ESO demo done in ${seconds(Date.now() - began)}; everything cleaned up.`));
+  return ok && cleaned ? 0 : 1;
+}
 
 async function runDemo(keep: boolean): Promise<number> {
   const began = Date.now();
@@ -144,16 +178,17 @@ async function runCleanup(): Promise<number> {
   return (await cleanup(state)) ? 0 : 1;
 }
 
-const USAGE = `Usage: npm run demo [-- --keep | --rotate | --cleanup]
+const USAGE = `Usage: npm run demo [-- --keep | --rotate | --cleanup | --eso]
   (no flag)   the walkthrough on the local stack, then clean up everything
   --keep      leave everything running to explore
   --rotate    after --keep: change the secret again and watch the roll
   --cleanup   after --keep or an interrupted run: remove what the demo made
+  --eso       the External Secrets Operator flow: ESO syncs when the operator asks, one roll, no mapping; then clean up
 The stack lives in $STACK_DIR (default .stack/).`;
 
 async function main(argv: string[]): Promise<number> {
   const flags = new Set(argv);
-  const known = ['--keep', '--rotate', '--cleanup', '--help', '-h'];
+  const known = ['--keep', '--rotate', '--cleanup', '--eso', '--help', '-h'];
   const unknown = argv.filter((a) => !known.includes(a));
   if (unknown.length > 0 || flags.size > 1) {
     println(unknown.length ? `unknown argument: ${unknown.join(' ')}` : 'one flag at a time');
@@ -168,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   if (flags.has('--cleanup')) return runCleanup();
   if (flags.has('--rotate')) return runRotate();
+  if (flags.has('--eso')) return runEsoDemo();
   return runDemo(flags.has('--keep'));
 }
 

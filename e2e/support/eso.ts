@@ -27,6 +27,9 @@ export const FORCE_SYNC_ANNOTATION = 'force-sync';
 
 export interface Eso {
   readonly logFile: string;
+  /** The controller's process (what a clean-up from another process needs to stop it). */
+  readonly pid: number;
+  readonly startTime: string;
   /** Stops the controller (waiting until it is gone) and deletes the CRDs. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -100,7 +103,7 @@ export async function startEso(ctx: E2eContext): Promise<Eso> {
   } finally {
     await ctx.kube.deleteNamespace(probe);
   }
-  return { logFile, stop };
+  return { logFile, pid: proc.pid, startTime: proc.startTime, stop };
 }
 
 // ---------------------------------------------------------------------------

@@ -128,7 +128,12 @@ export async function releaseLogs(ctx: E2eContext, r: InClusterRelease): Promise
 }
 
 /** The sample app's manifest from examples/, placed on the real node with moto's address, its image the one published (by digest). */
-export function fingerprintAppManifest(env: StackEnvFile, namespace: string, secretId: string): k8s.V1Deployment {
+/**
+ * The sample app's Deployment for the real node. It reads `secretId` from Secrets Manager;
+ * or, with `fromSecret`, the value ESO wrote into a Kubernetes Secret, through an env var
+ * (secretKeyRef) named by SECRET_ENV: then the app never calls AWS.
+ */
+export function fingerprintAppManifest(env: StackEnvFile, namespace: string, secretId: string, opts: { fromSecret?: { name: string; key: string } } = {}): k8s.V1Deployment {
   const file = path.join(REPO_ROOT, 'examples', 'fingerprint-app', 'deployment.yaml');
   const dep = (k8s.loadAllYaml(fs.readFileSync(file, 'utf8')) as k8s.KubernetesObject[]).find((d) => d?.kind === 'Deployment') as k8s.V1Deployment;
   dep.metadata!.namespace = namespace;
@@ -137,7 +142,10 @@ export function fingerprintAppManifest(env: StackEnvFile, namespace: string, sec
   const c = pod.containers[0];
   c.image = pinnedRef(publishedImage('app'));
   c.imagePullPolicy = 'IfNotPresent';
-  c.env = [...(c.env ?? []).filter((e) => e.name !== 'SECRET_ID' && !e.name.startsWith('AWS_')), { name: 'SECRET_ID', value: secretId }, ...podAwsEnv(env)];
+  const kept = (c.env ?? []).filter((e) => e.name !== 'SECRET_ID' && !e.name.startsWith('AWS_'));
+  c.env = opts.fromSecret
+    ? [...kept, { name: 'SECRET_ENV', value: 'SECRET_VALUE' }, { name: 'SECRET_VALUE', valueFrom: { secretKeyRef: { name: opts.fromSecret.name, key: opts.fromSecret.key } } }]
+    : [...kept, { name: 'SECRET_ID', value: secretId }, ...podAwsEnv(env)];
   return dep;
 }
 

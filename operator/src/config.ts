@@ -54,6 +54,8 @@ export interface Config {
    * refuses a mapping that names the kind.
    */
   readonly argoRollouts: boolean;
+  /** What discovery (discovery/) looks at besides mappings; both off by default. */
+  readonly discovery: DiscoveryConfig;
   readonly leaderElection: {
     readonly enabled: boolean;
     readonly leaseName: string;
@@ -98,6 +100,15 @@ export interface Where {
   readonly kubeconfigNamespace?: string;
 }
 
+export interface DiscoveryConfig {
+  /** ExternalSecrets (External Secrets Operator) through AWS Secrets Manager stores: synced, then their consumers rolled. */
+  readonly externalSecrets: boolean;
+  /** SecretProviderClasses of the Secrets Store CSI driver's AWS provider: their consumers rolled. */
+  readonly providerClasses: boolean;
+  /** How long a change waits for ESO to sync an ExternalSecret it asked to. */
+  readonly esoSyncTimeoutSeconds: number;
+}
+
 /** Outside a cluster with no namespace in the kubeconfig's current context, as kubectl does. */
 export const DEFAULT_LEASE_NAMESPACE = 'default';
 
@@ -115,6 +126,9 @@ export const DEFAULTS = {
   RESYNC_INTERVAL_SECONDS: 300,
   DRIFT_CHECK_INTERVAL_SECONDS: 300,
   ARGO_ROLLOUTS_ENABLED: false,
+  DISCOVERY_EXTERNAL_SECRETS: false,
+  DISCOVERY_SECRET_PROVIDER_CLASSES: false,
+  ESO_SYNC_TIMEOUT_SECONDS: 30,
   LEADER_ELECTION: true,
   LEASE_NAME: OPERATOR_NAME,
   LEASE_DURATION_SECONDS: 15,
@@ -182,6 +196,11 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
     allowedRegions: list(env, 'ALLOWED_REGIONS', /^[a-z]{2}(-[a-z]+)+-\d+$/),
     ...notifyConfig(env),
     argoRollouts: bool(env, 'ARGO_ROLLOUTS_ENABLED', DEFAULTS.ARGO_ROLLOUTS_ENABLED),
+    discovery: {
+      externalSecrets: bool(env, 'DISCOVERY_EXTERNAL_SECRETS', DEFAULTS.DISCOVERY_EXTERNAL_SECRETS),
+      providerClasses: bool(env, 'DISCOVERY_SECRET_PROVIDER_CLASSES', DEFAULTS.DISCOVERY_SECRET_PROVIDER_CLASSES),
+      esoSyncTimeoutSeconds: int(env, 'ESO_SYNC_TIMEOUT_SECONDS', DEFAULTS.ESO_SYNC_TIMEOUT_SECONDS, 1, 600),
+    },
     leaderElection: {
       enabled: leaderElection,
       leaseName: optional(env, 'LEASE_NAME') ?? DEFAULTS.LEASE_NAME,

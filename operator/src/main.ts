@@ -20,6 +20,10 @@ import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
+import { Discovery } from './discovery/discovery';
+import { EsoRefresher } from './discovery/esoRefresh';
+import { DiscoveryReporter } from './discovery/reporter';
+import { DiscoveredSources } from './discovery/sources';
 import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
 import { RotationLane } from './rotation/lane';
@@ -36,6 +40,8 @@ import { ROLLOUT_API, servedKinds } from './workloads/workload';
 const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
 /** How long the status reconciler's mappings of one namespace share its workload lists. */
 const CENSUS_LIST_MAX_AGE_MS = 2_000;
+/** Discovery's lists of ExternalSecrets, stores and SecretProviderClasses are shared this long (discovery/sources.ts). */
+const DISCOVERY_LIST_MAX_AGE_MS = 2_000;
 /**
  * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
  * minute; an absent one only briefly, so a CRD installed later is found before a
@@ -71,7 +77,8 @@ async function main(): Promise<void> {
 
   // Every Kubernetes client below shares one pool of kept-alive connections (kube/connections.ts).
   const agent = await kubeAgent(kc);
-  const index = new MappingIndex(secretScope(config.home, config.allowedAccountIds, config.allowedRegions));
+  const scope = secretScope(config.home, config.allowedAccountIds, config.allowedRegions);
+  const index = new MappingIndex(scope);
   const requestMs = config.kubeRequestTimeoutSeconds * 1000;
   // One bound for every request of the rotation path and status (Lease renewals and watches stay apart).
   const apiLimiter = new Limiter(config.maxConcurrentApiRequests);
@@ -141,12 +148,26 @@ async function main(): Promise<void> {
   });
   // Rotation notifications leave from a bounded queue of their own, sent by the leader only.
   const notifier = config.notify ? new WebhookNotifier({ ...config.notify, fence, metrics, log }) : undefined;
+  const events = new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api)), identity);
+  // Discovery (opt-in): ExternalSecrets and SecretProviderClasses as mappings (discovery/).
+  const dc = config.discovery;
+  const discoveryOn = dc.externalSecrets || dc.providerClasses;
+  const sources = discoveryOn
+    ? new DiscoveredSources({ api: guarded(kc.makeApiClient(k8s.CustomObjectsApi)), namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS })
+    : undefined;
+  const discovery = sources
+    ? new Discovery({ sources, refresher: new EsoRefresher({ api: guarded(kc.makeApiClient(k8s.CustomObjectsApi)), timeoutMs: dc.esoSyncTimeoutSeconds * 1000, events, metrics, log }), scope, kinds })
+    : undefined;
+  const reporter = sources
+    ? new DiscoveryReporter({ sources, events, metrics, log, kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])] })
+    : undefined;
   const rotator = new Rotator({
     index,
     workloads,
     describer,
+    ...(discovery ? { discovery } : {}),
     status,
-    events: new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api)), identity),
+    events,
     ...(notifier ? { notifier } : {}),
     metrics,
     log,
@@ -194,8 +215,17 @@ async function main(): Promise<void> {
     log,
   );
 
+  // What discovery found, as Events and a gauge: at once, then every resync interval, by the leader.
+  let discoveryTimer: NodeJS.Timeout | undefined;
+  const discoveryPass = (term: Term) => void fence.run(term, () => reporter!.pass()).catch((err) => log.warn('discovery pass failed', { error: errorMessage(err) }));
+
   lead = (term) => {
     metrics.leader.set(1);
+    if (reporter) {
+      discoveryPass(term);
+      discoveryTimer = setInterval(() => discoveryPass(term), config.resyncIntervalSeconds * 1000);
+      discoveryTimer.unref();
+    }
     status.activate(term);
     void consumer.checkQueue();
     consumer.start(term);
@@ -203,6 +233,7 @@ async function main(): Promise<void> {
   };
   follow = async () => {
     metrics.leader.set(0);
+    if (discoveryTimer) clearInterval(discoveryTimer);
     void drift.stop();
     status.deactivate();
     await consumer.stop();
@@ -246,6 +277,8 @@ async function main(): Promise<void> {
     watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces.join(',') : '(all)',
     dryRun: config.dryRun,
     workloadKinds: kinds.join(','),
+    discovery: [dc.externalSecrets ? 'ExternalSecrets' : '', dc.providerClasses ? 'SecretProviderClasses' : ''].filter(Boolean).join(',') || 'off',
+    ...(dc.externalSecrets ? { esoSyncTimeoutSeconds: dc.esoSyncTimeoutSeconds } : {}),
     leaderElection: config.leaderElection.enabled,
     ...(le.enabled ? { leaseNamespace: le.namespace, leaseNamespaceFrom: le.namespaceFrom } : {}),
     identity,

@@ -32,8 +32,8 @@ export function createMetrics(defaultMetrics = true) {
     messagesDeleted: new Counter({ name: `${P}_messages_deleted_total`, help: 'Messages deleted after handling.', registers }),
     rotations: new Counter({
       name: `${P}_rotations_total`,
-      help: 'Rotations of a mapping to a new secret version by result: rotated, deferred (a workload rolls later), dry_run, failed (a workload restart failed; the change is retried).',
-      labelNames: ['result'],
+      help: 'Rotations to a new secret version by result (rotated, deferred: a workload rolls later, dry_run, failed: a workload restart failed and the change is retried) and source (mapping, or what discovery found: externalsecret, csi).',
+      labelNames: ['result', 'source'],
       registers,
     }),
     restarts: new Counter({
@@ -76,6 +76,18 @@ export function createMetrics(defaultMetrics = true) {
     sqsErrors: new Counter({ name: `${P}_sqs_errors_total`, help: 'Failed SQS calls by operation.', labelNames: ['operation'], registers }),
     driftDetected: new Counter({ name: `${P}_drift_detected_total`, help: 'Secrets found on a newer version than applied by drift recovery.', registers }),
     statusBacklog: new Gauge({ name: `${P}_status_backlog`, help: 'Mappings waiting for their status to be written (all of them right after a leader starts).', registers }),
+    esoSyncFailures: new Counter({
+      name: `${P}_eso_sync_failures_total`,
+      help: 'ExternalSecrets ESO did not sync when asked, by reason (timeout, not_refreshable: refreshInterval 0 or CreatedOnce, failed: its Ready condition turned False, error: the request failed); their consumers did not roll and the change is retried.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    discoveredSources: new Gauge({
+      name: `${P}_discovered_sources`,
+      help: 'ExternalSecrets (source=externalsecret) and SecretProviderClasses (source=csi) found naming an AWS Secrets Manager secret, at the last discovery pass.',
+      labelNames: ['source'],
+      registers,
+    }),
     mappings: new Gauge({ name: `${P}_mappings`, help: 'Valid mappings in the index.', registers }),
     leader: new Gauge({ name: `${P}_leader`, help: '1 while this replica holds the lease and consumes SQS.', registers }),
     notifications: new Counter({

@@ -91,14 +91,15 @@ function buildIfStale(): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }
 
-export async function installOperator(ctx: E2eContext, state: DemoState): Promise<LogFollower> {
+/** `extra`: chart values beyond the walkthrough's (the ESO demo turns discovery on). */
+export async function installOperator(ctx: E2eContext, state: DemoState, extra: readonly string[] = []): Promise<LogFollower> {
   begin('Install the operator with its Helm chart');
-  if (ctx.env.STACK_REAL_NODE) return installInClusterOperator(ctx, state);
+  if (ctx.env.STACK_REAL_NODE) return installInClusterOperator(ctx, state, extra);
   buildIfStale();
   const published = await publishChart(ctx);
   const crdExisted = await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME));
   const namespaceExisted = await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE));
-  const values = [...localValues(ctx), '--set', 'replicaCount=1'];
+  const values = [...localValues(ctx), '--set', 'replicaCount=1', ...extra];
   const pairs: string[] = [];
   for (let i = 0; i < values.length; i += 2) pairs.push(`${values[i]} ${values[i + 1]}`);
   command(`helm install ${RELEASE} ${published.chart.ref} --version ${published.version} --ca-file $STACK_REGISTRY_CA_FILE`, `--namespace ${OPERATOR_NAMESPACE} --create-namespace`, ...pairs);
@@ -177,7 +178,7 @@ async function publishChart(ctx: E2eContext, images?: Published): Promise<Publis
 }
 
 /** The operator as users run it: its image, the chart's Deployment, on the real node. */
-async function installInClusterOperator(ctx: E2eContext, state: DemoState): Promise<LogFollower> {
+async function installInClusterOperator(ctx: E2eContext, state: DemoState, extra: readonly string[]): Promise<LogFollower> {
   command('npm run image    # the operator and sample app images, from the Dockerfiles, with buildah');
   const published = await publishWithImages(() => undefined);
   for (const img of [published.operator!, published.app!]) {
@@ -194,11 +195,12 @@ async function installInClusterOperator(ctx: E2eContext, state: DemoState): Prom
     `--set image.repository=${published.operator!.repository} --set image.digest=${published.operator!.digest}    # the node pulls it from the registry`,
     `--set-string sqs.queueUrl=${ctx.env.SQS_QUEUE_URL} --set-string aws.region=${ctx.env.AWS_REGION}`,
     `--set-string aws.endpointUrl=${ctx.env.STACK_POD_AWS_ENDPOINT_URL}    # moto, as pods reach it`,
+    ...(extra.length > 0 ? [extra.join(' ')] : []),
     '# + a toleration of the real node\'s taint, and fake AWS keys for the emulator (IRSA in EKS)',
   );
   Object.assign(state, { releaseInstalled: true, namespaceCreated: !namespaceExisted, crdCreated: !crdExisted });
   saveState(state);
-  const r = await installInCluster(ctx, RELEASE, OPERATOR_NAMESPACE, ['--set', 'replicaCount=1']);
+  const r = await installInCluster(ctx, RELEASE, OPERATOR_NAMESPACE, ['--set', 'replicaCount=1', ...extra]);
   const pods = (await getTable<k8s.V1Pod>(ctx.kube.kc, `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { labelSelector: r.selector })).rows ?? [];
   command(`kubectl get pods -n ${OPERATOR_NAMESPACE} -o wide`);
   printTable(await getTable(ctx.kube.kc, `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods`, { labelSelector: r.selector }));

@@ -29,6 +29,10 @@ export interface DemoState {
   secretCreated?: boolean;
   examplesApplied?: boolean;
   fingerprintApplied?: boolean;
+  /** --eso: External Secrets Operator's controller process (its CRDs go with it), the demo's namespace and AWS secret. */
+  eso?: { pid: number; startTime: string; logFile: string };
+  esoNamespace?: string;
+  esoSecret?: string;
 }
 
 const stateFile = (): string => path.join(stackDir(), 'demo.json');

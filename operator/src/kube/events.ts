@@ -1,10 +1,15 @@
-/** Kubernetes Events on the mapping, through core/v1: what `kubectl describe` shows. */
+/** Kubernetes Events, through core/v1: what `kubectl describe` shows. */
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, KIND, type Mapping } from '../mappings/model';
 import { OPERATOR_NAME } from '../names';
-import type { EventPort, EventType } from '../rotation/ports';
+import type { EventPort, EventTarget, EventType } from '../rotation/ports';
 
-/** Kubernetes Events on the mapping (core/v1, what `kubectl describe` shows). */
+/** Where a mapping's Events go: on the mapping, or on the object discovery found it in. */
+export function mappingEventTarget(mapping: Mapping): EventTarget {
+  return mapping.origin?.object ?? { apiVersion: API_VERSION, kind: KIND, name: mapping.name, namespace: mapping.namespace, uid: mapping.uid };
+}
+
+/** Kubernetes Events on an object of a namespace (core/v1, what `kubectl describe` shows). */
 export class EventRecorder implements EventPort {
   constructor(
     private readonly core: k8s.CoreV1Api,
@@ -12,11 +17,11 @@ export class EventRecorder implements EventPort {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async record(mapping: Mapping, type: EventType, reason: string, message: string): Promise<void> {
+  async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
     const t = this.now();
-    await this.core.createNamespacedEvent(mapping.namespace, {
-      metadata: { name: `${mapping.name}.${t.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: mapping.namespace },
-      involvedObject: { apiVersion: API_VERSION, kind: KIND, name: mapping.name, namespace: mapping.namespace, uid: mapping.uid },
+    await this.core.createNamespacedEvent(target.namespace, {
+      metadata: { name: `${target.name}.${t.getTime().toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace: target.namespace },
+      involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.name, namespace: target.namespace, ...(target.uid ? { uid: target.uid } : {}) },
       type,
       reason,
       message: message.slice(0, 1024),

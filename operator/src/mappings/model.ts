@@ -4,6 +4,7 @@
  * server; validation here repeats it so objects stored before a CRD upgrade, or a
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */
+import type { Origin } from '../discovery/origin';
 import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
 import { APPS_KINDS, WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
@@ -111,6 +112,12 @@ export interface Mapping {
   readonly workloadKinds: readonly WorkloadKind[];
   /** From status: the version the mapping's workloads are known to run (drift recovery's baseline). */
   readonly appliedVersion?: string;
+  /**
+   * Set for what discovery found (discovery/model.ts): an ExternalSecret or a
+   * SecretProviderClass planned as a mapping. It has no status of its own; it selects the
+   * workloads whose pod template consumes it, and its Events go on its object.
+   */
+  readonly origin?: Origin;
 }
 
 export interface FieldError {

@@ -4,6 +4,7 @@
  * status.lastRotation records them (bounded). `text` is a one-line summary a Slack
  * incoming webhook (and most chat webhooks) shows as it is.
  */
+import type { RotationSource } from '../discovery/origin';
 import type { WorkloadRecord, WorkloadResult } from '../mappings/model';
 import type { EventReason } from '../rotation/summary';
 import type { MappingReport } from '../rotation/summary';
@@ -19,6 +20,11 @@ export interface RotationNotification {
   /** NOTIFY_CLUSTER_NAME, when set: which cluster speaks when several share a receiver. */
   readonly cluster?: string;
   readonly mapping: { readonly namespace: string; readonly name: string };
+  /**
+   * Where the rotation came from: a SecretsRotationMapping, or an ExternalSecret /
+   * SecretProviderClass discovery found (then `mapping` names that object).
+   */
+  readonly source: RotationSource;
   /** The secret as the operator keys it (its ARN without the random suffix, or as named). */
   readonly secretId: string;
   readonly version: string;
@@ -50,11 +56,12 @@ export function notificationOf(report: MappingReport, cluster?: string): Rotatio
   const outcome = OUTCOME_OF[summary.eventReason];
   const where = cluster ? `[${cluster}] ` : '';
   return {
-    text: slackEscape(`${where}${HEADLINE[outcome]} for mapping ${mapping.key}: ${summary.message}`),
+    text: slackEscape(`${where}${HEADLINE[outcome]} for ${mapping.origin ? mapping.origin.object.kind : 'mapping'} ${mapping.namespace}/${mapping.name}: ${summary.message}`),
     outcome,
     reason: summary.eventReason,
     ...(cluster ? { cluster } : {}),
     mapping: { namespace: mapping.namespace, name: mapping.name },
+    source: mapping.origin?.source ?? 'mapping',
     secretId: change.secretKey,
     version: change.version,
     eventId: change.change.eventId,

@@ -14,6 +14,7 @@
  *   never dropped unseen. The queue keeps the older ones, already waiting.
  * - The URL may hold a token: logs and errors name only its scheme and host.
  */
+import { abortableSleep } from '../sleep';
 import { backoffMs } from '../backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
@@ -212,18 +213,3 @@ export const httpPost: Post = async (url, body, signal) => {
   await res.body?.cancel().catch(() => undefined);
   return { status: res.status, ...(res.headers.get('retry-after') ? { retryAfter: res.headers.get('retry-after')! } : {}) };
 };
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -11,6 +11,7 @@
  */
 import { interpretMessage, type SecretChange } from '../events/interpret';
 import { errorMessage, type Logger } from '../log';
+import { OPERATOR_NAME } from '../names';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import { listSelectedWorkloads } from '../mappings/selected';
@@ -18,11 +19,13 @@ import type { Metrics } from '../metrics';
 import type { SecretDescriber, SecretDescription } from '../secrets/describer';
 import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
-import { workloadId, type WorkloadState } from '../workloads/workload';
+import { ROLLOUT_API, workloadId, type WorkloadKind, type WorkloadState } from '../workloads/workload';
+import { consumes } from '../discovery/model';
+import { mappingEventTarget } from '../kube/events';
 import { DISPOSITION_OF, admit } from './admission';
 import { restartLatency } from './latency';
 import { planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
-import type { Disposition, EventPort, InboundMessage, RotationStatusPort } from './ports';
+import type { DiscoveryPort, Disposition, EventPort, EventTarget, InboundMessage, RotationStatusPort } from './ports';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, summariseBatch, type MappingReport, type Outcome } from './summary';
 
@@ -33,6 +36,8 @@ export interface RotatorOptions {
   readonly index: MappingIndex;
   readonly workloads: Pick<WorkloadClient, 'list' | 'restart'>;
   readonly describer?: SecretDescriber;
+  /** ExternalSecrets and SecretProviderClasses found by discovery; absent when it is off. */
+  readonly discovery?: DiscoveryPort;
   readonly status: RotationStatusPort;
   readonly events: EventPort;
   /** Told of each mapping's rotation after its status and Event are written (notify/webhook.ts). */
@@ -82,7 +87,7 @@ export class Rotator {
     const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
     if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
     const { resolved, unresolved } = await this.resolve(admitted);
-    for (const id of unresolved) dispositions.set(id, 'retry');
+    for (const a of unresolved) dispositions.set(a.changeId, await this.unresolvedDisposition(a));
     signal?.throwIfAborted();
     // One message is one change: its change id is its message id.
     for (const [id, ok] of await this.rotate(resolved, signal, early)) dispositions.set(id, ok ? 'delete' : 'retry');
@@ -94,10 +99,13 @@ export class Rotator {
    * `listed`: workload listings already under way, by mapping key.
    */
   async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, listed = new Map<string, Promise<WorkloadState[]>>()): Promise<Map<string, boolean>> {
+    const looked = await Promise.all(changes.map(async (change) => ({ change, ...(await this.lookup(change)) })));
     const { matches, unlisted } = await this.list(
-      changes.map((change) => ({ change, mappings: this.lookup(change) })),
+      looked.filter((l) => l.mappings !== undefined).map((l) => ({ change: l.change, mappings: l.mappings! })),
       listed,
+      signal,
     );
+    unlisted.push(...looked.filter((l) => l.mappings === undefined).map((l) => l.change.changeId));
     signal?.throwIfAborted();
     const actions = planRestarts(matches);
     const executed = await Promise.all(actions.map(async (action) => ({ action, outcome: await this.execute(action, changes) })));
@@ -158,10 +166,10 @@ export class Rotator {
   /**
    * Settles each distinct secret once per batch with DescribeSecret (settleChange says
    * how); a secret outside our own region is taken as the event names it. Without an
-   * answer and without a version in the event, the change is unresolved: its message is
-   * left for redelivery.
+   * answer and without a version in the event, the change is unresolved (see
+   * unresolvedDisposition).
    */
-  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: string[] }> {
+  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
     const { describer, region, log } = this.opts;
     const described = new Map<string, Promise<SecretDescription | undefined>>();
     const describe = (c: SecretChange): Promise<SecretDescription | undefined> => {
@@ -177,33 +185,58 @@ export class Rotator {
       return p;
     };
     const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await describe(a.change)) })));
-    for (const s of settled.filter((s) => !s.resolved)) {
-      const c = s.admitted.change;
-      log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', { messageId: s.admitted.changeId, eventId: c.eventId, secret: c.secret.raw });
-    }
     return {
       resolved: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
-      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted.changeId),
+      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted),
     };
   }
 
-  private lookup(change: ResolvedChange): readonly Mapping[] {
-    const { index, metrics, log } = this.opts;
+  /**
+   * A change whose version could not be settled is retried, unless nothing names its
+   * secret: then no version is needed (Secrets Manager not knowing a secret nobody maps,
+   * e.g. one deleted since, must not keep its message going round until the DLQ).
+   */
+  private async unresolvedDisposition(a: AdmittedChange): Promise<Disposition> {
+    const { log } = this.opts;
+    const c = a.change;
+    const fields = { messageId: a.changeId, eventId: c.eventId, secret: c.secret.raw };
+    const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw, version: '(unknown)' });
+    if (named.mappings?.length === 0) return 'delete';
+    log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', fields);
+    return 'retry';
+  }
+
+  /**
+   * The mappings naming the change's secret, then the sources discovery found (mappings
+   * first: a workload both reach is reported under its mapping). Undefined when discovery
+   * could not list them: the change is retried rather than taken as naming nothing.
+   */
+  private async lookup(change: ResolvedChange): Promise<{ mappings?: readonly Mapping[] }> {
+    const { index, discovery, metrics, log } = this.opts;
     const t0 = process.hrtime.bigint();
     const mappings = index.lookup(change.change.secret);
     metrics.matchSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    if (mappings.length === 0) {
-      metrics.messagesIgnored.inc({ reason: 'NoMapping' });
-      log.info('no mapping names this secret; acknowledged', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
+    let discovered: readonly Mapping[] = [];
+    if (discovery) {
+      try {
+        discovered = await discovery.lookup(change.change.secret);
+      } catch (err) {
+        log.error('listing discovered ExternalSecrets / SecretProviderClasses failed; message left for redelivery', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, error: errorMessage(err) });
+        return {};
+      }
     }
-    return mappings;
+    if (mappings.length + discovered.length === 0) {
+      metrics.messagesIgnored.inc({ reason: 'NoMapping' });
+      log.info(discovery ? 'no mapping, ExternalSecret or SecretProviderClass names this secret; acknowledged' : 'no mapping names this secret; acknowledged', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
+    }
+    return { mappings: [...mappings, ...discovered] };
   }
 
   /** `m`'s workload listing in `listings`, started if it is not there yet. */
-  private listing(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping): Promise<WorkloadState[]> {
+  private listing(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
     let p = listings.get(m.key);
     if (!p) {
-      p = listSelectedWorkloads(this.opts.workloads, m);
+      p = m.origin ? this.listConsumers(m, signal) : listSelectedWorkloads(this.opts.workloads, m);
       // A listing nobody ends up waiting for must not become an unhandled rejection.
       p.catch(() => undefined);
       listings.set(m.key, p);
@@ -211,29 +244,66 @@ export class Rotator {
     return p;
   }
 
-  /** Lists every mapping's workloads once per batch; a failed listing leaves its changes undone. */
-  private async list(found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[], listings: Map<string, Promise<WorkloadState[]>>): Promise<{ matches: Match[]; unlisted: string[] }> {
+  /**
+   * A discovered source's workloads: those of its namespace whose pod template consumes
+   * it, listed while discovery prepares it (ESO syncs the Secret they read). If it cannot
+   * be prepared, they must not roll now, whoever else asks: they would start on the old
+   * value and then count as being on the new one.
+   */
+  private async listConsumers(m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
+    const origin = m.origin!;
+    const listed = Promise.all(m.workloadKinds.map((kind) => this.opts.workloads.list(kind, m.namespace, ''))).then((all) => all.flat().filter((w) => consumes(w.references, origin)));
+    listed.catch(() => undefined);
+    try {
+      await this.opts.discovery!.prepare(m, signal);
+    } catch (err) {
+      throw new NotPrepared(errorMessage(err), await listed.catch(() => []));
+    }
+    return listed;
+  }
+
+  /**
+   * Lists every mapping's workloads once per batch; a failed listing leaves its changes
+   * undone. The consumers of a source that could not be prepared are held back from every
+   * change of the batch, and those changes are left undone too (retried together).
+   */
+  private async list(
+    found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[],
+    listings: Map<string, Promise<WorkloadState[]>>,
+    signal?: AbortSignal,
+  ): Promise<{ matches: Match[]; unlisted: string[] }> {
     // planRestarts leaves alone a mapping that already records the change's version (a
     // burst's later messages for a secret, a redelivery): its workloads need no listing.
     const atVersion = (m: Mapping, c: ResolvedChange) => m.appliedVersion === c.version;
-    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m);
+    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m, signal);
     await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
-    const matches: Match[] = [];
+    const listed: Match[] = [];
     const unlisted: string[] = [];
+    const held = new Set<string>();
     for (const { change, mappings } of found) {
       for (const mapping of mappings) {
         if (atVersion(mapping, change)) {
-          matches.push({ change, mapping, workloads: [] });
+          listed.push({ change, mapping, workloads: [] });
           continue;
         }
         try {
-          matches.push({ change, mapping, workloads: await listings.get(mapping.key)! });
+          listed.push({ change, mapping, workloads: await listings.get(mapping.key)! });
         } catch (err) {
           unlisted.push(change.changeId);
-          this.opts.log.error('listing workloads failed; message left for redelivery', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) });
+          const fields = { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) };
+          if (err instanceof NotPrepared) {
+            for (const w of err.consumers) held.add(workloadId(w));
+            this.opts.log.warn('not rolling the consumers of a source that is not up to date; message left for redelivery', { ...fields, workloads: err.consumers.map(workloadId).join(',') });
+          } else this.opts.log.error('listing workloads failed; message left for redelivery', fields);
         }
       }
     }
+    if (held.size === 0) return { matches: listed, unlisted };
+    const matches = listed.map((m) => {
+      const kept = m.workloads.filter((w) => !held.has(workloadId(w)));
+      if (kept.length < m.workloads.length) unlisted.push(m.change.changeId);
+      return kept.length < m.workloads.length ? { ...m, workloads: kept } : m;
+    });
     return { matches, unlisted };
   }
 
@@ -289,23 +359,53 @@ export class Rotator {
     return { result: 'Restarted' };
   }
 
-  /** One status update and one Event for a mapping the batch moved to a new version. */
+  /**
+   * One status update and one Event for a mapping the batch moved to a new version. A
+   * discovered source has no status: its Event goes on its object, and each workload it
+   * rolled gets one of its own (nothing else tells a workload's owner why it rolled).
+   */
   private async write(report: MappingReport): Promise<void> {
     const { mapping, change, summary: s, appliedVersion } = report;
     const { status, events, notifier, metrics, log } = this.opts;
     const fields = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
-    metrics.rotations.inc({ result: ROTATION_RESULT[s.eventReason] });
-    try {
-      await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
-    } catch (err) {
-      log.warn('writing rotation status failed', { ...fields, error: errorMessage(err) });
+    metrics.rotations.inc({ result: ROTATION_RESULT[s.eventReason], source: mapping.origin?.source ?? 'mapping' });
+    if (!mapping.origin) {
+      try {
+        await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
+      } catch (err) {
+        log.warn('writing rotation status failed', { ...fields, error: errorMessage(err) });
+      }
     }
-    try {
-      await events.record(mapping, s.succeeded ? 'Normal' : 'Warning', s.eventReason, s.message);
-    } catch (err) {
-      log.warn('recording the Event failed', { ...fields, error: errorMessage(err) });
+    const event = async (target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string) => {
+      try {
+        await events.record(target, type, reason, message);
+      } catch (err) {
+        log.warn('recording the Event failed', { ...fields, object: `${target.kind}/${target.namespace}/${target.name}`, error: errorMessage(err) });
+      }
+    };
+    const origin = mapping.origin;
+    await event(mappingEventTarget(mapping), s.succeeded ? 'Normal' : 'Warning', s.eventReason, s.message);
+    if (origin) {
+      const rolled = s.record.workloads.filter((w) => w.result === 'Restarted' || w.result === 'Deferred' || w.result === 'Pending');
+      const why = `for AWS secret ${change.secretKey} version ${change.version}, which ${origin.object.kind} ${origin.object.name} reads`;
+      await Promise.all(rolled.map((w) => event(workloadEventTarget(w.kind, mapping.namespace, w.name), 'Normal', w.result, `${w.result === 'Restarted' ? 'restarted' : `stamped (${w.reason ?? w.result}: rolls later)`} by ${OPERATOR_NAME} ${why}`)));
     }
     log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
     notifier?.rotated(report);
   }
+}
+
+/** A discovered source whose consumers may not roll yet (ESO did not sync); `consumers`: who they are. */
+class NotPrepared extends Error {
+  constructor(
+    message: string,
+    readonly consumers: readonly WorkloadState[],
+  ) {
+    super(message);
+    this.name = 'NotPrepared';
+  }
+}
+
+function workloadEventTarget(kind: WorkloadKind, namespace: string, name: string): EventTarget {
+  return { apiVersion: kind === 'Rollout' ? `${ROLLOUT_API.group}/${ROLLOUT_API.version}` : 'apps/v1', kind, namespace, name };
 }

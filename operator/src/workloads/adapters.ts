@@ -7,6 +7,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { OPERATOR_NAME } from '../names';
+import { podTemplateReferences } from './references';
 import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 
 const FIELD_MANAGER = OPERATOR_NAME;
@@ -149,6 +150,7 @@ export class WorkloadClient {
         rollout: ROLLOUT_OF[kind](o),
         ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
         appliedVersions: parseAppliedVersions(recordedAnnotations(kind, o)),
+        references: podTemplateReferences(o.spec?.template),
       }));
   }
 }

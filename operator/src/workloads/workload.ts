@@ -3,6 +3,7 @@
  * model, the restart plan and the Kubernetes adapters all import these facts from here.
  */
 import { GROUP } from '../names';
+import type { PodTemplateReferences } from './references';
 
 /** The apps/v1 kinds every cluster serves. */
 export const APPS_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
@@ -41,6 +42,8 @@ export interface WorkloadState extends WorkloadRef {
   readonly resourceVersion?: string;
   /** secret key → version, as recorded on the pod template by earlier restarts. */
   readonly appliedVersions: Readonly<Record<string, string>>;
+  /** The Secrets and SecretProviderClasses its pod template names (discovery's consumers). */
+  readonly references?: PodTemplateReferences;
 }
 
 export function workloadId(w: WorkloadRef): string {

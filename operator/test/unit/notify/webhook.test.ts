@@ -101,6 +101,7 @@ describe('the notification payload', () => {
       reason: 'RotationFailed',
       cluster: 'prod-eu',
       mapping: { namespace: 'team-a', name: 'app' },
+      source: 'mapping',
       secretId: SECRET_KEY,
       version: 'v-2',
       eventId: 'ev-m1',
@@ -120,6 +121,10 @@ describe('the notification payload', () => {
       `[prod-eu] Rotation FAILED for mapping team-a/app: secret ${SECRET_KEY} version v-2: 1 Failed, 1 Restarted (StatefulSet/db Failed (forbidden &lt;b&gt;&amp;&lt;/b&gt; (HTTP 403)), Deployment/web Restarted)`,
     );
     expect(notificationOf(report()).text).toBe(`Rotation succeeded for mapping team-a/app: secret ${SECRET_KEY} version v-2: 1 Restarted (Deployment/web Restarted)`);
+    // A source discovery found is named as what it is.
+    const r = report();
+    const discovered = { ...r, mapping: { ...r.mapping, key: 'externalsecret:team-a/app', origin: { source: 'externalsecret' as const, object: { apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: 'team-a', name: 'app' }, consumedAs: { secret: 'app' } } } };
+    expect(notificationOf(discovered)).toMatchObject({ source: 'externalsecret', mapping: { namespace: 'team-a', name: 'app' }, text: expect.stringMatching(/^Rotation succeeded for ExternalSecret team-a\/app: /) });
     expect(notificationOf(report({ dryRun: true })).outcome).toBe('dryRun');
   });
 

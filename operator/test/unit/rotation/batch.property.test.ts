@@ -73,7 +73,7 @@ function setup() {
       },
     },
     status: { recordRotation: async (m, record, ok, reason, message, applied) => void statuses.push(JSON.stringify([m.key, record, ok, reason, message, applied])) },
-    events: { record: async (m, type, reason, message) => void events.push(JSON.stringify([m.key, type, reason, message])) },
+    events: { record: async (m, type, reason, message) => void events.push(JSON.stringify([`${m.namespace}/${m.name}`, type, reason, message])) },
     metrics: createMetrics(false),
     log: createLogger('silent'),
     region: 'us-east-1',

@@ -7,6 +7,11 @@ import { Limiter } from '../../../src/kube/limit';
 import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
 import type { SecretDescriber } from '../../../src/secrets/describer';
 import type { RestartOutcome } from '../../../src/workloads/adapters';
+import { Discovery } from '../../../src/discovery/discovery';
+import type { EsoRefresher } from '../../../src/discovery/esoRefresh';
+import { readExternalSecret, readProviderClass, type DiscoveredSource } from '../../../src/discovery/model';
+import type { DiscoveredSources } from '../../../src/discovery/sources';
+import { podTemplateReferences } from '../../../src/workloads/references';
 import { fixture } from '../../support/fixtures';
 import { mapping, resolved, workload } from '../../support/builders';
 
@@ -46,7 +51,7 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
   if (!opts.index) for (const m of opts.mappings ?? [mapping('web', { secretId: 'eks-controller-test-secret' })]) index.upsert(m);
   const cluster = new FakeCluster();
   const statuses: { mapping: string; record: RotationRecord; ok: boolean; applied?: string }[] = [];
-  const events: { mapping: string; type: string; reason: string; message: string }[] = [];
+  const events: { mapping: string; kind: string; type: string; reason: string; message: string }[] = [];
   const described: string[] = [];
   const describer: SecretDescriber = {
     describe: async (id) => {
@@ -61,7 +66,7 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
     workloads: cluster.client,
     describer,
     status: { recordRotation: async (m, record, ok, _reason, _msg, applied) => void statuses.push({ mapping: m.key, record, ok, ...(applied ? { applied } : {}) }) },
-    events: { record: async (m, type, reason, message) => void events.push({ mapping: m.key, type, reason, message }) },
+    events: { record: async (m, type, reason, message) => void events.push({ mapping: `${m.namespace}/${m.name}`, kind: m.kind, type, reason, message }) },
     metrics,
     log: createLogger('silent'),
     region: 'us-east-1',
@@ -124,7 +129,7 @@ describe('Rotator.handleBatch', () => {
     ]);
     expect(t.events).toEqual([expect.objectContaining({ mapping: 'ns/web', type: 'Normal', reason: 'Rotated' })]);
     expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'Deployment', result: 'restarted' }, value: 1 })]);
-    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'rotated' }, value: 1 })]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'rotated', source: 'mapping' }, value: 1 })]);
   });
 
   it('the same change delivered three ways restarts once', async () => {
@@ -183,13 +188,13 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses[0]).toMatchObject({ ok: false, record: { workloads: [expect.objectContaining({ result: 'Failed' })] } });
     expect(t.statuses[0].applied).toBeUndefined();
     expect(t.events[0]).toMatchObject({ type: 'Warning', reason: 'RotationFailed' });
-    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'failed' }, value: 1 })]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'failed', source: 'mapping' }, value: 1 })]);
     // Redelivery after the failure restarts it.
     expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(1);
     expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([
-      expect.objectContaining({ labels: { result: 'failed' }, value: 1 }),
-      expect.objectContaining({ labels: { result: 'rotated' }, value: 1 }),
+      expect.objectContaining({ labels: { result: 'failed', source: 'mapping' }, value: 1 }),
+      expect.objectContaining({ labels: { result: 'rotated', source: 'mapping' }, value: 1 }),
     ]);
   });
 
@@ -213,7 +218,7 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses[0]).toMatchObject({ ok: true, record: { dryRun: true, workloads: [{ kind: 'Deployment', name: 'web', result: 'WouldRestart', reason: 'DryRun' }] } });
     expect(t.statuses[0].applied).toBeUndefined();
     expect(t.events[0].reason).toBe('RotationDryRun');
-    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'dry_run' }, value: 1 })]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'dry_run', source: 'mapping' }, value: 1 })]);
   });
 
   it.each([
@@ -260,7 +265,7 @@ describe('Rotator.handleBatch', () => {
       current: NATIVE_VERSION,
       mappings,
       status: { recordRotation: limited(async (m) => void statuses.push(m.key)) },
-      events: { record: limited(async (m) => void events.push(m.key)) },
+      events: { record: limited(async (m) => void events.push(`${m.namespace}/${m.name}`)) },
     });
     for (let i = 0; i < 6; i++) for (let j = 0; j < 4; j++) t.cluster.add(workload(`w${j}`, { namespace: `ns${i}` }), { app: `m${i}` });
     t.cluster.client.list = limited(t.cluster.client.list);
@@ -290,7 +295,7 @@ describe('Rotator.handleBatch', () => {
     expect(t.statuses[0]).toMatchObject({ ok: true, applied: NATIVE_VERSION, record: { summary: { Deferred: 1 }, workloads: [{ kind: 'Deployment', name: 'web', result: 'Deferred', reason: 'Paused' }] } });
     expect(t.events[0]).toMatchObject({ type: 'Normal', reason: 'RotationDeferred' });
     expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'Deployment', result: 'deferred' }, value: 1 })]);
-    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'deferred' }, value: 1 })]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'deferred', source: 'mapping' }, value: 1 })]);
   });
 
   it('an OnDelete StatefulSet is stamped and reported Pending, never Restarted', async () => {
@@ -342,6 +347,12 @@ describe('Rotator.handleBatch', () => {
     expect((await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('retry');
     expect(t.cluster.patches).toEqual([]);
     expect(t.statuses).toEqual([]);
+  });
+
+  it('RotationSucceeded for a secret nothing names needs no version: acknowledged even when DescribeSecret fails', async () => {
+    const t = setup({ current: new Error('ResourceNotFoundException'), mappings: [mapping('web', { secretId: 'some-other-secret' })] });
+    expect((await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('delete');
+    expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NoMapping' }, value: 1 })]);
   });
 
   it('a mapping with 1,000 workloads gets a bounded record: counts for all, at most 100 listed, failures first', async () => {
@@ -406,5 +417,115 @@ describe('Rotator: the notifier port', () => {
       { mapping: 'ns/db', reason: 'RotationFailed', wroteBefore: true },
       { mapping: 'ns/web', reason: 'Rotated', wroteBefore: true },
     ]);
+  });
+});
+
+describe('Rotator: sources discovery found', () => {
+  const externalSecret = readExternalSecret(
+    { metadata: { name: 'app', namespace: 'ns', uid: 'es-uid', generation: 1 }, spec: { secretStoreRef: { name: 'aws' }, target: { name: 'app-env' }, data: [{ remoteRef: { key: 'eks-controller-test-secret' } }] } },
+    'external-secrets.io/v1',
+    () => ({ awsSecretsManager: true, region: 'us-east-1' }),
+  );
+  const providerClass = readProviderClass({
+    metadata: { name: 'db-spc', namespace: 'ns', uid: 'spc-uid', generation: 1 },
+    spec: { provider: 'aws', parameters: { objects: `- objectName: "${FIXTURE_KEY}"\n  objectType: secretsmanager\n` } },
+  })!;
+  const usingSecret = (name: string, secret: string) => ({
+    ...workload(name),
+    references: podTemplateReferences({ spec: { containers: [{ name: 'c', envFrom: [{ secretRef: { name: secret } }] }] } }),
+  });
+  const mountingClass = (name: string, spc: string) => ({
+    ...workload(name),
+    references: podTemplateReferences({ spec: { containers: [], volumes: [{ name: 'v', csi: { driver: 'secrets-store.csi.k8s.io', volumeAttributes: { secretProviderClass: spc } } }] } }),
+  });
+
+  function withDiscovery(found: DiscoveredSource[], opts: { mappings?: Mapping[]; refresh?: (m: Mapping) => Promise<void>; snapshot?: () => Promise<DiscoveredSource[]> } = {}) {
+    const prepared: string[] = [];
+    const sources = { snapshot: opts.snapshot ?? (async () => found) } as unknown as DiscoveredSources;
+    const refresher = {
+      refresh: async (m: Mapping) => {
+        prepared.push(m.key);
+        await opts.refresh?.(m);
+      },
+    } as unknown as EsoRefresher;
+    const t = setup({ current: NATIVE_VERSION, mappings: opts.mappings ?? [], discovery: new Discovery({ sources, refresher, scope: { accounts: [], regions: [] }, kinds: ['Deployment', 'StatefulSet', 'DaemonSet'] }) });
+    return { ...t, prepared };
+  }
+
+  it("rolls an ExternalSecret's consumers once ESO has synced: Events on it and on each workload, no status", async () => {
+    const order: string[] = [];
+    const t = withDiscovery([externalSecret], {
+      // ESO takes a moment: the restart must wait for it, not merely be sent after asking.
+      refresh: async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        order.push('synced');
+      },
+    });
+    t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
+    t.cluster.add(usingSecret('other', 'other-env'), { app: 'other' });
+    const restart = t.cluster.client.restart;
+    t.cluster.client.restart = async (...args) => (order.push(`restart ${args[0].name}`), restart(...args));
+    const d = await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(d.get('m1')).toBe('delete');
+    expect(order).toEqual(['synced', 'restart web']);
+    expect(t.cluster.patches).toEqual([{ workload: { kind: 'Deployment', namespace: 'ns', name: 'web' }, versions: { [FIXTURE_KEY]: NATIVE_VERSION } }]);
+    expect(t.statuses).toEqual([]);
+    expect(t.events).toEqual([
+      expect.objectContaining({ mapping: 'ns/app', kind: 'ExternalSecret', type: 'Normal', reason: 'Rotated' }),
+      expect.objectContaining({ mapping: 'ns/web', kind: 'Deployment', type: 'Normal', reason: 'Restarted', message: expect.stringContaining('ExternalSecret app') }),
+    ]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'rotated', source: 'externalsecret' }, value: 1 })]);
+  });
+
+  it('rolls a workload reached by a mapping and an ExternalSecret once; the mapping records it', async () => {
+    const t = withDiscovery([externalSecret], { mappings: [mapping('web', { secretId: 'eks-controller-test-secret' })] });
+    t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toHaveLength(1);
+    expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: true, applied: NATIVE_VERSION })]);
+    expect(t.prepared).toEqual(['externalsecret:ns/app']);
+  });
+
+  it('rolls no consumer of an ExternalSecret ESO did not sync, not even through a mapping, and retries the change', async () => {
+    let synced = false;
+    const t = withDiscovery([externalSecret], {
+      mappings: [mapping('web', { secretId: 'eks-controller-test-secret' }), mapping('db', { secretId: 'eks-controller-test-secret', labels: { app: 'db' } })],
+      refresh: async () => {
+        if (!synced) throw new Error('ESO did not sync it within 30 s');
+      },
+    });
+    t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
+    t.cluster.add(usingSecret('db', 'db-env'), { app: 'db' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    // db does not read the ExternalSecret's Secret: it rolls; web waits for ESO.
+    expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['db']);
+    synced = true;
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['db', 'web']);
+  });
+
+  it("rolls the workloads mounting a SecretProviderClass that names the secret, and no other; CSI needs no sync", async () => {
+    const t = withDiscovery([providerClass]);
+    t.cluster.add(mountingClass('api', 'db-spc'), { app: 'api' });
+    t.cluster.add(mountingClass('elsewhere', 'other-spc'), { app: 'x' });
+    t.cluster.add(usingSecret('env-user', 'db-spc'), { app: 'y' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['api']);
+    expect(t.prepared).toEqual([]);
+    expect(t.events.map((e) => [e.kind, e.reason])).toEqual([
+      ['SecretProviderClass', 'Rotated'],
+      ['Deployment', 'Restarted'],
+    ]);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'rotated', source: 'csi' } })]);
+  });
+
+  it('retries a change whose discovered sources could not be listed instead of taking it as naming nothing', async () => {
+    const t = withDiscovery([], {
+      snapshot: async () => {
+        throw new Error('listing ExternalSecrets failed: 503');
+      },
+    });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([]);
   });
 });
