@@ -152,6 +152,9 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
         '--set', 'discovery.secretProviderClasses.enabled=true',
         // A message left for redelivery comes back within a test.
         '--set', 'sqs.visibilityTimeoutSeconds=10',
+        // The Discovered Events come from a pass at start and every resync interval: a source
+        // created by a test is reported (and so known to be listed) within seconds.
+        '--set', 'resyncIntervalSeconds=2',
       ],
     });
     ns = s.namespaces[0];
