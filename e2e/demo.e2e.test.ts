@@ -74,3 +74,26 @@ test('npm run demo rotates the sample secret, shows the roll, and cleans up afte
   expect(deployments).not.toContain('operatortest');
   await expect(ctx.aws.currentVersion('eks-controller-test-secret')).rejects.toThrow();
 });
+
+test('npm run demo -- --eso: ESO syncs because the operator asked, the Deployment rolls once, no mapping, and it cleans up', async () => {
+  const { code, out } = await runDemo(['--eso']);
+  if (code !== 0) process.stderr.write(out);
+  expect(code).toBe(0);
+
+  expect(out).toMatch(/\$ helm install secrets-rotation-operator oci:\/\/\S+ --version \S+/);
+  expect(out).toMatch(/discovery\.externalSecrets\.enabled=true/);
+  expect(out).toContain('externalsecret.external-secrets.io/app-db created (synced');
+  expect(out).toMatch(/ExternalSecret\/app-db {2}Discovered {2}rotates workloads using Secret app-db when AWS secret demo\/eso-app-\S+/);
+  expect(out).toMatch(/\[operator\] \S+ {2}ExternalSecret synced by ESO on request/);
+  expect(out).toMatch(/\[operator\] \S+ {2}workload restarted {2}.*workload=Deployment\/eso-demo\/app/);
+  expect(out).toMatch(/ExternalSecret\/app-db {2}Normal {2}Rotated {2}/);
+  expect(out).toMatch(/Deployment\/app {2}Normal {2}Restarted {2}restarted by secrets-rotation-operator/);
+  expect(out).toMatch(/put-secret-value → ESO synced \(asked by the operator\): \d+\.\d s; → Deployment rolled: \d+\.\d s/);
+  if (ctx.env.STACK_REAL_NODE) expect(out).toContain("The new pods serve the new value's fingerprint");
+  expect(out).toContain('ESO demo done in');
+  expect(out).toContain('everything cleaned up');
+  expect(out).not.toMatch(/(initial|rotated)-[0-9a-f]{8}-/);
+  expect(fs.existsSync(path.join(stackDir(), 'demo.json'))).toBe(false);
+  expect((await ctx.kube.ext.listCustomResourceDefinition()).body.items.map((c) => c.spec.group)).not.toContain('external-secrets.io');
+  expect((await ctx.kube.core.listNamespace()).body.items.map((n) => n.metadata?.name)).not.toContain('eso-demo');
+});

@@ -10,8 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { e2eContext, type E2eContext } from './support/context';
 import { createAwsSecretStore, createExternalSecret, readExternalSecret, removeEsoCrds, startEso, type Eso } from './support/eso';
-import { describeOnRealNode, fingerprintAppManifest, installInCluster, releaseLogs, servedByPods, uninstallInCluster, waitRolledOut, type InClusterRelease } from './support/realnode';
-import { waitFor } from './support/wait';
+import { describeOnRealNode, fingerprintAppManifest, installInCluster, releaseLogs, servedByPods, uninstallInCluster, waitEveryPodServes, waitRolledOut, type InClusterRelease } from './support/realnode';
 import { RESTARTED_AT_ANNOTATION } from '../operator/src/workloads/workload';
 
 jest.setTimeout(600_000);
@@ -66,15 +65,7 @@ describeOnRealNode(ctx.env, 'External Secrets discovery on the real node', () =>
     const t0 = Date.now();
     const rotated = await ctx.aws.putSecretValue(secret, valueB);
     await ctx.aws.sendLabelUpdated(rotated);
-    const after = await waitFor(
-      'every pod of the Deployment to serve the new fingerprint',
-      async () => {
-        await waitRolledOut(ctx, appNs, name, 2, 5_000).catch(() => undefined);
-        const served = await servedByPods(ctx, appNs, name);
-        return served.length === 2 && served.every((s) => s.served.fingerprint === fpB) ? served : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 500 },
-    );
+    const after = await waitEveryPodServes(ctx, appNs, name, fpB);
     process.stderr.write(`[e2e] put-secret-value -> ESO synced on request -> every pod serves the new value: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     await waitRolledOut(ctx, appNs, name, 2);
 

@@ -20,6 +20,7 @@ import {
   releasePods,
   servedByPods,
   ServiceClient,
+  waitEveryPodServes,
   uninstallInCluster,
   waitRolledOut,
   type InClusterRelease,
@@ -102,15 +103,7 @@ describeOnRealNode(ctx.env, 'rotation on the real node', () => {
     const t0 = Date.now();
     const rotated = await ctx.aws.putSecretValue(secret, valueB);
     await ctx.aws.sendLabelUpdated(rotated);
-    const after = await waitFor(
-      'every pod of the Deployment to serve fingerprint B',
-      async () => {
-        await waitRolledOut(ctx, appNs, name, 2, 5_000).catch(() => undefined);
-        const served = await servedByPods(ctx, appNs, name);
-        return served.length === 2 && served.every((s) => s.served.fingerprint === fpB) ? served : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 500 },
-    );
+    const after = await waitEveryPodServes(ctx, appNs, name, fpB);
     const rollSeconds = (Date.now() - t0) / 1000;
     await waitRolledOut(ctx, appNs, name, 2);
     const requestsAtEnd = client.requests;

@@ -247,6 +247,19 @@ export class ServiceClient {
 }
 
 /** Waits until the Deployment has rolled completely: every replica updated and ready, no old pod left. */
+/** Waits until every one of the Deployment's `replicas` running pods serves `fingerprint`; returns what they served. */
+export async function waitEveryPodServes(ctx: E2eContext, namespace: string, deployment: string, fingerprint: string, replicas = 2, timeoutMs = 180_000): Promise<{ pod: string; served: Served }[]> {
+  return waitFor(
+    `every pod of Deployment ${namespace}/${deployment} to serve fingerprint ${fingerprint}`,
+    async () => {
+      await waitRolledOut(ctx, namespace, deployment, replicas, 5_000).catch(() => undefined);
+      const served = await servedByPods(ctx, namespace, deployment);
+      return served.length === replicas && served.every((s) => s.served.fingerprint === fingerprint) ? served : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
 export async function waitRolledOut(ctx: E2eContext, namespace: string, name: string, replicas: number, timeoutMs = 180_000): Promise<void> {
   await waitFor(
     `Deployment ${namespace}/${name} rolled out`,

@@ -42,6 +42,8 @@ const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
 const CENSUS_LIST_MAX_AGE_MS = 2_000;
 /** Discovery's lists of ExternalSecrets, stores and SecretProviderClasses are shared this long (discovery/sources.ts). */
 const DISCOVERY_LIST_MAX_AGE_MS = 2_000;
+/** How often the leader says what discovery found (Discovered Events, the gauge): a new ExternalSecret is reported within this. */
+const DISCOVERY_PASS_INTERVAL_MS = 15_000;
 /**
  * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
  * minute; an absent one only briefly, so a CRD installed later is found before a
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
     log,
   );
 
-  // What discovery found, as Events and a gauge: at once, then every resync interval, by the leader.
+  // What discovery found, as Events and a gauge: at once, then every DISCOVERY_PASS_INTERVAL_MS, by the leader.
   let discoveryTimer: NodeJS.Timeout | undefined;
   const discoveryPass = (term: Term) => void fence.run(term, () => reporter!.pass()).catch((err) => log.warn('discovery pass failed', { error: errorMessage(err) }));
 
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
     metrics.leader.set(1);
     if (reporter) {
       discoveryPass(term);
-      discoveryTimer = setInterval(() => discoveryPass(term), config.resyncIntervalSeconds * 1000);
+      discoveryTimer = setInterval(() => discoveryPass(term), DISCOVERY_PASS_INTERVAL_MS);
       discoveryTimer.unref();
     }
     status.activate(term);

@@ -4,7 +4,7 @@
  * Secrets Manager secret (which secret, how its consumers are found), and an
  * `UnsupportedReference` Warning for what it cannot follow (`dataFrom.find`, a missing
  * store, refreshInterval 0); the discovered_sources gauge counts them by source. Run by
- * the leader (Events are writes) at start and every resync interval.
+ * the leader (Events are writes) at start and every 15 s (main.ts).
  */
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
