@@ -106,7 +106,10 @@ async function waitEvent(ctx: E2eContext, namespace: string, kind: string, name:
   }, { timeoutMs });
 }
 
-/** The operator has taken the source in: its `Discovered` Event names the AWS secret. */
+/**
+ * The operator has taken the source in: its `Discovered` Event (from the leader's discovery
+ * pass, at start and every 15 s) names the AWS secret.
+ */
 async function waitDiscovered(ctx: E2eContext, namespace: string, kind: 'ExternalSecret' | 'SecretProviderClass', name: string, secret: Secret): Promise<void> {
   const e = await waitEvent(ctx, namespace, kind, name, 'Discovered');
   expect({ type: e.type, component: e.source?.component ?? e.reportingComponent }).toEqual({ type: 'Normal', component: OPERATOR_NAME });
@@ -152,9 +155,6 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
         '--set', 'discovery.secretProviderClasses.enabled=true',
         // A message left for redelivery comes back within a test.
         '--set', 'sqs.visibilityTimeoutSeconds=10',
-        // The Discovered Events come from a pass at start and every resync interval: a source
-        // created by a test is reported (and so known to be listed) within seconds.
-        '--set', 'resyncIntervalSeconds=2',
       ],
     });
     ns = s.namespaces[0];
