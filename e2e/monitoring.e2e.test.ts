@@ -54,7 +54,7 @@ test('a running operator exports every metric and label the alert rules and the 
 
   // The signals the alerts stand on, as the running operator reports them.
   const families = familiesOf(scraped);
-  expect(families.get(`${M}rotations_total`)).toMatchObject({ type: 'counter', labels: new Set(['result']) });
+  expect(families.get(`${M}rotations_total`)).toMatchObject({ type: 'counter', labels: new Set(['result', 'source']) });
   expect(families.get(`${M}restarts_total`)).toMatchObject({ type: 'counter', labels: new Set(['kind', 'result']) });
   expect(families.get(`${M}queue_to_restart_seconds`)).toMatchObject({ type: 'histogram', labels: new Set(['le']) });
   expect(await op.metric(`${M}leader`)).toBe(1);

@@ -12,18 +12,18 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
+import { ESO_GROUP, ESO_VERSIONS, FORCE_SYNC_ANNOTATION } from '../../operator/src/discovery/model';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
 import type { E2eContext } from './context';
 import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
 import { waitFor } from './wait';
 
-export const ESO_GROUP = 'external-secrets.io';
-/** The version the tests write (the storage version; v1beta1 is served too). */
-export const ESO_VERSION = 'v1';
+// The operator's own names for ESO's API and its force-sync annotation: the tests here prove them against ESO itself.
+export { ESO_GROUP, FORCE_SYNC_ANNOTATION };
+/** The version the tests write (the storage version, the operator's preferred one; v1beta1 is served too). */
+export const ESO_VERSION = ESO_VERSIONS[0];
 export const ESO_API_VERSION = `${ESO_GROUP}/${ESO_VERSION}`;
-/** ESO's own annotation: a change of its value makes ESO sync the ExternalSecret at once, whatever its refreshInterval. */
-export const FORCE_SYNC_ANNOTATION = 'force-sync';
 
 export interface Eso {
   readonly logFile: string;

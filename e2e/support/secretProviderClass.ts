@@ -5,13 +5,13 @@
  * pods only carry the CSI volume that names the class, which is all the operator reads.
  */
 import path from 'node:path';
+import { SPC_API } from '../../operator/src/discovery/model';
+import { SECRETS_STORE_CSI_DRIVER } from '../../operator/src/workloads/references';
 import { REPO_ROOT } from '../../scripts/stack/paths';
 import type { E2eContext } from './context';
 import { applyCrds, crdNames, deleteCrds } from './crds';
 
-export const SPC_API = { group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural: 'secretproviderclasses' } as const;
-/** The driver name a pod's CSI volume names (the CSIDriver's, not the API group). */
-export const CSI_DRIVER = 'secrets-store.csi.k8s.io';
+export { SPC_API };
 export const SPC_STANDIN_CRD = path.join(REPO_ROOT, 'e2e', 'crds', 'secretproviderclass-standin.yaml');
 
 export async function applySecretProviderClassCrd(ctx: E2eContext): Promise<void> {
@@ -30,7 +30,7 @@ export async function createAwsSecretProviderClass(ctx: E2eContext, namespace: s
   const objects = secretIds.map((id) => `- objectName: ${JSON.stringify(id)}\n  objectType: "secretsmanager"\n`).join('');
   await ctx.kube.custom.createNamespacedCustomObject(SPC_API.group, SPC_API.version, namespace, SPC_API.plural, {
     apiVersion: `${SPC_API.group}/${SPC_API.version}`,
-    kind: 'SecretProviderClass',
+    kind: SPC_API.kind,
     metadata: { name, namespace },
     spec: { provider: 'aws', parameters: { objects } },
   });
@@ -39,7 +39,7 @@ export async function createAwsSecretProviderClass(ctx: E2eContext, namespace: s
 /** The pod-spec parts that mount a SecretProviderClass through the driver (a pod uses it this way, or not at all). */
 export function csiVolume(spcName: string, volumeName = 'secrets-store'): { volume: object; mount: object } {
   return {
-    volume: { name: volumeName, csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { secretProviderClass: spcName } } },
+    volume: { name: volumeName, csi: { driver: SECRETS_STORE_CSI_DRIVER, readOnly: true, volumeAttributes: { secretProviderClass: spcName } } },
     mount: { name: volumeName, mountPath: '/mnt/secrets-store', readOnly: true },
   };
 }
