@@ -10,6 +10,7 @@ import { load, loadAll } from 'js-yaml';
 import { DEFAULTS } from '../../src/config';
 import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../../src/names';
 import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION, WORKLOAD_KINDS } from '../../src/workloads/workload';
+import { FORCE_SYNC_ANNOTATION } from '../../src/discovery/model';
 
 const CHART = path.join(__dirname, '..', '..', '..', 'charts', 'secrets-rotation-operator');
 const read = (file: string) => fs.readFileSync(path.join(CHART, file), 'utf8');
@@ -76,5 +77,9 @@ describe("the chart's admission policies", () => {
 
   it("read the namespace's allowed secret prefixes from the annotation names.ts declares", () => {
     expect(helper('sro.allowedSecretPrefixesAnnotation')).toBe(ALLOWED_SECRET_PREFIXES_ANNOTATION);
+  });
+
+  it('let the operator write on an ExternalSecret only the annotation discovery sets', () => {
+    expect(helper('sro.esoForceSyncAnnotation')).toBe(FORCE_SYNC_ANNOTATION);
   });
 });
