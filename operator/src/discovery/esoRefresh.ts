@@ -6,16 +6,15 @@
  * a Warning Event on the ExternalSecret, a metric and a log line say why, and the change
  * is retried as any failed change is. The patch touches only that annotation.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
-import { OPERATOR_NAME } from '../names';
 import type { EventPort } from '../rotation/ports';
 import { abortableSleep } from '../sleep';
 import { FORCE_SYNC_ANNOTATION, esoSyncState, type Origin } from './model';
+import { FIELD_MANAGER, MERGE_PATCH } from '../kube/patch';
 
-const MERGE = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } };
 const PLURAL = 'externalsecrets';
 
 export type SyncFailure = 'timeout' | 'not_refreshable' | 'failed' | 'error';
@@ -68,7 +67,7 @@ export class EsoRefresher {
     const [group, version] = origin.object.apiVersion.split('/');
     const { namespace, name } = origin.object;
     const requestedAt = this.now();
-    const patched = await api.patchNamespacedCustomObject(group, version, namespace, PLURAL, name, { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(requestedAt) } } }, undefined, OPERATOR_NAME, undefined, MERGE);
+    const patched = await api.patchNamespacedCustomObject(group, version, namespace, PLURAL, name, { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(requestedAt) } } }, undefined, FIELD_MANAGER, undefined, MERGE_PATCH);
     // The status as our patch found it: any later syncedResourceVersion is a sync after it.
     const before = (patched.body as { status?: { syncedResourceVersion?: string } }).status?.syncedResourceVersion;
     const deadline = requestedAt + timeoutMs;

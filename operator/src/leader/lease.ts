@@ -10,9 +10,10 @@
  * the fence refuses every write of an ended term. The lease counts as valid from the
  * moment a successful renewal was *sent*, so a renewal that took long shortens it.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
 import type { LeaseHolder, Term } from './fence';
+import { MERGE_PATCH } from '../kube/patch';
 
 export interface LeaderElectorOptions {
   readonly api: k8s.CoordinationV1Api;
@@ -40,8 +41,6 @@ interface LeaseSpec {
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
-
-const MERGE_PATCH = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } };
 
 export class LeaderElector implements LeaseHolder {
   private term?: Term & { readonly controller: AbortController };

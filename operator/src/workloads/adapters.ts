@@ -5,12 +5,10 @@
  * for an Argo Rollouts Rollout, what `kubectl argo rollouts restart` does
  * (spec.restartAt; workload.ts says why and shows each patch).
  */
-import * as k8s from '@kubernetes/client-node';
-import { OPERATOR_NAME } from '../names';
+import type * as k8s from '@kubernetes/client-node';
 import { podTemplateReferences } from './references';
 import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
-
-const FIELD_MANAGER = OPERATOR_NAME;
+import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch';
 
 interface WorkloadObject {
   metadata?: k8s.V1ObjectMeta;
@@ -37,22 +35,20 @@ export const ROLLOUT_OF: Readonly<Record<WorkloadKind, (obj: WorkloadObject) => 
   Rollout: () => 'Rolling',
 };
 
-const STRATEGIC_MERGE = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_STRATEGIC_MERGE_PATCH } };
-const MERGE = { headers: { 'Content-Type': k8s.PatchUtils.PATCH_FORMAT_JSON_MERGE_PATCH } };
 
 function appsAdapters(api: k8s.AppsV1Api): Record<'Deployment' | 'StatefulSet' | 'DaemonSet', Adapter> {
   return {
     Deployment: {
       list: async (ns, sel, fields) => (await api.listNamespacedDeployment(ns, undefined, undefined, undefined, fields, sel)).body.items,
-      patch: (ns, name, body) => api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE),
+      patch: (ns, name, body) => api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE_PATCH),
     },
     StatefulSet: {
       list: async (ns, sel, fields) => (await api.listNamespacedStatefulSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
-      patch: (ns, name, body) => api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE),
+      patch: (ns, name, body) => api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE_PATCH),
     },
     DaemonSet: {
       list: async (ns, sel, fields) => (await api.listNamespacedDaemonSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
-      patch: (ns, name, body) => api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE),
+      patch: (ns, name, body) => api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE_PATCH),
     },
   };
 }
@@ -84,7 +80,7 @@ function rolloutAdapter(access: RolloutsAccess): Adapter {
         return [];
       }
     },
-    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, MERGE),
+    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, MERGE_PATCH),
   };
 }
 
