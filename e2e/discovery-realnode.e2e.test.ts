@@ -7,16 +7,15 @@
  * event, the operator asks ESO to sync, waits for it, rolls the Deployment once, and every
  * new pod serves the new value's fingerprint: the restart came after the Secret was new.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { e2eContext, type E2eContext } from './support/context';
 import { createAwsSecretStore, createExternalSecret, readExternalSecret, removeEsoCrds, startEso, type Eso } from './support/eso';
-import { describeOnRealNode, fingerprintAppManifest, installInCluster, releaseLogs, servedByPods, uninstallInCluster, waitEveryPodServes, waitRolledOut, type InClusterRelease } from './support/realnode';
+import { describeOnRealNode, fingerprintAppManifest, fingerprintOf, installInCluster, releaseLogs, servedByPods, uninstallInCluster, waitEveryPodServes, waitRolledOut, type InClusterRelease } from './support/realnode';
 import { RESTARTED_AT_ANNOTATION } from '../operator/src/workloads/workload';
 
 jest.setTimeout(600_000);
 
 const ctx: E2eContext = e2eContext();
-const fingerprintOf = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 16);
 
 describeOnRealNode(ctx.env, 'External Secrets discovery on the real node', () => {
   let operatorNs: string;

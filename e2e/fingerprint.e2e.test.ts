@@ -6,7 +6,7 @@
  * After put-secret-value and the event, every pod serves the new fingerprint, none
  * the old one, and a client sending requests through the whole roll saw no failure.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { pinnedRef } from '../scripts/stack/publish';
 import { e2eContext, type E2eContext } from './support/context';
@@ -14,14 +14,15 @@ import {
   describeOnRealNode,
   deploymentPods,
   fingerprintAppManifest,
+  fingerprintOf,
   installInCluster,
   publishedImage,
   releaseLogs,
   releasePods,
   servedByPods,
   ServiceClient,
-  waitEveryPodServes,
   uninstallInCluster,
+  waitEveryPodServes,
   waitRolledOut,
   type InClusterRelease,
 } from './support/realnode';
@@ -30,7 +31,6 @@ import { waitFor } from './support/wait';
 jest.setTimeout(600_000);
 
 const ctx: E2eContext = e2eContext();
-const fingerprintOf = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 16);
 
 describeOnRealNode(ctx.env, 'rotation on the real node', () => {
   let operatorNs: string;

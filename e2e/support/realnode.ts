@@ -6,6 +6,7 @@
  * `describeOnRealNode`: where the machine cannot run a real node they are skipped,
  * and the skip names the reason.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -147,6 +148,11 @@ export function fingerprintAppManifest(env: StackEnvFile, namespace: string, sec
     ? [...kept, { name: 'SECRET_ENV', value: 'SECRET_VALUE' }, { name: 'SECRET_VALUE', valueFrom: { secretKeyRef: { name: opts.fromSecret.name, key: opts.fromSecret.key } } }]
     : [...kept, { name: 'SECRET_ID', value: secretId }, ...podAwsEnv(env)];
   return dep;
+}
+
+/** What the sample app serves for a value: the first 16 hex digits of its SHA-256 (examples/fingerprint-app/server.mjs). */
+export function fingerprintOf(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
 }
 
 export interface Served {

@@ -7,13 +7,13 @@
  * its Secret. On a change it asks ESO to sync now (force-sync), waits for it, then rolls
  * the Deployment once. On the real node the sample app's new pods serve the new value.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { labelUpdatedEvent } from '../../e2e/support/aws';
 import type { E2eContext } from '../../e2e/support/context';
 import { createAwsSecretStore, createExternalSecret, readExternalSecret, removeEsoCrds, startEso, type Eso } from '../../e2e/support/eso';
-import { fingerprintAppManifest, servedByPods, waitRolledOut } from '../../e2e/support/realnode';
+import { fingerprintAppManifest, fingerprintOf, servedByPods, waitRolledOut } from '../../e2e/support/realnode';
 import { ESO_GROUP, FORCE_SYNC_ANNOTATION } from '../../operator/src/discovery/model';
 import { RESTARTED_AT_ANNOTATION } from '../../operator/src/workloads/workload';
 import { isRunning, stopProcessGroup } from '../stack/process';
@@ -30,8 +30,6 @@ const EXTERNAL_SECRET = 'app-db';
 const DEPLOYMENT = 'app';
 /** The chart values the ESO demo adds to the operator's release. */
 export const ESO_DEMO_VALUES = ['--set', 'discovery.externalSecrets.enabled=true', '--set-string', `watchNamespaces[0]=${ESO_NAMESPACE}`];
-
-const fingerprintOf = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 16);
 
 /** Step 2 of the ESO demo: External Secrets Operator itself, as a cluster that uses it runs it. */
 export async function startExternalSecrets(ctx: E2eContext, state: DemoState): Promise<Eso> {

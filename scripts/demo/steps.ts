@@ -1,12 +1,12 @@
 /** Steps 4–5 of the demo: the change (put-secret-value and the event), what the mapping recorded, the sample app on the real node. */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { labelUpdatedEvent, putEventsEntry } from '../../e2e/support/aws';
 import type { E2eContext } from '../../e2e/support/context';
 import { podIsRunning } from '../../e2e/support/kube';
-import { fingerprintAppManifest, servedByPods, ServiceClient, waitRolledOut } from '../../e2e/support/realnode';
+import { fingerprintAppManifest, fingerprintOf, servedByPods, ServiceClient, waitRolledOut } from '../../e2e/support/realnode';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { REPO_ROOT } from '../stack';
 import { AbortPoll } from '../stack/process';
@@ -128,8 +128,6 @@ export async function showResult(ctx: E2eContext, s: Samples, r: Rotation): Prom
 }
 
 // ------------------------------------------------------------------ 5b. the sample app on the real node
-
-const fingerprintOf = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 16);
 
 /**
  * The point of it all, with real containers: the sample app reads the secret at start
