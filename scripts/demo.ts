@@ -71,17 +71,28 @@ function printKept(state: DemoState): void {
   command(`${stackDirPrefix()}npm run demo -- --cleanup`);
 }
 
+/**
+ * A new demo's state, recorded before anything is made; undefined (having said why) while
+ * an earlier demo, kept or interrupted, is still up: both walkthroughs use the one demo.json.
+ */
+function freshState(): DemoState | undefined {
+  const previous = loadState();
+  if (previous) {
+    println(red(`A demo started at ${previous.startedAt} is still up in ${shown(stackDir())} (kept or interrupted).`));
+    println(red(`Clean it up first: ${stackDirPrefix()}npm run demo -- --cleanup`));
+    return undefined;
+  }
+  const state: DemoState = { startedAt: new Date().toISOString(), stackStarted: false };
+  saveState(state);
+  return state;
+}
 
 /** --eso: stack → ESO → the operator with discovery on → an ExternalSecret and its consumer → the change → clean up. */
 async function runEsoDemo(): Promise<number> {
   const began = Date.now();
-  if (loadState()) {
-    println(red(`A demo is still up in ${shown(stackDir())}: clean it up first: ${stackDirPrefix()}npm run demo -- --cleanup`));
-    return 1;
-  }
+  const state = freshState();
+  if (!state) return 1;
   println(bold('secrets-rotation-operator with External Secrets Operator: event-driven sync and restart, no mapping to write'));
-  const state: DemoState = { startedAt: new Date().toISOString(), stackStarted: false };
-  saveState(state);
   let follower: LogFollower | undefined;
   let ok = true;
   try {
@@ -106,16 +117,10 @@ async function runEsoDemo(): Promise<number> {
 
 async function runDemo(keep: boolean): Promise<number> {
   const began = Date.now();
-  const previous = loadState();
-  if (previous) {
-    println(red(`A demo started at ${previous.startedAt} is still up in ${shown(stackDir())} (kept or interrupted).`));
-    println(red(`Clean it up first: ${stackDirPrefix()}npm run demo -- --cleanup`));
-    return 1;
-  }
+  const state = freshState();
+  if (!state) return 1;
   println(bold('secrets-rotation-operator: the proof of concept\'s walkthrough, on a local stack'));
   note('A real Kubernetes control plane with a fake (kwok) node, and moto in place of AWS. The $ lines are what you would type against a real cluster and account (examples/README.md).');
-  const state: DemoState = { startedAt: new Date().toISOString(), stackStarted: false };
-  saveState(state);
   let follower: LogFollower | undefined;
   let ok = true;
   try {
