@@ -200,7 +200,7 @@ export class Rotator {
     const { log } = this.opts;
     const c = a.change;
     const fields = { messageId: a.changeId, eventId: c.eventId, secret: c.secret.raw };
-    const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw, version: '(unknown)' });
+    const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw });
     if (named.mappings?.length === 0) return 'delete';
     log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', fields);
     return 'retry';
@@ -211,7 +211,7 @@ export class Rotator {
    * first: a workload both reach is reported under its mapping). Undefined when discovery
    * could not list them: the change is retried rather than taken as naming nothing.
    */
-  private async lookup(change: ResolvedChange): Promise<{ mappings?: readonly Mapping[] }> {
+  private async lookup(change: Pick<ResolvedChange, 'changeId' | 'change' | 'secretKey'> & { readonly version?: string }): Promise<{ mappings?: readonly Mapping[] }> {
     const { index, discovery, metrics, log } = this.opts;
     const t0 = process.hrtime.bigint();
     const mappings = index.lookup(change.change.secret);
@@ -301,8 +301,9 @@ export class Rotator {
     if (held.size === 0) return { matches: listed, unlisted };
     const matches = listed.map((m) => {
       const kept = m.workloads.filter((w) => !held.has(workloadId(w)));
-      if (kept.length < m.workloads.length) unlisted.push(m.change.changeId);
-      return kept.length < m.workloads.length ? { ...m, workloads: kept } : m;
+      if (kept.length === m.workloads.length) return m;
+      unlisted.push(m.change.changeId);
+      return { ...m, workloads: kept };
     });
     return { matches, unlisted };
   }
