@@ -8,6 +8,7 @@
  * template names its Secret or SecretProviderClass (`consumes`) instead of a selector.
  */
 import { load as loadYaml } from 'js-yaml';
+import { arr, isRecord, num, rec, str } from '../json';
 import type { Mapping } from '../mappings/model';
 import { isValidSecretId, parseSecretId, secretRefsMatch, withinScope, type SecretRef, type SecretScope } from '../secrets/secretId';
 import type { PodTemplateReferences } from '../workloads/references';
@@ -76,8 +77,7 @@ export function readExternalSecret(obj: unknown, apiVersion: string, stores: (ki
   const spec = rec(rec(obj).spec);
   const namespace = str(meta.namespace) ?? '';
   const name = str(meta.name) ?? '';
-  const secrets: NamedSecret[] = [];
-  const unsupported: string[] = [];
+  const { secrets, unsupported, name: nameSecret } = collector();
   const defaultStore = storeRefOf(spec.secretStoreRef);
   const follow = (key: unknown, field: string, sourceRef: unknown) => {
     if (isRecord(sourceRef) && isRecord(sourceRef.generatorRef)) return; // a generator, not a store
@@ -92,12 +92,7 @@ export function readExternalSecret(obj: unknown, apiVersion: string, stores: (ki
       return;
     }
     if (!store.awsSecretsManager) return; // another provider's secret: not ours
-    const k = str(key);
-    if (!k || !isValidSecretId(k)) {
-      unsupported.push(`${field}: ${JSON.stringify((k ?? '').slice(0, 100))} is not a Secrets Manager secret name or ARN`);
-      return;
-    }
-    secrets.push({ ref: parseSecretId(k, 'unknown', store.region ? { region: store.region } : {}), field });
+    nameSecret(str(key), field, store.region);
   };
   arr(spec.data).forEach((d, i) => follow(rec(rec(d).remoteRef).key, `spec.data[${i}].remoteRef.key`, rec(d).sourceRef));
   arr(spec.dataFrom).forEach((d, i) => {
@@ -195,8 +190,7 @@ export function readProviderClass(obj: unknown): DiscoveredSource | undefined {
   const name = str(meta.name) ?? '';
   const params = rec(spec.parameters);
   const region = str(params.region);
-  const secrets: NamedSecret[] = [];
-  const unsupported: string[] = [];
+  const { secrets, unsupported, name: nameSecret } = collector();
   let objects: unknown = [];
   try {
     objects = typeof params.objects === 'string' ? loadYaml(params.objects) : [];
@@ -210,12 +204,7 @@ export function readProviderClass(obj: unknown): DiscoveredSource | undefined {
     const type = str(entry.objectType);
     const isSecretsManagerArn = objectName !== undefined && /^arn:aws[a-z-]*:secretsmanager:/.test(objectName);
     if (type !== undefined ? type !== 'secretsmanager' : !isSecretsManagerArn) return; // SSM parameters: not ours
-    const field = `spec.parameters.objects[${i}].objectName`;
-    if (!objectName || !isValidSecretId(objectName)) {
-      unsupported.push(`${field}: ${JSON.stringify((objectName ?? '').slice(0, 100))} is not a Secrets Manager secret name or ARN`);
-      return;
-    }
-    secrets.push({ ref: parseSecretId(objectName, 'unknown', region ? { region } : {}), field });
+    nameSecret(objectName, `spec.parameters.objects[${i}].objectName`, region);
   });
   return {
     key: `csi:${namespace}/${name}`,
@@ -272,6 +261,20 @@ export function describeSource(s: DiscoveredSource): string {
 
 // ---------------------------------------------------------------- helpers
 
+/**
+ * What a reader finds: `name(id, field, region)` keeps a valid secret id (a bare name or
+ * partial ARN in `region`), or reports the field as naming none.
+ */
+function collector(): { secrets: NamedSecret[]; unsupported: string[]; name: (id: string | undefined, field: string, region: string | undefined) => void } {
+  const secrets: NamedSecret[] = [];
+  const unsupported: string[] = [];
+  const name = (id: string | undefined, field: string, region: string | undefined) => {
+    if (!id || !isValidSecretId(id)) unsupported.push(`${field}: ${JSON.stringify((id ?? '').slice(0, 100))} is not a Secrets Manager secret name or ARN`);
+    else secrets.push({ ref: parseSecretId(id, 'unknown', region ? { region } : {}), field });
+  };
+  return { secrets, unsupported, name };
+}
+
 function dedupe(secrets: NamedSecret[]): NamedSecret[] {
   const seen = new Set<string>();
   return secrets.filter((s) => {
@@ -280,20 +283,4 @@ function dedupe(secrets: NamedSecret[]): NamedSecret[] {
     seen.add(k);
     return true;
   });
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function rec(v: unknown): Record<string, unknown> {
-  return isRecord(v) ? v : {};
-}
-function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }

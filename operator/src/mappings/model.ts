@@ -5,6 +5,7 @@
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */
 import type { Origin } from '../discovery/origin';
+import { isRecord } from '../json';
 import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
 import { APPS_KINDS, WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
@@ -302,10 +303,6 @@ export function selectorToQuery(selector: LabelSelector): string {
     else parts.push(`!${e.key}`);
   }
   return parts.join(',');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
