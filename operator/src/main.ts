@@ -154,12 +154,12 @@ async function main(): Promise<void> {
   // Discovery (opt-in): ExternalSecrets and SecretProviderClasses as mappings (discovery/).
   const dc = config.discovery;
   const discoveryOn = dc.externalSecrets || dc.providerClasses;
-  const sources = discoveryOn
-    ? new DiscoveredSources({ api: guarded(kc.makeApiClient(k8s.CustomObjectsApi)), namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS })
+  const discoveryApi = discoveryOn ? guarded(kc.makeApiClient(k8s.CustomObjectsApi)) : undefined;
+  const sources = discoveryApi
+    ? new DiscoveredSources({ api: discoveryApi, namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS })
     : undefined;
-  const discovery = sources
-    ? new Discovery({ sources, refresher: new EsoRefresher({ api: guarded(kc.makeApiClient(k8s.CustomObjectsApi)), timeoutMs: dc.esoSyncTimeoutSeconds * 1000, events, metrics, log }), scope, kinds })
-    : undefined;
+  const discovery =
+    sources && discoveryApi ? new Discovery({ sources, refresher: new EsoRefresher({ api: discoveryApi, timeoutMs: dc.esoSyncTimeoutSeconds * 1000, events, metrics, log }), scope, kinds }) : undefined;
   const reporter = sources
     ? new DiscoveryReporter({ sources, events, metrics, log, kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])] })
     : undefined;
