@@ -93,7 +93,7 @@ function csiUses(spc: string): Uses {
 
 /** Events on one object (any kind), newest last. */
 async function eventsOn(ctx: E2eContext, namespace: string, kind: string, name: string): Promise<k8s.CoreV1Event[]> {
-  const items = (await ctx.kube.core.listNamespacedEvent(namespace, undefined, undefined, undefined, `involvedObject.kind=${kind},involvedObject.name=${name}`)).body.items;
+  const items = await ctx.kube.eventsOn(namespace, kind, name);
   return items.sort((a, b) => String(a.lastTimestamp ?? a.eventTime ?? '').localeCompare(String(b.lastTimestamp ?? b.eventTime ?? '')));
 }
 

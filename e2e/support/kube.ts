@@ -155,7 +155,12 @@ export class Kube {
   }
 
   async eventsFor(namespace: string, name: string): Promise<k8s.CoreV1Event[]> {
-    return (await this.core.listNamespacedEvent(namespace, undefined, undefined, undefined, `involvedObject.name=${name},involvedObject.kind=${KIND}`)).body.items;
+    return this.eventsOn(namespace, KIND, name);
+  }
+
+  /** Events about one object of `kind` (a mapping, an ExternalSecret, a workload, ...). */
+  async eventsOn(namespace: string, kind: string, name: string): Promise<k8s.CoreV1Event[]> {
+    return (await this.core.listNamespacedEvent(namespace, undefined, undefined, undefined, `involvedObject.name=${name},involvedObject.kind=${kind}`)).body.items;
   }
 
   /** Number of ReplicaSets a Deployment has had: one per rollout (plus the first). */
