@@ -234,14 +234,7 @@ export class Rotator {
 
   /** `m`'s workload listing in `listings`, started if it is not there yet. */
   private listing(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
-    let p = listings.get(m.key);
-    if (!p) {
-      p = m.origin ? this.listConsumers(m, signal) : listSelectedWorkloads(this.opts.workloads, m);
-      // A listing nobody ends up waiting for must not become an unhandled rejection.
-      p.catch(() => undefined);
-      listings.set(m.key, p);
-    }
-    return p;
+    return shared(listings, m.key, () => (m.origin ? this.listConsumers(listings, m, signal) : listSelectedWorkloads(this.opts.workloads, m)));
   }
 
   /**
@@ -250,9 +243,9 @@ export class Rotator {
    * be prepared, they must not roll now, whoever else asks: they would start on the old
    * value and then count as being on the new one.
    */
-  private async listConsumers(m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
+  private async listConsumers(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
     const origin = m.origin!;
-    const listed = Promise.all(m.workloadKinds.map((kind) => this.opts.workloads.list(kind, m.namespace, ''))).then((all) => all.flat().filter((w) => consumes(w.references, origin)));
+    const listed = Promise.all(m.workloadKinds.map((kind) => this.everyWorkload(listings, kind, m.namespace))).then((all) => all.flat().filter((w) => consumes(w.references, origin)));
     listed.catch(() => undefined);
     try {
       await this.opts.discovery!.prepare(m, signal);
@@ -260,6 +253,15 @@ export class Rotator {
       throw new NotPrepared(errorMessage(err), await listed.catch(() => []));
     }
     return listed;
+  }
+
+  /**
+   * Every workload of `kind` in `namespace`, listed once per batch however many discovered
+   * sources of the namespace ask (kept in `listings` beside the mappings' listings, under a
+   * key no mapping or source has).
+   */
+  private everyWorkload(listings: Map<string, Promise<WorkloadState[]>>, kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
+    return shared(listings, `workloads:${kind}/${namespace}`, () => this.opts.workloads.list(kind, namespace, ''));
   }
 
   /**
@@ -394,6 +396,18 @@ export class Rotator {
     log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
     notifier?.rotated(report);
   }
+}
+
+/** The listing under `key` in `listings`, started if it is not there yet. */
+function shared(listings: Map<string, Promise<WorkloadState[]>>, key: string, start: () => Promise<WorkloadState[]>): Promise<WorkloadState[]> {
+  let p = listings.get(key);
+  if (!p) {
+    p = start();
+    // A listing nobody ends up waiting for must not become an unhandled rejection.
+    p.catch(() => undefined);
+    listings.set(key, p);
+  }
+  return p;
 }
 
 /** A discovered source whose consumers may not roll yet (ESO did not sync); `consumers`: who they are. */

@@ -504,6 +504,24 @@ describe('Rotator: sources discovery found', () => {
     expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['db', 'web']);
   });
 
+  it("lists a namespace's workloads once per batch however many of its sources name the secret", async () => {
+    const second = readExternalSecret(
+      { metadata: { name: 'worker', namespace: 'ns', uid: 'es-2', generation: 1 }, spec: { secretStoreRef: { name: 'aws' }, target: { name: 'worker-env' }, data: [{ remoteRef: { key: 'eks-controller-test-secret' } }] } },
+      'external-secrets.io/v1',
+      () => ({ awsSecretsManager: true, region: 'us-east-1' }),
+    );
+    const t = withDiscovery([externalSecret, second, providerClass]);
+    t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
+    t.cluster.add(usingSecret('worker', 'worker-env'), { app: 'worker' });
+    t.cluster.add(mountingClass('api', 'db-spc'), { app: 'api' });
+    const lists: string[] = [];
+    const list = t.cluster.client.list;
+    t.cluster.client.list = async (...args) => (lists.push(`${args[0]} ${args[1]}`), list(...args));
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches.map((p) => p.workload.name).sort()).toEqual(['api', 'web', 'worker']);
+    expect(lists.sort()).toEqual(['DaemonSet ns', 'Deployment ns', 'StatefulSet ns']);
+  });
+
   it("rolls the workloads mounting a SecretProviderClass that names the secret, and no other; CSI needs no sync", async () => {
     const t = withDiscovery([providerClass]);
     t.cluster.add(mountingClass('api', 'db-spc'), { app: 'api' });
