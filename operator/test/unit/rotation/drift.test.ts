@@ -10,7 +10,10 @@ import type { SecretDescription, SecretLister } from '../../../src/secrets/descr
 import type { Mapping } from '../../../src/mappings/model';
 import type { Term } from '../../../src/leader/fence';
 import type { ResolvedChange } from '../../../src/rotation/plan';
-import { mapping } from '../../support/builders';
+import { mapping, SECRET_KEY, workload } from '../../support/builders';
+import { sourcesAsMappings, type DiscoveredSource } from '../../../src/discovery/model';
+import { parseSecretId } from '../../../src/secrets/secretId';
+import type { WorkloadState } from '../../../src/workloads/workload';
 
 describe('drift recovery', () => {
   it('driftOf separates mappings behind the current version from those without a baseline, and those the read is not newer than', () => {
@@ -141,6 +144,79 @@ describe('drift recovery', () => {
       const fresh = await pass(mapping('app'), listedV2, at('v3', { v3: ['AWSCURRENT'], v2: ['AWSPREVIOUS'] }, '2026-12-07T12:00:00Z'));
       expect(fresh.described).toEqual(['app']);
       expect(fresh.baselines).toEqual(['ns/app=v3']);
+    });
+  });
+
+  describe('discovered sources (ExternalSecret, SecretProviderClass): what their consumers record, the same guarantees', () => {
+    const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbC123';
+    const read = (v: string, versions: Record<string, string[]>, lastChanged: string): SecretDescription => ({ arn: ARN, name: 'app', currentVersion: v, versions, lastChanged });
+    const source = (name: string, consumedAs: { secret: string } | { providerClass: string }): DiscoveredSource => ({
+      key: `externalsecret:ns/${name}`,
+      generation: 1,
+      origin: { source: 'externalsecret', object: { apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: 'ns', name }, consumedAs, refresh: { ok: true } },
+      secrets: [{ ref: parseSecretId('app', 'unknown'), field: 'spec.data[0].remoteRef.key' }],
+      unsupported: [],
+    });
+    const consumer = (name: string, secret: string, version?: string, restartedAt?: string): WorkloadState => ({
+      ...workload(name, version ? { applied: { [SECRET_KEY]: version } } : {}),
+      ...(restartedAt ? { restartedAt } : {}),
+      references: { secrets: [secret], providerClasses: [] },
+    });
+    async function pass(opts: { consumers: WorkloadState[]; listed?: SecretDescription; described: SecretDescription; mappings?: Mapping[]; sources?: DiscoveredSource[] }) {
+      const index = new MappingIndex();
+      for (const m of opts.mappings ?? []) index.upsert(m);
+      const rotated: ResolvedChange[] = [];
+      const described: string[] = [];
+      const pages: unknown[] = [];
+      const lists: string[] = [];
+      const log = createLogger('silent');
+      await checkDrift({
+        index,
+        describer: { describe: async (id) => (described.push(id), opts.described) },
+        listing: new SecretListing({ listPage: async (names) => (pages.push(names), { secrets: opts.listed ? [opts.listed] : [] }) }, { account: '123456789012' }, log),
+        rotate: async (c) => (rotated.push(...c), new Map()),
+        recordBaseline: async () => true,
+        discovered: {
+          sources: async () => sourcesAsMappings(opts.sources ?? [source('es', { secret: 'app-secret' })], ['Deployment', 'StatefulSet']),
+          workloads: { list: async (kind, ns) => (lists.push(`${kind}/${ns}`), kind === 'Deployment' ? opts.consumers : []) },
+        },
+        metrics: createMetrics(false),
+        log,
+        region: 'us-east-1',
+      });
+      return { rotated, described, pages, lists };
+    }
+    const v2 = read('v2', { v2: ['AWSCURRENT'], v1: ['AWSPREVIOUS'] }, '2026-12-07T12:00:00Z');
+
+    it('a lost event for a secret reached only through an ExternalSecret: the consumers behind roll, through the ordinary change path', async () => {
+      const r = await pass({ consumers: [consumer('web', 'app-secret', 'v1', '2026-12-07T11:00:00Z'), consumer('other', 'not-it', 'v1')], listed: v2, described: v2 });
+      expect(r.rotated.map((c) => [c.secretKey, c.version, c.replaces])).toEqual([[SECRET_KEY, 'v2', ['v1']]]);
+      expect(r.described).toEqual(['app']);
+    });
+
+    it('never backwards: a stale listing and a stale read older than what a consumer was rolled to restart nothing', async () => {
+      const r = await pass({ consumers: [consumer('web', 'app-secret', 'v3', '2026-12-07T12:00:02Z')], listed: v2, described: v2 });
+      expect(r.rotated).toEqual([]);
+    });
+
+    it('one ListSecrets for mappings and sources together; a listing agreeing with every record costs no DescribeSecret; each namespace kind listed once', async () => {
+      const r = await pass({
+        consumers: [consumer('web', 'app-secret', 'v2'), consumer('csi', 'app-secret', 'v2')],
+        listed: v2,
+        described: v2,
+        mappings: [mapping('m', { appliedVersion: 'v2' })],
+        sources: [source('es', { secret: 'app-secret' }), source('es2', { secret: 'app-secret' })],
+      });
+      expect(r.pages).toHaveLength(1);
+      expect(r.described).toEqual([]);
+      expect(r.rotated).toEqual([]);
+      expect(r.lists.sort()).toEqual(['Deployment/ns', 'StatefulSet/ns']);
+    });
+
+    it('consumers no restart stamped are no record: nothing to recover, nothing described', async () => {
+      const r = await pass({ consumers: [consumer('web', 'app-secret')], listed: v2, described: v2 });
+      expect(r.described).toEqual([]);
+      expect(r.rotated).toEqual([]);
     });
   });
 
