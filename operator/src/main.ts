@@ -20,6 +20,7 @@ import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
+import { operatorVersion } from './version';
 import { Discovery } from './discovery/discovery';
 import { EsoRefresher } from './discovery/esoRefresh';
 import { DiscoveryReporter } from './discovery/reporter';
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     log.warn('running on Node.js below 22: AWS SDK for JavaScript releases after January 2027 require Node.js 22', { node: process.version });
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics(true, { version: operatorVersion(), nodeVersion: process.version });
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
 
   // Every Kubernetes client below shares one pool of kept-alive connections (kube/connections.ts).
