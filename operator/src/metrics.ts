@@ -1,12 +1,13 @@
 /**
  * Prometheus metrics (prom-client). Names follow `<app>_<what>_total|_seconds`
- * with few, bounded labels; every metric is declared here and nowhere else.
+ * with few, bounded labels; every metric is declared here and nowhere else. The
+ * Node.js process metrics keep prom-client's standard names.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { OPERATOR_NAME } from './names';
 
 const P = OPERATOR_NAME.replaceAll('-', '_');
-/** Every metric's name starts with this (tests, the bench and the demo import it). */
+/** Every metric's name starts with this but the process metrics' (tests, the bench and the demo import it). */
 export const METRIC_PREFIX = `${P}_`;
 
 /** What `build_info` says of the running operator. */
@@ -20,7 +21,9 @@ export interface BuildInfo {
 /** `build`: the running operator's; without it build_info is declared with no series (tests). */
 export function createMetrics(defaultMetrics = true, build?: BuildInfo) {
   const registry = new Registry();
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: `${P}_` });
+  // prom-client's own names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...),
+  // without our prefix: the generic Node.js dashboards and alerts read those names.
+  if (defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const buildInfo = new Gauge({
     name: `${P}_build_info`,

@@ -1,4 +1,4 @@
-/** The operator's own metrics beyond what the rules read: its build. */
+/** The operator's own metrics beyond what the rules read: its build, and the process metrics' names. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,5 +38,13 @@ describe('operatorVersion', () => {
     expect(() => operatorVersion(dir)).toThrow(`no package.json named secrets-rotation-operator at or above ${dir}`);
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'secrets-rotation-operator', version: 'v1' }));
     expect(() => operatorVersion(dir)).toThrow('package.json: "version" must be a SemVer 2 version such as 1.2.3, got "v1"');
+  });
+});
+
+describe("Node.js process metrics", () => {
+  it("carry prom-client's standard names, which the generic Node.js dashboards read, not the operator's prefix", async () => {
+    const families = [...(await createMetrics().registry.metrics()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+    expect(families).toEqual(expect.arrayContaining(['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info']));
+    expect(families.filter((f) => f.startsWith(`${METRIC_PREFIX}process_`) || f.startsWith(`${METRIC_PREFIX}nodejs_`))).toEqual([]);
   });
 });
