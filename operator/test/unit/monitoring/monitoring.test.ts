@@ -63,7 +63,7 @@ describe('the alert rules (files/alerts.yaml)', () => {
   const rules = alertRules();
   const runbook = fs.readFileSync(RUNBOOK, 'utf8');
 
-  it("are the seven alerts issue 16 asks for and discovery's, each with a severity, a summary and a description", () => {
+  it("are the alerts issue 16 asks for, discovery's and issue 23's absent operator, each with a severity, a summary and a description", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       'SecretsRotationMessagesFailing',
       'SecretsRotationMessagesDeadLettered',
@@ -73,6 +73,7 @@ describe('the alert rules (files/alerts.yaml)', () => {
       'SecretsRotationStatusBacklogNotDraining',
       'SecretsRotationFailing',
       'SecretsRotationExternalSecretNotSyncing',
+      'SecretsRotationOperatorAbsent',
     ]);
     for (const r of rules) {
       expect({ alert: r.alert, severity: r.labels?.severity }).toEqual({ alert: r.alert, severity: expect.stringMatching(/^(warning|critical)$/) });
