@@ -65,4 +65,6 @@ test('a running operator exports every metric and label the alert rules and the 
   // Which release runs on which Node.js: package.json's version, the Node.js it runs on.
   expect(families.get(`${M}build_info`)).toMatchObject({ type: 'gauge', labels: new Set(['version', 'node_version']), series: 1 });
   expect(await op.metric(`${M}build_info`, { version: releaseVersion(), node_version: process.version })).toBe(1);
+  // The start-up line says the same, for those reading logs.
+  expect(op.logs.find((l) => l.message === 'starting')).toMatchObject({ release: releaseVersion(), node: process.version });
 });

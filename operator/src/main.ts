@@ -75,7 +75,8 @@ async function main(): Promise<void> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     log.warn('running on Node.js below 22: AWS SDK for JavaScript releases after January 2027 require Node.js 22', { node: process.version });
   }
-  const metrics = createMetrics(true, { version: operatorVersion(), nodeVersion: process.version });
+  const build = { version: operatorVersion(), nodeVersion: process.version };
+  const metrics = createMetrics(true, build);
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
 
   // Every Kubernetes client below shares one pool of kept-alive connections (kube/connections.ts).
@@ -274,6 +275,8 @@ async function main(): Promise<void> {
   });
 
   log.info('starting', {
+    release: build.version,
+    node: build.nodeVersion,
     queueUrl: config.queueUrl,
     region: config.region,
     homeAccount: config.home.account ?? '(unknown)',
