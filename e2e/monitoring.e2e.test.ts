@@ -9,6 +9,7 @@
  */
 import { METRIC_PREFIX as M, createMetrics } from '../operator/src/metrics';
 import { declaredLabels, expressions, familiesOf, missingFrom } from '../operator/test/support/monitoring';
+import { releaseVersion } from '../scripts/version';
 import { e2eContext, stopOperators, type E2eContext } from './support/context';
 import type { OperatorProcess } from './support/operator';
 import { waitFor } from './support/wait';
@@ -60,4 +61,10 @@ test('a running operator exports every metric and label the alert rules and the 
   expect(await op.metric(`${M}leader`)).toBe(1);
   const lastReceive = await op.metric(`${M}sqs_last_receive_timestamp_seconds`);
   expect(Date.now() / 1000 - lastReceive).toBeLessThan(30);
+
+  // Which release runs on which Node.js: package.json's version, the Node.js it runs on.
+  expect(families.get(`${M}build_info`)).toMatchObject({ type: 'gauge', labels: new Set(['version', 'node_version']), series: 1 });
+  expect(await op.metric(`${M}build_info`, { version: releaseVersion(), node_version: process.version })).toBe(1);
+  // The start-up line says the same, for those reading logs.
+  expect(op.logs.find((l) => l.message === 'starting')).toMatchObject({ release: releaseVersion(), node: process.version });
 });

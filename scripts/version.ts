@@ -8,23 +8,24 @@
  *     them (the `version` lifecycle script runs `--write`), and `--check` (in
  *     npm run test:chart) and a unit test fail when one differs;
  *   - scripts/image/build.sh tags both images with it (`--print-version` shows it);
- *   - scripts/stack/publish.ts packages and pushes the chart and the images under it.
+ *   - scripts/stack/publish.ts packages and pushes the chart and the images under it;
+ *   - the operator reads it from the package.json it ships with (operator/src/version.ts)
+ *     and exports it as secrets_rotation_operator_build_info{version}.
  *
  * Usage: tsx scripts/version.ts [--check | --write]
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { releaseVersion as parseReleaseVersion } from '../operator/src/version';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 export const PACKAGE_JSON = path.join(REPO_ROOT, 'package.json');
 export const CHART_YAML = path.join(REPO_ROOT, 'charts', 'secrets-rotation-operator', 'Chart.yaml');
 export const APP_DEPLOYMENT = path.join(REPO_ROOT, 'examples', 'fingerprint-app', 'deployment.yaml');
 
-/** package.json's version: the release version of the chart and both images. */
+/** package.json's version: the release version of the chart, both images and the operator's build_info metric. */
 export function releaseVersion(packageJson: string = fs.readFileSync(PACKAGE_JSON, 'utf8')): string {
-  const v = (JSON.parse(packageJson) as { version?: unknown }).version;
-  if (typeof v !== 'string' || !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v)) throw new Error(`package.json: "version" must be a SemVer 2 version such as 1.2.3, got ${JSON.stringify(v)}`);
-  return v;
+  return parseReleaseVersion(packageJson);
 }
 
 /** A copy of the version in a file helm or kubectl reads as it is. */

@@ -2,10 +2,13 @@
  * The operator's image as `npm run image` builds it from the Dockerfile, run the way
  * the chart runs it: read-only root file system, UID 65532, no shell.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { buildImages, BuiltImages, imageToolsMissing, podman } from './support';
+import { REPO_ROOT } from '../support/kube';
 import { waitFor } from '../support/wait';
 
 const missing = imageToolsMissing();
@@ -52,6 +55,29 @@ describeImage(`operator image${missing ? ` (skipped: ${missing})` : ''}`, () => 
     expect(names).toEqual(expect.arrayContaining(['client-sqs', 'winston']));
     // Production packages only: what the image ships.
     expect(names).not.toContain('jest');
+  });
+
+  test('carries the OCI labels: title, description, licenses and version from package.json, revision and created from the commit', async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; description: string; license: string; version: string };
+    const git = (...args: string[]) => execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }).trim();
+    const cfg = JSON.parse((await podman(['image', 'inspect', images.OPERATOR_IMAGE])).stdout)[0] as { Config: { Labels?: Record<string, string> } };
+    const oci = Object.fromEntries(Object.entries(cfg.Config.Labels ?? {}).filter(([k]) => k.startsWith('org.opencontainers.image.')));
+    const origin = (() => {
+      try {
+        return git('remote', 'get-url', 'origin').replace(/:\/\/[^/@]*@/, '://');
+      } catch {
+        return undefined;
+      }
+    })();
+    expect(oci).toEqual({
+      'org.opencontainers.image.title': pkg.name,
+      'org.opencontainers.image.description': pkg.description,
+      'org.opencontainers.image.licenses': pkg.license,
+      'org.opencontainers.image.version': pkg.version,
+      'org.opencontainers.image.revision': git('rev-parse', 'HEAD'),
+      'org.opencontainers.image.created': git('log', '-1', '--format=%cd', '--date=format-local:%Y-%m-%dT%H:%M:%SZ'),
+      ...(origin ? { 'org.opencontainers.image.source': origin } : {}),
+    });
   });
 
   test('the runtime stage has no npm, no shell and runs as 65532', async () => {

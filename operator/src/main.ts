@@ -20,6 +20,7 @@ import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
+import { operatorVersion } from './version';
 import { Discovery } from './discovery/discovery';
 import { sourcesAsMappings } from './discovery/model';
 import { EsoRefresher } from './discovery/esoRefresh';
@@ -75,7 +76,8 @@ async function main(): Promise<void> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     log.warn('running on Node.js below 22: AWS SDK for JavaScript releases after January 2027 require Node.js 22', { node: process.version });
   }
-  const metrics = createMetrics();
+  const build = { version: operatorVersion(), nodeVersion: process.version };
+  const metrics = createMetrics(true, build);
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: errorMessage(reason) }));
 
   // Every Kubernetes client below shares one pool of kept-alive connections (kube/connections.ts).
@@ -275,6 +277,8 @@ async function main(): Promise<void> {
   });
 
   log.info('starting', {
+    release: build.version,
+    node: build.nodeVersion,
     queueUrl: config.queueUrl,
     region: config.region,
     homeAccount: config.home.account ?? '(unknown)',

@@ -1,18 +1,37 @@
 /**
  * Prometheus metrics (prom-client). Names follow `<app>_<what>_total|_seconds`
- * with few, bounded labels; every metric is declared here and nowhere else.
+ * with few, bounded labels; every metric is declared here and nowhere else. The
+ * Node.js process metrics keep prom-client's standard names.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { OPERATOR_NAME } from './names';
 
 const P = OPERATOR_NAME.replaceAll('-', '_');
-/** Every metric's name starts with this (tests, the bench and the demo import it). */
+/** Every metric's name starts with this but the process metrics' (tests, the bench and the demo import it). */
 export const METRIC_PREFIX = `${P}_`;
 
-export function createMetrics(defaultMetrics = true) {
+/** What `build_info` says of the running operator. */
+export interface BuildInfo {
+  /** package.json's version (operator/src/version.ts). */
+  readonly version: string;
+  /** `process.version`. */
+  readonly nodeVersion: string;
+}
+
+/** `build`: the running operator's; without it build_info is declared with no series (tests). */
+export function createMetrics(defaultMetrics = true, build?: BuildInfo) {
   const registry = new Registry();
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: `${P}_` });
+  // prom-client's own names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...),
+  // without our prefix: the generic Node.js dashboards and alerts read those names.
+  if (defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const buildInfo = new Gauge({
+    name: `${P}_build_info`,
+    help: 'Always 1; its labels say which release (version) runs on which Node.js (node_version).',
+    labelNames: ['version', 'node_version'],
+    registers,
+  });
+  if (build) buildInfo.set({ version: build.version, node_version: build.nodeVersion }, 1);
   return {
     registry,
     messagesReceived: new Counter({ name: `${P}_messages_received_total`, help: 'SQS messages received.', registers }),

@@ -186,13 +186,14 @@ fi
 npmrc="$SRO_CONTAINERS_DIR/build.npmrc"
 { echo "registry=$(npm config get registry)"; echo "cafile=/etc/ssl/certs/ca-certificates.crt"; } >"$npmrc"
 
-build_image() { # name context dockerfile
+build_image() { # name context dockerfile [buildah bud arguments...]
   local name="$1" ctx="$2" file="$3" t0
+  shift 3
   t0="$(date +%s)"
   log "$name: buildah bud -f ${file#"$REPO"/} (layers cached in the image store)"
   buildah bud --pull=never --network host --layers --isolation chroot \
     -v "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro" -v "$npmrc:/root/.npmrc:ro" \
-    -t "$name" -f "$file" "$ctx" 2>&1 | sed -u "s/^/[image] /" >&2
+    "$@" -t "$name" -f "$file" "$ctx" 2>&1 | sed -u "s/^/[image] /" >&2
   [[ ${PIPESTATUS[0]} == 0 ]] || die "$name: buildah bud failed"
   log "$name: built in $(elapsed "$t0")"
 }
@@ -211,8 +212,27 @@ OPERATOR_SBOM="$OUT/secrets-rotation-operator-$VERSION.cdx.json"
 APP_IMAGE="docker.io/library/fingerprint-app:$VERSION"
 APP_ARCHIVE="$OUT/fingerprint-app-$VERSION.oci.tar"
 
+# The operator's OCI labels (Dockerfile): package.json's facts and the commit's. The
+# origin remote's URL, credentials stripped, is the source when there is one: the
+# project states no URL of its own.
+oci_label_args() {
+  local pkg="$REPO/package.json" origin
+  printf '%s\0' \
+    --build-arg "IMAGE_TITLE=$(node -p 'require(process.argv[1]).name' "$pkg")" \
+    --build-arg "IMAGE_DESCRIPTION=$(node -p 'require(process.argv[1]).description' "$pkg")" \
+    --build-arg "IMAGE_LICENSES=$(node -p 'require(process.argv[1]).license' "$pkg")" \
+    --build-arg "IMAGE_VERSION=$VERSION" \
+    --build-arg "IMAGE_REVISION=$(git -C "$REPO" rev-parse HEAD)" \
+    --build-arg "IMAGE_CREATED=$(TZ=UTC git -C "$REPO" log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ)"
+  if origin="$(git -C "$REPO" remote get-url origin 2>/dev/null)"; then
+    printf '%s\0' --label "org.opencontainers.image.source=$(sed -E 's#://[^/@]*@#://#' <<<"$origin")"
+  fi
+}
+
 if [[ -z "$ONLY" || "$ONLY" == operator ]]; then
-  build_image "$OPERATOR_IMAGE" "$REPO" "$REPO/Dockerfile"
+  git -C "$REPO" rev-parse --verify --quiet HEAD >/dev/null || die "not a git checkout: the image's revision label names its commit"
+  mapfile -d '' oci_args < <(oci_label_args)
+  build_image "$OPERATOR_IMAGE" "$REPO" "$REPO/Dockerfile" "${oci_args[@]}"
   save_image "$OPERATOR_IMAGE" "$OPERATOR_ARCHIVE"
   t0="$(date +%s)"
   (cd "$REPO" && npx --no-install cyclonedx-npm --omit dev --output-reproducible --output-format JSON --output-file "$OPERATOR_SBOM" >/dev/null 2>"$OUT/sbom.log") \

@@ -63,7 +63,7 @@ describe('the alert rules (files/alerts.yaml)', () => {
   const rules = alertRules();
   const runbook = fs.readFileSync(RUNBOOK, 'utf8');
 
-  it("are the seven alerts issue 16 asks for and discovery's, each with a severity, a summary and a description", () => {
+  it("are the alerts issue 16 asks for, discovery's and issue 23's absent operator, each with a severity, a summary and a description", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       'SecretsRotationMessagesFailing',
       'SecretsRotationMessagesDeadLettered',
@@ -73,6 +73,7 @@ describe('the alert rules (files/alerts.yaml)', () => {
       'SecretsRotationStatusBacklogNotDraining',
       'SecretsRotationFailing',
       'SecretsRotationExternalSecretNotSyncing',
+      'SecretsRotationOperatorAbsent',
     ]);
     for (const r of rules) {
       expect({ alert: r.alert, severity: r.labels?.severity }).toEqual({ alert: r.alert, severity: expect.stringMatching(/^(warning|critical)$/) });
@@ -114,6 +115,18 @@ describe('the Grafana dashboard (files/dashboard.json)', () => {
     }
     const latency = d.panels.find((p) => p.title === 'Queue to restart latency')!;
     expect(latency.targets!.map((t) => /histogram_quantile\(([0-9.]+),/.exec(t.expr)?.[1])).toEqual(['0.5', '0.9', '0.99']);
+  });
+
+  it('shows every metric the operator declares but the index lookup time (a bench figure, microseconds)', () => {
+    const declared = createMetrics(false).registry.getMetricsAsArray().map((m) => m.name);
+    const shown = (name: string) => read.has(name) || read.has(`${name}_bucket`);
+    expect(declared.filter((name) => !shown(name))).toEqual([`${M}match_seconds`]);
+  });
+
+  it('shows ExternalSecret sync failures by reason and the discovered sources by source', () => {
+    const byTitle = (title: string) => d.panels.find((p) => p.title === title)?.targets?.map((t) => readsOf(t.expr));
+    expect(byTitle('ExternalSecret sync failures')).toEqual([{ selectors: [{ metric: `${M}eso_sync_failures_total`, matchers: ['namespace', 'job'] }], groupings: [{ labels: ['reason'], metrics: [`${M}eso_sync_failures_total`] }] }]);
+    expect(byTitle('Discovered sources')).toEqual([{ selectors: [{ metric: `${M}discovered_sources`, matchers: ['namespace', 'job'] }], groupings: [{ labels: ['source'], metrics: [`${M}discovered_sources`] }] }]);
   });
 
   it('has unique panel ids, a query in every panel, and a Prometheus data source variable every query uses', () => {
