@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { buildImages, BuiltImages, imageToolsMissing, podman } from './support';
 import { waitFor } from '../support/wait';
+import { sbomPackages, vulnerable } from '../../scripts/known-vulnerable';
 
 const missing = imageToolsMissing();
 const describeImage = missing ? describe.skip : describe;
@@ -52,6 +53,11 @@ describeImage(`operator image${missing ? ` (skipped: ${missing})` : ''}`, () => 
     expect(names).toEqual(expect.arrayContaining(['client-sqs', 'winston']));
     // Production packages only: what the image ships.
     expect(names).not.toContain('jest');
+  });
+
+  test("the SBOM names no version a known advisory flags (scripts/known-vulnerable.ts)", () => {
+    const sbom = JSON.parse(fs.readFileSync(images.OPERATOR_SBOM, 'utf8')) as Parameters<typeof sbomPackages>[0];
+    expect(vulnerable(sbomPackages(sbom))).toEqual([]);
   });
 
   test('the runtime stage has no npm, no shell and runs as 65532', async () => {
