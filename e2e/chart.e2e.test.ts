@@ -104,7 +104,7 @@ describe('namespaced install (watchNamespaces)', () => {
 });
 
 describe('namespaced install with discovery of ExternalSecrets', () => {
-  test('ClusterSecretStores are read through a ClusterRole of their own, which uninstall removes; still no Secrets', async () => {
+  test('ClusterSecretStores are listed through a ClusterRole of their own, which uninstall removes; still no Secrets', async () => {
     const ctx = e2eContext();
     const a = await ctx.kube.createNamespace('chartdisc-a');
     const releaseNs = await ctx.kube.createNamespace('chartdisc-rel');
@@ -116,10 +116,10 @@ describe('namespaced install with discovery of ExternalSecrets', () => {
     try {
       await helm(ctx, ['install', name, ...chartSource(ctx), '--namespace', releaseNs, ...localValues(ctx), '--set', `fullnameOverride=${name}`, '--set', `watchNamespaces={${a}}`, '--set', 'discovery.externalSecrets.enabled=true']);
       const rules = async (...args: string[]) => JSON.parse((await kubectl(ctx, ['get', ...args, '-o', 'jsonpath={.rules}'])).stdout || '[]') as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-      expect(await rules('clusterrole', `${name}-clustersecretstores`)).toEqual([{ apiGroups: ['external-secrets.io'], resources: ['clustersecretstores'], verbs: ['get', 'list', 'watch'] }]);
+      expect(await rules('clusterrole', `${name}-clustersecretstores`)).toEqual([{ apiGroups: ['external-secrets.io'], resources: ['clustersecretstores'], verbs: ['list'] }]);
       expect((await kubectl(ctx, ['get', 'clusterrolebinding', `${name}-clustersecretstores`, '-o', 'jsonpath={.subjects[0].name}/{.subjects[0].namespace}'])).stdout).toBe(`${name}/${releaseNs}`);
       const role = await rules('role', name, '-n', a);
-      expect(role).toContainEqual({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'watch', 'patch'] });
+      expect(role).toContainEqual({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'patch'] });
       expect(role.flatMap((r) => r.resources)).not.toContain('secrets');
       // The operator's main ClusterRole does not exist in namespaced mode.
       expect((await kubectl(ctx, ['get', 'clusterrole', name])).code).not.toBe(0);
