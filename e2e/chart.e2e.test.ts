@@ -79,6 +79,40 @@ spec:
   });
 });
 
+describe('aggregated roles (rbac.aggregate, on by default)', () => {
+  let s: Scenario;
+  beforeAll(async () => {
+    s = await startScenario({ prefix: 'chartagg', namespaces: ['chartagg-team'] });
+  });
+  afterAll(() => endScenario(s));
+
+  test("a namespace's admin and editor can create a mapping there, a viewer can read mappings but not create one", async () => {
+    const [ns] = s.namespaces;
+    const [admin, editor, viewer] = ['alice', 'erin', 'victor'].map((u) => `${u}-${rand(4)}@example.com`);
+    for (const [user, role] of [[admin, 'admin'], [editor, 'edit'], [viewer, 'view']]) {
+      const bound = await kubectl(s.ctx, ['create', 'rolebinding', `${role}-${rand(4)}`, '-n', ns, `--clusterrole=${role}`, `--user=${user}`]);
+      expect({ code: bound.code, stderr: bound.stderr }).toEqual({ code: 0, stderr: '' });
+    }
+    // The controller-manager aggregates the chart's ClusterRoles into the built-in ones asynchronously.
+    const can = async (user: string, verb: string) => (await kubectl(s.ctx, ['auth', 'can-i', verb, `${PLURAL}.${GROUP}`, '-n', ns, `--as=${user}`])).stdout.trim();
+    await waitFor('the built-in admin, edit and view roles aggregate the chart\'s mapping rules', async () => (await can(admin, 'create')) === 'yes' && (await can(editor, 'create')) === 'yes' && (await can(viewer, 'list')) === 'yes');
+
+    const mapping = (name: string) => JSON.stringify({ apiVersion: `${GROUP}/v1`, kind: KIND, metadata: { name, namespace: ns }, spec: { secretId: 'team/db', selector: { matchLabels: { app: name } } } });
+    for (const user of [admin, editor]) {
+      const made = await kubectlStdin(s.ctx, ['create', '-f', '-', `--as=${user}`], mapping(`by-${user.split('-')[0]}`));
+      expect({ user, code: made.code, stderr: made.stderr }).toEqual({ user, code: 0, stderr: '' });
+    }
+    const refused = await kubectlStdin(s.ctx, ['create', '-f', '-', `--as=${viewer}`], mapping('by-viewer'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/forbidden: User ".*" cannot create resource "secretsrotationmappings"/);
+    const listed = await kubectl(s.ctx, ['get', `${PLURAL}.${GROUP}`, '-n', ns, `--as=${viewer}`, '-o', 'name']);
+    expect(listed.stdout.trim().split('\n').sort()).toEqual([`${PLURAL}.${GROUP}/by-alice`, `${PLURAL}.${GROUP}/by-erin`]);
+    // The status is the operator's: not even a namespace admin writes it.
+    expect(await can(admin, 'patch')).toBe('yes');
+    expect((await kubectl(s.ctx, ['auth', 'can-i', 'patch', `${PLURAL}.${GROUP}`, '--subresource=status', '-n', ns, `--as=${admin}`])).stdout.trim()).toBe('no');
+  });
+});
+
 describe('namespaced install (watchNamespaces)', () => {
   test('Roles only in the watched namespace: the ServiceAccount cannot patch workloads elsewhere', async () => {
     const ctx = e2eContext();
@@ -155,6 +189,8 @@ describe('install and uninstall', () => {
         ['role', `${name}-leader-election`, '-n', ns],
         ['clusterrole', name],
         ['clusterrolebinding', name],
+        ['clusterrole', `${name}-view`],
+        ['clusterrole', `${name}-edit`],
         ['validatingadmissionpolicy', `${name}-restart-only`],
         ['validatingadmissionpolicybinding', `${name}-restart-only`],
       ];
