@@ -3,7 +3,13 @@
  * server, the operator under the chart's own ServiceAccount, what `kubectl get srm`
  * shows, what the API server refuses, least-privilege RBAC, and a clean uninstall.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { load } from 'js-yaml';
 import { canI, chartSource, helm, localValues } from './support/chart';
+import { CRD_FILE, REPO_ROOT } from './support/kube';
 import { GROUP, KIND, PLURAL } from '../operator/src/mappings/model';
 import { e2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
@@ -110,6 +116,62 @@ describe('aggregated roles (rbac.aggregate, on by default)', () => {
     // The status is the operator's: not even a namespace admin writes it.
     expect(await can(admin, 'patch')).toBe('yes');
     expect((await kubectl(s.ctx, ['auth', 'can-i', 'patch', `${PLURAL}.${GROUP}`, '--subresource=status', '-n', ns, `--as=${admin}`])).stdout.trim()).toBe('no');
+  });
+});
+
+/** The chart as it was at git main's first commit of this change: it shipped the CRD in crds/. */
+const PREVIOUS_CHART_COMMIT = '4fabad3';
+
+describe('upgrade from the previous chart version (CRD in crds/) to the templated CRD', () => {
+  test('after the documented adoption, helm upgrade updates the CRD (labels, keep policy, spec) and every mapping survives, uninstall included', async () => {
+    const ctx = e2eContext();
+    const ns = await ctx.kube.createNamespace('chart-upg');
+    const name = `sro-upg-${rand(4)}`;
+    const crdName = `${PLURAL}.${GROUP}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sro-previous-chart-'));
+    try {
+      // The previous chart, packaged from git as a user would have pulled it.
+      execFileSync('bash', ['-c', `git -C "$1" archive ${PREVIOUS_CHART_COMMIT} charts/secrets-rotation-operator | tar -x -C "$2"`, '_', REPO_ROOT, dir]);
+      expect(fs.existsSync(path.join(dir, 'charts/secrets-rotation-operator/crds/secretsrotationmappings.yaml'))).toBe(true);
+      const packaged = (await helm(ctx, ['package', path.join(dir, 'charts/secrets-rotation-operator'), '-d', dir])).stdout.trim().split(' ').pop()!;
+      await helm(ctx, ['install', name, packaged, '--namespace', ns, ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
+      await ctx.kube.createMapping(ns, 'kept', { secretId: 'team/db', selector: { matchLabels: { app: 'kept' } } });
+
+      // The CRD as an older chart would have left it: this version's columns minus the last (Age),
+      // and no Helm ownership (crds/ is applied without it).
+      const columns = async () => JSON.parse((await kubectl(ctx, ['get', 'crd', crdName, '-o', 'jsonpath={.spec.versions[0].additionalPrinterColumns}'])).stdout) as { name: string }[];
+      const chartColumns = (load(fs.readFileSync(CRD_FILE, 'utf8')) as { spec: { versions: { additionalPrinterColumns: { name: string }[] }[] } }).spec.versions[0].additionalPrinterColumns.map((c) => c.name);
+      const older = await kubectl(ctx, ['patch', 'crd', crdName, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: `/spec/versions/0/additionalPrinterColumns/${chartColumns.length - 1}` }])]);
+      expect({ code: older.code, stderr: older.stderr }).toEqual({ code: 0, stderr: '' });
+      for (const key of ['meta.helm.sh/release-name-', 'meta.helm.sh/release-namespace-', 'helm.sh/resource-policy-']) await kubectl(ctx, ['annotate', 'crd', crdName, key]);
+      expect((await columns()).map((c) => c.name)).toEqual(chartColumns.slice(0, -1));
+
+      // Chart-README.md's adoption step, then the upgrade as the docs write it.
+      for (const args of [
+        ['label', '--overwrite', 'crd', crdName, 'app.kubernetes.io/managed-by=Helm'],
+        ['annotate', '--overwrite', 'crd', crdName, `meta.helm.sh/release-name=${name}`, `meta.helm.sh/release-namespace=${ns}`],
+      ]) {
+        const r = await kubectl(ctx, args);
+        expect({ args, code: r.code }).toEqual({ args, code: 0 });
+      }
+      await helm(ctx, ['upgrade', name, ...chartSource(ctx), '--namespace', ns, '--reset-then-reuse-values', ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
+
+      const crd = JSON.parse((await kubectl(ctx, ['get', 'crd', crdName, '-o', 'json'])).stdout) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+      expect(crd.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
+      expect(crd.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': name, 'app.kubernetes.io/managed-by': 'Helm' });
+      expect((await columns()).map((c) => c.name)).toEqual(chartColumns);
+      expect((await kubectl(ctx, ['get', `${PLURAL}.${GROUP}`, 'kept', '-n', ns])).code).toBe(0);
+
+      await helm(ctx, ['uninstall', name, '--namespace', ns, '--wait']);
+      expect((await kubectl(ctx, ['get', 'crd', crdName])).code).toBe(0);
+      expect((await kubectl(ctx, ['get', `${PLURAL}.${GROUP}`, 'kept', '-n', ns])).code).toBe(0);
+    } finally {
+      await helm(ctx, ['uninstall', name, '--namespace', ns, '--wait']).catch(() => undefined);
+      // Whatever happened above, the other tests get this version's CRD back.
+      await ctx.kube.installCrd();
+      await ctx.kube.deleteNamespace(ns);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

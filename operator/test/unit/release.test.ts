@@ -58,8 +58,8 @@ describe("Chart.yaml's Artifact Hub annotations", () => {
   const chart = load(read(CHART_YAML)) as { appVersion: string; annotations: Record<string, string> };
   const annotation = (key: string): unknown => load(chart.annotations[key]);
 
-  it('list the CRD that crds/ ships', () => {
-    const crd = load(read(path.join(CHART, 'crds', 'secretsrotationmappings.yaml'))) as {
+  it('list the CRD that the chart ships (files/crds/, rendered by templates/crd.yaml)', () => {
+    const crd = load(read(path.join(CHART, 'files', 'crds', 'secretsrotationmappings.yaml'))) as {
       metadata: { name: string };
       spec: { names: { kind: string }; versions: { name: string }[] };
     };
