@@ -127,6 +127,34 @@ describe('restartOnly policy (on by default)', () => {
     const changed = await patchAsOperator(s.release, ns, 'big', { spec: { template: { spec: { containers: [{ name: 'app', image: 'attacker/shell:latest' }] } } } });
     expect(changed).toEqual({ status: 403, message: expect.stringContaining('this request changes spec.template.spec') });
   });
+
+  test("a pod template of 200 containers, close to 1 MiB, is restarted within the policy's CEL cost budget; a change to one container is still refused", async () => {
+    // The policy compares old and new object field by field: many list elements, each
+    // with fields of its own, is the shape that costs most per byte.
+    const [ns] = s.namespaces;
+    const containers = Array.from({ length: 200 }, (_, c) => ({
+      name: `c${c}`,
+      image: 'nginx:1.27',
+      ports: [{ name: `p${c}`, containerPort: 8000 + c }],
+      env: Array.from({ length: 18 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(240) })),
+      resources: { requests: { cpu: '1m', memory: '1Mi' } },
+    }));
+    const many = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'many', namespace: ns, labels: { app: 'many' } },
+      spec: { replicas: 0, selector: { matchLabels: { app: 'many' } }, template: { metadata: { labels: { app: 'many' } }, spec: { containers } } },
+    };
+    const body = JSON.stringify(many);
+    expect(body.length).toBeGreaterThan(900_000);
+    expect(body.length).toBeLessThan(1 << 20);
+    const made = await kubectlStdin(s.ctx, ['create', '-f', '-'], body);
+    expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: '' });
+    const restart = await patchAsOperator(s.release, ns, 'many', templateAnnotations({ [RESTARTED_AT_ANNOTATION]: new Date().toISOString(), [SECRET_VERSIONS_ANNOTATION]: '{"x":"v1"}' }));
+    expect(restart).toEqual({ status: 200, message: '' });
+    const changed = await patchAsOperator(s.release, ns, 'many', { spec: { template: { spec: { containers: [{ name: 'c199', image: 'attacker/shell:latest' }] } } } });
+    expect(changed).toEqual({ status: 403, message: expect.stringContaining('this request changes spec.template.spec') });
+  });
 });
 
 describe('without the restartOnly policy', () => {

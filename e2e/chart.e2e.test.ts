@@ -3,7 +3,13 @@
  * server, the operator under the chart's own ServiceAccount, what `kubectl get srm`
  * shows, what the API server refuses, least-privilege RBAC, and a clean uninstall.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { load } from 'js-yaml';
 import { canI, chartSource, helm, localValues } from './support/chart';
+import { CRD_FILE, REPO_ROOT } from './support/kube';
 import { GROUP, KIND, PLURAL } from '../operator/src/mappings/model';
 import { e2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
@@ -79,6 +85,96 @@ spec:
   });
 });
 
+describe('aggregated roles (rbac.aggregate, on by default)', () => {
+  let s: Scenario;
+  beforeAll(async () => {
+    s = await startScenario({ prefix: 'chartagg', namespaces: ['chartagg-team'] });
+  });
+  afterAll(() => endScenario(s));
+
+  test("a namespace's admin and editor can create a mapping there, a viewer can read mappings but not create one", async () => {
+    const [ns] = s.namespaces;
+    const [admin, editor, viewer] = ['alice', 'erin', 'victor'].map((u) => `${u}-${rand(4)}@example.com`);
+    for (const [user, role] of [[admin, 'admin'], [editor, 'edit'], [viewer, 'view']]) {
+      const bound = await kubectl(s.ctx, ['create', 'rolebinding', `${role}-${rand(4)}`, '-n', ns, `--clusterrole=${role}`, `--user=${user}`]);
+      expect({ code: bound.code, stderr: bound.stderr }).toEqual({ code: 0, stderr: '' });
+    }
+    // The controller-manager aggregates the chart's ClusterRoles into the built-in ones asynchronously.
+    const can = async (user: string, verb: string) => (await kubectl(s.ctx, ['auth', 'can-i', verb, `${PLURAL}.${GROUP}`, '-n', ns, `--as=${user}`])).stdout.trim();
+    await waitFor('the built-in admin, edit and view roles aggregate the chart\'s mapping rules', async () => (await can(admin, 'create')) === 'yes' && (await can(editor, 'create')) === 'yes' && (await can(viewer, 'list')) === 'yes');
+
+    const mapping = (name: string) => JSON.stringify({ apiVersion: `${GROUP}/v1`, kind: KIND, metadata: { name, namespace: ns }, spec: { secretId: 'team/db', selector: { matchLabels: { app: name } } } });
+    for (const user of [admin, editor]) {
+      const made = await kubectlStdin(s.ctx, ['create', '-f', '-', `--as=${user}`], mapping(`by-${user.split('-')[0]}`));
+      expect({ user, code: made.code, stderr: made.stderr }).toEqual({ user, code: 0, stderr: '' });
+    }
+    const refused = await kubectlStdin(s.ctx, ['create', '-f', '-', `--as=${viewer}`], mapping('by-viewer'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/forbidden: User ".*" cannot create resource "secretsrotationmappings"/);
+    const listed = await kubectl(s.ctx, ['get', `${PLURAL}.${GROUP}`, '-n', ns, `--as=${viewer}`, '-o', 'jsonpath={.items[*].metadata.name}']);
+    expect({ code: listed.code, names: listed.stdout.trim().split(' ').sort() }).toEqual({ code: 0, names: ['by-alice', 'by-erin'] });
+    // The status is the operator's: not even a namespace admin writes it.
+    expect(await can(admin, 'patch')).toBe('yes');
+    expect((await kubectl(s.ctx, ['auth', 'can-i', 'patch', `${PLURAL}.${GROUP}`, '--subresource=status', '-n', ns, `--as=${admin}`])).stdout.trim()).toBe('no');
+  });
+});
+
+/** The chart as it was at git main's first commit of this change: it shipped the CRD in crds/. */
+const PREVIOUS_CHART_COMMIT = '4fabad3';
+
+describe('upgrade from the previous chart version (CRD in crds/) to the templated CRD', () => {
+  test('after the documented adoption, helm upgrade updates the CRD (labels, keep policy, spec) and every mapping survives, uninstall included', async () => {
+    const ctx = e2eContext();
+    const ns = await ctx.kube.createNamespace('chart-upg');
+    const name = `sro-upg-${rand(4)}`;
+    const crdName = `${PLURAL}.${GROUP}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sro-previous-chart-'));
+    try {
+      // The previous chart, packaged from git as a user would have pulled it.
+      execFileSync('bash', ['-c', `git -C "$1" archive ${PREVIOUS_CHART_COMMIT} charts/secrets-rotation-operator | tar -x -C "$2"`, '_', REPO_ROOT, dir]);
+      expect(fs.existsSync(path.join(dir, 'charts/secrets-rotation-operator/crds/secretsrotationmappings.yaml'))).toBe(true);
+      const packaged = (await helm(ctx, ['package', path.join(dir, 'charts/secrets-rotation-operator'), '-d', dir])).stdout.trim().split(' ').pop()!;
+      await helm(ctx, ['install', name, packaged, '--namespace', ns, ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
+      await ctx.kube.createMapping(ns, 'kept', { secretId: 'team/db', selector: { matchLabels: { app: 'kept' } } });
+
+      // The CRD as an older chart would have left it: this version's columns minus the last (Age),
+      // and no Helm ownership (crds/ is applied without it).
+      const columns = async () => JSON.parse((await kubectl(ctx, ['get', 'crd', crdName, '-o', 'jsonpath={.spec.versions[0].additionalPrinterColumns}'])).stdout) as { name: string }[];
+      const chartColumns = (load(fs.readFileSync(CRD_FILE, 'utf8')) as { spec: { versions: { additionalPrinterColumns: { name: string }[] }[] } }).spec.versions[0].additionalPrinterColumns.map((c) => c.name);
+      const older = await kubectl(ctx, ['patch', 'crd', crdName, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: `/spec/versions/0/additionalPrinterColumns/${chartColumns.length - 1}` }])]);
+      expect({ code: older.code, stderr: older.stderr }).toEqual({ code: 0, stderr: '' });
+      for (const key of ['meta.helm.sh/release-name-', 'meta.helm.sh/release-namespace-', 'helm.sh/resource-policy-']) await kubectl(ctx, ['annotate', 'crd', crdName, key]);
+      expect((await columns()).map((c) => c.name)).toEqual(chartColumns.slice(0, -1));
+
+      // Chart-README.md's adoption step, then the upgrade as the docs write it.
+      for (const args of [
+        ['label', '--overwrite', 'crd', crdName, 'app.kubernetes.io/managed-by=Helm'],
+        ['annotate', '--overwrite', 'crd', crdName, `meta.helm.sh/release-name=${name}`, `meta.helm.sh/release-namespace=${ns}`],
+      ]) {
+        const r = await kubectl(ctx, args);
+        expect({ args, code: r.code }).toEqual({ args, code: 0 });
+      }
+      await helm(ctx, ['upgrade', name, ...chartSource(ctx), '--namespace', ns, '--reset-then-reuse-values', ...localValues(ctx), '--set', `fullnameOverride=${name}`]);
+
+      const crd = JSON.parse((await kubectl(ctx, ['get', 'crd', crdName, '-o', 'json'])).stdout) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+      expect(crd.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
+      expect(crd.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': name, 'app.kubernetes.io/managed-by': 'Helm' });
+      expect((await columns()).map((c) => c.name)).toEqual(chartColumns);
+      expect((await kubectl(ctx, ['get', `${PLURAL}.${GROUP}`, 'kept', '-n', ns])).code).toBe(0);
+
+      await helm(ctx, ['uninstall', name, '--namespace', ns, '--wait']);
+      expect((await kubectl(ctx, ['get', 'crd', crdName])).code).toBe(0);
+      expect((await kubectl(ctx, ['get', `${PLURAL}.${GROUP}`, 'kept', '-n', ns])).code).toBe(0);
+    } finally {
+      await helm(ctx, ['uninstall', name, '--namespace', ns, '--wait']).catch(() => undefined);
+      // Whatever happened above, the other tests get this version's CRD back.
+      await ctx.kube.installCrd();
+      await ctx.kube.deleteNamespace(ns);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('namespaced install (watchNamespaces)', () => {
   test('Roles only in the watched namespace: the ServiceAccount cannot patch workloads elsewhere', async () => {
     const ctx = e2eContext();
@@ -104,7 +200,7 @@ describe('namespaced install (watchNamespaces)', () => {
 });
 
 describe('namespaced install with discovery of ExternalSecrets', () => {
-  test('ClusterSecretStores are read through a ClusterRole of their own, which uninstall removes; still no Secrets', async () => {
+  test('ClusterSecretStores are listed through a ClusterRole of their own, which uninstall removes; still no Secrets', async () => {
     const ctx = e2eContext();
     const a = await ctx.kube.createNamespace('chartdisc-a');
     const releaseNs = await ctx.kube.createNamespace('chartdisc-rel');
@@ -116,10 +212,10 @@ describe('namespaced install with discovery of ExternalSecrets', () => {
     try {
       await helm(ctx, ['install', name, ...chartSource(ctx), '--namespace', releaseNs, ...localValues(ctx), '--set', `fullnameOverride=${name}`, '--set', `watchNamespaces={${a}}`, '--set', 'discovery.externalSecrets.enabled=true']);
       const rules = async (...args: string[]) => JSON.parse((await kubectl(ctx, ['get', ...args, '-o', 'jsonpath={.rules}'])).stdout || '[]') as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-      expect(await rules('clusterrole', `${name}-clustersecretstores`)).toEqual([{ apiGroups: ['external-secrets.io'], resources: ['clustersecretstores'], verbs: ['get', 'list', 'watch'] }]);
+      expect(await rules('clusterrole', `${name}-clustersecretstores`)).toEqual([{ apiGroups: ['external-secrets.io'], resources: ['clustersecretstores'], verbs: ['list'] }]);
       expect((await kubectl(ctx, ['get', 'clusterrolebinding', `${name}-clustersecretstores`, '-o', 'jsonpath={.subjects[0].name}/{.subjects[0].namespace}'])).stdout).toBe(`${name}/${releaseNs}`);
       const role = await rules('role', name, '-n', a);
-      expect(role).toContainEqual({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'watch', 'patch'] });
+      expect(role).toContainEqual({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'patch'] });
       expect(role.flatMap((r) => r.resources)).not.toContain('secrets');
       // The operator's main ClusterRole does not exist in namespaced mode.
       expect((await kubectl(ctx, ['get', 'clusterrole', name])).code).not.toBe(0);
@@ -155,6 +251,8 @@ describe('install and uninstall', () => {
         ['role', `${name}-leader-election`, '-n', ns],
         ['clusterrole', name],
         ['clusterrolebinding', name],
+        ['clusterrole', `${name}-view`],
+        ['clusterrole', `${name}-edit`],
         ['validatingadmissionpolicy', `${name}-restart-only`],
         ['validatingadmissionpolicybinding', `${name}-restart-only`],
       ];

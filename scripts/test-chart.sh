@@ -93,6 +93,31 @@ for values in "$CHART"/ci/*-values.yaml; do
   fi
 done
 
+# The package carries its README (generated from Chart-README.md; chart-readme.ts --check
+# above keeps it current): `helm show readme` is what Artifact Hub and users see.
+# (helm prints a newline after the file: compare without trailing newlines.)
+if [[ -s "$CHART/README.md" && "$("$HELM_BIN" show readme "$CHART")" == "$(cat "$CHART/README.md")" ]]; then
+  pass "helm show readme shows the chart's README.md"
+else
+  fail "helm show readme does not show charts/secrets-rotation-operator/README.md"
+fi
+
+# kubeVersion: helm itself refuses a cluster older than the default admission policy needs.
+queue=https://sqs.eu-west-1.amazonaws.com/123456789012/q
+if kube_out="$("$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=$queue --kube-version 1.29.0 2>&1 >/dev/null)"; then
+  fail "helm template for Kubernetes 1.29 passed; kubeVersion must refuse it"
+elif grep -q "kubeVersion" <<<"$kube_out"; then
+  pass "helm refuses Kubernetes 1.29 by the chart's kubeVersion"
+else
+  echo "$kube_out" >&2
+  fail "helm refused Kubernetes 1.29 without naming kubeVersion"
+fi
+if "$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=$queue --kube-version 1.30.0 >/dev/null; then
+  pass "helm renders the defaults for Kubernetes 1.30"
+else
+  fail "helm template for Kubernetes 1.30 with the defaults"
+fi
+
 if "$HELM_BIN" unittest --strict "$CHART"; then
   pass "helm unittest"
 else

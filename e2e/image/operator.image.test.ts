@@ -10,6 +10,7 @@ import path from 'node:path';
 import { buildImages, BuiltImages, imageToolsMissing, podman } from './support';
 import { REPO_ROOT } from '../support/kube';
 import { waitFor } from '../support/wait';
+import { sbomPackages, vulnerable } from '../../scripts/known-vulnerable';
 
 const missing = imageToolsMissing();
 const describeImage = missing ? describe.skip : describe;
@@ -78,6 +79,11 @@ describeImage(`operator image${missing ? ` (skipped: ${missing})` : ''}`, () => 
       'org.opencontainers.image.created': git('log', '-1', '--format=%cd', '--date=format-local:%Y-%m-%dT%H:%M:%SZ'),
       ...(origin ? { 'org.opencontainers.image.source': origin } : {}),
     });
+  });
+
+  test("the SBOM names no version a known advisory flags (scripts/known-vulnerable.ts)", () => {
+    const sbom = JSON.parse(fs.readFileSync(images.OPERATOR_SBOM, 'utf8')) as Parameters<typeof sbomPackages>[0];
+    expect(vulnerable(sbomPackages(sbom))).toEqual([]);
   });
 
   test('the runtime stage has no npm, no shell and runs as 65532', async () => {

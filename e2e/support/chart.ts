@@ -71,6 +71,15 @@ export async function readRelease(ctx: Pick<E2eContext, 'env' | 'kube'>, name: s
     .map((d) => k8s.loadYaml<k8s.KubernetesObject>(d))
     .find((o) => o?.kind === 'Deployment')?.metadata?.name;
   if (!deploymentName) throw new Error(`release ${name} has no Deployment`);
+  return readOperatorDeployment(ctx, name, deploymentName, namespace, opts);
+}
+
+/**
+ * The operator Deployment `deploymentName` as its container sees it, however it was
+ * installed (helm, or the static manifest with kubectl): its env and a kubeconfig as its
+ * ServiceAccount.
+ */
+export async function readOperatorDeployment(ctx: Pick<E2eContext, 'env' | 'kube'>, name: string, deploymentName: string, namespace: string, opts: ReadReleaseOptions = {}): Promise<Release> {
   const dep = (await ctx.kube.apps.readNamespacedDeployment(deploymentName, namespace)).body;
   const container = dep.spec!.template.spec!.containers.find((c) => c.name === 'operator')!;
   const serviceAccount = dep.spec!.template.spec!.serviceAccountName!;

@@ -108,7 +108,7 @@ export async function cleanup(state: DemoState, follower?: LogFollower): Promise
   }
   if (ctx && state.crdCreated) {
     await step('deleting the CRD', async () => {
-      command(`kubectl delete crd ${CRD_NAME}    # helm never deletes a chart's crds/`);
+      command(`kubectl delete crd ${CRD_NAME}    # the chart keeps its CRD on uninstall (crds.keep)`);
       if (await exists(() => ctx.kube.ext.deleteCustomResourceDefinition(CRD_NAME))) {
         // As for the namespace: a CRD being deleted cannot be created again.
         if (!state.stackStarted) await pollUntil('the CRD to be gone', async () => !(await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME))), { timeoutMs: 120_000 });

@@ -11,7 +11,7 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const TOOLCHAIN_SCRIPT = path.join(REPO_ROOT, 'scripts', 'toolchain', 'build.sh');
 export const VERSIONS_FILE = path.join(REPO_ROOT, 'scripts', 'toolchain', 'versions.env');
 export const CHART_DIR = path.join(REPO_ROOT, 'charts', 'secrets-rotation-operator');
-export const CRD_FILE = path.join(CHART_DIR, 'crds', 'secretsrotationmappings.yaml');
+export const CRD_FILE = path.join(CHART_DIR, 'files', 'crds', 'secretsrotationmappings.yaml');
 /** Chart.yaml's `name`: the demo installs its release of that name into a namespace of that name. */
 export const CHART_NAME = /^name:\s*(\S+)\s*$/m.exec(fs.readFileSync(path.join(CHART_DIR, 'Chart.yaml'), 'utf8'))![1];
 

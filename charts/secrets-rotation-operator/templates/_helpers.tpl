@@ -37,6 +37,9 @@ helm.sh/chart: {{ include "sro.chart" . }}
 {{ include "sro.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* The labels that select the operator pods; never change them (Deployment selectors are immutable). */}}
@@ -181,6 +184,11 @@ Deployment, so any render of the chart checks them; each message names the value
 to change.
 */}}
 {{- define "sro.validateValues" -}}
+{{- range $key, $_ := .Values.commonLabels }}
+  {{- if or (hasPrefix "app.kubernetes.io/" $key) (eq $key "helm.sh/chart") }}
+    {{- fail (printf "commonLabels may not set %s: the chart sets it (selectors and tools rely on it)" $key) }}
+  {{- end }}
+{{- end }}
 {{- $prereq := .Values.prerequisites }}
 {{- if $prereq.create }}
   {{- if .Values.sqs.queueUrl }}

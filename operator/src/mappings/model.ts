@@ -1,6 +1,6 @@
 /**
  * The SecretsRotationMapping API (v1) and its one internal form. Pure.
- * The CRD (charts/secrets-rotation-operator/crds/) refuses bad input at the API
+ * The CRD (charts/secrets-rotation-operator/files/crds/) refuses bad input at the API
  * server; validation here repeats it so objects stored before a CRD upgrade, or a
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */

@@ -53,7 +53,7 @@ describe("the chart's values.yaml", () => {
 
 describe("the CRD's workloadKinds", () => {
   it('allows exactly the WORKLOAD_KINDS the operator has adapters for', () => {
-    const schemas = loadAll(read('crds/secretsrotationmappings.yaml')).flatMap((doc) => propertySchemas(doc, 'workloadKinds'));
+    const schemas = loadAll(read('files/crds/secretsrotationmappings.yaml')).flatMap((doc) => propertySchemas(doc, 'workloadKinds'));
     expect(schemas.length).toBeGreaterThan(0);
     for (const s of schemas) {
       const items = s.items as { enum?: string[] };

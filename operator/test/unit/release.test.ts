@@ -58,8 +58,8 @@ describe("Chart.yaml's Artifact Hub annotations", () => {
   const chart = load(read(CHART_YAML)) as { appVersion: string; annotations: Record<string, string> };
   const annotation = (key: string): unknown => load(chart.annotations[key]);
 
-  it('list the CRD that crds/ ships', () => {
-    const crd = load(read(path.join(CHART, 'crds', 'secretsrotationmappings.yaml'))) as {
+  it('list the CRD that the chart ships (files/crds/, rendered by templates/crd.yaml)', () => {
+    const crd = load(read(path.join(CHART, 'files', 'crds', 'secretsrotationmappings.yaml'))) as {
       metadata: { name: string };
       spec: { names: { kind: string }; versions: { name: string }[] };
     };
@@ -79,8 +79,37 @@ describe("Chart.yaml's Artifact Hub annotations", () => {
     expect(annotation('artifacthub.io/images')).toEqual([{ name: 'secrets-rotation-operator', image: `${values.image.repository}:${chart.appVersion}` }]);
   });
 
+  it("name it by a reference a scanner or a node can resolve: a registry host, and the project's own path there", () => {
+    const values = load(read(path.join(CHART, 'values.yaml'))) as { image: { repository: string } };
+    const { home } = load(read(CHART_YAML)) as { home: string };
+    // A bare name (`secrets-rotation-operator`) means docker.io/library/…, an official image this project is not.
+    expect(values.image.repository).toBe(`ghcr.io/${new URL(home).pathname.slice(1)}`);
+  });
   it('say what the package is', () => {
     const pkg = JSON.parse(read(path.join(ROOT, 'package.json'))) as { license: string };
     expect(chart.annotations).toMatchObject({ 'artifacthub.io/license': pkg.license, 'artifacthub.io/operator': 'true', 'artifacthub.io/operatorCapabilities': 'Basic Install' });
+  });
+});
+
+describe("Chart.yaml's metadata", () => {
+  const chart = load(read(CHART_YAML)) as { home: string; sources: string[]; maintainers: { name: string; url?: string; email?: string }[]; icon: string; kubeVersion: string };
+
+  it('says where the project lives, where its source is and who keeps it', () => {
+    expect(chart.home).toMatch(/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/);
+    expect(chart.sources).toEqual([chart.home]);
+    expect(chart.maintainers.length).toBeGreaterThan(0);
+    for (const m of chart.maintainers) expect(m).toEqual({ name: expect.stringMatching(/\S/), url: chart.home });
+  });
+
+  it("has an icon that is a file of the repository, served from home's raw content", () => {
+    const raw = `${chart.home.replace('https://github.com/', 'https://raw.githubusercontent.com/')}/main/`;
+    expect(chart.icon.startsWith(raw)).toBe(true);
+    expect(fs.existsSync(path.join(ROOT, chart.icon.slice(raw.length)))).toBe(true);
+  });
+
+  it('kubeVersion admits only clusters that serve the default admission policy (ValidatingAdmissionPolicy v1: Kubernetes 1.30)', () => {
+    const values = load(read(path.join(CHART, 'values.yaml'))) as { admissionPolicies: { restartOnly: { enabled: boolean } } };
+    expect(values.admissionPolicies.restartOnly.enabled).toBe(true);
+    expect(chart.kubeVersion).toBe('>=1.30.0-0');
   });
 });

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger } from '../../../src/log';
 import { MappingIndex } from '../../../src/mappings/mappingIndex';
@@ -226,8 +227,12 @@ describe('dependency overrides keep the framework working', () => {
 
   it('tough-cookie is 4.1.3 or later (CVE-2023-26136) and request still uses it', () => {
     expect(atLeast(version('tough-cookie'), [4, 1, 3])).toBe(true);
+    // The request client-node loads: the override installs @cypress/request under client-node's own node_modules.
+    const requestPath = require.resolve('request', { paths: [require.resolve('@kubernetes/client-node')] });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const request = require('request') as { jar(): { setCookie(c: string, u: string): void; getCookieString(u: string): string } };
+    expect((require(path.join(path.dirname(requestPath), 'package.json')) as { name: string }).name).toBe('@cypress/request');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const request = require(requestPath) as { jar(): { setCookie(c: string, u: string): void; getCookieString(u: string): string } };
     const jar = request.jar();
     jar.setCookie('a=b', 'https://example.test/');
     expect(jar.getCookieString('https://example.test/')).toBe('a=b');

@@ -97,7 +97,7 @@ describe('selectors', () => {
 });
 
 describe('the CRD and the model agree', () => {
-  const crd = load(readFileSync(join(__dirname, '../../../../charts/secrets-rotation-operator/crds/secretsrotationmappings.yaml'), 'utf8')) as {
+  const crd = load(readFileSync(join(__dirname, '../../../../charts/secrets-rotation-operator/files/crds/secretsrotationmappings.yaml'), 'utf8')) as {
     spec: { versions: { schema: { openAPIV3Schema: { properties: { status: { properties: { lastRotation: { properties: { workloads: { maxItems: number; items: { properties: { result: { enum: string[] } } } } } } } } } } } }[] };
   };
   const workloads = crd.spec.versions[0].schema.openAPIV3Schema.properties.status.properties.lastRotation.properties.workloads;
