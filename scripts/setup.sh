@@ -81,7 +81,9 @@ apt_waiting() { # apt-get arguments...
       sleep 5 # polling the lock: apt offers no way to wait for it here
       continue
     fi
-    tail -20 "$out" >&2; rm -f "$out"
+    tail -20 "$out" >&2
+    if grep -q 'Could not get lock' "$out"; then rm -f "$out"; die "apt-get $*: the lock was still held after ${LOCK_TIMEOUT}s (SETUP_APT_LOCK_TIMEOUT)"; fi
+    rm -f "$out"
     die "apt-get $* failed (exit $rc)"
   done
 }
