@@ -3,9 +3,10 @@
  * the npm scripts behind them (each on the pinned Node, the two that start from nothing
  * through the one setup script), `.ci/run`, and which tools the stack builds.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { stackToolFamilies } from '../../../scripts/stack/paths';
+import { readVersions, stackToolFamilies } from '../../../scripts/stack/paths';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const read = (file: string): string => fs.readFileSync(path.join(ROOT, file), 'utf8');
@@ -54,6 +55,18 @@ describe('every npm script runs on the pinned Node', () => {
       expect(unwrapped).toEqual([]);
     });
   }
+});
+
+describe('with-node.sh', () => {
+  it("runs the command on the pinned node, even where the machine's node comes first on PATH", () => {
+    const pinnedBin = execFileSync('bash', [path.join(ROOT, 'scripts/toolchain/node.sh')], { encoding: 'utf8' }).trim();
+    const machineFirst = ['/usr/local/bin', '/usr/bin', pinnedBin, process.env.PATH ?? ''].join(path.delimiter);
+    const version = execFileSync('bash', [path.join(ROOT, 'scripts/toolchain/with-node.sh'), 'node', '-p', 'process.version'], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: machineFirst },
+    }).trim();
+    expect(version).toBe(`v${readVersions().NODE_VERSION}`);
+  });
 });
 
 describe('what the stack builds (the demo, stack:up and the e2e/faults setups)', () => {
