@@ -23,7 +23,7 @@ export interface BuiltImages {
 export function imageToolsMissing(tools: string[] = ['buildah', 'podman', 'runc', 'debootstrap']): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (buildah overlay store, debootstrap)';
   const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  return missing.length ? `not installed: ${missing.join(', ')} (apt-get install ${missing.join(' ')})` : undefined;
+  return missing.length ? `not installed: ${missing.join(', ')} (bash scripts/setup.sh test installs them)` : undefined;
 }
 
 /** Builds (or re-checks) the images; progress goes to stderr. */

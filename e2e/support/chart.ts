@@ -39,7 +39,7 @@ export interface Release {
 }
 
 export async function helm(ctx: Pick<E2eContext, 'env'>, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(ctx.env.HELM_BIN, args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG, HELM_PLUGINS: ctx.env.HELM_PLUGINS }, maxBuffer: 10 * 1024 * 1024 });
+  return run(ctx.env.HELM_BIN, args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG }, maxBuffer: 10 * 1024 * 1024 });
 }
 
 /** The values every e2e install needs to point the chart at the local emulator. */

@@ -14,7 +14,6 @@ export interface StackEnvFile extends Omit<AwsEnv, 'AWS_ENDPOINT_URL_SQS'> {
   KUBECONFIG: string;
   STACK_DIR: string;
   HELM_BIN: string;
-  HELM_PLUGINS: string;
   [k: string]: string;
 }
 

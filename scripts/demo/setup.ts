@@ -39,7 +39,7 @@ export async function upStack(state: DemoState): Promise<void> {
     command('npm run stack:up');
     note(
       'Kubernetes (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a kwok fake node) and moto, the AWS emulator. ' +
-        'The first run builds the toolchain from pinned Go modules: about 9 minutes on 2 cores, once ' +
+        "The first run builds the stack's tools (control plane, kwok, helm, the registry, the real node's kubelet) from pinned Go modules, once " +
         '(cached in ~/.cache/secrets-rotation-operator); later starts take about 15 s.',
     );
     state.stackStarted = true;

@@ -11,7 +11,7 @@ import { httpGet, httpsHealth, kubeRequest } from './kubeapi';
 import { StackPaths, ToolchainPaths } from './paths';
 import { Pki } from './pki';
 import { REGISTRY_ENV, registryAnswers, registryArgs, type RegistryLayout } from './registry';
-import { ComponentError, SERVICE_ACCOUNT_ISSUER, displayPath, saveState, type ComponentName, type ComponentRecord, type StackLogger, type StackState } from './state';
+import { ComponentError, SERVICE_ACCOUNT_ISSUER, displayPath, saveState, type ComponentName, type ComponentRecord, type StackState } from './state';
 import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from './process';
 
 const KWOK_CONFIG = path.join(__dirname, 'kwok.yaml');
@@ -43,10 +43,11 @@ export async function freePorts(n: number): Promise<number[]> {
 
 // ------------------------------------------------------------------ moto
 
-function motoCommand(): string {
+/** moto's server; scripts/setup.sh installs it (npm run stack:up / demo / test run that first). */
+export function motoCommand(): string {
   const found = whichSync('moto_server');
   if (found) return found;
-  throw new ComponentError('moto', "moto_server is not on PATH: install it with pip install 'moto[server]'");
+  throw new ComponentError('moto', 'moto_server is not on PATH: bash scripts/setup.sh demo installs it');
 }
 
 export function whichSync(cmd: string): string | undefined {
@@ -61,15 +62,6 @@ export function whichSync(cmd: string): string | undefined {
     }
   }
   return undefined;
-}
-
-export async function ensureMotoServer(log: StackLogger): Promise<string> {
-  if (whichSync('moto_server')) return motoCommand();
-  log("moto_server not found: pip install 'moto[server]'");
-  const { execFileSync } = await import('node:child_process');
-  const python = whichSync('python3') ?? 'python3';
-  execFileSync(python, ['-m', 'pip', 'install', '--quiet', 'moto[server]'], { stdio: 'inherit' });
-  return motoCommand();
 }
 
 // ------------------------------------------------------------------ component definitions

@@ -24,10 +24,10 @@ import * as path from 'node:path';
 import { deployAwsPrerequisites, FAKE_CREDENTIALS } from './aws';
 import { writeKubeconfig } from './kubeconfig';
 import { kubeJson } from './kubeapi';
-import { REPO_ROOT, resolveToolchain, stackPaths, StackPaths, ToolchainPaths } from './paths';
+import { REPO_ROOT, resolveToolchain, stackPaths, stackToolFamilies, StackPaths, ToolchainPaths } from './paths';
 import { createPki, Pki } from './pki';
 import { AWS_REGION, COMPONENTS, ComponentError, SERVICE_ACCOUNT_ISSUER, defaultLog, displayPath, readState, readStackEnv, renderEnvFile, saveState, withStackLock, writeAtomic, type ComponentName, type StackEnv, type StackLogger, type StackState } from './state';
-import { defineComponents, ensureMotoServer, freePorts, launch, probe, stopRecorded, waitComponentReady, type Layout } from './components';
+import { defineComponents, freePorts, launch, motoCommand, probe, stopRecorded, waitComponentReady, type Layout } from './components';
 import { createNodes, nodeIsReady, startRealNode, stopRealNode, waitDefaultServiceAccount, waitNodesReady, type NodeObj } from './nodes';
 import { isRunning, tailFile, waitReaped } from './process';
 import { writeRegistryConfig } from './registry';
@@ -158,13 +158,15 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
     await stackDownLocked(p, log, {});
   }
 
+  const moto = motoCommand(); // before any build: missing, it says how to install it
   let tools: ToolchainPaths;
   try {
-    tools = await resolveToolchain({ onProgress: (line) => log(line) });
+    // The kubelet is built only when the real node will run (startRealNode asks again, and says why not).
+    const only = stackToolFamilies({ realNode: realNode.realNodeUnsupported() === undefined });
+    tools = await resolveToolchain({ only, onProgress: (line) => log(line) });
   } catch (e) {
     throw new ComponentError('toolchain', (e as Error).message);
   }
-  const moto = await ensureMotoServer(log);
 
   fs.mkdirSync(p.dir, { recursive: true });
   fs.rmSync(p.logs, { recursive: true, force: true });
@@ -228,7 +230,6 @@ async function stackUpLocked(p: StackPaths, log: StackLogger, opts: StackUpOptio
       OPERATOR_ROLE_ARN: prereq.roleArn,
       AWS_PREREQUISITES_SOURCE: prereq.source,
       HELM_BIN: tools.helm ?? '',
-      HELM_PLUGINS: tools.helmPlugins ?? '',
       STACK_REAL_NODE: state.realNode?.name ?? '',
       STACK_REAL_NODE_SKIP_REASON: state.realNodeSkipReason ?? '',
       STACK_CONTAINERD_SOCKET: state.realNode?.layout.containerdSocket ?? '',

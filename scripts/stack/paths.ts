@@ -73,6 +73,18 @@ export type ToolFamily =
   | 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest'
   | 'eso' | 'promtool' | 'registry' | 'argo-rollouts' | 'elasticmq';
 
+/**
+ * What `stack:up` builds, and so the demo and the e2e/faults setups that bring the
+ * stack up: the control plane, kwok, helm, the registry, and the kubelet when the real
+ * node will run. The tools only some suites use are built on their first use, by what
+ * uses them: ESO (e2e/support/eso.ts, `demo -- --eso`), Argo Rollouts
+ * (e2e/support/argoRollouts.ts), ElasticMQ (e2e/support/elasticmq.ts), helm-unittest and
+ * promtool (scripts/test-chart.sh).
+ */
+export function stackToolFamilies(opts: { realNode: boolean }): ToolFamily[] {
+  return ['etcd', 'k8s', ...(opts.realNode ? (['kubelet'] as const) : []), 'kwok', 'helm', 'registry'];
+}
+
 export interface ToolchainPaths {
   /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
   cacheDir: string;

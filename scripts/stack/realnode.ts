@@ -65,7 +65,7 @@ export function realNodeUnsupported(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root (the kubelet and containerd need root)';
   const missing = ['containerd', 'ctr', 'runc', 'iptables', 'ip', 'buildah', 'skopeo'].filter((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
   if (!fs.existsSync('/usr/lib/cni/bridge')) missing.push('containernetworking-plugins');
-  if (missing.length) return `missing ${missing.join(', ')} (apt-get install containerd runc iptables iproute2 containernetworking-plugins buildah skopeo)`;
+  if (missing.length) return `missing ${missing.join(', ')} (bash scripts/setup.sh demo installs them)`;
   if (spawnSync('ip', ['link', 'show', BRIDGE], { stdio: 'ignore' }).status === 0) return `the bridge ${BRIDGE} exists already (another real node on this machine? npm run stack:down there)`;
   const busy = KUBELET_PORTS.filter((p) => portInUse(p));
   if (busy.length) return `port(s) ${busy.join(', ')} in use (another kubelet on this machine?)`;

@@ -87,7 +87,6 @@ export interface StackEnv {
   /** 'cloudformation' or 'sqs-fallback'. */
   AWS_PREREQUISITES_SOURCE: string;
   HELM_BIN: string;
-  HELM_PLUGINS: string;
   /** The real node's name, '' when there is none (then STACK_REAL_NODE_SKIP_REASON says why). */
   STACK_REAL_NODE: string;
   STACK_REAL_NODE_SKIP_REASON: string;

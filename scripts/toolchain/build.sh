@@ -310,8 +310,11 @@ ESO_BIN="" ESO_CRDS_DIR="" PROMTOOL_BIN="" REGISTRY_BIN="" ARGO_ROLLOUTS_CONTROL
 MISSING=0
 T_START="$(date +%s)"
 
-# One build at a time per cache (jest globalSetup and a developer may race).
-if [[ "$MODE" != check ]]; then
+# One build at a time per cache (jest globalSetup and a developer may race). What is all
+# cached already needs no build: it does not wait while another run builds other tools
+# (a demo behind a test run's ESO build). Binaries and stamps are moved into place, so
+# a cached tool's files are whole.
+if [[ "$MODE" != check ]] && ! bash "${BASH_SOURCE[0]}" --check ${ONLY:+--only "$ONLY"} >/dev/null 2>&1; then
   exec 9>"$CACHE_ROOT/.lock"
   if ! flock -n 9; then
     log "another build.sh holds $CACHE_ROOT/.lock; waiting for it"

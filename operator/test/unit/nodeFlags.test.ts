@@ -10,8 +10,8 @@ describe('the V8 flags are the same wherever the operator starts', () => {
     expect(JSON.parse(cmd ?? 'null')).toEqual([...NODE_FLAGS, 'dist/main.js']);
   });
 
-  it('in npm start', () => {
+  it('in npm start (on the pinned Node)', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.start).toBe(['node', ...NODE_FLAGS, 'dist/main.js'].join(' '));
+    expect(pkg.scripts.start).toBe(['bash scripts/toolchain/with-node.sh', 'node', ...NODE_FLAGS, 'dist/main.js'].join(' '));
   });
 });

@@ -50,7 +50,7 @@ describe("the release version is package.json's", () => {
 
   it('`npm version` rewrites the copies (the version lifecycle script)', () => {
     const pkg = JSON.parse(read(path.join(ROOT, 'package.json'))) as { scripts: Record<string, string> };
-    expect(pkg.scripts.version).toBe('tsx scripts/version.ts --write && git add charts/secrets-rotation-operator/Chart.yaml examples/fingerprint-app/deployment.yaml');
+    expect(pkg.scripts.version).toBe('bash scripts/toolchain/with-node.sh tsx scripts/version.ts --write && git add charts/secrets-rotation-operator/Chart.yaml examples/fingerprint-app/deployment.yaml');
   });
 });
 
