@@ -125,7 +125,8 @@ function storeRefOf(v: unknown): { kind: StoreKind; name: string } | undefined {
 /**
  * Whether ESO syncs an ExternalSecret when its force-sync annotation changes. It does
  * unless it was told to sync once (`refreshPolicy: CreatedOnce`) or never again
- * (`refreshInterval` 0 with the default `Periodic` policy: ESO then skips every refresh).
+ * (`refreshInterval` 0 or less with the default `Periodic` policy: ESO v0.16's
+ * shouldRefreshPeriodic skips every refresh when the interval is <= 0).
  * `refreshPolicy: OnChange` syncs on any change of the object, the annotation included.
  */
 export function esoRefreshability(spec: unknown): Refreshability {
@@ -135,18 +136,18 @@ export function esoRefreshability(spec: unknown): Refreshability {
   if (policy === 'OnChange') return { ok: true };
   // ESO's default refreshInterval is 1h.
   const interval = s.refreshInterval === undefined ? '1h' : str(s.refreshInterval);
-  if (interval !== undefined && isZeroDuration(interval)) {
-    return { ok: false, reason: 'refreshInterval is 0: ESO ignores force-sync (set refreshPolicy: OnChange, or a refreshInterval above 0)' };
+  if (interval !== undefined && isNonPositiveDuration(interval)) {
+    return { ok: false, reason: `refreshInterval is ${interval.trim()} (0 or less): ESO ignores force-sync (set refreshPolicy: OnChange, or a refreshInterval above 0)` };
   }
   return { ok: true };
 }
 
-/** A Go duration ("0", "0s", "0h0m0s") that is zero; an unreadable one is not taken as zero. */
-export function isZeroDuration(d: string): boolean {
+/** A Go duration that is 0 or negative ("0", "0s", "-1s", "-1h30m"); an unreadable one is neither. */
+export function isNonPositiveDuration(d: string): boolean {
   const t = d.trim();
-  if (t === '0') return true;
-  const m = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.exec(t);
-  return m !== null && !/[1-9]/.test(t);
+  if (t === '0' || t === '-0' || t === '+0') return true;
+  const m = /^([-+]?)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(t);
+  return m !== null && (m[1] === '-' || !/[1-9]/.test(t));
 }
 
 export type SyncState = { readonly state: 'synced' } | { readonly state: 'pending' } | { readonly state: 'failed'; readonly reason: string };

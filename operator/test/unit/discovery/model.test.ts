@@ -4,7 +4,7 @@ import {
   describeSource,
   esoRefreshability,
   esoSyncState,
-  isZeroDuration,
+  isNonPositiveDuration,
   matchSources,
   readExternalSecret,
   readProviderClass,
@@ -149,6 +149,9 @@ describe('esoRefreshability', () => {
     [{ refreshInterval: '0' }, false],
     [{ refreshInterval: '0s' }, false],
     [{ refreshInterval: '0h0m0s' }, false],
+    // ESO never refreshes on an interval of 0 or less (shouldRefreshPeriodic: Duration <= 0).
+    [{ refreshInterval: '-1s' }, false],
+    [{ refreshInterval: '-1h30m' }, false],
     [{ refreshInterval: '0', refreshPolicy: 'OnChange' }, true],
     [{ refreshInterval: '0', refreshPolicy: 'Periodic' }, false],
     [{ refreshInterval: '1h', refreshPolicy: 'CreatedOnce' }, false],
@@ -161,12 +164,22 @@ describe('esoRefreshability', () => {
     ['0s', true],
     ['0.0s', true],
     ['0h0m0s', true],
+    ['-0', true],
+    ['-1s', true],
+    ['-0.5ms', true],
+    ['-1h30m', true],
     ['1ns', false],
+    ['+1s', false],
     ['10m', false],
     ['', false],
+    ['-', false],
     ['never', false],
-  ])('isZeroDuration(%j) is %s', (d, zero) => {
-    expect(isZeroDuration(d)).toBe(zero);
+  ])('isNonPositiveDuration(%j) is %s', (d, nonPositive) => {
+    expect(isNonPositiveDuration(d)).toBe(nonPositive);
+  });
+
+  it('says what a negative refreshInterval means', () => {
+    expect(esoRefreshability({ refreshInterval: '-1s' })).toEqual({ ok: false, reason: expect.stringContaining('refreshInterval is -1s (0 or less)') });
   });
 });
 
