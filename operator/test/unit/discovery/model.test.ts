@@ -3,6 +3,7 @@ import {
   consumes,
   describeSource,
   esoRefreshability,
+  esoResourceVersion,
   esoSyncState,
   isNonPositiveDuration,
   matchSources,
@@ -185,24 +186,31 @@ describe('esoRefreshability', () => {
 
 describe('esoSyncState', () => {
   const REQUESTED = Date.parse('2026-12-02T10:00:00.400Z');
-  const status = (syncedResourceVersion: string | undefined, ready: 'True' | 'False', at = '2026-12-02T09:00:00Z', reason = 'SecretSynced') => ({
+  const asked = { generation: 2, annotations: { 'force-sync': String(REQUESTED) } };
+  const ASKED = esoResourceVersion(asked);
+  const es = (meta: object, syncedResourceVersion: string | undefined, ready: 'True' | 'False', at = '2026-12-02T09:00:00Z', reason = 'SecretSynced') => ({
+    metadata: meta,
     status: { ...(syncedResourceVersion ? { syncedResourceVersion } : {}), refreshTime: at, conditions: [{ type: 'Ready', status: ready, reason, message: 'm', lastTransitionTime: at }] },
   });
 
-  it('is synced once syncedResourceVersion moved from what the request found and Ready is True', () => {
-    expect(esoSyncState('1-aaa', status('1-bbb', 'True'), REQUESTED)).toEqual({ state: 'synced' });
+  it('is synced once ESO synced the object as our request left it (our force-sync value) and Ready is True', () => {
+    expect(esoSyncState(ASKED, es(asked, ASKED, 'True'), REQUESTED)).toEqual({ state: 'synced' });
   });
-  it('is synced when the ExternalSecret had never synced before', () => {
-    expect(esoSyncState(undefined, status('1-aaa', 'True'), REQUESTED)).toEqual({ state: 'synced' });
+  it('is synced once ESO synced the object as it is now, changed after our request (a later force-sync)', () => {
+    const later = { generation: 2, annotations: { 'force-sync': String(REQUESTED + 5_000) } };
+    expect(esoSyncState(ASKED, es(later, esoResourceVersion(later), 'True'), REQUESTED)).toEqual({ state: 'synced' });
   });
-  it('is pending while syncedResourceVersion is what the request found (ESO has not synced since)', () => {
-    expect(esoSyncState('1-aaa', status('1-aaa', 'True'), REQUESTED)).toEqual({ state: 'pending' });
-    expect(esoSyncState('1-aaa', {}, REQUESTED)).toEqual({ state: 'pending' });
+  it("is pending on any other sync: one from before the request, or an earlier request's that lands late", () => {
+    const earlier = esoResourceVersion({ generation: 2, annotations: { 'force-sync': String(REQUESTED - 30_000) } });
+    expect(esoSyncState(ASKED, es(asked, earlier, 'True'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, es(asked, '1-aaa', 'True'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, es(asked, undefined, 'True'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, {}, REQUESTED)).toEqual({ state: 'pending' });
   });
   it('is pending when Ready was False before the request (an old failure), failed when it turned False since', () => {
-    expect(esoSyncState('1-aaa', status('1-aaa', 'False', '2026-12-02T09:59:59Z'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, es(asked, '1-aaa', 'False', '2026-12-02T09:59:59Z'), REQUESTED)).toEqual({ state: 'pending' });
     // lastTransitionTime has a resolution of one second: the request's own second counts.
-    expect(esoSyncState('1-aaa', status('1-aaa', 'False', '2026-12-02T10:00:00Z', 'SecretSyncedError'), REQUESTED)).toEqual({ state: 'failed', reason: 'SecretSyncedError: m' });
+    expect(esoSyncState(ASKED, es(asked, '1-aaa', 'False', '2026-12-02T10:00:00Z', 'SecretSyncedError'), REQUESTED)).toEqual({ state: 'failed', reason: 'SecretSyncedError: m' });
   });
 });
 
