@@ -323,7 +323,8 @@ export class Rotator {
       const away = m.workloads.filter(isHeld);
       if (away.length === 0) return m;
       unlisted.push(m.change.changeId);
-      incomplete.push({ mapping: m.mapping, change: m.change, reason: 'WaitingForExternalSecret', detail: `${away.map((w) => `${w.kind}/${w.name}`).join(', ')} held back until ESO syncs the Secret it reads` });
+      const why = heldNamespaces.has(m.mapping.namespace) ? 'an ExternalSecret of the namespace is not synced and who reads it could not be listed' : 'ESO has not synced the Secret they read';
+      incomplete.push({ mapping: m.mapping, change: m.change, reason: 'WaitingForExternalSecret', detail: `${away.map((w) => `${w.kind}/${w.name}`).join(', ')} held back: ${why}` });
       return { ...m, workloads: m.workloads.filter((w) => !isHeld(w)) };
     });
     return { matches, unlisted, incomplete };
