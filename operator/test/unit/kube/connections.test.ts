@@ -65,6 +65,11 @@ describe('one pool of kept-alive connections', () => {
     expect(s.connections()).toBe(1);
   });
 
+  it('a deadline without the shared agent still reaches the server with the kubeconfig\'s TLS material (the bench\'s clients)', async () => {
+    const core = withTimeout(s.kc.makeApiClient(k8s.CoreV1Api), 5_000);
+    await expect(core.listNamespace()).resolves.toMatchObject({ body: { kind: 'NamespaceList' } });
+  });
+
   it('without it, client-node opens a connection (and TLS handshake) per request: what it replaces', async () => {
     const core = s.kc.makeApiClient(k8s.CoreV1Api);
     for (let i = 0; i < 5; i++) await core.listNamespace();
