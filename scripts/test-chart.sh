@@ -24,6 +24,19 @@ passed=0
 failed=0
 pass() { passed=$((passed + 1)); echo "ok: $1"; }
 fail() { failed=$((failed + 1)); echo "FAILED: $1" >&2; }
+# refused WHAT PATTERN COMMAND...: COMMAND must fail, with PATTERN in what it says.
+refused() {
+  local what="$1" pattern="$2" out
+  shift 2
+  if out="$("$@" 2>&1)"; then
+    fail "$* passed with $what; it must be refused, naming $pattern"
+  elif grep -q -- "$pattern" <<<"$out"; then
+    pass "refused $what, naming $pattern: $*"
+  else
+    echo "$out" >&2
+    fail "refused $what without naming $pattern: $*"
+  fi
+}
 
 # ---------------------------------------------------------------- facts kept in two places
 if npx tsx scripts/version.ts --check; then
@@ -75,14 +88,7 @@ if "$HELM_BIN" lint --strict "$CHART"; then
 else
   fail "helm lint --strict with the default values"
 fi
-if template_output="$("$HELM_BIN" template "$CHART" 2>&1)"; then
-  fail "helm template with the bare defaults passed; it must refuse the missing sqs.queueUrl"
-elif grep -q "sqs.queueUrl is required" <<<"$template_output"; then
-  pass "helm template refuses the bare defaults, naming sqs.queueUrl"
-else
-  echo "$template_output" >&2
-  fail "helm template refused the bare defaults without naming sqs.queueUrl"
-fi
+refused "the bare defaults" "sqs.queueUrl is required" "$HELM_BIN" template "$CHART"
 
 for values in "$CHART"/ci/*-values.yaml; do
   name="ci/$(basename "$values")"
@@ -104,14 +110,7 @@ fi
 
 # kubeVersion: helm itself refuses a cluster older than the default admission policy needs.
 queue=https://sqs.eu-west-1.amazonaws.com/123456789012/q
-if kube_out="$("$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=$queue --kube-version 1.29.0 2>&1 >/dev/null)"; then
-  fail "helm template for Kubernetes 1.29 passed; kubeVersion must refuse it"
-elif grep -q "kubeVersion" <<<"$kube_out"; then
-  pass "helm refuses Kubernetes 1.29 by the chart's kubeVersion"
-else
-  echo "$kube_out" >&2
-  fail "helm refused Kubernetes 1.29 without naming kubeVersion"
-fi
+refused "Kubernetes 1.29" "kubeVersion" "$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=$queue --kube-version 1.29.0
 if "$HELM_BIN" template sro "$CHART" --set sqs.queueUrl=$queue --kube-version 1.30.0 >/dev/null; then
   pass "helm renders the defaults for Kubernetes 1.30"
 else
