@@ -14,7 +14,7 @@ import { errorMessage, type Logger } from '../log';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { EventPort } from '../rotation/ports';
-import { abortableSleep } from '../sleep';
+import { abortableSleep } from '../core/sleep';
 import { FORCE_SYNC_ANNOTATION, esoResourceVersion, esoSyncState, type Origin } from './model';
 import { FIELD_MANAGER, MERGE_PATCH } from '../kube/patch';
 

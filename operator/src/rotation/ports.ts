@@ -3,7 +3,7 @@
  * consumer, the status writer and the Event recorder implement or use these; none of
  * them needs the rotator itself.
  */
-import type { ObjectRef } from '../discovery/origin';
+import type { ObjectRef } from '../core/origin';
 import type { Mapping, RotationRecord } from '../mappings/model';
 import type { SecretRef } from '../secrets/secretId';
 
