@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { kubeAgent, withAgent } from './kube/connections';
 import { ServedCache, servesResource } from './kube/discovery';
-import { EventRecorder } from './kube/events';
+import { EventRecorder } from './mappings/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
