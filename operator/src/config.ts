@@ -5,9 +5,9 @@
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
 import { OPERATOR_NAME } from './names';
+import type { Where } from './kube/where';
+import type { LogLevel } from './log';
 import { SQS_LIMITS } from './sqs/limits';
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface Config {
   readonly queueUrl: string;
@@ -91,14 +91,6 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 export type LeaseNamespaceSource = 'POD_NAMESPACE' | 'kubeconfig context' | 'default';
-
-/** Where the process runs, as far as the Lease's namespace is concerned. */
-export interface Where {
-  /** An in-cluster service account is present: POD_NAMESPACE (the downward API) names the Lease's namespace. */
-  readonly inCluster: boolean;
-  /** Outside a cluster: the namespace of the kubeconfig's current context, if it names one. */
-  readonly kubeconfigNamespace?: string;
-}
 
 export interface DiscoveryConfig {
   /** ExternalSecrets (External Secrets Operator) through AWS Secrets Manager stores: synced, then their consumers rolled. */
