@@ -3,7 +3,7 @@ import os from 'node:os';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, TUNING, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { kubeAgent, withAgent } from './kube/connections';
 import { ServedCache, servesResource } from './kube/discovery';
@@ -37,27 +37,6 @@ import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient, type RolloutsAccess } from './workloads/adapters';
 import { ROLLOUT_API, servedKinds } from './workloads/workload';
-
-/** How long the status reconciler's baselines share one secret's description. */
-const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
-/** How long the status reconciler's mappings of one namespace share its workload lists. */
-const CENSUS_LIST_MAX_AGE_MS = 2_000;
-/** Discovery's lists of ExternalSecrets, stores and SecretProviderClasses are shared this long (discovery/sources.ts). */
-const DISCOVERY_LIST_MAX_AGE_MS = 2_000;
-/** How often the leader says what discovery found (Discovered Events, the gauge): a new ExternalSecret is reported within this. */
-const DISCOVERY_PASS_INTERVAL_MS = 15_000;
-/**
- * The discovery pass's own bound on requests in flight (its lists and Events), apart from
- * the rotation path's: thousands of Discovered Events queue here, never ahead of a restart.
- */
-const DISCOVERY_MAX_CONCURRENT_REQUESTS = 2;
-/**
- * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
- * minute; an absent one only briefly, so a CRD installed later is found before a
- * Rollout created with it can be missed by a rotation.
- */
-const ROLLOUTS_SERVED_MAX_AGE_MS = 60_000;
-const ROLLOUTS_ABSENT_MAX_AGE_MS = 5_000;
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -124,8 +103,8 @@ async function main(): Promise<void> {
   /** Argo Rollouts' API, asked whether it is served before any Rollout is listed (kube/discovery.ts). */
   function rolloutsAccess(): RolloutsAccess {
     const served = new ServedCache(() => apiLimiter.run(() => servesResource(kc, agent, ROLLOUT_API, requestMs)), {
-      presentMaxAgeMs: ROLLOUTS_SERVED_MAX_AGE_MS,
-      absentMaxAgeMs: ROLLOUTS_ABSENT_MAX_AGE_MS,
+      presentMaxAgeMs: TUNING.rolloutsServedMaxAgeMs,
+      absentMaxAgeMs: TUNING.rolloutsAbsentMaxAgeMs,
       onChange: (isServed) =>
         isServed
           ? log.info("Argo Rollouts' Rollout API is served: selected Rollouts restart through spec.restartAt", { api: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` })
@@ -139,9 +118,9 @@ async function main(): Promise<void> {
   const status = new StatusReconciler({
     watcher,
     // One list per kind and namespace for a moment, shared by its mappings (mappings/census.ts).
-    census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), CENSUS_LIST_MAX_AGE_MS),
+    census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), TUNING.censusListMaxAgeMs),
     // Baselines of one secret's mappings share a description (secrets/recent.ts).
-    describer: new RecentDescriptions(describer, BASELINE_DESCRIPTION_MAX_AGE_MS),
+    describer: new RecentDescriptions(describer, TUNING.baselineDescriptionMaxAgeMs),
     region: config.region,
     log,
     concurrency: config.maxConcurrentApiRequests,
@@ -164,12 +143,12 @@ async function main(): Promise<void> {
   const discoveryOn = dc.externalSecrets || dc.providerClasses;
   const discoveryApi = discoveryOn ? guarded(kc.makeApiClient(k8s.CustomObjectsApi)) : undefined;
   const sources = discoveryApi
-    ? new DiscoveredSources({ api: discoveryApi, namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS })
+    ? new DiscoveredSources({ api: discoveryApi, namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: TUNING.discoveryListMaxAgeMs })
     : undefined;
   const discovery =
     sources && discoveryApi ? new Discovery({ sources, refresher: new EsoRefresher({ api: discoveryApi, timeoutMs: dc.esoSyncTimeoutSeconds * 1000, events, metrics, log }), scope, kinds }) : undefined;
-  // The discovery pass lists and writes through clients of its own limiter (DISCOVERY_MAX_CONCURRENT_REQUESTS).
-  const discoveryLimiter = new Limiter(DISCOVERY_MAX_CONCURRENT_REQUESTS);
+  // The discovery pass lists and writes through clients of its own limiter (TUNING.discoveryMaxConcurrentRequests).
+  const discoveryLimiter = new Limiter(TUNING.discoveryMaxConcurrentRequests);
   const reporter = discoveryOn
     ? new DiscoveryReporter({
         sources: new DiscoveredSources({
@@ -178,7 +157,7 @@ async function main(): Promise<void> {
           externalSecrets: dc.externalSecrets,
           providerClasses: dc.providerClasses,
           log,
-          maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS,
+          maxAgeMs: TUNING.discoveryListMaxAgeMs,
         }),
         events: new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api), discoveryLimiter), identity),
         metrics,
@@ -241,7 +220,7 @@ async function main(): Promise<void> {
     log,
   );
 
-  // What discovery found, as Events and a gauge: at once, then every DISCOVERY_PASS_INTERVAL_MS, by the leader.
+  // What discovery found, as Events and a gauge: at once, then every TUNING.discoveryPassIntervalMs, by the leader.
   let discoveryTimer: NodeJS.Timeout | undefined;
   const discoveryPass = (term: Term) => void fence.run(term, () => reporter!.pass()).catch((err) => log.warn('discovery pass failed', { error: errorMessage(err) }));
 
@@ -249,7 +228,7 @@ async function main(): Promise<void> {
     metrics.leader.set(1);
     if (reporter) {
       discoveryPass(term);
-      discoveryTimer = setInterval(() => discoveryPass(term), DISCOVERY_PASS_INTERVAL_MS);
+      discoveryTimer = setInterval(() => discoveryPass(term), TUNING.discoveryPassIntervalMs);
       discoveryTimer.unref();
     }
     status.activate(term);
