@@ -1,4 +1,4 @@
-/** Wiring only: configuration, clients, the mapping watcher, leadership, the SQS loop, HTTP. */
+/** Wiring only: configuration, clients, the mapping watcher, leadership, the SQS loop, HTTP; what runs when is lifecycle.ts. */
 import os from 'node:os';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -11,9 +11,9 @@ import { EventRecorder } from './mappings/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
-import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
+import { Fence, SoleLeader, withFence } from './leader/fence';
 import { LeaderElector } from './leader/lease';
-import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
+import { Lifecycle } from './lifecycle';
 import { createLogger, errorMessage } from './log';
 import { WorkloadCensus } from './mappings/census';
 import { MappingIndex } from './mappings/mappingIndex';
@@ -73,9 +73,9 @@ async function main(): Promise<void> {
   const apiLimiter = new Limiter(config.maxConcurrentApiRequests);
   const identity = config.leaderElection.identity;
 
-  // Leadership first: every write below is fenced by it (leader/fence.ts).
-  let lead: (term: Term) => void = () => undefined;
-  let follow: () => Promise<void> = async () => undefined;
+  // Leadership first: every write below is fenced by it (leader/fence.ts). What leading
+  // and following start and stop is the lifecycle's (lifecycle.ts), built once its parts are.
+  let life: Lifecycle | undefined;
   const le = config.leaderElection;
   const leadership = le.enabled
     ? new LeaderElector({
@@ -89,10 +89,10 @@ async function main(): Promise<void> {
         renewDeadlineSeconds: le.renewDeadlineSeconds,
         retryPeriodSeconds: le.retryPeriodSeconds,
         log,
-        onStartedLeading: (term) => lead(term),
-        onStoppedLeading: () => follow(),
+        onStartedLeading: (term) => life?.lead(term),
+        onStoppedLeading: () => life?.follow(),
       })
-    : new SoleLeader({ onStartedLeading: (term) => lead(term), onStoppedLeading: () => follow() });
+    : new SoleLeader({ onStartedLeading: (term) => life?.lead(term), onStoppedLeading: () => life?.follow() });
   const fence = new Fence(leadership);
   /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
   const guarded = <T extends KubeApi>(api: T, limiter = apiLimiter): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), limiter);
@@ -220,60 +220,27 @@ async function main(): Promise<void> {
     log,
   );
 
-  // What discovery found, as Events and a gauge: at once, then every TUNING.discoveryPassIntervalMs, by the leader.
-  let discoveryTimer: NodeJS.Timeout | undefined;
-  const discoveryPass = (term: Term) => void fence.run(term, () => reporter!.pass()).catch((err) => log.warn('discovery pass failed', { error: errorMessage(err) }));
-
-  lead = (term) => {
-    metrics.leader.set(1);
-    if (reporter) {
-      discoveryPass(term);
-      discoveryTimer = setInterval(() => discoveryPass(term), TUNING.discoveryPassIntervalMs);
-      discoveryTimer.unref();
-    }
-    status.activate(term);
-    void consumer.checkQueue();
-    consumer.start(term);
-    if (config.driftCheckIntervalSeconds > 0) drift.start(term);
-  };
-  follow = async () => {
-    metrics.leader.set(0);
-    if (discoveryTimer) clearInterval(discoveryTimer);
-    void drift.stop();
-    status.deactivate();
-    await consumer.stop();
-  };
-
-  // The watchdog (leader/stall.ts): a stuck batch makes this replica give up leadership
-  // (its work is abandoned and fenced) and say so on /readyz.
-  const stallMs = STALL_REQUEST_DEADLINES * requestMs;
-  let stalled: { at: number; reason: string } | undefined;
-  const watchdog = setInterval(() => {
-    const now = Date.now();
-    const reason = leadership.isLeader ? stallOf({ now, busyMs: consumer.busyForMs(now), lastProgressAt: apiLimiter.lastSettledAt, stallMs }) : undefined;
-    if (!reason) return;
-    stalled = { at: now, reason };
-    log.error('work stalled; giving up leadership so another replica takes over', { identity, reason });
-    void leadership.relinquish(reason);
-  }, 1000);
-  watchdog.unref();
-
-  let shuttingDown = false;
-  const server = await startHttpServer(config.httpPort, metrics.registry, {
-    ready: () => {
-      if (shuttingDown) return { ok: false, reason: 'shutting down' };
-      if (!watcher.ready) return { ok: false, reason: 'not in sync with the Kubernetes API server' };
-      if (stalled && Date.now() - stalled.at < le.leaseDurationSeconds * 1000) return { ok: false, reason: stalled.reason };
-      const lease = leadership instanceof LeaderElector ? leadership.health() : { ok: true };
-      if (!lease.ok) return { ok: false, reason: lease.reason ?? 'lease unhealthy' };
-      if (leadership.isLeader) {
-        const sqs = consumer.health();
-        if (!sqs.ok) return { ok: false, reason: sqs.reason ?? 'SQS unhealthy' };
-        return { ok: true, reason: 'ready' };
-      }
-      return { ok: true, reason: 'ready (follower, idle)' };
-    },
+  life = new Lifecycle({
+    leadership,
+    fence,
+    consumer,
+    status,
+    drift,
+    ...(reporter ? { reporter } : {}),
+    ...(notifier ? { notifier, notifyTimeoutMs: config.notify!.timeoutMs } : {}),
+    watcher,
+    apiLimiter,
+    metrics,
+    log,
+    identity,
+    requestMs,
+    leaseDurationMs: le.leaseDurationSeconds * 1000,
+    driftEnabled: config.driftCheckIntervalSeconds > 0,
+    // What discovery found, as Events and a gauge: at once, then this often, by the leader.
+    discoveryPassIntervalMs: TUNING.discoveryPassIntervalMs,
   });
+  life.startWatchdog();
+  const server = await startHttpServer(config.httpPort, metrics.registry, { ready: () => life.ready() });
 
   log.info('starting', {
     release: build.version,
@@ -295,27 +262,8 @@ async function main(): Promise<void> {
   await watcher.startWatching(config.resyncIntervalSeconds);
   leadership.start();
 
-  // Stop taking work, finish the batch in hand while still renewing the lease, then
-  // release the lease (only if no other replica took it) so a follower takes over at once.
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info('shutting down: finishing in-flight work', { signal });
-    clearInterval(watchdog);
-    await drift.stop();
-    await consumer.stop();
-    // The last rotations' notifications, while this replica still leads (one attempt's time).
-    await notifier?.stop(config.notify!.timeoutMs);
-    await leadership.stop();
-    watcher.stop();
-    server.close();
-    log.info('stopped');
-    log.on('finish', () => process.exit(0));
-    log.end();
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void life.shutdown('SIGTERM', server));
+  process.on('SIGINT', () => void life.shutdown('SIGINT', server));
 }
 
 main().catch((err) => {

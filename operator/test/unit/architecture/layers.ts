@@ -11,7 +11,7 @@
  *   discovery                           ExternalSecrets / SecretProviderClasses as mappings
  *   rotation                            plan and execute restarts
  *   sqs, notify                         the queue in front of the rotation; webhooks after it
- *   top        main.ts and what it wires from (config, version, node flags)
+ *   top        main.ts and what it wires from (config, version, node flags, lifecycle)
  */
 
 /** Root files (operator/src/*.ts) by unit. A root file not listed here fails the test. */
@@ -21,6 +21,7 @@ export const ROOT_FILES: Readonly<Record<string, 'floor' | 'top'>> = {
   'log.ts': 'floor',
   'metrics.ts': 'floor',
   'main.ts': 'top',
+  'lifecycle.ts': 'top',
   'config.ts': 'top',
   'version.ts': 'top',
   'nodeFlags.ts': 'top',
