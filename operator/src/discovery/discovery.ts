@@ -1,5 +1,5 @@
 /**
- * Discovery as the rotation sees it (rotation/ports.ts DiscoveryPort): the sources naming
+ * Discovery as the rotation sees it (mappings/ports.ts DiscoveryPort): the sources naming
  * a changed secret, and, for an ExternalSecret, ESO's sync before its consumers roll.
  */
 import type { Mapping } from '../mappings/model';
