@@ -7,8 +7,7 @@
  *
  *   npx tsx scripts/dashboard-rules.ts > /tmp/dashboard-rules.json
  */
-import { expressions } from '../operator/test/support/monitoring';
-import { withoutGrafanaIntervals } from '../operator/test/support/promql';
+import { expressions, withoutGrafanaIntervals } from './monitoring';
 
 const queries = expressions().filter((e) => !e.where.startsWith('alert '));
 const rules = queries.map((q, i) => ({ record: `dashboard:query_${i + 1}`, expr: withoutGrafanaIntervals(q.expr), labels: { where: q.where } }));

@@ -5,9 +5,9 @@
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
 import { OPERATOR_NAME } from './names';
+import type { Where } from './kube/where';
+import type { LogLevel } from './log';
 import { SQS_LIMITS } from './sqs/limits';
-
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface Config {
   readonly queueUrl: string;
@@ -92,14 +92,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export type LeaseNamespaceSource = 'POD_NAMESPACE' | 'kubeconfig context' | 'default';
 
-/** Where the process runs, as far as the Lease's namespace is concerned. */
-export interface Where {
-  /** An in-cluster service account is present: POD_NAMESPACE (the downward API) names the Lease's namespace. */
-  readonly inCluster: boolean;
-  /** Outside a cluster: the namespace of the kubeconfig's current context, if it names one. */
-  readonly kubeconfigNamespace?: string;
-}
-
 export interface DiscoveryConfig {
   /** ExternalSecrets (External Secrets Operator) through AWS Secrets Manager stores: synced, then their consumers rolled. */
   readonly externalSecrets: boolean;
@@ -137,6 +129,33 @@ export const DEFAULTS = {
   NOTIFY_TIMEOUT_SECONDS: 5,
   NOTIFY_DEADLINE_SECONDS: 60,
   NOTIFY_QUEUE_SIZE: 100,
+} as const;
+
+/**
+ * Tuning the operator does not take from the environment (DEFAULTS are the settings a
+ * user may change; these are fixed, said here so there is one home for both).
+ */
+export const TUNING = {
+  /** How long the status reconciler's baselines share one secret's description. */
+  baselineDescriptionMaxAgeMs: 30_000,
+  /** How long the status reconciler's mappings of one namespace share its workload lists. */
+  censusListMaxAgeMs: 2_000,
+  /** Discovery's lists of ExternalSecrets, stores and SecretProviderClasses are shared this long (discovery/sources.ts). */
+  discoveryListMaxAgeMs: 2_000,
+  /** How often the leader says what discovery found (Discovered Events, the gauge): a new ExternalSecret is reported within this. */
+  discoveryPassIntervalMs: 15_000,
+  /**
+   * The discovery pass's own bound on requests in flight (its lists and Events), apart from
+   * the rotation path's: thousands of Discovered Events queue here, never ahead of a restart.
+   */
+  discoveryMaxConcurrentRequests: 2,
+  /**
+   * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
+   * minute; an absent one only briefly, so a CRD installed later is found before a
+   * Rollout created with it can be missed by a rotation.
+   */
+  rolloutsServedMaxAgeMs: 60_000,
+  rolloutsAbsentMaxAgeMs: 5_000,
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;

@@ -3,8 +3,9 @@
  * spelling: eventId, messageId, secret, mapping, workload, version.
  */
 import winston from 'winston';
-import type { LogLevel } from './config';
 import { OPERATOR_NAME } from './names';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export type Logger = winston.Logger;
 

@@ -1,19 +1,19 @@
-/** Wiring only: configuration, clients, the mapping watcher, leadership, the SQS loop, HTTP. */
+/** Wiring only: configuration, clients, the mapping watcher, leadership, the SQS loop, HTTP; what runs when is lifecycle.ts. */
 import os from 'node:os';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, TUNING, type Config } from './config';
 import { startHttpServer } from './http/server';
 import { kubeAgent, withAgent } from './kube/connections';
 import { ServedCache, servesResource } from './kube/discovery';
-import { EventRecorder } from './kube/events';
+import { EventRecorder } from './mappings/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
-import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
+import { Fence, SoleLeader, withFence } from './leader/fence';
 import { LeaderElector } from './leader/lease';
-import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
+import { Lifecycle } from './lifecycle';
 import { createLogger, errorMessage } from './log';
 import { WorkloadCensus } from './mappings/census';
 import { MappingIndex } from './mappings/mappingIndex';
@@ -37,27 +37,6 @@ import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { WorkloadClient, type RolloutsAccess } from './workloads/adapters';
 import { ROLLOUT_API, servedKinds } from './workloads/workload';
-
-/** How long the status reconciler's baselines share one secret's description. */
-const BASELINE_DESCRIPTION_MAX_AGE_MS = 30_000;
-/** How long the status reconciler's mappings of one namespace share its workload lists. */
-const CENSUS_LIST_MAX_AGE_MS = 2_000;
-/** Discovery's lists of ExternalSecrets, stores and SecretProviderClasses are shared this long (discovery/sources.ts). */
-const DISCOVERY_LIST_MAX_AGE_MS = 2_000;
-/** How often the leader says what discovery found (Discovered Events, the gauge): a new ExternalSecret is reported within this. */
-const DISCOVERY_PASS_INTERVAL_MS = 15_000;
-/**
- * The discovery pass's own bound on requests in flight (its lists and Events), apart from
- * the rotation path's: thousands of Discovered Events queue here, never ahead of a restart.
- */
-const DISCOVERY_MAX_CONCURRENT_REQUESTS = 2;
-/**
- * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
- * minute; an absent one only briefly, so a CRD installed later is found before a
- * Rollout created with it can be missed by a rotation.
- */
-const ROLLOUTS_SERVED_MAX_AGE_MS = 60_000;
-const ROLLOUTS_ABSENT_MAX_AGE_MS = 5_000;
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -94,9 +73,9 @@ async function main(): Promise<void> {
   const apiLimiter = new Limiter(config.maxConcurrentApiRequests);
   const identity = config.leaderElection.identity;
 
-  // Leadership first: every write below is fenced by it (leader/fence.ts).
-  let lead: (term: Term) => void = () => undefined;
-  let follow: () => Promise<void> = async () => undefined;
+  // Leadership first: every write below is fenced by it (leader/fence.ts). What leading
+  // and following start and stop is the lifecycle's (lifecycle.ts), built once its parts are.
+  let life: Lifecycle | undefined;
   const le = config.leaderElection;
   const leadership = le.enabled
     ? new LeaderElector({
@@ -110,10 +89,10 @@ async function main(): Promise<void> {
         renewDeadlineSeconds: le.renewDeadlineSeconds,
         retryPeriodSeconds: le.retryPeriodSeconds,
         log,
-        onStartedLeading: (term) => lead(term),
-        onStoppedLeading: () => follow(),
+        onStartedLeading: (term) => life?.lead(term),
+        onStoppedLeading: () => life?.follow(),
       })
-    : new SoleLeader({ onStartedLeading: (term) => lead(term), onStoppedLeading: () => follow() });
+    : new SoleLeader({ onStartedLeading: (term) => life?.lead(term), onStoppedLeading: () => life?.follow() });
   const fence = new Fence(leadership);
   /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
   const guarded = <T extends KubeApi>(api: T, limiter = apiLimiter): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), limiter);
@@ -124,8 +103,8 @@ async function main(): Promise<void> {
   /** Argo Rollouts' API, asked whether it is served before any Rollout is listed (kube/discovery.ts). */
   function rolloutsAccess(): RolloutsAccess {
     const served = new ServedCache(() => apiLimiter.run(() => servesResource(kc, agent, ROLLOUT_API, requestMs)), {
-      presentMaxAgeMs: ROLLOUTS_SERVED_MAX_AGE_MS,
-      absentMaxAgeMs: ROLLOUTS_ABSENT_MAX_AGE_MS,
+      presentMaxAgeMs: TUNING.rolloutsServedMaxAgeMs,
+      absentMaxAgeMs: TUNING.rolloutsAbsentMaxAgeMs,
       onChange: (isServed) =>
         isServed
           ? log.info("Argo Rollouts' Rollout API is served: selected Rollouts restart through spec.restartAt", { api: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` })
@@ -139,9 +118,9 @@ async function main(): Promise<void> {
   const status = new StatusReconciler({
     watcher,
     // One list per kind and namespace for a moment, shared by its mappings (mappings/census.ts).
-    census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), CENSUS_LIST_MAX_AGE_MS),
+    census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), TUNING.censusListMaxAgeMs),
     // Baselines of one secret's mappings share a description (secrets/recent.ts).
-    describer: new RecentDescriptions(describer, BASELINE_DESCRIPTION_MAX_AGE_MS),
+    describer: new RecentDescriptions(describer, TUNING.baselineDescriptionMaxAgeMs),
     region: config.region,
     log,
     concurrency: config.maxConcurrentApiRequests,
@@ -164,12 +143,12 @@ async function main(): Promise<void> {
   const discoveryOn = dc.externalSecrets || dc.providerClasses;
   const discoveryApi = discoveryOn ? guarded(kc.makeApiClient(k8s.CustomObjectsApi)) : undefined;
   const sources = discoveryApi
-    ? new DiscoveredSources({ api: discoveryApi, namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS })
+    ? new DiscoveredSources({ api: discoveryApi, namespaces: config.watchNamespaces, externalSecrets: dc.externalSecrets, providerClasses: dc.providerClasses, log, maxAgeMs: TUNING.discoveryListMaxAgeMs })
     : undefined;
   const discovery =
     sources && discoveryApi ? new Discovery({ sources, refresher: new EsoRefresher({ api: discoveryApi, timeoutMs: dc.esoSyncTimeoutSeconds * 1000, events, metrics, log }), scope, kinds }) : undefined;
-  // The discovery pass lists and writes through clients of its own limiter (DISCOVERY_MAX_CONCURRENT_REQUESTS).
-  const discoveryLimiter = new Limiter(DISCOVERY_MAX_CONCURRENT_REQUESTS);
+  // The discovery pass lists and writes through clients of its own limiter (TUNING.discoveryMaxConcurrentRequests).
+  const discoveryLimiter = new Limiter(TUNING.discoveryMaxConcurrentRequests);
   const reporter = discoveryOn
     ? new DiscoveryReporter({
         sources: new DiscoveredSources({
@@ -178,7 +157,7 @@ async function main(): Promise<void> {
           externalSecrets: dc.externalSecrets,
           providerClasses: dc.providerClasses,
           log,
-          maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS,
+          maxAgeMs: TUNING.discoveryListMaxAgeMs,
         }),
         events: new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api), discoveryLimiter), identity),
         metrics,
@@ -241,60 +220,27 @@ async function main(): Promise<void> {
     log,
   );
 
-  // What discovery found, as Events and a gauge: at once, then every DISCOVERY_PASS_INTERVAL_MS, by the leader.
-  let discoveryTimer: NodeJS.Timeout | undefined;
-  const discoveryPass = (term: Term) => void fence.run(term, () => reporter!.pass()).catch((err) => log.warn('discovery pass failed', { error: errorMessage(err) }));
-
-  lead = (term) => {
-    metrics.leader.set(1);
-    if (reporter) {
-      discoveryPass(term);
-      discoveryTimer = setInterval(() => discoveryPass(term), DISCOVERY_PASS_INTERVAL_MS);
-      discoveryTimer.unref();
-    }
-    status.activate(term);
-    void consumer.checkQueue();
-    consumer.start(term);
-    if (config.driftCheckIntervalSeconds > 0) drift.start(term);
-  };
-  follow = async () => {
-    metrics.leader.set(0);
-    if (discoveryTimer) clearInterval(discoveryTimer);
-    void drift.stop();
-    status.deactivate();
-    await consumer.stop();
-  };
-
-  // The watchdog (leader/stall.ts): a stuck batch makes this replica give up leadership
-  // (its work is abandoned and fenced) and say so on /readyz.
-  const stallMs = STALL_REQUEST_DEADLINES * requestMs;
-  let stalled: { at: number; reason: string } | undefined;
-  const watchdog = setInterval(() => {
-    const now = Date.now();
-    const reason = leadership.isLeader ? stallOf({ now, busyMs: consumer.busyForMs(now), lastProgressAt: apiLimiter.lastSettledAt, stallMs }) : undefined;
-    if (!reason) return;
-    stalled = { at: now, reason };
-    log.error('work stalled; giving up leadership so another replica takes over', { identity, reason });
-    void leadership.relinquish(reason);
-  }, 1000);
-  watchdog.unref();
-
-  let shuttingDown = false;
-  const server = await startHttpServer(config.httpPort, metrics.registry, {
-    ready: () => {
-      if (shuttingDown) return { ok: false, reason: 'shutting down' };
-      if (!watcher.ready) return { ok: false, reason: 'not in sync with the Kubernetes API server' };
-      if (stalled && Date.now() - stalled.at < le.leaseDurationSeconds * 1000) return { ok: false, reason: stalled.reason };
-      const lease = leadership instanceof LeaderElector ? leadership.health() : { ok: true };
-      if (!lease.ok) return { ok: false, reason: lease.reason ?? 'lease unhealthy' };
-      if (leadership.isLeader) {
-        const sqs = consumer.health();
-        if (!sqs.ok) return { ok: false, reason: sqs.reason ?? 'SQS unhealthy' };
-        return { ok: true, reason: 'ready' };
-      }
-      return { ok: true, reason: 'ready (follower, idle)' };
-    },
+  life = new Lifecycle({
+    leadership,
+    fence,
+    consumer,
+    status,
+    drift,
+    ...(reporter ? { reporter } : {}),
+    ...(notifier ? { notifier, notifyTimeoutMs: config.notify!.timeoutMs } : {}),
+    watcher,
+    apiLimiter,
+    metrics,
+    log,
+    identity,
+    requestMs,
+    leaseDurationMs: le.leaseDurationSeconds * 1000,
+    driftEnabled: config.driftCheckIntervalSeconds > 0,
+    // What discovery found, as Events and a gauge: at once, then this often, by the leader.
+    discoveryPassIntervalMs: TUNING.discoveryPassIntervalMs,
   });
+  life.startWatchdog();
+  const server = await startHttpServer(config.httpPort, metrics.registry, { ready: () => life.ready() });
 
   log.info('starting', {
     release: build.version,
@@ -316,27 +262,8 @@ async function main(): Promise<void> {
   await watcher.startWatching(config.resyncIntervalSeconds);
   leadership.start();
 
-  // Stop taking work, finish the batch in hand while still renewing the lease, then
-  // release the lease (only if no other replica took it) so a follower takes over at once.
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info('shutting down: finishing in-flight work', { signal });
-    clearInterval(watchdog);
-    await drift.stop();
-    await consumer.stop();
-    // The last rotations' notifications, while this replica still leads (one attempt's time).
-    await notifier?.stop(config.notify!.timeoutMs);
-    await leadership.stop();
-    watcher.stop();
-    server.close();
-    log.info('stopped');
-    log.on('finish', () => process.exit(0));
-    log.end();
-    setTimeout(() => process.exit(0), 2000).unref();
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void life.shutdown('SIGTERM', server));
+  process.on('SIGINT', () => void life.shutdown('SIGINT', server));
 }
 
 main().catch((err) => {

@@ -1,9 +1,9 @@
 /**
- * Discovery as the rotation sees it (rotation/ports.ts DiscoveryPort): the sources naming
+ * Discovery as the rotation sees it (mappings/ports.ts DiscoveryPort): the sources naming
  * a changed secret, and, for an ExternalSecret, ESO's sync before its consumers roll.
  */
 import type { Mapping } from '../mappings/model';
-import type { DiscoveryPort } from '../rotation/ports';
+import type { DiscoveryPort } from '../mappings/ports';
 import type { SecretRef, SecretScope } from '../secrets/secretId';
 import type { WorkloadKind } from '../workloads/workload';
 import type { EsoRefresher } from './esoRefresh';

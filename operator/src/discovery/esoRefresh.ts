@@ -13,8 +13,8 @@ import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../log';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
-import type { EventPort } from '../rotation/ports';
-import { abortableSleep } from '../sleep';
+import type { EventPort } from '../mappings/ports';
+import { abortableSleep } from '../core/sleep';
 import { FORCE_SYNC_ANNOTATION, esoResourceVersion, esoSyncState, type Origin } from './model';
 import { FIELD_MANAGER, MERGE_PATCH } from '../kube/patch';
 

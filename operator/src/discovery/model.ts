@@ -9,14 +9,14 @@
  */
 import { createHash } from 'node:crypto';
 import { load as loadYaml } from 'js-yaml';
-import { arr, isRecord, num, rec, str } from '../json';
+import { arr, isRecord, num, rec, str } from '../core/json';
 import type { Mapping } from '../mappings/model';
 import { isValidSecretId, parseSecretId, secretRefsMatch, withinScope, type SecretRef, type SecretScope } from '../secrets/secretId';
 import type { PodTemplateReferences } from '../workloads/references';
 import type { WorkloadKind } from '../workloads/workload';
-import type { Origin, Refreshability } from './origin';
+import type { Origin, Refreshability } from '../core/origin';
 
-export { ROTATION_SOURCES, type DiscoverySource, type ObjectRef, type Origin, type Refreshability, type RotationSource } from './origin';
+export { ROTATION_SOURCES, type DiscoverySource, type ObjectRef, type Origin, type Refreshability, type RotationSource } from '../core/origin';
 
 export const ESO_GROUP = 'external-secrets.io';
 /** Served versions, preferred first: v1 since ESO 0.16, v1beta1 before (and beside it there). */

@@ -10,7 +10,7 @@
  */
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
-import type { EventPort } from '../rotation/ports';
+import type { EventPort } from '../mappings/ports';
 import { describeSource, type DiscoveredSource, type DiscoverySource } from './model';
 import type { DiscoveredSources } from './sources';
 

@@ -16,7 +16,7 @@
  * reconnected and the mappings relisted instead of the index going quietly stale.
  */
 import * as k8s from '@kubernetes/client-node';
-import { backoffMs } from '../backoff';
+import { backoffMs } from '../core/backoff';
 
 export interface WatchHooks {
   onConnected(path: string): void;

@@ -7,7 +7,7 @@
  * held: status.matchedWorkloads was always a count as of the last reconcile. The
  * rotation itself lists by the mapping's selector, afresh, every time.
  */
-import { Recent } from '../recent';
+import { Recent } from '../core/recent';
 import type { WorkloadKind } from '../workloads/workload';
 import type { LabelSelector, Mapping } from './model';
 

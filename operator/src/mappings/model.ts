@@ -4,8 +4,8 @@
  * server; validation here repeats it so objects stored before a CRD upgrade, or a
  * CRD installed without CEL support, still get a clear status instead of a crash.
  */
-import type { Origin } from '../discovery/origin';
-import { isRecord } from '../json';
+import type { Origin } from '../core/origin';
+import { isRecord } from '../core/json';
 import { GROUP } from '../names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
 import { APPS_KINDS, WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';

@@ -6,7 +6,7 @@
  */
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
-import type { RotationStatusPort } from '../rotation/ports';
+import type { RotationStatusPort } from './ports';
 import type { SecretDescriber } from '../secrets/describer';
 import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadKind } from '../workloads/workload';

@@ -6,7 +6,7 @@
  */
 import Operator, { ResourceEventType, type OperatorLogger, type ResourceEvent, type ResourceMeta } from '@dot-i/k8s-operator';
 import * as k8s from '@kubernetes/client-node';
-import { backoffMs } from '../backoff';
+import { backoffMs } from '../core/backoff';
 import { withAgent, type KubeAgent } from '../kube/connections';
 import { installResilientWatch } from '../kube/resilientWatch';
 import type { Limiter } from '../kube/limit';

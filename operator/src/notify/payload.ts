@@ -4,7 +4,7 @@
  * status.lastRotation records them (bounded). `text` is a one-line summary a Slack
  * incoming webhook (and most chat webhooks) shows as it is.
  */
-import type { RotationSource } from '../discovery/origin';
+import type { RotationSource } from '../core/origin';
 import type { WorkloadRecord, WorkloadResult } from '../mappings/model';
 import type { EventReason } from '../rotation/summary';
 import type { MappingReport } from '../rotation/summary';

@@ -14,8 +14,8 @@
  *   never dropped unseen. The queue keeps the older ones, already waiting.
  * - The URL may hold a token: logs and errors name only its scheme and host.
  */
-import { abortableSleep } from '../sleep';
-import { backoffMs } from '../backoff';
+import { abortableSleep } from '../core/sleep';
+import { backoffMs } from '../core/backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';

@@ -21,11 +21,12 @@ import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
 import { ROLLOUT_API, workloadId, type WorkloadKind, type WorkloadState } from '../workloads/workload';
 import { consumes } from '../discovery/model';
-import { mappingEventTarget } from '../kube/events';
+import { mappingEventTarget } from '../mappings/events';
 import { DISPOSITION_OF, admit } from './admission';
 import { restartLatency } from './latency';
 import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
-import type { DiscoveryPort, Disposition, EventPort, EventTarget, InboundMessage, RotationStatusPort } from './ports';
+import type { DiscoveryPort, EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
+import type { Disposition, InboundMessage } from './ports';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, summariseBatch, type Incomplete, type MappingReport, type Outcome } from './summary';
 

@@ -4,7 +4,7 @@
  * only: the operator never reads a secret value.
  */
 import { DescribeSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PAGE_SIZE_MAX } from './listing';
+import { PAGE_SIZE_MAX } from './limits';
 import { AWSCURRENT } from './stages';
 import type { VersionRead } from './versionOrder';
 

@@ -6,11 +6,9 @@
  */
 import { errorMessage, type Logger } from '../log';
 import type { SecretDescription, SecretLister } from './describer';
+import { NAME_FILTER_VALUES_MAX, PAGE_SIZE_MAX } from './limits';
 import { indexNames, resolvedSecretRef, secretRefsMatch, type SecretRef } from './secretId';
 
-/** ListSecrets API reference: a Filter holds at most 10 Values; a page at most 100 secrets. */
-export const NAME_FILTER_VALUES_MAX = 10;
-export const PAGE_SIZE_MAX = 100;
 /** After an AccessDenied, how long drift keeps to DescribeSecret before trying ListSecrets again. */
 export const LIST_DENIED_RETRY_MS = 60 * 60 * 1000;
 

@@ -6,7 +6,7 @@
  * own event or by drift recovery (a restart that is due anyway, never a lost one).
  * Settling a change's version (the rotator) keeps calling DescribeSecret afresh.
  */
-import { Recent } from '../recent';
+import { Recent } from '../core/recent';
 import type { SecretDescriber, SecretDescription } from './describer';
 
 export class RecentDescriptions implements SecretDescriber {

@@ -16,7 +16,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { backoffMs } from '../backoff';
+import { backoffMs } from '../core/backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';

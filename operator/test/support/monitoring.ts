@@ -1,65 +1,15 @@
 /**
- * The chart's alert rules (files/alerts.yaml) and Grafana dashboard (files/dashboard.json),
- * and the check that every metric they read is one an operator exports: a metric family
- * of its Prometheus text, and every label they match on or group by a label of that
- * family's series. The unit test runs it against the operator's own registry, the e2e
+ * The check that every metric the chart's alert rules and dashboard (scripts/monitoring.ts)
+ * read is one an operator exports: a metric family of its Prometheus text, and every
+ * label they match on or group by a label of that family's series. The unit test runs it against the operator's own registry, the e2e
  * test against a running operator's /metrics.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { load } from 'js-yaml';
 import type { Registry } from 'prom-client';
+import { expressions } from '../../../scripts/monitoring';
 import { readsOf } from './promql';
 
-export const CHART_DIR = path.join(__dirname, '..', '..', '..', 'charts', 'secrets-rotation-operator');
-export const ALERTS_FILE = path.join(CHART_DIR, 'files', 'alerts.yaml');
-export const DASHBOARD_FILE = path.join(CHART_DIR, 'files', 'dashboard.json');
-
-export interface AlertRule {
-  readonly alert: string;
-  readonly expr: string;
-  readonly for?: string;
-  readonly labels?: Record<string, string>;
-  readonly annotations?: Record<string, string>;
-}
-
-export interface DashboardPanel {
-  readonly id: number;
-  readonly type: string;
-  readonly title: string;
-  readonly targets?: readonly { readonly expr: string; readonly refId: string }[];
-}
-
-export interface Dashboard {
-  readonly uid: string;
-  readonly title: string;
-  readonly panels: readonly DashboardPanel[];
-  readonly templating: { readonly list: readonly { readonly name: string; readonly type: string; readonly query?: unknown }[] };
-}
-
-export function alertRules(): AlertRule[] {
-  const file = load(fs.readFileSync(ALERTS_FILE, 'utf8')) as { groups: { name: string; rules: AlertRule[] }[] };
-  return file.groups.flatMap((g) => g.rules);
-}
-
-export function dashboard(): Dashboard {
-  return JSON.parse(fs.readFileSync(DASHBOARD_FILE, 'utf8')) as Dashboard;
-}
-
-/** Every PromQL expression of the rules and the dashboard (panels and template variables), with where it is. */
-export function expressions(): { where: string; expr: string }[] {
-  const d = dashboard();
-  return [
-    ...alertRules().map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })),
-    ...d.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr }))),
-    ...d.templating.list.flatMap((v) => {
-      // label_values(<selector>, <label>): the selector is PromQL.
-      const q = typeof v.query === 'object' && v.query !== null ? (v.query as { query?: string }).query : undefined;
-      const m = q ? /^label_values\((.+),\s*(\w+)\)$/.exec(q) : null;
-      return m ? [{ where: `variable ${v.name}`, expr: m[1] }] : [];
-    }),
-  ];
-}
+// e2e/monitoring.e2e.test.ts reads the chart's expressions from here.
+export { expressions };
 
 /** Labels Prometheus adds to every scraped series (the ServiceMonitor's target labels), and histograms' `le`. */
 export const TARGET_LABELS: ReadonlySet<string> = new Set(['namespace', 'job', 'pod', 'instance', 'service', 'endpoint', 'container']);

@@ -6,6 +6,7 @@
  * variables may only stand inside label values, where PromQL takes them as text.
  */
 import { parser } from '@prometheus-io/lezer-promql';
+import { withoutGrafanaIntervals } from '../../../scripts/monitoring';
 
 type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
@@ -27,11 +28,6 @@ export interface Reads {
 }
 
 export class PromqlError extends Error {}
-
-/** Grafana's interval variables, as the duration a syntax check can take. */
-export function withoutGrafanaIntervals(expr: string): string {
-  return expr.replace(/\$(__rate_interval|__interval|__range)\b|\$\{(__rate_interval|__interval|__range)\}/g, '5m');
-}
 
 export function readsOf(expression: string): Reads {
   const expr = withoutGrafanaIntervals(expression);

@@ -1,4 +1,5 @@
-import { ConfigError, DEFAULT_LEASE_NAMESPACE, DEFAULTS, loadConfig, type Where } from '../../src/config';
+import { ConfigError, DEFAULT_LEASE_NAMESPACE, DEFAULTS, loadConfig } from '../../src/config';
+import type { Where } from '../../src/kube/where';
 
 const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
 

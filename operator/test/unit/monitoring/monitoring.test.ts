@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import { createMetrics } from '../../../src/metrics';
-import { CHART_DIR, alertRules, dashboard, declaredLabels, expressions, missingFrom } from '../../support/monitoring';
+import { alertRules, dashboard, expressions } from '../../../../scripts/monitoring';
+import { CHART_DIR } from '../../../../scripts/stack/paths';
+import { declaredLabels, missingFrom } from '../../support/monitoring';
 import { PromqlError, readsOf } from '../../support/promql';
 
 const RUNBOOK = path.join(CHART_DIR, '..', '..', 'docs', 'runbook.md');

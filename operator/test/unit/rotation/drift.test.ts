@@ -3,7 +3,7 @@ import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import { createLogger } from '../../../src/log';
 import { createMetrics } from '../../../src/metrics';
 import { microTime } from '../../../src/leader/lease';
-import { backoffMs } from '../../../src/backoff';
+import { backoffMs } from '../../../src/core/backoff';
 import { checkDrift, DriftScheduler, driftOf } from '../../../src/rotation/drift';
 import { SecretListing } from '../../../src/secrets/listing';
 import type { SecretDescription, SecretLister } from '../../../src/secrets/describer';

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { createLogger } from '../../../src/log';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretDescriber, type SecretDescription, type SecretLister } from '../../../src/secrets/describer';
-import { LIST_DENIED_RETRY_MS, NAME_FILTER_VALUES_MAX, PAGE_SIZE_MAX, SecretListing, coveringPrefixes, planListing, settleFromListing, type ListingRequest } from '../../../src/secrets/listing';
+import { NAME_FILTER_VALUES_MAX, PAGE_SIZE_MAX } from '../../../src/secrets/limits';
+import { LIST_DENIED_RETRY_MS, SecretListing, coveringPrefixes, planListing, settleFromListing, type ListingRequest } from '../../../src/secrets/listing';
 import { indexNames, parseSecretId } from '../../../src/secrets/secretId';
 
 const OWN = '123456789012';

@@ -1,9 +1,9 @@
 /** Kubernetes Events, through core/v1: what `kubectl describe` shows. */
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { API_VERSION, KIND, type Mapping } from '../mappings/model';
+import { API_VERSION, KIND, type Mapping } from './model';
 import { OPERATOR_NAME } from '../names';
-import type { EventPort, EventTarget, EventType } from '../rotation/ports';
+import type { EventPort, EventTarget, EventType } from './ports';
 
 /** Where a mapping's Events go: on the mapping, or on the object discovery found it in. */
 export function mappingEventTarget(mapping: Mapping): EventTarget {

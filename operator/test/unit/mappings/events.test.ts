@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type * as k8s from '@kubernetes/client-node';
-import { EventRecorder } from '../../../src/kube/events';
-import type { EventTarget } from '../../../src/rotation/ports';
+import { EventRecorder } from '../../../src/mappings/events';
+import type { EventTarget } from '../../../src/mappings/ports';
 
 /** What the API server accepts as an Event's name: a DNS subdomain (RFC 1123) of at most 253 characters. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -1,0 +1,71 @@
+/**
+ * The layer order of operator/src, as data: which unit may import which. A unit is a
+ * folder of operator/src, or a named set of root files. layers.test.ts checks every
+ * import against it; change this table (and docs/architecture.md's) when a layer moves.
+ *
+ * Bottom to top:
+ *   floor      core/ and the root files every layer speaks (names, log, metrics)
+ *   kube, secrets, http                 each only the floor
+ *   events, workloads, leader           + one of the above
+ *   mappings                            the CR model, its ports, index, watcher, status
+ *   discovery                           ExternalSecrets / SecretProviderClasses as mappings
+ *   rotation                            plan and execute restarts
+ *   sqs, notify                         the queue in front of the rotation; webhooks after it
+ *   top        main.ts and what it wires from (config, version, node flags, lifecycle)
+ */
+
+/** Root files (operator/src/*.ts) by unit. A root file not listed here fails the test. */
+export const ROOT_FILES: Readonly<Record<string, 'floor' | 'top'>> = {
+  // names, log and metrics are floor but stay at the root: e2e/ imports them by path.
+  'names.ts': 'floor',
+  'log.ts': 'floor',
+  'metrics.ts': 'floor',
+  'main.ts': 'top',
+  'lifecycle.ts': 'top',
+  'config.ts': 'top',
+  'version.ts': 'top',
+  'nodeFlags.ts': 'top',
+};
+
+/** Folders of operator/src that belong to the floor beside the root floor files. */
+export const FLOOR_FOLDERS: readonly string[] = ['core'];
+
+/** unit → the units it may import (besides itself). Must be acyclic. */
+export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  floor: [],
+  kube: ['floor'],
+  secrets: ['floor'],
+  http: ['floor'],
+  events: ['floor', 'secrets'],
+  workloads: ['floor', 'kube'],
+  leader: ['floor', 'kube'],
+  mappings: ['floor', 'kube', 'secrets', 'workloads', 'leader'],
+  discovery: ['floor', 'kube', 'secrets', 'workloads', 'mappings'],
+  rotation: ['floor', 'kube', 'secrets', 'events', 'workloads', 'leader', 'mappings', 'discovery'],
+  sqs: ['floor', 'leader', 'rotation'],
+  notify: ['floor', 'leader', 'mappings', 'rotation'],
+  top: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rotation', 'sqs', 'notify'],
+};
+
+/** Test code: nothing outside it may import it. Paths from the repository root. */
+export const TEST_CODE: readonly string[] = ['operator/test/', 'e2e/'];
+
+/**
+ * Code that is not test code and so must not import it: the product and the product's
+ * tooling (setup, chart docs, manifest, demo). Test tooling may: operator/bench/ (a
+ * benchmark) and scripts/stack/ (the local stack e2e, faults and the bench run
+ * against; its publish.ts builds images with e2e/image/support.ts).
+ */
+export const NON_TEST_CODE: readonly string[] = ['operator/src/', 'scripts/'];
+export const TEST_TOOLING: readonly string[] = ['scripts/stack/'];
+
+/**
+ * The one temporary exception: the demo borrows the e2e kit (its context, operator
+ * launcher and fixtures) until that kit moves out of e2e/ — issue 24 item 3. Files
+ * matching these prefixes may import e2e/support/ only. Nothing else may be excepted.
+ */
+export const TEMPORARY_TEST_IMPORTS: { readonly from: readonly string[]; readonly to: string; readonly issue: string } = {
+  from: ['scripts/demo.ts', 'scripts/demo/'],
+  to: 'e2e/support/',
+  issue: 'issue 24 item 3',
+};
