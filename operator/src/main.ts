@@ -28,6 +28,7 @@ import { DiscoveryReporter } from './discovery/reporter';
 import { DiscoveredSources } from './discovery/sources';
 import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
+import type { RecordedVersion } from './secrets/versionOrder';
 import { RotationLane } from './rotation/lane';
 import { Rotator } from './rotation/rotator';
 import { AwsSecretDescriber } from './secrets/describer';
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
     fence,
   });
   const listing = new SecretListing(describer, config.home, log);
+  const sourceBaselines = new Map<string, RecordedVersion>();
   const drift = new DriftScheduler(
     config.driftCheckIntervalSeconds * 1000,
     (term, signal) =>
@@ -209,7 +211,7 @@ async function main(): Promise<void> {
             listing,
             rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, signal), signal),
             recordBaseline: (m, v) => status.recordBaseline(m, v),
-            ...(sources ? { discovered: { sources: async () => sourcesAsMappings(await sources.snapshot(), kinds), workloads } } : {}),
+            ...(sources ? { discovered: { sources: async () => sourcesAsMappings(await sources.snapshot(), kinds), workloads, baselines: sourceBaselines } } : {}),
             metrics,
             log,
             region: config.region,

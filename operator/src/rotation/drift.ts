@@ -50,7 +50,18 @@ export interface DiscoveredDrift {
   /** Every secret each source names, as mappings (discovery/model.ts sourcesAsMappings). Throws when they cannot be listed. */
   sources(): Promise<readonly Mapping[]>;
   readonly workloads: Pick<WorkloadClient, 'list'>;
+  /**
+   * A source none of whose consumers a restart stamped yet has no record on the cluster:
+   * the first DescribeSecret a pass makes for it is its baseline, kept here for the
+   * process's life (one store across passes and terms), so that a later lost event still
+   * rolls its consumers. Keyed by baselineKey(). A new process starts without: a change
+   * made before its first pass, with its event lost, is not recovered (docs/discovery.md).
+   */
+  readonly baselines: Map<string, RecordedVersion>;
 }
+
+/** Where a source's baseline for one secret is kept in DiscoveredDrift.baselines. */
+export const baselineKey = (source: Pick<Mapping, 'key'>, secretKey: string): string => `${source.key}|${secretKey}`;
 
 /** How a record stands against a read of its secret. Pure. */
 export type Standing = 'current' | 'unrecorded' | 'behind' | 'ahead';
@@ -103,7 +114,7 @@ export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise
     bySecret.set(m.secret.raw, list);
   }
   const listed = (await o.listing?.settle([...bySecret.values()].map((ms) => ms[0].secret), signal)) ?? new Map<string, SecretDescription>();
-  const consumers = new ConsumerRecords(o.discovered?.workloads, o.log);
+  const consumers = new ConsumerRecords(o.discovered?.workloads, o.discovered?.baselines, o.log);
   for (const [secretId, candidates] of bySecret) {
     if (signal?.aborted) return;
     const hint = listed.get(secretId);
@@ -127,10 +138,11 @@ export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise
     const replaces = new Set(behind.map((m) => m.appliedVersion!));
     const kept = ahead.map((m) => m.key);
     for (const source of sources) {
-      for (const r of await consumers.of(source, secretKey)) {
+      for (const r of await consumers.orBaseline(source, secretKey)) {
         const st = standing(d, r);
-        if (st === 'behind') replaces.add(r.version);
+        if (st === 'behind') replaces.add(r!.version);
         else if (st === 'ahead') kept.push(source.key);
+        else if (st === 'unrecorded') o.discovered?.baselines.set(baselineKey(source, secretKey), { version: d.currentVersion, ...(d.lastChanged ? { since: d.lastChanged } : {}) });
       }
     }
     const eventId = `drift:${d.name}:${d.currentVersion}`;
@@ -159,7 +171,7 @@ const keyOf = (d: SecretDescription) => canonicalSecretKey(resolvedSecretRef(d.a
 /** Every record the candidates hold for `secretKey`: each mapping's, and each stamped consumer's of each source. */
 async function recordsOf(candidates: readonly Mapping[], secretKey: string, consumers: ConsumerRecords): Promise<(RecordedVersion | undefined)[]> {
   const out: (RecordedVersion | undefined)[] = [];
-  for (const m of candidates) out.push(...(m.origin ? await consumers.of(m, secretKey) : [mappingRecord(m)]));
+  for (const m of candidates) out.push(...(m.origin ? await consumers.orBaseline(m, secretKey) : [mappingRecord(m)]));
   return out;
 }
 
@@ -174,8 +186,15 @@ class ConsumerRecords {
 
   constructor(
     private readonly workloads: Pick<WorkloadClient, 'list'> | undefined,
+    private readonly baselines: ReadonlyMap<string, RecordedVersion> | undefined,
     private readonly log: Logger,
   ) {}
+
+  /** What the stamped consumers of `source` record; none stamped: its baseline, undefined (unrecorded) until a pass described the secret. */
+  async orBaseline(source: Mapping, secretKey: string): Promise<(RecordedVersion | undefined)[]> {
+    const stamped = await this.of(source, secretKey);
+    return stamped.length > 0 ? stamped : [this.baselines?.get(baselineKey(source, secretKey))];
+  }
 
   /** What the consumers of `source` that a restart stamped record for `secretKey`. */
   of(source: Mapping, secretKey: string): Promise<RecordedVersion[]> {

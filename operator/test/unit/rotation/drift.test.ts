@@ -14,6 +14,7 @@ import { mapping, SECRET_KEY, workload } from '../../support/builders';
 import { sourcesAsMappings, type DiscoveredSource } from '../../../src/discovery/model';
 import { parseSecretId } from '../../../src/secrets/secretId';
 import type { WorkloadState } from '../../../src/workloads/workload';
+import type { RecordedVersion } from '../../../src/secrets/versionOrder';
 
 describe('drift recovery', () => {
   it('driftOf separates mappings behind the current version from those without a baseline, and those the read is not newer than', () => {
@@ -162,7 +163,7 @@ describe('drift recovery', () => {
       ...(restartedAt ? { restartedAt } : {}),
       references: { secrets: [secret], providerClasses: [] },
     });
-    async function pass(opts: { consumers: WorkloadState[]; listed?: SecretDescription; described: SecretDescription; mappings?: Mapping[]; sources?: DiscoveredSource[] }) {
+    async function pass(opts: { consumers: WorkloadState[]; listed?: SecretDescription; described: SecretDescription; mappings?: Mapping[]; sources?: DiscoveredSource[]; baselines?: Map<string, RecordedVersion> }) {
       const index = new MappingIndex();
       for (const m of opts.mappings ?? []) index.upsert(m);
       const rotated: ResolvedChange[] = [];
@@ -179,6 +180,7 @@ describe('drift recovery', () => {
         discovered: {
           sources: async () => sourcesAsMappings(opts.sources ?? [source('es', { secret: 'app-secret' })], ['Deployment', 'StatefulSet']),
           workloads: { list: async (kind, ns) => (lists.push(`${kind}/${ns}`), kind === 'Deployment' ? opts.consumers : []) },
+          baselines: opts.baselines ?? new Map(),
         },
         metrics: createMetrics(false),
         log,
@@ -213,10 +215,23 @@ describe('drift recovery', () => {
       expect(r.lists.sort()).toEqual(['Deployment/ns', 'StatefulSet/ns']);
     });
 
-    it('consumers no restart stamped are no record: nothing to recover, nothing described', async () => {
-      const r = await pass({ consumers: [consumer('web', 'app-secret')], listed: v2, described: v2 });
-      expect(r.described).toEqual([]);
-      expect(r.rotated).toEqual([]);
+    it('consumers no restart stamped yet: the first read is their baseline (nothing rolls), and a lost event after it rolls them', async () => {
+      const baselines = new Map<string, RecordedVersion>();
+      const unstamped = [consumer('web', 'app-secret')];
+      const first = await pass({ consumers: unstamped, listed: v2, described: v2, baselines });
+      expect(first.described).toEqual(['app']);
+      expect(first.rotated).toEqual([]);
+      expect([...baselines.values()]).toEqual([{ version: 'v2', since: '2026-12-07T12:00:00Z' }]);
+
+      // The listing agrees with the baseline: no DescribeSecret.
+      expect((await pass({ consumers: unstamped, listed: v2, described: v2, baselines })).described).toEqual([]);
+
+      const v3 = read('v3', { v3: ['AWSCURRENT'], v2: ['AWSPREVIOUS'] }, '2026-12-07T12:05:00Z');
+      const lost = await pass({ consumers: unstamped, listed: v3, described: v3, baselines });
+      expect(lost.rotated.map((c) => [c.secretKey, c.version, c.replaces])).toEqual([[SECRET_KEY, 'v3', ['v2']]]);
+
+      // A stale listing and read (v2 again) never move it backwards.
+      expect((await pass({ consumers: unstamped, listed: v2, described: v2, baselines: new Map([...baselines].map(([k]) => [k, { version: 'v3', since: '2026-12-07T12:05:00Z' }])) })).rotated).toEqual([]);
     });
   });
 
