@@ -52,7 +52,7 @@ export async function removeEsoCrds(ctx: E2eContext): Promise<void> {
  * controller do), so a SecretStore in a namespace of its own must become Ready (ESO read
  * its credentials Secret and validated the store), then the namespace is deleted.
  */
-export async function startEso(ctx: E2eContext): Promise<Eso> {
+export async function startEso(ctx: E2eContext, o: { awsEndpoint?: string } = {}): Promise<Eso> {
   const { bin, crdFiles } = await esoTools();
   await applyCrds(ctx, crdFiles);
 
@@ -73,9 +73,9 @@ export async function startEso(ctx: E2eContext): Promise<Eso> {
     HOME: process.env.HOME ?? '/root',
     // ESO has no kubeconfig flag: controller-runtime reads KUBECONFIG.
     KUBECONFIG: ctx.env.KUBECONFIG,
-    // Its AWS provider's custom endpoints: moto for both.
-    AWS_SECRETSMANAGER_ENDPOINT: ctx.env.AWS_ENDPOINT_URL,
-    AWS_STS_ENDPOINT: ctx.env.AWS_ENDPOINT_URL,
+    // Its AWS provider's custom endpoints: moto for both, or a proxy in front of it (`awsEndpoint`).
+    AWS_SECRETSMANAGER_ENDPOINT: o.awsEndpoint ?? ctx.env.AWS_ENDPOINT_URL,
+    AWS_STS_ENDPOINT: o.awsEndpoint ?? ctx.env.AWS_ENDPOINT_URL,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
   const proc = spawnDetached(bin, args, { logFile, env });

@@ -33,6 +33,12 @@ export interface RealismOptions {
   readonly serverErrors?: { readonly probability: number; readonly operations: readonly string[] };
   /** Standard-queue deliveries: copies, late messages, order. */
   readonly sqsDelivery?: DeliveryOptions;
+  /**
+   * Answers to calls of `operations` reach the client this much later than the emulator
+   * gave them (the answer is the state when the call arrived): a slow provider, e.g. the
+   * External Secrets Operator fetching a value (`secretsmanager.GetSecretValue`).
+   */
+  readonly latency?: { readonly operations: readonly string[]; readonly ms: number };
 }
 
 /** What the proxy did, for a scenario's assertions and report. */
@@ -58,6 +64,8 @@ export interface AwsRealism {
   readonly url: string;
   readonly seed: number;
   readonly counts: RealismCounts;
+  /** Changes `latency.ms` from now on (e.g. 0: the slow provider recovered). */
+  setLatency(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -78,6 +86,7 @@ export async function startAwsRealism(o: RealismOptions): Promise<AwsRealism> {
   const buckets = new Map<string, Bucket>();
   let scheduled: Scheduled[] = [];
   let copies = 0;
+  let latencyMs = o.latency?.ms ?? 0;
   const counts: RealismCounts = { staleListed: [], staleDescribed: [], throttled: [], serverErrors: [], duplicated: [], late: [], reordered: 0, calls: [] };
 
   const error = (e: { status: number; type: string; message: string }): Answer => jsonAnswer(e.status, { __type: e.type, message: e.message }, { 'x-amzn-errortype': e.type });
@@ -171,9 +180,19 @@ export async function startAwsRealism(o: RealismOptions): Promise<AwsRealism> {
       counts.serverErrors.push(call.target);
       return error(SERVER_ERROR);
     }
-    return call.target.startsWith(SQS) ? sqs(call, forward) : secretsManager(call, forward);
+    const answer = await (call.target.startsWith(SQS) ? sqs(call, forward) : secretsManager(call, forward));
+    if (latencyMs > 0 && o.latency?.operations.includes(call.target)) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    return answer;
   });
-  return { url: proxy.url, seed, counts, close: () => proxy.close() };
+  return {
+    url: proxy.url,
+    seed,
+    counts,
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+    close: () => proxy.close(),
+  };
 }
 
 /** An Aws client whose Secrets Manager writes go through the proxy (so it knows when each secret changed); its reads too. */
