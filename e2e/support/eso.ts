@@ -46,6 +46,11 @@ export async function removeEsoCrds(ctx: E2eContext): Promise<void> {
   await deleteCrds(ctx, crdNames(crdFiles), 'External Secrets Operator');
 }
 
+/** Applies ESO's CRDs only (no controller): for tests of what the operator reads from ExternalSecrets, not of ESO syncing them. */
+export async function applyEsoCrds(ctx: E2eContext): Promise<void> {
+  await applyCrds(ctx, (await esoTools()).crdFiles);
+}
+
 /**
  * Applies the CRDs, waits for them to be served, then starts the controller and waits
  * until it works: the controller has no health endpoint (only the webhook and the cert
@@ -141,7 +146,8 @@ export async function createAwsSecretStore(ctx: E2eContext, namespace: string, n
   await waitFor(`SecretStore ${namespace}/${name} Ready`, () => storeReady(ctx, namespace, name));
 }
 
-async function createStoreObjects(ctx: E2eContext, namespace: string, name: string, region: string): Promise<void> {
+/** The SecretStore and its credentials Secret, not waiting for ESO to validate it (see createAwsSecretStore). */
+export async function createStoreObjects(ctx: E2eContext, namespace: string, name: string, region: string): Promise<void> {
   const credentials = `${name}-aws`;
   await ctx.kube.core.createNamespacedSecret(namespace, {
     metadata: { name: credentials, namespace },
