@@ -133,12 +133,20 @@ describe('deliver: a standard queue\'s deliveries', () => {
     expect(later.answer.map((m) => m.MessageId).sort()).toEqual(['m1', 'm2']);
   });
 
+  test('a message and its copy both due: one answer carries it once, the next the other', () => {
+    const copy = { ...msg(1), ReceiptHandle: copyHandle('h1', 1) };
+    const r = deliver([msg(1)], [{ message: copy, dueAt: 0 }], 0, 10, off, stream(1), copies);
+    expect(r.answer.map((m) => m.MessageId)).toEqual(['m1']);
+    expect(r.scheduled.map((s) => s.message.MessageId)).toEqual(['m1']);
+  });
+
   test('property: nothing is lost, at most `max` per answer, handles always map back', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 1, max: 10 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(), fc.integer(), (count, max, duplicate, late, reorder, seed) => {
         const received = Array.from({ length: count }, (_, i) => msg(i));
         const r = deliver(received, [], 0, max, { duplicate, late, maxDelayMs: 500, reorder }, stream(seed), copies);
         expect(r.answer.length).toBeLessThanOrEqual(max);
+        expect(new Set(r.answer.map((m) => m.MessageId)).size).toBe(r.answer.length);
         const out = [...r.answer, ...r.scheduled.map((s) => s.message)];
         for (const m of received) expect(out.some((o) => o.MessageId === m.MessageId && o.ReceiptHandle === m.ReceiptHandle)).toBe(true);
         for (const o of out) expect(originalHandle(o.ReceiptHandle)).toBe(`h${o.MessageId.slice(1)}`);
@@ -169,25 +177,20 @@ describe('the proxy\'s throttling answer, as the SDK v3 reads it', () => {
   });
   afterAll(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
 
-  test('a throttled call is retried by the SDK\'s own strategy and then succeeds', async () => {
+  test('a throttled call is retried by the SDK\'s own strategy (every attempt), and fails as ThrottlingException (400)', async () => {
     const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const realism = await startAwsRealism({ secretsManager: url, throttle: { ratePerSecond: 5, burst: 1, operations: ['secretsmanager.DescribeSecret'] } });
+    // One call, then none: the bucket never refills, so every retry is throttled too.
+    const realism = await startAwsRealism({ secretsManager: url, throttle: { ratePerSecond: 0, burst: 1, operations: ['secretsmanager.DescribeSecret'] } });
     const sm = new SecretsManagerClient({ region: 'eu-west-1', endpoint: realism.url, credentials: { accessKeyId: 'k', secretAccessKey: 's' }, maxAttempts: 3 });
     try {
       const first = await sm.send(new DescribeSecretCommand({ SecretId: 's' }));
-      expect(first.$metadata.attempts).toBe(1);
-      const second = await sm.send(new DescribeSecretCommand({ SecretId: 's' }));
-      expect(realism.counts.throttled).toEqual(['secretsmanager.DescribeSecret']);
-      expect(second.$metadata.attempts).toBe(2);
-      expect(second.VersionIdsToStages).toEqual(v1);
-      const once = new SecretsManagerClient({ region: 'eu-west-1', endpoint: realism.url, credentials: { accessKeyId: 'k', secretAccessKey: 's' }, maxAttempts: 1 });
-      const err = await once.send(new DescribeSecretCommand({ SecretId: 's' })).then(
+      expect(first.VersionIdsToStages).toEqual(v1);
+      const err = await sm.send(new DescribeSecretCommand({ SecretId: 's' })).then(
         () => undefined,
-        (e: Error & { $retryable?: { throttling?: boolean }; $metadata?: { httpStatusCode?: number } }) => e,
+        (e: Error & { $metadata?: { httpStatusCode?: number; attempts?: number } }) => e,
       );
-      once.destroy();
-      expect(err?.name).toBe('ThrottlingException');
-      expect(err?.$metadata?.httpStatusCode).toBe(400);
+      expect({ name: err?.name, status: err?.$metadata?.httpStatusCode, attempts: err?.$metadata?.attempts }).toEqual({ name: 'ThrottlingException', status: 400, attempts: 3 });
+      expect(realism.counts.throttled).toEqual(Array(3).fill('secretsmanager.DescribeSecret'));
     } finally {
       sm.destroy();
       await realism.close();

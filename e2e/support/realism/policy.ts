@@ -140,8 +140,14 @@ export function deliver(received: readonly SqsMessage[], scheduled: readonly Sch
       [answer[i], answer[j]] = [answer[j], answer[i]];
     }
   }
-  const overflow = answer.splice(max);
-  return { answer, scheduled: [...overflow.map((message) => ({ message, dueAt: now })), ...later] };
+  // At most `max`, and one receive never carries a message twice (SQS does not): the rest wait for the next.
+  const fits: SqsMessage[] = [];
+  const wait: SqsMessage[] = [];
+  for (const m of answer) {
+    if (fits.length < max && !fits.some((f) => f.MessageId === m.MessageId)) fits.push(m);
+    else wait.push(m);
+  }
+  return { answer: fits, scheduled: [...wait.map((message) => ({ message, dueAt: now })), ...later] };
 }
 
 /** How long a receive may long-poll the queue when something scheduled falls due sooner: whole seconds, as SQS takes. */
