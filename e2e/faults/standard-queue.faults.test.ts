@@ -1,8 +1,8 @@
 /**
  * Scenario R3: a standard queue as AWS runs it. The realism proxy hands the operator
- * half the messages twice, holds a third back for up to 3 s (so a newer version's event
- * can come before an older one's), shuffles every answer, and fails one DeleteMessageBatch
- * in five with a 500 (the message then comes back after its visibility timeout). Four
+ * half the messages twice, holds half back for up to 4 s (so a newer version's event
+ * can come before an older one's), shuffles every answer, and fails 30% of the DeleteMessageBatch
+ * calls with a 500 (the message then comes back after its visibility timeout). Four
  * secrets each rotate twice in quick succession. Every workload must end on its secret's
  * newest version, with at most one restart per version and none for a version older than
  * one it already ran; the queues end empty.
@@ -20,8 +20,8 @@ jest.setTimeout(300_000);
 
 const f = FaultFile.forThisFile(S, undefined, {
   realism: {
-    sqsDelivery: { duplicate: 0.5, late: 0.35, maxDelayMs: 3_000, reorder: true },
-    serverErrors: { probability: 0.2, operations: ['AmazonSQS.DeleteMessageBatch'] },
+    sqsDelivery: { duplicate: 0.5, late: 0.5, maxDelayMs: 4_000, reorder: true },
+    serverErrors: { probability: 0.3, operations: ['AmazonSQS.DeleteMessageBatch'] },
   },
 });
 
