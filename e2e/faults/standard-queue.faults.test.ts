@@ -2,7 +2,8 @@
  * Scenario R3: a standard queue as AWS runs it. The realism proxy hands the operator
  * half the messages twice, holds half back for up to 4 s (so a newer version's event
  * can come before an older one's), shuffles every answer, and fails 30% of the DeleteMessageBatch
- * calls with a 500 (the message then comes back after its visibility timeout). Four
+ * calls with a 500 (the message then comes back after its visibility timeout), and answers
+ * DescribeSecret as the secret was 0.5–1.5 s earlier (AWS: briefly stale after a write). Four
  * secrets each rotate twice in quick succession. Every workload must end on its secret's
  * newest version, with at most one restart per version and none for a version older than
  * one it already ran; the queues end empty.
@@ -22,6 +23,8 @@ const f = FaultFile.forThisFile(S, undefined, {
   realism: {
     sqsDelivery: { duplicate: 0.5, late: 0.5, maxDelayMs: 4_000, reorder: true },
     serverErrors: { probability: 0.3, operations: ['AmazonSQS.DeleteMessageBatch'] },
+    // The operator settles each change with DescribeSecret, which AWS may answer stale just after a write.
+    describeStale: { minMs: 500, maxMs: 1_500 },
   },
 });
 
@@ -69,7 +72,7 @@ test('every message twice, late or out of order, some deletes failing: each work
       }
       return out;
     },
-    notes: () => `${realism.counts.duplicated.length} duplicated, ${realism.counts.late.length} late, ${realism.counts.reordered} reordered answers, ${realism.counts.serverErrors.length} failed deletes (seed ${realism.seed})`,
+    notes: () => `${realism.counts.staleDescribed.length} stale DescribeSecret answers, ${realism.counts.duplicated.length} duplicated, ${realism.counts.late.length} late, ${realism.counts.reordered} reordered answers, ${realism.counts.serverErrors.length} failed deletes (seed ${realism.seed})`,
   });
   const inPlay = realism.counts.duplicated.length > 0 && realism.counts.late.length > 0 && realism.counts.reordered > 0;
   expect(inPlay ? result.problems : ['the proxy did not duplicate, hold back and reorder: the fault was not in play', ...result.problems]).toEqual([]);
