@@ -21,6 +21,7 @@ import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
 import { createMetrics } from './metrics';
 import { Discovery } from './discovery/discovery';
+import { sourcesAsMappings } from './discovery/model';
 import { EsoRefresher } from './discovery/esoRefresh';
 import { DiscoveryReporter } from './discovery/reporter';
 import { DiscoveredSources } from './discovery/sources';
@@ -207,6 +208,7 @@ async function main(): Promise<void> {
             listing,
             rotate: (changes, signal) => lane.run(() => rotator.rotate(changes, signal), signal),
             recordBaseline: (m, v) => status.recordBaseline(m, v),
+            ...(sources ? { discovered: { sources: async () => sourcesAsMappings(await sources.snapshot(), kinds), workloads } } : {}),
             metrics,
             log,
             region: config.region,

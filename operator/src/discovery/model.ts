@@ -230,19 +230,28 @@ export function matchSources(sources: readonly DiscoveredSource[], secret: Secre
   for (const s of [...sources].sort((a, b) => a.key.localeCompare(b.key))) {
     const named = s.secrets.find((n) => secretRefsMatch(n.ref, secret) && withinScope(n.ref, secret, scope));
     if (!named) continue;
-    out.push({
-      key: s.key,
-      namespace: s.origin.object.namespace,
-      name: s.origin.object.name,
-      uid: s.origin.object.uid ?? '',
-      generation: s.generation,
-      secret: named.ref,
-      selector: {},
-      workloadKinds: kinds,
-      origin: s.origin,
-    });
+    out.push(asMapping(s, named.ref, kinds));
   }
   return out;
+}
+
+/** Every secret each source names, each as a mapping (drift recovery: rotation/drift.ts). */
+export function sourcesAsMappings(sources: readonly DiscoveredSource[], kinds: readonly WorkloadKind[]): Mapping[] {
+  return sources.flatMap((s) => s.secrets.map((n) => asMapping(s, n.ref, kinds)));
+}
+
+function asMapping(s: DiscoveredSource, secret: SecretRef, kinds: readonly WorkloadKind[]): Mapping {
+  return {
+    key: s.key,
+    namespace: s.origin.object.namespace,
+    name: s.origin.object.name,
+    uid: s.origin.object.uid ?? '',
+    generation: s.generation,
+    secret,
+    selector: {},
+    workloadKinds: kinds,
+    origin: s.origin,
+  };
 }
 
 /** Whether a workload's pod template names what the source's secret reaches pods as. */

@@ -15,6 +15,12 @@ import { AWSCURRENT } from '../secrets/stages';
 
 /** SQS allows 256 KiB; anything larger cannot be a genuine message. */
 export const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * Longest event id accepted. EventBridge's ids are 36-character UUIDs; the id reaches logs,
+ * Events and status.lastRotation.eventId, so a longer one is refused as malformed (to the
+ * dead-letter queue, counted) rather than cut: a cut id would name another event.
+ */
+export const MAX_EVENT_ID_CHARS = 256;
 
 export type ChangeKind =
   | 'SecretLabelUpdated'
@@ -115,16 +121,21 @@ function unwrapSns(body: Json): Json {
 }
 
 function interpretEvent(event: Json): Interpretation {
-  const eventId = optString(event, 'id');
+  const id = optString(event, 'id');
+  const tooLong = id !== undefined && id.length > MAX_EVENT_ID_CHARS;
+  // An error still names the event for the log, by a clipped id.
+  const shownId = tooLong ? clip(id) : id;
   const source = event.source;
   const detailType = event['detail-type'];
   if (typeof source !== 'string' || typeof detailType !== 'string') {
-    throw new ParseError('NotAnEvent', 'not an EventBridge event: "source" or "detail-type" is missing', eventId);
+    throw new ParseError('NotAnEvent', 'not an EventBridge event: "source" or "detail-type" is missing', shownId);
   }
   if (source !== SECRETS_MANAGER_SOURCE) {
-    throw new ParseError('ForeignSource', `event from ${describe(source)}, expected ${SECRETS_MANAGER_SOURCE}`, eventId);
+    throw new ParseError('ForeignSource', `event from ${describe(source)}, expected ${SECRETS_MANAGER_SOURCE}`, shownId);
   }
-  if (!eventId) throw new ParseError('MissingField', 'event has no "id"');
+  if (!id) throw new ParseError('MissingField', 'event has no "id"');
+  if (tooLong) throw new ParseError('InvalidField', `event "id" is longer than ${MAX_EVENT_ID_CHARS} characters (${id.length})`, shownId);
+  const eventId = id;
   const detail = event.detail;
   if (!isObject(detail)) throw new ParseError('MissingField', 'event has no "detail" object', eventId);
 
@@ -159,9 +170,24 @@ function labelUpdated(event: Json, detail: Json, env: Envelope): Interpretation 
   if (label !== AWSCURRENT) {
     return notAChange('NotAwsCurrent', `label ${describe(label ?? null)} moved, not ${AWSCURRENT}`, env, arn ?? name);
   }
-  const secret = arn ? secretRef(arn, 'full', env) : name ? secretRef(name, 'unknown', env) : undefined;
+  const secret = arn ? secretRef(arn, resourceFullness(arn, name), env) : name ? secretRef(name, 'unknown', env) : undefined;
   if (!secret) throw new ParseError('MissingField', 'Secret Label Updated event names no secret (resources[0] / detail.name)', env.eventId);
   return change('SecretLabelUpdated', env, secret, optString(detail, 'versionId'));
+}
+
+/**
+ * Whether the event's ARN is full. A full ARN ends in `-` and 6 random characters, but so
+ * does the partial ARN of a name that happens to (`…:secret:db-secret`): the ARN alone
+ * cannot tell. The event's `detail.name` can: the ARN is full when it is that name plus a
+ * suffix, partial when it ends in the name itself. Without a name (or with one naming
+ * neither) both readings are kept, and DescribeSecret settles which, as for a requested id.
+ */
+function resourceFullness(arn: string, name: string | undefined): Fullness {
+  if (name === undefined) return 'unknown';
+  const readings = parseSecretId(arn, 'unknown').readings;
+  if (readings.some((r) => r.fullArn !== undefined && r.name === name)) return 'full';
+  if (readings.some((r) => r.fullArn === undefined && r.name === name)) return 'partial';
+  return 'unknown';
 }
 
 function cloudTrail(detail: Json, env: Envelope): Interpretation {

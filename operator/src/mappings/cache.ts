@@ -85,9 +85,10 @@ export class MappingCache {
 
 /** The mapping as the index holds it: with the version its status records for its own secret. */
 function indexEntry(mapping: Mapping, status: SecretsRotationMappingStatus | undefined): Mapping {
-  const { appliedVersion: _old, ...rest } = mapping;
+  const { appliedVersion: _old, appliedSince: _oldSince, ...rest } = mapping;
   const appliedVersion = appliedVersionOf(status, mapping.secret.raw);
-  return appliedVersion ? { ...rest, appliedVersion } : rest;
+  const since = status?.lastRotation?.secretVersion === appliedVersion ? status?.lastRotation?.eventTime : undefined;
+  return appliedVersion ? { ...rest, appliedVersion, ...(since ? { appliedSince: since } : {}) } : rest;
 }
 
 /**

@@ -114,6 +114,12 @@ export interface Mapping {
   /** From status: the version the mapping's workloads are known to run (drift recovery's baseline). */
   readonly appliedVersion?: string;
   /**
+   * From status: when `appliedVersion` became current, as far as known (the time of the
+   * change that brought it, lastRotation.eventTime; unknown for a baseline). Orders it
+   * against a version Secrets Manager reads back (secrets/versionOrder.ts).
+   */
+  readonly appliedSince?: string;
+  /**
    * Set for what discovery found (discovery/model.ts): an ExternalSecret or a
    * SecretProviderClass planned as a mapping. It has no status of its own; it selects the
    * workloads whose pod template consumes it, and its Events go on its object.

@@ -1,10 +1,17 @@
 /**
  * Drift recovery: CloudTrail-delivered events are best effort and a queue can be
  * purged, so on an interval each mapped secret's AWSCURRENT version is compared with
- * what its mappings last applied. ListSecrets pages settle most secrets (about one call
- * per 100); DescribeSecret settles the rest (secrets/listing.ts). A difference becomes an
- * ordinary change, planned and executed like one from SQS (already-current workloads skip).
+ * what its mappings, and the consumers of the ExternalSecrets and SecretProviderClasses
+ * discovery found, last applied. One pass lists once: ListSecrets pages (about one call
+ * per 100 secrets, secrets/listing.ts) say which secrets agree with every record. A
+ * listing may be five minutes old, so a listed version that differs is only a hint:
+ * DescribeSecret (once per such secret and pass) confirms it, and a record moves only
+ * to a version the read shows is newer (secrets/versionOrder.ts), never backwards. A
+ * confirmed difference becomes an ordinary change, planned and executed like one from
+ * SQS (already-current workloads skip, an ExternalSecret's consumers wait for ESO), that
+ * moves only the records it was found newer than (ResolvedChange.replaces).
  */
+import { consumes } from '../discovery/model';
 import type { Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { MappingIndex } from '../mappings/mappingIndex';
@@ -12,7 +19,10 @@ import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber, SecretDescription } from '../secrets/describer';
 import type { SecretListing } from '../secrets/listing';
-import { canonicalSecretKey, inOwnRegion, resolvedSecretRef } from '../secrets/secretId';
+import { canonicalSecretKey, inOwnRegion, resolvedSecretRef, secretRefsMatch } from '../secrets/secretId';
+import { readIsNewer, type RecordedVersion, type VersionRead } from '../secrets/versionOrder';
+import type { WorkloadClient } from '../workloads/adapters';
+import type { WorkloadKind, WorkloadState } from '../workloads/workload';
 import type { ResolvedChange } from './plan';
 
 export interface DriftOptions {
@@ -23,59 +33,175 @@ export interface DriftOptions {
   /** Must run on the same serial path as the SQS batches (main.ts: one RotationLane). */
   readonly rotate: (changes: readonly ResolvedChange[], signal?: AbortSignal) => Promise<Map<string, boolean>>;
   readonly recordBaseline: (mapping: Mapping, version: string) => Promise<boolean>;
+  /** What discovery found; absent when it is off. */
+  readonly discovered?: DiscoveredDrift;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly region: string;
   readonly now?: () => Date;
 }
 
-/** Which mappings are behind `current` and which still need a baseline. Pure. */
-export function driftOf(mappings: readonly Mapping[], current: string): { behind: Mapping[]; unrecorded: Mapping[] } {
-  return {
-    behind: mappings.filter((m) => m.appliedVersion !== undefined && m.appliedVersion !== current),
-    unrecorded: mappings.filter((m) => m.appliedVersion === undefined),
-  };
+/**
+ * Discovered sources have no status: what their consumers last applied is what the
+ * operator stamped on each consumer's pod template (SECRET_VERSIONS_ANNOTATION, the
+ * restart's idempotency key), as of RESTARTED_AT_ANNOTATION (docs/discovery.md).
+ */
+export interface DiscoveredDrift {
+  /** Every secret each source names, as mappings (discovery/model.ts sourcesAsMappings). Throws when they cannot be listed. */
+  sources(): Promise<readonly Mapping[]>;
+  readonly workloads: Pick<WorkloadClient, 'list'>;
+}
+
+/** How a record stands against a read of its secret. Pure. */
+export type Standing = 'current' | 'unrecorded' | 'behind' | 'ahead';
+
+/** `behind`: the read is newer; `ahead`: it differs but is not shown newer (a stale read, or one that cannot be ordered against it). */
+export function standing(read: VersionRead, recorded: RecordedVersion | undefined): Standing {
+  if (!recorded) return 'unrecorded';
+  if (recorded.version === read.currentVersion) return 'current';
+  return readIsNewer(read, recorded) ? 'behind' : 'ahead';
+}
+
+/** The mappings' standings against `read`. Pure. */
+export function driftOf(mappings: readonly Mapping[], read: VersionRead): Record<Standing, Mapping[]> {
+  const out: Record<Standing, Mapping[]> = { current: [], unrecorded: [], behind: [], ahead: [] };
+  for (const m of mappings) out[standing(read, mappingRecord(m))].push(m);
+  return out;
+}
+
+function mappingRecord(m: Mapping): RecordedVersion | undefined {
+  return m.appliedVersion ? { version: m.appliedVersion, ...(m.appliedSince ? { since: m.appliedSince } : {}) } : undefined;
+}
+
+/** What a consumer's pod template records for `secretKey`; undefined when no restart stamped it. */
+export function consumerRecord(w: WorkloadState, secretKey: string): RecordedVersion | undefined {
+  const version = w.appliedVersions[secretKey];
+  return version ? { version, ...(w.restartedAt ? { since: w.restartedAt } : {}) } : undefined;
+}
+
+/**
+ * Whether a listed version settles a secret without DescribeSecret: only when it is the
+ * very version every record holds (anything else, a baseline to record included, is a
+ * hint to confirm). Pure.
+ */
+export function listingAgrees(listed: VersionRead | undefined, records: readonly (RecordedVersion | undefined)[]): boolean {
+  return listed?.currentVersion !== undefined && records.every((r) => r?.version === listed.currentVersion);
 }
 
 export async function checkDrift(o: DriftOptions, signal?: AbortSignal): Promise<void> {
+  let discovered: readonly Mapping[] = [];
+  try {
+    discovered = (await o.discovered?.sources()) ?? [];
+  } catch (err) {
+    o.log.warn('drift check: listing discovered ExternalSecrets / SecretProviderClasses failed; this pass covers mappings only', { error: errorMessage(err) });
+  }
   const bySecret = new Map<string, Mapping[]>();
-  for (const m of o.index.all()) {
+  for (const m of [...o.index.all(), ...discovered]) {
     if (!inOwnRegion(o.region, m.secret.region)) continue;
     const list = bySecret.get(m.secret.raw) ?? [];
     list.push(m);
     bySecret.set(m.secret.raw, list);
   }
   const listed = (await o.listing?.settle([...bySecret.values()].map((ms) => ms[0].secret), signal)) ?? new Map<string, SecretDescription>();
+  const consumers = new ConsumerRecords(o.discovered?.workloads, o.log);
   for (const [secretId, candidates] of bySecret) {
     if (signal?.aborted) return;
-    let d = listed.get(secretId);
+    const hint = listed.get(secretId);
+    if (hint && listingAgrees(hint, await recordsOf(candidates, keyOf(hint), consumers))) continue;
+    let d: SecretDescription;
     try {
-      d ??= await o.describer.describe(secretId, signal);
+      d = await o.describer.describe(secretId, signal);
     } catch (err) {
       o.log.warn('drift check: DescribeSecret failed', { secret: secretId, error: errorMessage(err) });
       continue;
     }
     if (!d.currentVersion) continue;
     const secret = resolvedSecretRef(d.arn, d.name);
+    const secretKey = canonicalSecretKey(secret);
     // Re-check against the exact identity AWS returned (ambiguous ARNs).
-    const mappings = candidates.filter((m) => o.index.lookup(secret).some((x) => x.key === m.key));
-    const { behind, unrecorded } = driftOf(mappings, d.currentVersion);
+    const named = o.index.lookup(secret);
+    const mappings = candidates.filter((m) => !m.origin && named.some((x) => x.key === m.key));
+    const sources = candidates.filter((m) => m.origin && secretRefsMatch(m.secret, secret));
+    const { behind, unrecorded, ahead } = driftOf(mappings, d);
     for (const m of unrecorded) await o.recordBaseline(m, d.currentVersion);
-    if (behind.length === 0) continue;
-    o.metrics.driftDetected.inc();
+    const replaces = new Set(behind.map((m) => m.appliedVersion!));
+    const kept = ahead.map((m) => m.key);
+    for (const source of sources) {
+      for (const r of await consumers.of(source, secretKey)) {
+        const st = standing(d, r);
+        if (st === 'behind') replaces.add(r.version);
+        else if (st === 'ahead') kept.push(source.key);
+      }
+    }
     const eventId = `drift:${d.name}:${d.currentVersion}`;
-    o.log.warn('drift detected: secret is on a newer version than applied', { eventId, secret: d.arn, version: d.currentVersion, mapping: behind.map((m) => m.key).join(',') });
+    if (kept.length > 0) o.log.info('drift check: Secrets Manager answers a version not newer than the one recorded; the record is kept', { eventId, secret: d.arn, version: d.currentVersion, mapping: [...new Set(kept)].join(',') });
+    if (replaces.size === 0) continue;
+    o.metrics.driftDetected.inc();
+    o.log.warn('drift detected: secret is on a newer version than applied', { eventId, secret: d.arn, version: d.currentVersion, replaces: [...replaces].join(','), mapping: behind.map((m) => m.key).join(',') });
     await o.rotate(
       [
         {
           changeId: eventId,
-          change: { kind: 'DriftDetected', eventId, eventTime: (o.now?.() ?? new Date()).toISOString(), secret, versionId: d.currentVersion },
-          secretKey: canonicalSecretKey(secret),
+          // The change's time is AWS's, when the read says the secret last changed: it is what the record is ordered by next time.
+          change: { kind: 'DriftDetected', eventId, eventTime: d.lastChanged ?? (o.now?.() ?? new Date()).toISOString(), secret, versionId: d.currentVersion },
+          secretKey,
           version: d.currentVersion,
+          replaces: [...replaces].sort(),
         },
       ],
       signal,
     );
+  }
+}
+
+const keyOf = (d: SecretDescription) => canonicalSecretKey(resolvedSecretRef(d.arn, d.name));
+
+/** Every record the candidates hold for `secretKey`: each mapping's, and each stamped consumer's of each source. */
+async function recordsOf(candidates: readonly Mapping[], secretKey: string, consumers: ConsumerRecords): Promise<(RecordedVersion | undefined)[]> {
+  const out: (RecordedVersion | undefined)[] = [];
+  for (const m of candidates) out.push(...(m.origin ? await consumers.of(m, secretKey) : [mappingRecord(m)]));
+  return out;
+}
+
+/**
+ * One pass's reads of the consumers' records: each kind of each namespace listed once
+ * however many sources ask. A source whose consumers cannot be listed is skipped for the
+ * pass (logged once): it records nothing, so it neither asks for a read nor moves.
+ */
+class ConsumerRecords {
+  private readonly listings = new Map<string, Promise<WorkloadState[]>>();
+  private readonly records = new Map<string, Promise<RecordedVersion[]>>();
+
+  constructor(
+    private readonly workloads: Pick<WorkloadClient, 'list'> | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** What the consumers of `source` that a restart stamped record for `secretKey`. */
+  of(source: Mapping, secretKey: string): Promise<RecordedVersion[]> {
+    const key = `${source.key}|${secretKey}`;
+    let p = this.records.get(key);
+    if (!p) {
+      p = Promise.all(source.workloadKinds.map((kind) => this.list(kind, source.namespace))).then(
+        (all) => all.flat().flatMap((w) => (consumes(w.references, source.origin!) ? (consumerRecord(w, secretKey) ?? []) : [])),
+        (err: unknown) => {
+          this.log.warn('drift check: listing the consumers of a discovered source failed; it is skipped this pass', { secret: secretKey, mapping: source.key, error: errorMessage(err) });
+          return [];
+        },
+      );
+      this.records.set(key, p);
+    }
+    return p;
+  }
+
+  private list(kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
+    const key = `${kind}/${namespace}`;
+    let p = this.listings.get(key);
+    if (!p) {
+      p = this.workloads ? this.workloads.list(kind, namespace, '') : Promise.resolve([]);
+      this.listings.set(key, p);
+    }
+    return p;
   }
 }
 

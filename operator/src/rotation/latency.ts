@@ -12,7 +12,9 @@ export interface RestartLatency {
 export function restartLatency(action: Pick<WorkloadAction, 'causes'>, changes: readonly ResolvedChange[], now: number): RestartLatency {
   const causing = new Set(action.causes.map((c) => c.changeId));
   const mine = changes.filter((c) => causing.has(c.changeId));
-  const fromEvent = secondsSinceEarliest(mine.map((c) => Date.parse(c.change.eventTime ?? '')), now);
+  // A drift catch has no event: its time is when the secret last changed, minutes or
+  // days before it was caught (drift_detected_total counts those).
+  const fromEvent = secondsSinceEarliest(mine.filter((c) => c.change.kind !== 'DriftDetected').map((c) => Date.parse(c.change.eventTime ?? '')), now);
   const fromQueue = secondsSinceEarliest(mine.map((c) => c.sentAt ?? NaN), now);
   return { ...(fromEvent !== undefined ? { fromEvent } : {}), ...(fromQueue !== undefined ? { fromQueue } : {}) };
 }

@@ -10,6 +10,7 @@
 import type { SecretChange } from '../events/interpret';
 import type { Mapping } from '../mappings/model';
 import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
+import { readIsNewer, type VersionRead } from '../secrets/versionOrder';
 import { workloadId, type WorkloadState } from '../workloads/workload';
 
 /** A change whose target version has been settled by the shell. */
@@ -27,6 +28,13 @@ export interface ResolvedChange {
   readonly version: string;
   /** When its message entered the queue (ms since the epoch), for the queue-to-restart latency. */
   readonly sentAt?: number;
+  /**
+   * Set by drift recovery (drift.ts): the recorded versions this change was confirmed newer
+   * than. It moves a mapping or a workload only from one of them: one recording any other
+   * version (a newer one an event brought since, or one drift could not order) is left
+   * alone, and a mapping recording none is left to its baseline.
+   */
+  readonly replaces?: readonly string[];
 }
 
 export interface Match {
@@ -36,7 +44,7 @@ export interface Match {
   readonly workloads: readonly WorkloadState[];
 }
 
-export type SkipReason = 'AlreadyAtVersion';
+export type SkipReason = 'AlreadyAtVersion' | 'AtNewerVersion';
 
 export interface Cause {
   readonly mappingKey: string;
@@ -62,8 +70,7 @@ export interface WorkloadAction {
 export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
   const groups = new Map<string, { state: WorkloadState; causes: Cause[]; winners: Map<string, ResolvedChange> }>();
   for (const m of matches) {
-    // The mapping already recorded this version (at creation or by an earlier rotation).
-    if (m.mapping.appliedVersion === m.change.version) continue;
+    if (!moves(m.mapping, m.change)) continue;
     for (const w of m.workloads) {
       // A mapping only ever touches its own namespace, whatever the lister returned.
       if (w.namespace !== m.mapping.namespace || !m.mapping.workloadKinds.includes(w.kind)) continue;
@@ -78,13 +85,29 @@ export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
   return [...groups.keys()].sort().map((id) => decide(groups.get(id)!));
 }
 
+/**
+ * Whether `change` may move `mapping`: not when it already records the change's version
+ * (at creation or by an earlier rotation), nor, for a drift change, when it records a
+ * version the change does not replace. A discovered source records nothing: its
+ * consumers' own annotations decide (decide()).
+ */
+export function moves(mapping: Pick<Mapping, 'appliedVersion' | 'origin'>, change: Pick<ResolvedChange, 'version' | 'replaces'>): boolean {
+  if (mapping.appliedVersion === change.version) return false;
+  if (!change.replaces || mapping.origin) return true;
+  return mapping.appliedVersion !== undefined && change.replaces.includes(mapping.appliedVersion);
+}
+
 function decide(g: { state: WorkloadState; causes: Cause[]; winners: Map<string, ResolvedChange> }): WorkloadAction {
   const versions: Record<string, string> = {};
+  let newer = false;
   for (const [key, c] of [...g.winners].sort(([a], [b]) => a.localeCompare(b))) {
-    if (g.state.appliedVersions[key] !== c.version) versions[key] = c.version;
+    const applied = g.state.appliedVersions[key];
+    if (applied === c.version) continue;
+    if (applied !== undefined && c.replaces && !c.replaces.includes(applied)) newer = true;
+    else versions[key] = c.version;
   }
   const common = { workload: g.state, versions, causes: g.causes };
-  if (Object.keys(versions).length === 0) return { ...common, decision: 'skip', reason: 'AlreadyAtVersion' };
+  if (Object.keys(versions).length === 0) return { ...common, decision: 'skip', reason: newer ? 'AtNewerVersion' : 'AlreadyAtVersion' };
   return { ...common, decision: 'restart' };
 }
 
@@ -101,17 +124,20 @@ export function newerChange(candidate: ResolvedChange, current: ResolvedChange |
 
 /**
  * Settles an admitted change: with Secrets Manager's answer, its exact identity (so
- * ambiguous ids match precisely) and the AWSCURRENT version; without one, the event's
- * own version. Undefined when neither names a version (RotationSucceeded without an
- * answer): a made-up version would restart again when the same version's other event
- * arrives.
+ * ambiguous ids match precisely) and the AWSCURRENT version, unless the answer is older
+ * than the event (DescribeSecret is briefly stale after a write: secrets/versionOrder.ts);
+ * without one, the event's own version. Undefined when neither names a version
+ * (RotationSucceeded without an answer): a made-up version would restart again when the
+ * same version's other event arrives.
  */
 export function settleChange(
   admitted: { readonly changeId: string; readonly change: SecretChange; readonly sentAt?: number },
-  described: { readonly arn: string; readonly name: string; readonly currentVersion?: string } | undefined,
+  described: ({ readonly arn: string; readonly name: string } & VersionRead) | undefined,
 ): ResolvedChange | undefined {
   const secret = described ? resolvedSecretRef(described.arn, described.name) : admitted.change.secret;
-  const version = described?.currentVersion ?? admitted.change.versionId;
+  const { versionId, eventTime } = admitted.change;
+  const answered = described?.currentVersion && (!versionId || readIsNewer(described, { version: versionId, ...(eventTime ? { since: eventTime } : {}) })) ? described.currentVersion : undefined;
+  const version = answered ?? versionId;
   if (!version) return undefined;
   return { changeId: admitted.changeId, change: { ...admitted.change, secret }, secretKey: canonicalSecretKey(secret), version, ...(admitted.sentAt !== undefined ? { sentAt: admitted.sentAt } : {}) };
 }

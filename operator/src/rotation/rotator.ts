@@ -24,7 +24,7 @@ import { consumes } from '../discovery/model';
 import { mappingEventTarget } from '../kube/events';
 import { DISPOSITION_OF, admit } from './admission';
 import { restartLatency } from './latency';
-import { planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
+import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { DiscoveryPort, Disposition, EventPort, EventTarget, InboundMessage, RotationStatusPort } from './ports';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, summariseBatch, type MappingReport, type Outcome } from './summary';
@@ -275,8 +275,9 @@ export class Rotator {
     signal?: AbortSignal,
   ): Promise<{ matches: Match[]; unlisted: string[] }> {
     // planRestarts leaves alone a mapping that already records the change's version (a
-    // burst's later messages for a secret, a redelivery): its workloads need no listing.
-    const atVersion = (m: Mapping, c: ResolvedChange) => m.appliedVersion === c.version;
+    // burst's later messages for a secret, a redelivery) or one a drift change does not
+    // replace: its workloads need no listing.
+    const atVersion = (m: Mapping, c: ResolvedChange) => !moves(m, c);
     for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m, signal);
     await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
     const listed: Match[] = [];

@@ -6,7 +6,7 @@
  * then those whose pods do not roll yet), with counts for all.
  */
 import type { Mapping, RotationRecord, WorkloadRecord, WorkloadResult } from '../mappings/model';
-import { newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
+import { moves, newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 
 /** Workloads listed in status.lastRotation.workloads at most. */
 export const MAX_RECORDED_WORKLOADS = 100;
@@ -130,7 +130,7 @@ export function summariseBatch(batch: {
   const reports: MappingReport[] = [];
   for (const { mapping, change } of newest.values()) {
     const mine = batch.executed.filter(({ action }) => action.causes.some((c) => c.mappingKey === mapping.key));
-    if (mine.length === 0 && mapping.appliedVersion === change.version) continue;
+    if (mine.length === 0 && !moves(mapping, change)) continue;
     const workloads: WorkloadRecord[] = mine.map(({ action, outcome }) => ({
       kind: action.workload.kind,
       name: action.workload.name,

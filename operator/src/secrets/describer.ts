@@ -6,8 +6,10 @@
 import { DescribeSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PAGE_SIZE_MAX } from './listing';
 import { AWSCURRENT } from './stages';
+import type { VersionRead } from './versionOrder';
 
-export interface SecretDescription {
+/** What a read says of a secret; its versions and LastChangedDate order it against a recorded version (versionOrder.ts). */
+export interface SecretDescription extends VersionRead {
   readonly arn: string;
   readonly name: string;
   /** Undefined for a secret without any AWSCURRENT version (e.g. just created, no value). */
@@ -28,9 +30,10 @@ export function currentVersionOf(versionIdsToStages: Record<string, string[] | u
   return Object.entries(versionIdsToStages ?? {}).find(([, stages]) => stages?.includes(AWSCURRENT))?.[0];
 }
 
-function description(arn: string, name: string, versionsToStages: Record<string, string[] | undefined> | undefined): SecretDescription {
+function description(arn: string, name: string, versionsToStages: Record<string, string[] | undefined> | undefined, lastChanged: Date | undefined): SecretDescription {
   const currentVersion = currentVersionOf(versionsToStages);
-  return { arn, name, ...(currentVersion ? { currentVersion } : {}) };
+  const versions = Object.fromEntries(Object.entries(versionsToStages ?? {}).map(([v, stages]) => [v, stages ?? []]));
+  return { arn, name, ...(currentVersion ? { currentVersion } : {}), versions, ...(lastChanged ? { lastChanged: lastChanged.toISOString() } : {}) };
 }
 
 export class AwsSecretDescriber implements SecretDescriber, SecretLister {
@@ -39,7 +42,7 @@ export class AwsSecretDescriber implements SecretDescriber, SecretLister {
   async describe(secretId: string, signal?: AbortSignal): Promise<SecretDescription> {
     const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }), { abortSignal: signal });
     if (!out.ARN || !out.Name) throw new Error(`DescribeSecret returned no ARN/Name for ${secretId}`);
-    return description(out.ARN, out.Name, out.VersionIdsToStages);
+    return description(out.ARN, out.Name, out.VersionIdsToStages, out.LastChangedDate);
   }
 
   /**
@@ -57,7 +60,7 @@ export class AwsSecretDescriber implements SecretDescriber, SecretLister {
       }),
       { abortSignal: signal },
     );
-    const secrets = (out.SecretList ?? []).flatMap((e) => (e.ARN && e.Name ? [description(e.ARN, e.Name, e.SecretVersionsToStages)] : []));
+    const secrets = (out.SecretList ?? []).flatMap((e) => (e.ARN && e.Name ? [description(e.ARN, e.Name, e.SecretVersionsToStages, e.LastChangedDate)] : []));
     return { secrets, ...(out.NextToken ? { nextToken: out.NextToken } : {}) };
   }
 }

@@ -30,7 +30,8 @@ export interface SecretRef {
   readonly readings: readonly SecretReading[];
 }
 
-export type Fullness = 'full' | 'unknown';
+/** Whether an ARN carries the random suffix: known to (`full`), known not to (`partial`), or either. */
+export type Fullness = 'full' | 'partial' | 'unknown';
 
 export class InvalidSecretId extends Error {
   constructor(readonly value: string) {
@@ -46,7 +47,8 @@ export function isValidSecretId(id: string): boolean {
 
 /**
  * Parses a secret name or ARN. `fullness: 'full'` is for ARNs that AWS itself
- * produced (event `resources`, response elements), which always carry the suffix.
+ * produced (response elements, DescribeSecret), which always carry the suffix;
+ * `'partial'` for an ARN known to end in the name itself (events/interpret.ts).
  * `context` supplies region/account for a bare name (the event's envelope).
  */
 export function parseSecretId(
@@ -64,8 +66,7 @@ export function parseSecretId(
   const stripped = RANDOM_SUFFIX.exec(name)?.[1];
   const asFull: SecretReading | undefined = stripped ? { name: stripped, fullArn: id } : undefined;
   const asPartial: SecretReading = { name };
-  const readings =
-    fullness === 'full' ? [asFull ?? asPartial] : asFull ? [asFull, asPartial] : [asPartial];
+  const readings = fullness === 'full' ? [asFull ?? asPartial] : fullness === 'unknown' && asFull ? [asFull, asPartial] : [asPartial];
   return { raw: id, partition, region, account, readings };
 }
 

@@ -7,7 +7,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { podTemplateReferences } from './references';
-import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
+import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch';
 
 interface WorkloadObject {
@@ -139,14 +139,19 @@ export class WorkloadClient {
     const items = await this.adapter(kind).list(namespace, labelSelector, fieldSelector);
     return items
       .filter((o) => o.metadata?.name && !o.metadata.deletionTimestamp)
-      .map((o) => ({
-        kind,
-        namespace,
-        name: o.metadata!.name!,
-        rollout: ROLLOUT_OF[kind](o),
-        ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
-        appliedVersions: parseAppliedVersions(recordedAnnotations(kind, o)),
-        references: podTemplateReferences(o.spec?.template),
-      }));
+      .map((o) => {
+        const recorded = recordedAnnotations(kind, o);
+        const restartedAt = recorded?.[RESTARTED_AT_ANNOTATION];
+        return {
+          kind,
+          namespace,
+          name: o.metadata!.name!,
+          rollout: ROLLOUT_OF[kind](o),
+          ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+          appliedVersions: parseAppliedVersions(recorded),
+          ...(restartedAt ? { restartedAt } : {}),
+          references: podTemplateReferences(o.spec?.template),
+        };
+      });
   }
 }

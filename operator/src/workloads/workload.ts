@@ -42,6 +42,8 @@ export interface WorkloadState extends WorkloadRef {
   readonly resourceVersion?: string;
   /** secret key → version, as recorded on the pod template by earlier restarts. */
   readonly appliedVersions: Readonly<Record<string, string>>;
+  /** When an earlier restart stamped those versions (RESTARTED_AT_ANNOTATION): they were current by then (drift orders by it). */
+  readonly restartedAt?: string;
   /** The Secrets and SecretProviderClasses its pod template names (discovery's consumers). */
   readonly references?: PodTemplateReferences;
 }

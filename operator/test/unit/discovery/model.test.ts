@@ -6,6 +6,7 @@ import {
   esoSyncState,
   isZeroDuration,
   matchSources,
+  sourcesAsMappings,
   readExternalSecret,
   readProviderClass,
   readSecretStore,
@@ -250,5 +251,17 @@ describe('consumers', () => {
 
   it('finds nothing in a template without a spec', () => {
     expect(podTemplateReferences(undefined)).toEqual({ secrets: [], providerClasses: [] });
+  });
+});
+
+describe('sourcesAsMappings', () => {
+  it('every secret each source names, each as a mapping of its namespace (drift covers all of them); the same form matchSources gives', () => {
+    const s = readExternalSecret(es({ data: [{ secretKey: 'p', remoteRef: { key: 'db/pass' } }, { secretKey: 'u', remoteRef: { key: 'db/user' } }] }), 'external-secrets.io/v1', stores());
+    const all = sourcesAsMappings([s], KINDS);
+    expect(all.map((m) => [m.key, m.namespace, m.secret.raw, m.origin?.source])).toEqual([
+      ['externalsecret:team/app', 'team', 'db/pass', 'externalsecret'],
+      ['externalsecret:team/app', 'team', 'db/user', 'externalsecret'],
+    ]);
+    expect(matchSources([s], event(), scope, KINDS)).toEqual([all[0]]);
   });
 });

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { isValidSecretId, canonicalSecretKey } from '../../../src/secrets/secretId';
-import { ParseError, type Interpretation } from '../../../src/events/interpret';
+import { MAX_EVENT_ID_CHARS, ParseError, type Interpretation } from '../../../src/events/interpret';
 import { fixture, manifest } from '../../support/fixtures';
 
 const FIXTURE_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:eks-controller-test-secret-AbC123';
@@ -186,7 +186,7 @@ const maybe = { requiredKeys: [] as never[] };
  */
 export const eventAroundAnyDetail: fc.Arbitrary<string> = fc
   .record({
-    id: plausible('e-1'),
+    id: plausible('e-1', 'i'.repeat(MAX_EVENT_ID_CHARS), 'i'.repeat(MAX_EVENT_ID_CHARS + 1), 'i'.repeat(200_000)),
     source: fc.constant('aws.secretsmanager'),
     'detail-type': plausible('Secret Label Updated', 'AWS API Call via CloudTrail', 'AWS Service Event via CloudTrail'),
     time: plausible('2025-03-11T09:14:27Z'),
@@ -244,6 +244,8 @@ export function assertWellFormed(i: Interpretation): void {
   const fail = (why: string) => {
     throw new Error(`${why}: ${JSON.stringify(i)?.slice(0, 500)}`);
   };
+  const eventId = i.type === 'change' ? i.change.eventId : i.type === 'not-a-change' ? i.notAChange.eventId : i.error.eventId;
+  if (typeof eventId === 'string' && eventId.length > MAX_EVENT_ID_CHARS) fail(`an event id longer than ${MAX_EVENT_ID_CHARS} characters`);
   switch (i.type) {
     case 'change': {
       const c = i.change;

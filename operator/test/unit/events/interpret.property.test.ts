@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { interpretMessage, MAX_BODY_BYTES } from '../../../src/events/interpret';
+import { parseSecretId, secretRefsMatch } from '../../../src/secrets/secretId';
 import { fixture } from '../../support/fixtures';
 import { anyBody, anyJson, assertWellFormed, eventAroundAnyDetail, messageOf, mutatedEvent } from './arbitraries';
 
@@ -88,5 +89,37 @@ describe('interpretMessage renders untrusted values without trusting them', () =
     const coded = accessDenied();
     coded.detail.errorCode = 'z'.repeat(200_000);
     for (const body of [foreign, named, coded]) expect(messageOf(interpretMessage(JSON.stringify(body))).length).toBeLessThanOrEqual(MAX_MESSAGE);
+  });
+});
+
+describe('resources[0]: full or partial ARN, whatever the name looks like', () => {
+  const ARN_PREFIX = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
+  const alnum = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789');
+  const six = fc.string({ unit: alnum, minLength: 6, maxLength: 6 });
+  // Names that end like a random suffix (`db-secret`, `a/b-AbC123`) are the hard case.
+  const name = fc.tuple(fc.string({ unit: fc.constantFrom(...'abc/_+=.@-'), minLength: 1, maxLength: 12 }), fc.oneof(six, fc.string({ unit: alnum, minLength: 1, maxLength: 8 }))).map(([a, b]) => `${a}-${b}`);
+  const event = (resource: string, n: string | undefined) =>
+    JSON.stringify({ id: 'e-1', source: 'aws.secretsmanager', 'detail-type': 'Secret Label Updated', region: 'us-east-1', account: '123456789012', resources: [resource], detail: { labelUpdated: 'AWSCURRENT', versionId: 'v', ...(n ? { name: n } : {}) } });
+  const secretOf = (body: string) => {
+    const i = interpretMessage(body);
+    if (i.type !== 'change') throw new Error(`not a change: ${JSON.stringify(i)}`);
+    return i.change.secret;
+  };
+
+  it('with detail.name: the partial ARN reads as that name only, the full ARN as that name with its full ARN', () => {
+    fc.assert(
+      fc.property(name, six, (n, suffix) => {
+        expect(secretOf(event(`${ARN_PREFIX}${n}`, n)).readings).toEqual([{ name: n }]);
+        expect(secretOf(event(`${ARN_PREFIX}${n}-${suffix}`, n)).readings).toEqual([{ name: n, fullArn: `${ARN_PREFIX}${n}-${suffix}` }]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('without detail.name: a mapping naming the secret by name still matches a partial ARN', () => {
+    fc.assert(
+      fc.property(name, (n) => expect(secretRefsMatch(secretOf(event(`${ARN_PREFIX}${n}`, undefined)), parseSecretId(n))).toBe(true)),
+      { numRuns: 300 },
+    );
   });
 });

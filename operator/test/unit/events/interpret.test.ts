@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { interpretMessage, MAX_BODY_BYTES, type Interpretation } from '../../../src/events/interpret';
+import { interpretMessage, MAX_BODY_BYTES, MAX_EVENT_ID_CHARS, type Interpretation } from '../../../src/events/interpret';
 import { parseSecretId, secretRefsMatch } from '../../../src/secrets/secretId';
 import { FIXTURES, fixture, manifest } from '../../support/fixtures';
 
@@ -36,6 +36,56 @@ describe('interpretMessage: what each change carries', () => {
     expect(c.kind).toBe('SecretLabelUpdated');
     expect(c.secret.readings).toEqual([{ name: 'eks-controller-test-secret', fullArn: FULL_ARN }]);
     expect(c.eventTime).toBe(JSON.parse(fixture('native-label-updated-awscurrent.json')).time);
+  });
+
+  describe('a partial ARN in resources[0] is not read as a full ARN', () => {
+    // A partial ARN whose name ends in `-` and 6 letters (`…-secret`) looks like a full ARN.
+    const PARTIAL = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:eks-controller-test-secret';
+    const withResource = (resource: string, name?: string) => {
+      const body = JSON.parse(fixture('native-label-updated-awscurrent.json'));
+      body.resources = [resource];
+      if (name === undefined) delete body.detail.name;
+      else body.detail.name = name;
+      return change(interpretMessage(JSON.stringify(body)));
+    };
+
+    it('detail.name says which: its own ARN is partial, its ARN plus a suffix is full', () => {
+      expect(withResource(PARTIAL, 'eks-controller-test-secret').secret.readings).toEqual([{ name: 'eks-controller-test-secret' }]);
+      expect(withResource(FULL_ARN, 'eks-controller-test-secret').secret.readings).toEqual([{ name: 'eks-controller-test-secret', fullArn: FULL_ARN }]);
+    });
+
+    it('without detail.name both readings stand (DescribeSecret settles which): a mapping by name still matches', () => {
+      const secret = withResource(PARTIAL).secret;
+      expect(secretRefsMatch(secret, parseSecretId('eks-controller-test-secret'))).toBe(true);
+      expect(secret.readings).toContainEqual({ name: 'eks-controller-test-secret' });
+    });
+  });
+
+  describe('event ids are bounded', () => {
+    const withId = (id: string) => {
+      const body = JSON.parse(fixture('native-label-updated-awscurrent.json'));
+      body.id = id;
+      return interpretMessage(JSON.stringify(body));
+    };
+
+    it(`an id of up to ${MAX_EVENT_ID_CHARS} characters is kept whole`, () => {
+      expect(change(withId('e'.repeat(MAX_EVENT_ID_CHARS))).eventId).toHaveLength(MAX_EVENT_ID_CHARS);
+    });
+
+    it('a longer one (200 KB) is malformed InvalidField, never dropped silently, and only a clipped id reaches the error (logs)', () => {
+      const r = withId('e'.repeat(200_000));
+      expect(r).toMatchObject({ type: 'parse-error', error: { code: 'InvalidField' } });
+      if (r.type !== 'parse-error') return;
+      expect(r.error.message).toMatch(/"id" is longer than 256 characters/);
+      expect(r.error.eventId!.length).toBeLessThanOrEqual(MAX_EVENT_ID_CHARS);
+      expect(r.error.eventId!.startsWith('eeee')).toBe(true);
+    });
+
+    it('a long id of a foreign or shapeless event is clipped in its error too', () => {
+      const foreign = interpretMessage(JSON.stringify({ id: 'f'.repeat(200_000), source: 'aws.ec2', 'detail-type': 'x', detail: {} }));
+      expect(foreign).toMatchObject({ type: 'parse-error', error: { code: 'ForeignSource' } });
+      if (foreign.type === 'parse-error') expect(foreign.error.eventId!.length).toBeLessThanOrEqual(MAX_EVENT_ID_CHARS);
+    });
   });
 
   it('an SNS envelope is unwrapped to the same change', () => {

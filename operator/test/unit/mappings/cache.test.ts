@@ -53,6 +53,17 @@ describe('MappingCache', () => {
     expect(index.get('ns/a')?.appliedVersion).toBe('v2');
   });
 
+  it('indexes when the applied version became current: the time of the rotation that brought it, none for a baseline', () => {
+    const { cache, index } = setup();
+    const lastRotation = { secretVersion: 'v2', eventId: 'e', eventTime: '2026-12-07T12:00:00Z', completionTime: '2026-12-07T12:00:03Z', workloads: [] };
+    cache.apply('ADDED', srm(1, { status: { appliedVersion: 'v2', secretId: 'secret-a', lastRotation } }));
+    expect(index.get('ns/a')).toMatchObject({ appliedVersion: 'v2', appliedSince: '2026-12-07T12:00:00Z' });
+    // A baseline recorded since (another version, no rotation of its own) has no time.
+    cache.wrote('ns/a', { appliedVersion: 'v3', secretId: 'secret-a' }, '9');
+    expect(index.get('ns/a')?.appliedVersion).toBe('v3');
+    expect(index.get('ns/a')?.appliedSince).toBeUndefined();
+  });
+
   it('a status write it is told of is held at once, and a version it records reaches the index', () => {
     const { cache, index } = setup();
     cache.apply('ADDED', srm(1));

@@ -20,6 +20,11 @@ describe('restartLatency', () => {
     expect(restartLatency(causes('a'), changes, NOW)).toEqual({ fromEvent: 30 });
   });
 
+  it("a drift catch is no event: its time is when the secret last changed (maybe long ago), kept out of the event histogram", () => {
+    const drift = at('d', '2026-01-01T00:00:00Z');
+    expect(restartLatency(causes('d'), [{ ...drift, change: { ...drift.change, kind: 'DriftDetected' } }], NOW)).toEqual({});
+  });
+
   it('says nothing when no time is known', () => {
     expect(restartLatency(causes('a'), [at('a', undefined)], NOW)).toEqual({});
     expect(restartLatency(causes('a'), [at('a', 'not a time')], NOW)).toEqual({});

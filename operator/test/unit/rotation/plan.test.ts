@@ -1,4 +1,4 @@
-import { newerChange, planRestarts, settleChange } from '../../../src/rotation/plan';
+import { moves, newerChange, planRestarts, settleChange } from '../../../src/rotation/plan';
 import { workloadId } from '../../../src/workloads/workload';
 import { mapping, resolved, SECRET_ARN, SECRET_KEY, secretChange, workload } from '../../support/builders';
 
@@ -11,6 +11,22 @@ describe('planRestarts', () => {
       ['StatefulSet/ns/db', 'restart', { [SECRET_KEY]: 'v2' }],
     ]);
     expect(plan[0].causes).toEqual([{ mappingKey: 'ns/web', changeId: 'm1', eventId: 'ev-m1', secretKey: SECRET_KEY, version: 'v2' }]);
+  });
+
+  it("a drift change moves only from the versions it replaces: a mapping or workload recording another (newer) one is left alone", () => {
+    const drift = { ...resolved('d1', 'v4'), replaces: ['v3'] };
+    const plan = planRestarts([
+      { change: drift, mapping: mapping('behind', { appliedVersion: 'v3' }), workloads: [workload('behind', { applied: { [SECRET_KEY]: 'v3' } }), workload('newer', { applied: { [SECRET_KEY]: 'v5' } }), workload('unstamped')] },
+      { change: drift, mapping: mapping('ahead', { appliedVersion: 'v5' }), workloads: [workload('ahead', { applied: { [SECRET_KEY]: 'v5' } })] },
+    ]);
+    expect(plan.map((a) => [a.workload.name, a.decision])).toEqual([
+      ['behind', 'restart'],
+      ['newer', 'skip'],
+      ['unstamped', 'restart'],
+    ]);
+    expect(moves(mapping('ahead', { appliedVersion: 'v5' }), drift)).toBe(false);
+    expect(moves(mapping('fresh'), drift)).toBe(false);
+    expect(moves(mapping('fresh'), resolved('m1', 'v4'))).toBe(true);
   });
 
   it('coalesces the same workload across messages and mappings into one action', () => {
@@ -133,6 +149,15 @@ describe('settleChange', () => {
   it('without an answer (or one without AWSCURRENT): the event\'s own version', () => {
     expect(settleChange(admitted, undefined)).toMatchObject({ version: 'v-event', secretKey: 'eks-controller-test-secret', change: { secret: { raw: 'eks-controller-test-secret' } } });
     expect(settleChange(admitted, { arn: SECRET_ARN, name: 'app' })).toMatchObject({ version: 'v-event', secretKey: SECRET_KEY });
+  });
+
+  it("an answer older than the event (DescribeSecret briefly stale after the write) does not take the event's version back", () => {
+    const event = { changeId: 'm3', change: secretChange('e3', 'v3', '2026-12-07T12:00:00Z') };
+    const stale = { arn: SECRET_ARN, name: 'app', currentVersion: 'v2', versions: { v2: ['AWSCURRENT'], v1: ['AWSPREVIOUS'] }, lastChanged: '2026-12-07T11:58:00Z' };
+    expect(settleChange(event, stale)).toMatchObject({ version: 'v3', secretKey: SECRET_KEY });
+    // A newer answer wins: the event's version is already AWSPREVIOUS (a late or redelivered event).
+    const newer = { ...stale, currentVersion: 'v4', versions: { v4: ['AWSCURRENT'], v3: ['AWSPREVIOUS'] } };
+    expect(settleChange(event, newer)).toMatchObject({ version: 'v4' });
   });
 
   it('no version anywhere: unresolved, never a made-up one', () => {

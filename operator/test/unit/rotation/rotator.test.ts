@@ -341,6 +341,16 @@ describe('Rotator.handleBatch', () => {
     expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['api']);
   });
 
+  it('a drift change moves only what it replaces: a mapping an event moved to a newer version meanwhile is not listed, rolled or recorded back', async () => {
+    const t = setup({ mappings: [mapping('web', { appliedVersion: 'v3' }), mapping('api', { appliedVersion: 'v1' })] });
+    t.cluster.add(workload('web', { applied: { [resolved('x', 'v').secretKey]: 'v3' } }), { app: 'web' });
+    t.cluster.add(workload('api', { applied: { [resolved('x', 'v').secretKey]: 'v1' } }), { app: 'api' });
+    const done = await t.rotator.rotate([{ ...resolved('drift', 'v2'), replaces: ['v1'] }]);
+    expect(done.get('drift')).toBe(true);
+    expect(t.cluster.patches.map((p) => [p.workload.name, p.versions])).toEqual([['api', { [resolved('x', 'v').secretKey]: 'v2' }]]);
+    expect(t.statuses.map((st) => [st.mapping, st.applied])).toEqual([['ns/api', 'v2']]);
+  });
+
   it('RotationSucceeded while DescribeSecret fails is left for redelivery, never recorded under a made-up version', async () => {
     const t = setup({ current: new Error('ThrottlingException') });
     t.cluster.add(workload('web'), { app: 'web' });

@@ -108,4 +108,10 @@ describe('summariseBatch', () => {
     expect(run({ matches: [{ change: m2, mapping: web, workloads: [] }] }).reports.map((r) => [r.mapping.key, r.appliedVersion])).toEqual([['ns/web', 'v2']]);
     expect(run({ matches: [{ change: m2, mapping: mapping('web', { appliedVersion: 'v2' }), workloads: [] }] }).reports).toEqual([]);
   });
+
+  it('a drift change reports nothing for a mapping that records a version it does not replace: its appliedVersion never goes back', () => {
+    const drift = { ...m2, replaces: ['v1'] };
+    expect(run({ changes: [drift], matches: [{ change: drift, mapping: mapping('web', { appliedVersion: 'v3' }), workloads: [] }] }).reports).toEqual([]);
+    expect(run({ changes: [drift], matches: [{ change: drift, mapping: mapping('web', { appliedVersion: 'v1' }), workloads: [] }] }).reports.map((r) => r.appliedVersion)).toEqual(['v2']);
+  });
 });

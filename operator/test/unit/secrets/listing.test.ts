@@ -261,17 +261,35 @@ describe('SecretListing', () => {
 });
 
 describe('AwsSecretDescriber.listPage', () => {
-  it('asks for full pages with the name filter, secrets scheduled for deletion included, under the pass signal; reads AWSCURRENT from SecretVersionsToStages', async () => {
+  it('asks for full pages with the name filter, secrets scheduled for deletion included, under the pass signal; reads AWSCURRENT, every labelled version and LastChangedDate', async () => {
     const sent: { input: unknown; abortSignal?: AbortSignal }[] = [];
     const client = {
       send: async (cmd: { input: unknown }, opts?: { abortSignal?: AbortSignal }) => (
         sent.push({ input: cmd.input, ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }),
-        { SecretList: [{ ARN: arnOf(OWN, 'app', 'AbC123'), Name: 'app', SecretVersionsToStages: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] } }, { Name: 'no-arn' }], NextToken: 't2' }
+        { SecretList: [{ ARN: arnOf(OWN, 'app', 'AbC123'), Name: 'app', SecretVersionsToStages: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] }, LastChangedDate: new Date('2026-12-07T12:00:00Z') }, { Name: 'no-arn' }], NextToken: 't2' }
       ),
     } as unknown as SecretsManagerClient;
     const signal = new AbortController().signal;
     const page = await new AwsSecretDescriber(client).listPage(['app'], 't1', signal);
-    expect(page).toEqual({ secrets: [{ arn: arnOf(OWN, 'app', 'AbC123'), name: 'app', currentVersion: 'v2' }], nextToken: 't2' });
+    expect(page).toEqual({
+      secrets: [{ arn: arnOf(OWN, 'app', 'AbC123'), name: 'app', currentVersion: 'v2', versions: { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] }, lastChanged: '2026-12-07T12:00:00.000Z' }],
+      nextToken: 't2',
+    });
     expect(sent).toEqual([{ input: { MaxResults: 100, IncludePlannedDeletion: true, Filters: [{ Key: 'name', Values: ['app'] }], NextToken: 't1' }, abortSignal: signal }]);
+  });
+});
+
+describe('AwsSecretDescriber.describe', () => {
+  it('reads AWSCURRENT, every labelled version and LastChangedDate: what orders the answer against a recorded version', async () => {
+    const client = {
+      send: async () => ({ ARN: arnOf(OWN, 'app', 'AbC123'), Name: 'app', VersionIdsToStages: { v3: ['AWSCURRENT'], v2: ['AWSPREVIOUS'], v4: ['AWSPENDING'] }, LastChangedDate: new Date('2026-12-07T12:00:00Z') }),
+    } as unknown as SecretsManagerClient;
+    expect(await new AwsSecretDescriber(client).describe('app')).toEqual({
+      arn: arnOf(OWN, 'app', 'AbC123'),
+      name: 'app',
+      currentVersion: 'v3',
+      versions: { v3: ['AWSCURRENT'], v2: ['AWSPREVIOUS'], v4: ['AWSPENDING'] },
+      lastChanged: '2026-12-07T12:00:00.000Z',
+    });
   });
 });

@@ -95,6 +95,13 @@ describe('WorkloadClient.restart', () => {
     return { client: new WorkloadClient(api as unknown as k8s.AppsV1Api), obj, patches, lists, concurrently };
   }
 
+  it('lists when a restart stamped the versions beside them: drift orders what a consumer records by it', async () => {
+    const c = cluster({ a: 'v1' });
+    expect((await c.client.list('Deployment', 'ns', ''))[0].restartedAt).toBeUndefined();
+    await c.client.restart((await c.client.list('Deployment', 'ns', ''))[0], { a: 'v2' }, now);
+    expect(await c.client.list('Deployment', 'ns', '')).toMatchObject([{ appliedVersions: { a: 'v2' }, restartedAt: now.toISOString() }]);
+  });
+
   it('sends the resourceVersion it listed as the precondition', async () => {
     const c = cluster({});
     const [w] = await c.client.list('Deployment', 'ns', 'app=web');
