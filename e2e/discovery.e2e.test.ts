@@ -283,11 +283,15 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
   });
 
   // Last: its message is retried until the ExternalSecret is fixed.
-  test('(b) an ExternalSecret ESO cannot refresh (refreshInterval 0): no roll, a Warning ExternalSecretNotSynced, and the message is retried (it rolls once ESO can sync)', async () => {
+  test('(b) an ExternalSecret ESO cannot refresh (refreshInterval 0): no roll (not even through a mapping, which is not recorded as rotated and says WaitingForExternalSecret), a Warning ExternalSecretNotSynced, and the message is retried (it rolls once ESO can sync)', async () => {
     const secret = await s.ctx.aws.createSecret(`disc-frozen-${rand()}`, value());
     await createExternalSecret(s.ctx, ns, 'frozen', { store: 'aws', remoteKey: secret.name, target: 'frozen-config', refreshInterval: '0' });
-    await createConsumer(s.ctx, ns, 'frozen', envFromSecret('frozen-config'));
+    const labels = { uses: `frozen-${rand()}` };
+    await createConsumer(s.ctx, ns, 'frozen', envFromSecret('frozen-config'), labels);
     const before = await snapshot(s.ctx, 'Deployment', ns, 'frozen');
+    // A mapping selects the consumer too: it must not be recorded as rotated while the consumer is held back.
+    await s.ctx.kube.createMapping(ns, 'frozen', { secretId: secret.name, selector: { matchLabels: labels } });
+    await waitMappingSynced(s.ctx, ns, 'frozen', secret.version);
     await waitDiscovered(s.ctx, ns, 'ExternalSecret', 'frozen', secret);
     const failuresBefore = await s.op.metric(`${M}eso_sync_failures_total`, { reason: 'not_refreshable' });
     const deletedBefore = await s.op.metric(`${M}messages_deleted_total`);
@@ -301,6 +305,13 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
     expect((await s.ctx.aws.depth(s.ctx.env.SQS_QUEUE_URL)).total).toBeGreaterThanOrEqual(1);
     expect(await s.op.metric(`${M}messages_deleted_total`)).toBe(deletedBefore);
     await expectUntouched(s.ctx, before);
+    const held = await waitFor('mapping frozen says it waits for the ExternalSecret', async () => {
+      const m = await s.ctx.kube.mapping(ns, 'frozen');
+      const c = m.status?.conditions?.find((x) => x.type === 'RotationSucceeded');
+      if (c?.status === 'False' && c.reason === 'WaitingForExternalSecret') return m;
+      throw new Error(`RotationSucceeded is ${JSON.stringify(c ?? null)}, appliedVersion ${m.status?.appliedVersion}`);
+    });
+    expect(held.status?.appliedVersion).toBe(secret.version);
 
     // Once ESO may sync on a change, the redelivered message rolls the Deployment.
     await s.ctx.kube.custom.patchNamespacedCustomObject(ESO_GROUP, ESO_VERSION, ns, 'externalsecrets', 'frozen', { spec: { refreshPolicy: 'OnChange' } }, undefined, undefined, undefined, {
@@ -309,6 +320,7 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
     await waitForNewPods(s.ctx, before);
     await waitDeleted(s, deletedBefore, 1);
     expect(Object.values(await s.ctx.kube.appliedVersions('Deployment', ns, 'frozen'))).toContain(rotated.version);
+    await waitMappingSynced(s.ctx, ns, 'frozen', rotated.version);
   });
 });
 

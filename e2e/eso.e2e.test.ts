@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { esoResourceVersion } from '../operator/src/discovery/model';
 import { REPO_ROOT } from '../scripts/stack/paths';
 import { e2eContext, type E2eContext } from './support/context';
 import { createAwsSecretStore, createExternalSecret, forceSync, readExternalSecret, removeEsoCrds, startEso, waitExternalSecretSynced, type Eso } from './support/eso';
@@ -60,6 +61,8 @@ test('ESO syncs a moto secret into a Secret, and force-sync re-syncs it after pu
 
   const after = await waitExternalSecretSynced(ctx, ns, 'app', synced.status!.syncedResourceVersion);
   expect(after.status!.syncedResourceVersion).not.toBe(synced.status!.syncedResourceVersion);
+  // The operator's ESO wait recognises its own sync by computing what ESO writes there (discovery/model.ts).
+  expect(after.status!.syncedResourceVersion).toBe(esoResourceVersion(after.metadata));
   const second = await waitFor('target Secret app-config rewritten', async () => {
     const s = await targetSecret('app-config');
     return s.resourceVersion !== first.resourceVersion ? s : undefined;

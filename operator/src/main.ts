@@ -46,6 +46,11 @@ const DISCOVERY_LIST_MAX_AGE_MS = 2_000;
 /** How often the leader says what discovery found (Discovered Events, the gauge): a new ExternalSecret is reported within this. */
 const DISCOVERY_PASS_INTERVAL_MS = 15_000;
 /**
+ * The discovery pass's own bound on requests in flight (its lists and Events), apart from
+ * the rotation path's: thousands of Discovered Events queue here, never ahead of a restart.
+ */
+const DISCOVERY_MAX_CONCURRENT_REQUESTS = 2;
+/**
  * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
  * minute; an absent one only briefly, so a CRD installed later is found before a
  * Rollout created with it can be missed by a rotation.
@@ -109,7 +114,7 @@ async function main(): Promise<void> {
     : new SoleLeader({ onStartedLeading: (term) => lead(term), onStoppedLeading: () => follow() });
   const fence = new Fence(leadership);
   /** Deadline, fence (writes only), then the shared limiter: a request waits for a slot, is checked, then sent. */
-  const guarded = <T extends KubeApi>(api: T): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), apiLimiter);
+  const guarded = <T extends KubeApi>(api: T, limiter = apiLimiter): T => withLimit(withFence(withTimeout(withAgent(api, agent), requestMs), fence), limiter);
 
   const kinds = servedKinds(config.argoRollouts);
   const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, agent, limiter: apiLimiter, fence, writeTimeoutMs: requestMs, kinds });
@@ -161,8 +166,23 @@ async function main(): Promise<void> {
     : undefined;
   const discovery =
     sources && discoveryApi ? new Discovery({ sources, refresher: new EsoRefresher({ api: discoveryApi, timeoutMs: dc.esoSyncTimeoutSeconds * 1000, events, metrics, log }), scope, kinds }) : undefined;
-  const reporter = sources
-    ? new DiscoveryReporter({ sources, events, metrics, log, kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])] })
+  // The discovery pass lists and writes through clients of its own limiter (DISCOVERY_MAX_CONCURRENT_REQUESTS).
+  const discoveryLimiter = new Limiter(DISCOVERY_MAX_CONCURRENT_REQUESTS);
+  const reporter = discoveryOn
+    ? new DiscoveryReporter({
+        sources: new DiscoveredSources({
+          api: guarded(kc.makeApiClient(k8s.CustomObjectsApi), discoveryLimiter),
+          namespaces: config.watchNamespaces,
+          externalSecrets: dc.externalSecrets,
+          providerClasses: dc.providerClasses,
+          log,
+          maxAgeMs: DISCOVERY_LIST_MAX_AGE_MS,
+        }),
+        events: new EventRecorder(guarded(kc.makeApiClient(k8s.CoreV1Api), discoveryLimiter), identity),
+        metrics,
+        log,
+        kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])],
+      })
     : undefined;
   const rotator = new Rotator({
     index,

@@ -32,7 +32,7 @@ export function createMetrics(defaultMetrics = true) {
     messagesDeleted: new Counter({ name: `${P}_messages_deleted_total`, help: 'Messages deleted after handling.', registers }),
     rotations: new Counter({
       name: `${P}_rotations_total`,
-      help: 'Rotations to a new secret version by result (rotated, deferred: a workload rolls later, dry_run, failed: a workload restart failed and the change is retried) and source (mapping, or what discovery found: externalsecret, csi).',
+      help: 'Rotations to a new secret version by result (rotated, deferred: a workload rolls later, dry_run, failed: a workload restart failed and the change is retried, incomplete: workloads held back for ESO or not listed, the change is retried) and source (mapping, or what discovery found: externalsecret, csi).',
       labelNames: ['result', 'source'],
       registers,
     }),

@@ -1,7 +1,10 @@
 /**
  * Makes External Secrets Operator sync an ExternalSecret now, and waits until it has:
  * ESO's documented convention, a new value of the `force-sync` annotation, then its
- * status read until esoSyncState (model.ts) says synced, failed, or the deadline passes.
+ * status read until esoSyncState (model.ts) says synced, failed, or the deadline passes:
+ * only a sync of the object carrying this request's value counts, never an earlier
+ * request's sync that lands late. Each read goes through the API client's limiter, so a
+ * batch's waits are bounded with every other request and count as the leader's progress.
  * If ESO does not sync, the consumers must not roll (they would start on the old value):
  * a Warning Event on the ExternalSecret, a metric and a log line say why, and the change
  * is retried as any failed change is. The patch touches only that annotation.
@@ -12,7 +15,7 @@ import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { EventPort } from '../rotation/ports';
 import { abortableSleep } from '../sleep';
-import { FORCE_SYNC_ANNOTATION, esoSyncState, type Origin } from './model';
+import { FORCE_SYNC_ANNOTATION, esoResourceVersion, esoSyncState, type Origin } from './model';
 import { FIELD_MANAGER, MERGE_PATCH } from '../kube/patch';
 
 const PLURAL = 'externalsecrets';
@@ -68,13 +71,13 @@ export class EsoRefresher {
     const { namespace, name } = origin.object;
     const requestedAt = this.now();
     const patched = await api.patchNamespacedCustomObject(group, version, namespace, PLURAL, name, { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(requestedAt) } } }, undefined, FIELD_MANAGER, undefined, MERGE_PATCH);
-    // The status as our patch found it: any later syncedResourceVersion is a sync after it.
-    const before = (patched.body as { status?: { syncedResourceVersion?: string } }).status?.syncedResourceVersion;
+    // ESO's name for the object carrying our force-sync value: only a sync of it (or of a later state) is ours.
+    const asked = esoResourceVersion((patched.body as { metadata?: unknown }).metadata);
     const deadline = requestedAt + timeoutMs;
     for (;;) {
       await abortableSleep(Math.max(0, Math.min(this.opts.pollMs ?? 250, deadline - this.now())), signal);
       const current = (await api.getNamespacedCustomObject(group, version, namespace, PLURAL, name)).body;
-      const s = esoSyncState(before, current, requestedAt);
+      const s = esoSyncState(asked, current, requestedAt);
       if (s.state === 'synced') return;
       if (s.state === 'failed') throw new EsoSyncError('failed', `ESO could not sync it: ${s.reason}`);
       if (this.now() >= deadline) throw new EsoSyncError('timeout', `ESO did not sync it within ${Math.round(timeoutMs / 1000)} s of being asked (force-sync)`);

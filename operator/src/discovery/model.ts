@@ -7,6 +7,7 @@
  * rotation plans it like any mapping, selecting the workloads of its namespace whose pod
  * template names its Secret or SecretProviderClass (`consumes`) instead of a selector.
  */
+import { createHash } from 'node:crypto';
 import { load as loadYaml } from 'js-yaml';
 import { arr, isRecord, num, rec, str } from '../json';
 import type { Mapping } from '../mappings/model';
@@ -125,7 +126,8 @@ function storeRefOf(v: unknown): { kind: StoreKind; name: string } | undefined {
 /**
  * Whether ESO syncs an ExternalSecret when its force-sync annotation changes. It does
  * unless it was told to sync once (`refreshPolicy: CreatedOnce`) or never again
- * (`refreshInterval` 0 with the default `Periodic` policy: ESO then skips every refresh).
+ * (`refreshInterval` 0 or less with the default `Periodic` policy: ESO v0.16's
+ * shouldRefreshPeriodic skips every refresh when the interval is <= 0).
  * `refreshPolicy: OnChange` syncs on any change of the object, the annotation included.
  */
 export function esoRefreshability(spec: unknown): Refreshability {
@@ -135,35 +137,54 @@ export function esoRefreshability(spec: unknown): Refreshability {
   if (policy === 'OnChange') return { ok: true };
   // ESO's default refreshInterval is 1h.
   const interval = s.refreshInterval === undefined ? '1h' : str(s.refreshInterval);
-  if (interval !== undefined && isZeroDuration(interval)) {
-    return { ok: false, reason: 'refreshInterval is 0: ESO ignores force-sync (set refreshPolicy: OnChange, or a refreshInterval above 0)' };
+  if (interval !== undefined && isNonPositiveDuration(interval)) {
+    return { ok: false, reason: `refreshInterval is ${interval.trim()} (0 or less): ESO ignores force-sync (set refreshPolicy: OnChange, or a refreshInterval above 0)` };
   }
   return { ok: true };
 }
 
-/** A Go duration ("0", "0s", "0h0m0s") that is zero; an unreadable one is not taken as zero. */
-export function isZeroDuration(d: string): boolean {
+/** A Go duration that is 0 or negative ("0", "0s", "-1s", "-1h30m"); an unreadable one is neither. */
+export function isNonPositiveDuration(d: string): boolean {
   const t = d.trim();
-  if (t === '0') return true;
-  const m = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.exec(t);
-  return m !== null && !/[1-9]/.test(t);
+  if (t === '0' || t === '-0' || t === '+0') return true;
+  const m = /^([-+]?)(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(t);
+  return m !== null && (m[1] === '-' || !/[1-9]/.test(t));
+}
+
+/**
+ * ESO's name for the object a sync read, as it writes it to `status.syncedResourceVersion`
+ * when the sync ends (v0.16.2, util.GetResourceVersion): `<generation>-` and the SHA3-224
+ * of Go's `%+v` rendering of its annotations and labels (maps print with sorted keys).
+ * `meta` is the object's metadata.
+ */
+export function esoResourceVersion(meta: unknown): string {
+  const m = rec(meta);
+  const goMap = (v: unknown) =>
+    `map[${Object.entries(rec(v))
+      .filter((e): e is [string, string] => typeof e[1] === 'string')
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => `${k}:${x}`)
+      .join(' ')}]`;
+  return `${num(m.generation) ?? 0}-${createHash('sha3-224').update(`{annotations:${goMap(m.annotations)} labels:${goMap(m.labels)}}`).digest('hex')}`;
 }
 
 export type SyncState = { readonly state: 'synced' } | { readonly state: 'pending' } | { readonly state: 'failed'; readonly reason: string };
 
 /**
- * Whether ESO has synced an ExternalSecret since we asked. `before` is its
- * `status.syncedResourceVersion` as our force-sync patch left it: ESO writes there
- * `<generation>-<hash of its labels and annotations>` on each sync, and our annotation's
- * new value changes the hash, so a different value is a sync made after the request.
- * (`status.refreshTime` has a resolution of one second: it cannot tell on its own.) A
- * Ready condition turned False since the request is a failed sync.
+ * Whether ESO has synced an ExternalSecret since we asked. A sync ends by writing to
+ * `status.syncedResourceVersion` the esoResourceVersion of the object as the sync read it
+ * when it began; the force-sync value is in that hash. So a sync counts only if it read
+ * the object as our patch left it (`asked`: our force-sync value) or as it is now (changed
+ * after our patch, e.g. a later request's force-sync). Any other value is a sync that began
+ * before our request, such as an earlier request's that lands late, and may carry an older
+ * secret version. (`status.refreshTime` has a resolution of one second and ESO's clock: it
+ * cannot tell.) A Ready condition turned False since the request is a failed sync.
  */
-export function esoSyncState(before: string | undefined, current: unknown, requestedAtMs: number): SyncState {
+export function esoSyncState(asked: string, current: unknown, requestedAtMs: number): SyncState {
   const status = rec(rec(current).status);
   const ready = arr(status.conditions).map(rec).find((c) => c.type === 'Ready');
   const synced = str(status.syncedResourceVersion);
-  if (synced !== undefined && synced !== before && ready?.status === 'True') return { state: 'synced' };
+  if (synced !== undefined && (synced === asked || synced === esoResourceVersion(rec(current).metadata)) && ready?.status === 'True') return { state: 'synced' };
   if (ready?.status === 'False') {
     const at = Date.parse(str(ready.lastTransitionTime) ?? '');
     // lastTransitionTime has a resolution of one second.

@@ -4,7 +4,9 @@
  * Secrets Manager secret (which secret, how its consumers are found), and an
  * `UnsupportedReference` Warning for what it cannot follow (`dataFrom.find`, a missing
  * store, refreshInterval 0); the discovered_sources gauge counts them by source. Run by
- * the leader (Events are writes) at start and every 15 s (main.ts).
+ * the leader (Events are writes) at start and every 15 s (main.ts), one pass at a time:
+ * with thousands of sources a pass can outlast the interval, and a second pass beside it
+ * would record again every Event the first has not finished writing.
  */
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -15,10 +17,17 @@ import type { DiscoveredSources } from './sources';
 export class DiscoveryReporter {
   /** source key → `uid:generation` already reported. */
   private readonly reported = new Map<string, string>();
+  /** The pass under way: a pass asked for meanwhile joins it. */
+  private running?: Promise<void>;
 
   constructor(private readonly opts: { sources: DiscoveredSources; events: EventPort; metrics: Pick<Metrics, 'discoveredSources'>; log: Logger; kinds: readonly DiscoverySource[] }) {}
 
-  async pass(): Promise<void> {
+  pass(): Promise<void> {
+    this.running ??= this.run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
     const { sources, metrics, log } = this.opts;
     let found: DiscoveredSource[];
     try {

@@ -36,8 +36,12 @@ export class Limiter {
   }
 }
 
-/** The request methods of a client-node API class (the others are configuration). */
-const REQUEST_METHOD = /^(list|read|create|patch|replace|delete)[A-Z]/;
+/**
+ * The request methods of a client-node API class (the others are configuration). `get`
+ * and `connect` too: CustomObjectsApi reads an object with `getNamespacedCustomObject`
+ * (the ESO status polls), and a request left out here would escape the bound.
+ */
+export const REQUEST_METHOD = /^(get|connect|list|read|create|patch|replace|delete)[A-Z]/;
 /** The request methods that change something. */
 export const MUTATING_METHOD = /^(create|patch|replace|delete)[A-Z]/;
 

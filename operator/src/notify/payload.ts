@@ -9,7 +9,7 @@ import type { WorkloadRecord, WorkloadResult } from '../mappings/model';
 import type { EventReason } from '../rotation/summary';
 import type { MappingReport } from '../rotation/summary';
 
-export type NotificationOutcome = 'succeeded' | 'failed' | 'deferred' | 'dryRun';
+export type NotificationOutcome = 'succeeded' | 'failed' | 'deferred' | 'incomplete' | 'dryRun';
 
 export interface RotationNotification {
   /** Slack-compatible summary line. */
@@ -41,6 +41,7 @@ const OUTCOME_OF: Record<EventReason, NotificationOutcome> = {
   Rotated: 'succeeded',
   RotationFailed: 'failed',
   RotationDeferred: 'deferred',
+  RotationIncomplete: 'incomplete',
   RotationDryRun: 'dryRun',
 };
 
@@ -48,6 +49,7 @@ const HEADLINE: Record<NotificationOutcome, string> = {
   succeeded: 'Rotation succeeded',
   failed: 'Rotation FAILED',
   deferred: 'Rotation deferred',
+  incomplete: 'Rotation not complete (retried)',
   dryRun: 'Rotation (dry run)',
 };
 

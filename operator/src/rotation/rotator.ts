@@ -27,7 +27,10 @@ import { restartLatency } from './latency';
 import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { DiscoveryPort, Disposition, EventPort, EventTarget, InboundMessage, RotationStatusPort } from './ports';
 import type { RotationNotifier } from './notifier';
-import { ROTATION_RESULT, summariseBatch, type MappingReport, type Outcome } from './summary';
+import { ROTATION_RESULT, summariseBatch, type Incomplete, type MappingReport, type Outcome } from './summary';
+
+/** A mapping some of whose workloads a batch did not consider, and why. */
+type IncompleteMapping = Incomplete & { readonly mapping: Mapping; readonly change: ResolvedChange };
 
 /** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
 const EARLY_LISTING_MAX_MAPPINGS = 10;
@@ -100,7 +103,7 @@ export class Rotator {
    */
   async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, listed = new Map<string, Promise<WorkloadState[]>>()): Promise<Map<string, boolean>> {
     const looked = await Promise.all(changes.map(async (change) => ({ change, ...(await this.lookup(change)) })));
-    const { matches, unlisted } = await this.list(
+    const { matches, unlisted, incomplete } = await this.list(
       looked.filter((l) => l.mappings !== undefined).map((l) => ({ change: l.change, mappings: l.mappings! })),
       listed,
       signal,
@@ -110,7 +113,7 @@ export class Rotator {
     const actions = planRestarts(matches);
     const executed = await Promise.all(actions.map(async (action) => ({ action, outcome: await this.execute(action, changes) })));
     signal?.throwIfAborted();
-    const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
+    const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, incomplete, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
     await Promise.all(reports.map((r) => this.write(r)));
     return done;
   }
@@ -241,7 +244,8 @@ export class Rotator {
    * A discovered source's workloads: those of its namespace whose pod template consumes
    * it, listed while discovery prepares it (ESO syncs the Secret they read). If it cannot
    * be prepared, they must not roll now, whoever else asks: they would start on the old
-   * value and then count as being on the new one.
+   * value and then count as being on the new one. If they could not be listed either,
+   * who they are is unknown (undefined): then no workload of the namespace rolls.
    */
   private async listConsumers(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
     const origin = m.origin!;
@@ -250,7 +254,7 @@ export class Rotator {
     try {
       await this.opts.discovery!.prepare(m, signal);
     } catch (err) {
-      throw new NotPrepared(errorMessage(err), await listed.catch(() => []));
+      throw new NotPrepared(errorMessage(err), m.namespace, await listed.catch(() => undefined));
     }
     return listed;
   }
@@ -267,13 +271,15 @@ export class Rotator {
   /**
    * Lists every mapping's workloads once per batch; a failed listing leaves its changes
    * undone. The consumers of a source that could not be prepared are held back from every
-   * change of the batch, and those changes are left undone too (retried together).
+   * change of the batch (every workload of its namespace when its consumers could not be
+   * listed), and those changes are left undone too (retried together). A mapping that
+   * lost workloads either way is `incomplete`: reported as such, never as rotated.
    */
   private async list(
     found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[],
     listings: Map<string, Promise<WorkloadState[]>>,
     signal?: AbortSignal,
-  ): Promise<{ matches: Match[]; unlisted: string[] }> {
+  ): Promise<{ matches: Match[]; unlisted: string[]; incomplete: IncompleteMapping[] }> {
     // planRestarts leaves alone a mapping that already records the change's version (a
     // burst's later messages for a secret, a redelivery) or one a drift change does not
     // replace: its workloads need no listing.
@@ -282,7 +288,9 @@ export class Rotator {
     await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
     const listed: Match[] = [];
     const unlisted: string[] = [];
+    const incomplete: IncompleteMapping[] = [];
     const held = new Set<string>();
+    const heldNamespaces = new Set<string>();
     for (const { change, mappings } of found) {
       for (const mapping of mappings) {
         if (atVersion(mapping, change)) {
@@ -295,20 +303,32 @@ export class Rotator {
           unlisted.push(change.changeId);
           const fields = { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) };
           if (err instanceof NotPrepared) {
-            for (const w of err.consumers) held.add(workloadId(w));
-            this.opts.log.warn('not rolling the consumers of a source that is not up to date; message left for redelivery', { ...fields, workloads: err.consumers.map(workloadId).join(',') });
-          } else this.opts.log.error('listing workloads failed; message left for redelivery', fields);
+            // The source itself is reported by discovery (an ExternalSecretNotSynced Event).
+            if (err.consumers) {
+              for (const w of err.consumers) held.add(workloadId(w));
+              this.opts.log.warn('not rolling the consumers of a source that is not up to date; message left for redelivery', { ...fields, workloads: err.consumers.map(workloadId).join(',') });
+            } else {
+              heldNamespaces.add(err.namespace);
+              this.opts.log.warn('not rolling any workload of the namespace: a source in it is not up to date and its consumers could not be listed; message left for redelivery', { ...fields, namespace: err.namespace });
+            }
+          } else {
+            incomplete.push({ mapping, change, reason: 'ListFailed', detail: `listing its workloads failed: ${errorMessage(err)}` });
+            this.opts.log.error('listing workloads failed; message left for redelivery', fields);
+          }
         }
       }
     }
-    if (held.size === 0) return { matches: listed, unlisted };
+    if (held.size === 0 && heldNamespaces.size === 0) return { matches: listed, unlisted, incomplete };
+    const isHeld = (w: WorkloadState) => held.has(workloadId(w)) || heldNamespaces.has(w.namespace);
     const matches = listed.map((m) => {
-      const kept = m.workloads.filter((w) => !held.has(workloadId(w)));
-      if (kept.length === m.workloads.length) return m;
+      const away = m.workloads.filter(isHeld);
+      if (away.length === 0) return m;
       unlisted.push(m.change.changeId);
-      return { ...m, workloads: kept };
+      const why = heldNamespaces.has(m.mapping.namespace) ? 'an ExternalSecret of the namespace is not synced and who reads it could not be listed' : 'ESO has not synced the Secret they read';
+      incomplete.push({ mapping: m.mapping, change: m.change, reason: 'WaitingForExternalSecret', detail: `${away.map((w) => `${w.kind}/${w.name}`).join(', ')} held back: ${why}` });
+      return { ...m, workloads: m.workloads.filter((w) => !isHeld(w)) };
     });
-    return { matches, unlisted };
+    return { matches, unlisted, incomplete };
   }
 
   private async execute(a: WorkloadAction, changes: readonly ResolvedChange[]): Promise<Outcome> {
@@ -411,11 +431,15 @@ function shared(listings: Map<string, Promise<WorkloadState[]>>, key: string, st
   return p;
 }
 
-/** A discovered source whose consumers may not roll yet (ESO did not sync); `consumers`: who they are. */
+/**
+ * A discovered source whose consumers may not roll yet (ESO did not sync); `consumers`:
+ * who they are, undefined when they could not be listed (anyone in `namespace` may be).
+ */
 class NotPrepared extends Error {
   constructor(
     message: string,
-    readonly consumers: readonly WorkloadState[],
+    readonly namespace: string,
+    readonly consumers: readonly WorkloadState[] | undefined,
   ) {
     super(message);
     this.name = 'NotPrepared';

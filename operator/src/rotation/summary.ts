@@ -17,15 +17,29 @@ export const MAX_MESSAGE_CHARS = 2048;
 
 const ORDER: readonly WorkloadResult[] = ['Failed', 'Deferred', 'Pending', 'Restarted', 'WouldRestart', 'Skipped'];
 
-export type EventReason = 'Rotated' | 'RotationFailed' | 'RotationDryRun' | 'RotationDeferred';
+export type EventReason = 'Rotated' | 'RotationFailed' | 'RotationDryRun' | 'RotationDeferred' | 'RotationIncomplete';
 
 /** The `result` label of the rotations metric, per Event reason. */
-export const ROTATION_RESULT: Readonly<Record<EventReason, 'rotated' | 'failed' | 'dry_run' | 'deferred'>> = {
+export const ROTATION_RESULT: Readonly<Record<EventReason, 'rotated' | 'failed' | 'dry_run' | 'deferred' | 'incomplete'>> = {
   Rotated: 'rotated',
   RotationFailed: 'failed',
   RotationDryRun: 'dry_run',
   RotationDeferred: 'deferred',
+  RotationIncomplete: 'incomplete',
 };
+
+/**
+ * Why some of a mapping's workloads were not even considered in a batch (the change is
+ * retried): `WaitingForExternalSecret`, a workload reads a Secret ESO has not synced yet;
+ * `ListFailed`, its workloads could not be listed.
+ */
+export type IncompleteReason = 'WaitingForExternalSecret' | 'ListFailed';
+
+export interface Incomplete {
+  readonly reason: IncompleteReason;
+  /** One clause for the message: which workloads, or the listing's error. */
+  readonly detail: string;
+}
 
 export interface RotationSummary {
   readonly record: RotationRecord;
@@ -33,7 +47,7 @@ export interface RotationSummary {
   /** One line for the condition, the Event and the log: counts, then the workloads worth naming. */
   readonly message: string;
   readonly eventReason: EventReason;
-  readonly conditionReason: 'WorkloadsRestarted' | 'RolloutDeferred' | 'RestartFailed' | 'DryRun';
+  readonly conditionReason: 'WorkloadsRestarted' | 'RolloutDeferred' | 'RestartFailed' | 'DryRun' | IncompleteReason;
 }
 
 export function summariseRotation(
@@ -41,15 +55,19 @@ export function summariseRotation(
   workloads: readonly WorkloadRecord[],
   completionTime: string,
   dryRun: boolean,
+  /** Set when some workloads were not considered: never a success, whatever the others did. */
+  incomplete?: Incomplete,
 ): RotationSummary {
   const sorted = [...workloads].sort((a, b) => ORDER.indexOf(a.result) - ORDER.indexOf(b.result) || `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
   const summary: Partial<Record<WorkloadResult, number>> = {};
   for (const w of workloads) summary[w.result] = (summary[w.result] ?? 0) + 1;
   const count = (r: WorkloadResult) => summary[r] ?? 0;
-  const succeeded = count('Failed') === 0;
+  const failed = count('Failed') > 0;
+  const succeeded = !failed && !incomplete;
   const deferred = count('Deferred') + count('Pending') > 0;
   const counts = ORDER.filter((r) => count(r) > 0).map((r) => `${count(r)} ${r}`);
-  const head = `secret ${change.secretKey} version ${change.version}: ${counts.length > 0 ? counts.join(', ') : 'no workloads selected'}`;
+  const head = `secret ${change.secretKey} version ${change.version}: ${counts.length > 0 ? counts.join(', ') : incomplete ? 'nothing rolled yet' : 'no workloads selected'}`;
+  const tail = incomplete ? `; not complete, retried: ${incomplete.detail}` : '';
   const record: RotationRecord = {
     secretVersion: change.version,
     eventId: change.eventId,
@@ -63,9 +81,9 @@ export function summariseRotation(
   return {
     record,
     succeeded,
-    message: truncate(`${head}${sorted.length > 0 ? ` (${sorted.map(describe).join(', ')})` : ''}`, MAX_MESSAGE_CHARS),
-    eventReason: !succeeded ? 'RotationFailed' : dryRun ? 'RotationDryRun' : deferred ? 'RotationDeferred' : 'Rotated',
-    conditionReason: !succeeded ? 'RestartFailed' : dryRun ? 'DryRun' : deferred ? 'RolloutDeferred' : 'WorkloadsRestarted',
+    message: truncate(`${head}${sorted.length > 0 ? ` (${sorted.map(describe).join(', ')})` : ''}${tail}`, MAX_MESSAGE_CHARS),
+    eventReason: failed ? 'RotationFailed' : incomplete ? 'RotationIncomplete' : dryRun ? 'RotationDryRun' : deferred ? 'RotationDeferred' : 'Rotated',
+    conditionReason: failed ? 'RestartFailed' : incomplete ? incomplete.reason : dryRun ? 'DryRun' : deferred ? 'RolloutDeferred' : 'WorkloadsRestarted',
   };
 }
 
@@ -110,7 +128,9 @@ export interface BatchSummary {
  * A change is done unless listing one of its mappings' workloads failed or a workload it
  * asked for failed. One report per mapping the batch moved to a new version, including
  * one that selects no workload (its baseline still advances, or drift would find it
- * behind forever); none for a redelivery the mapping already recorded.
+ * behind forever); none for a redelivery the mapping already recorded. A mapping in
+ * `incomplete` (workloads held back, or not listed) is reported as not succeeded, with
+ * the reason, and records no version: the retried change must still find it behind.
  */
 export function summariseBatch(batch: {
   readonly changes: readonly ResolvedChange[];
@@ -118,6 +138,8 @@ export function summariseBatch(batch: {
   /** Change ids for which listing some mapping's workloads failed. */
   readonly unlisted: readonly string[];
   readonly executed: readonly Executed[];
+  /** Mappings some of whose workloads the batch did not consider, with the change that asked. */
+  readonly incomplete?: readonly (Incomplete & { readonly mapping: Mapping; readonly change: ResolvedChange })[];
   readonly completionTime: string;
   readonly dryRun: boolean;
 }): BatchSummary {
@@ -126,7 +148,8 @@ export function summariseBatch(batch: {
   for (const { action, outcome } of batch.executed) if (outcome.result === 'Failed') for (const c of action.causes) done.set(c.changeId, false);
 
   const newest = new Map<string, { mapping: Mapping; change: ResolvedChange }>();
-  for (const m of batch.matches) newest.set(m.mapping.key, { mapping: m.mapping, change: newerChange(m.change, newest.get(m.mapping.key)?.change) });
+  for (const m of [...batch.matches, ...(batch.incomplete ?? [])]) newest.set(m.mapping.key, { mapping: m.mapping, change: newerChange(m.change, newest.get(m.mapping.key)?.change) });
+  const incomplete = new Map((batch.incomplete ?? []).map((i) => [i.mapping.key, i]));
   const reports: MappingReport[] = [];
   for (const { mapping, change } of newest.values()) {
     const mine = batch.executed.filter(({ action }) => action.causes.some((c) => c.mappingKey === mapping.key));
@@ -137,7 +160,13 @@ export function summariseBatch(batch: {
       result: outcome.result,
       ...(outcome.reason ? { reason: outcome.reason } : {}),
     }));
-    const summary = summariseRotation({ secretKey: change.secretKey, version: change.version, eventId: change.change.eventId, eventTime: change.change.eventTime }, workloads, batch.completionTime, batch.dryRun);
+    const summary = summariseRotation(
+      { secretKey: change.secretKey, version: change.version, eventId: change.change.eventId, eventTime: change.change.eventTime },
+      workloads,
+      batch.completionTime,
+      batch.dryRun,
+      incomplete.get(mapping.key),
+    );
     reports.push({ mapping, change, summary, ...(summary.succeeded && !batch.dryRun ? { appliedVersion: change.version } : {}) });
   }
   return { done, reports };

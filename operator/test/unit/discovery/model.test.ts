@@ -3,8 +3,9 @@ import {
   consumes,
   describeSource,
   esoRefreshability,
+  esoResourceVersion,
   esoSyncState,
-  isZeroDuration,
+  isNonPositiveDuration,
   matchSources,
   sourcesAsMappings,
   readExternalSecret,
@@ -150,6 +151,9 @@ describe('esoRefreshability', () => {
     [{ refreshInterval: '0' }, false],
     [{ refreshInterval: '0s' }, false],
     [{ refreshInterval: '0h0m0s' }, false],
+    // ESO never refreshes on an interval of 0 or less (shouldRefreshPeriodic: Duration <= 0).
+    [{ refreshInterval: '-1s' }, false],
+    [{ refreshInterval: '-1h30m' }, false],
     [{ refreshInterval: '0', refreshPolicy: 'OnChange' }, true],
     [{ refreshInterval: '0', refreshPolicy: 'Periodic' }, false],
     [{ refreshInterval: '1h', refreshPolicy: 'CreatedOnce' }, false],
@@ -162,35 +166,52 @@ describe('esoRefreshability', () => {
     ['0s', true],
     ['0.0s', true],
     ['0h0m0s', true],
+    ['-0', true],
+    ['-1s', true],
+    ['-0.5ms', true],
+    ['-1h30m', true],
     ['1ns', false],
+    ['+1s', false],
     ['10m', false],
     ['', false],
+    ['-', false],
     ['never', false],
-  ])('isZeroDuration(%j) is %s', (d, zero) => {
-    expect(isZeroDuration(d)).toBe(zero);
+  ])('isNonPositiveDuration(%j) is %s', (d, nonPositive) => {
+    expect(isNonPositiveDuration(d)).toBe(nonPositive);
+  });
+
+  it('says what a negative refreshInterval means', () => {
+    expect(esoRefreshability({ refreshInterval: '-1s' })).toEqual({ ok: false, reason: expect.stringContaining('refreshInterval is -1s (0 or less)') });
   });
 });
 
 describe('esoSyncState', () => {
   const REQUESTED = Date.parse('2026-12-02T10:00:00.400Z');
-  const status = (syncedResourceVersion: string | undefined, ready: 'True' | 'False', at = '2026-12-02T09:00:00Z', reason = 'SecretSynced') => ({
+  const asked = { generation: 2, annotations: { 'force-sync': String(REQUESTED) } };
+  const ASKED = esoResourceVersion(asked);
+  const es = (meta: object, syncedResourceVersion: string | undefined, ready: 'True' | 'False', at = '2026-12-02T09:00:00Z', reason = 'SecretSynced') => ({
+    metadata: meta,
     status: { ...(syncedResourceVersion ? { syncedResourceVersion } : {}), refreshTime: at, conditions: [{ type: 'Ready', status: ready, reason, message: 'm', lastTransitionTime: at }] },
   });
 
-  it('is synced once syncedResourceVersion moved from what the request found and Ready is True', () => {
-    expect(esoSyncState('1-aaa', status('1-bbb', 'True'), REQUESTED)).toEqual({ state: 'synced' });
+  it('is synced once ESO synced the object as our request left it (our force-sync value) and Ready is True', () => {
+    expect(esoSyncState(ASKED, es(asked, ASKED, 'True'), REQUESTED)).toEqual({ state: 'synced' });
   });
-  it('is synced when the ExternalSecret had never synced before', () => {
-    expect(esoSyncState(undefined, status('1-aaa', 'True'), REQUESTED)).toEqual({ state: 'synced' });
+  it('is synced once ESO synced the object as it is now, changed after our request (a later force-sync)', () => {
+    const later = { generation: 2, annotations: { 'force-sync': String(REQUESTED + 5_000) } };
+    expect(esoSyncState(ASKED, es(later, esoResourceVersion(later), 'True'), REQUESTED)).toEqual({ state: 'synced' });
   });
-  it('is pending while syncedResourceVersion is what the request found (ESO has not synced since)', () => {
-    expect(esoSyncState('1-aaa', status('1-aaa', 'True'), REQUESTED)).toEqual({ state: 'pending' });
-    expect(esoSyncState('1-aaa', {}, REQUESTED)).toEqual({ state: 'pending' });
+  it("is pending on any other sync: one from before the request, or an earlier request's that lands late", () => {
+    const earlier = esoResourceVersion({ generation: 2, annotations: { 'force-sync': String(REQUESTED - 30_000) } });
+    expect(esoSyncState(ASKED, es(asked, earlier, 'True'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, es(asked, '1-aaa', 'True'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, es(asked, undefined, 'True'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, {}, REQUESTED)).toEqual({ state: 'pending' });
   });
   it('is pending when Ready was False before the request (an old failure), failed when it turned False since', () => {
-    expect(esoSyncState('1-aaa', status('1-aaa', 'False', '2026-12-02T09:59:59Z'), REQUESTED)).toEqual({ state: 'pending' });
+    expect(esoSyncState(ASKED, es(asked, '1-aaa', 'False', '2026-12-02T09:59:59Z'), REQUESTED)).toEqual({ state: 'pending' });
     // lastTransitionTime has a resolution of one second: the request's own second counts.
-    expect(esoSyncState('1-aaa', status('1-aaa', 'False', '2026-12-02T10:00:00Z', 'SecretSyncedError'), REQUESTED)).toEqual({ state: 'failed', reason: 'SecretSyncedError: m' });
+    expect(esoSyncState(ASKED, es(asked, '1-aaa', 'False', '2026-12-02T10:00:00Z', 'SecretSyncedError'), REQUESTED)).toEqual({ state: 'failed', reason: 'SecretSyncedError: m' });
   });
 });
 

@@ -1,4 +1,5 @@
-import { Limiter, withLimit } from '../../../src/kube/limit';
+import * as k8s from '@kubernetes/client-node';
+import { Limiter, REQUEST_METHOD, withLimit } from '../../../src/kube/limit';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -55,6 +56,9 @@ describe('withLimit', () => {
     async patchNamespacedDeployment(name: string): Promise<string> {
       return this.call(`patch ${name}`);
     }
+    async getNamespacedCustomObject(name: string): Promise<string> {
+      return this.call(`get ${name}`);
+    }
     private async call(what: string): Promise<string> {
       this.load.active++;
       this.load.peak = Math.max(this.load.peak, this.load.active);
@@ -81,5 +85,19 @@ describe('withLimit', () => {
     const b = withLimit(new FakeApi(load), limiter);
     await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).listNamespacedDeployment(String(i))));
     expect(load.peak).toBe(3);
+  });
+
+  it('bounds reads named get… too (CustomObjectsApi reads an object with getNamespacedCustomObject: the ESO status polls)', async () => {
+    const raw = new FakeApi();
+    const api = withLimit(raw, new Limiter(2));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => api.getNamespacedCustomObject(String(i))));
+    expect(raw.load.peak).toBe(2);
+  });
+
+  it.each([k8s.CustomObjectsApi, k8s.CoreV1Api, k8s.AppsV1Api, k8s.CoordinationV1Api])('takes every request method of %p as one (only configuration methods pass through)', (Api) => {
+    const configuration = new Set(['constructor', 'setDefaultAuthentication', 'setApiKey', 'addInterceptor']);
+    const methods = Object.getOwnPropertyNames(Api.prototype).filter((n) => !configuration.has(n) && typeof Object.getOwnPropertyDescriptor(Api.prototype, n)?.value === 'function');
+    expect(methods.length).toBeGreaterThan(3);
+    expect(methods.filter((n) => !REQUEST_METHOD.test(n))).toEqual([]);
   });
 });

@@ -24,6 +24,8 @@ class FakeCluster {
   readonly patches: { workload: WorkloadRef; versions: Record<string, string> }[] = [];
   failNext = new Set<string>();
   failList = false;
+  /** Kinds whose unfiltered list (every workload of a namespace: discovery's consumers) fails. */
+  failEveryList = new Set<WorkloadKind>();
 
   add(w: WorkloadState, labels: Record<string, string>) {
     this.workloads.set(`${w.kind}/${w.namespace}/${w.name}`, { ...w, labels });
@@ -32,6 +34,7 @@ class FakeCluster {
   readonly client = {
     list: async (kind: WorkloadKind, namespace: string, selector: string): Promise<WorkloadState[]> => {
       if (this.failList) throw new Error('connection refused');
+      if (selector === '' && this.failEveryList.has(kind)) throw new Error(`listing ${kind}s failed: 503`);
       const [k, v] = selector.split('=');
       return [...this.workloads.values()].filter((w) => w.kind === kind && w.namespace === namespace && w.labels[k] === v);
     },
@@ -51,6 +54,8 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
   if (!opts.index) for (const m of opts.mappings ?? [mapping('web', { secretId: 'eks-controller-test-secret' })]) index.upsert(m);
   const cluster = new FakeCluster();
   const statuses: { mapping: string; record: RotationRecord; ok: boolean; applied?: string }[] = [];
+  /** The RotationSucceeded condition's reason per status write, in order. */
+  const reasons: { mapping: string; reason: string }[] = [];
   const events: { mapping: string; kind: string; type: string; reason: string; message: string }[] = [];
   const described: string[] = [];
   const describer: SecretDescriber = {
@@ -65,7 +70,11 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
     index,
     workloads: cluster.client,
     describer,
-    status: { recordRotation: async (m, record, ok, _reason, _msg, applied) => void statuses.push({ mapping: m.key, record, ok, ...(applied ? { applied } : {}) }) },
+    status: { recordRotation: async (m, record, ok, reason, _msg, applied) => {
+        statuses.push({ mapping: m.key, record, ok, ...(applied ? { applied } : {}) });
+        reasons.push({ mapping: m.key, reason });
+      },
+    },
     events: { record: async (m, type, reason, message) => void events.push({ mapping: `${m.namespace}/${m.name}`, kind: m.kind, type, reason, message }) },
     metrics,
     log: createLogger('silent'),
@@ -77,7 +86,7 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
     ...opts,
   });
   const metric = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
-  return { rotator, cluster, statuses, events, described, metrics, metric, index };
+  return { rotator, cluster, statuses, reasons, events, described, metrics, metric, index };
 }
 
 const msg = (id: string, file: string) => ({ id, body: fixture(file) });
@@ -202,6 +211,19 @@ describe('Rotator.handleBatch', () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.failList = true;
     expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+  });
+
+  it('a mapping whose workloads could not be listed records no version, is not reported as succeeded, and its status says ListFailed', async () => {
+    const rotated: string[] = [];
+    const t = setup({ current: NATIVE_VERSION, notifier: { rotated: (r) => void rotated.push(r.summary.eventReason) } });
+    t.cluster.failList = true;
+    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: false })]);
+    expect(t.statuses[0].applied).toBeUndefined();
+    expect(t.reasons).toEqual([{ mapping: 'ns/web', reason: 'ListFailed' }]);
+    expect(t.events).toEqual([expect.objectContaining({ mapping: 'ns/web', type: 'Warning', reason: 'RotationIncomplete', message: expect.stringContaining('connection refused') })]);
+    expect(rotated).toEqual(['RotationIncomplete']);
+    expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'incomplete', source: 'mapping' }, value: 1 })]);
   });
 
   it('a change no mapping names is acknowledged', async () => {
@@ -449,7 +471,7 @@ describe('Rotator: sources discovery found', () => {
     references: podTemplateReferences({ spec: { containers: [], volumes: [{ name: 'v', csi: { driver: 'secrets-store.csi.k8s.io', volumeAttributes: { secretProviderClass: spc } } }] } }),
   });
 
-  function withDiscovery(found: DiscoveredSource[], opts: { mappings?: Mapping[]; refresh?: (m: Mapping) => Promise<void>; snapshot?: () => Promise<DiscoveredSource[]> } = {}) {
+  function withDiscovery(found: DiscoveredSource[], opts: { mappings?: Mapping[]; refresh?: (m: Mapping) => Promise<void>; snapshot?: () => Promise<DiscoveredSource[]>; notifier?: RotatorOptions['notifier'] } = {}) {
     const prepared: string[] = [];
     const sources = { snapshot: opts.snapshot ?? (async () => found) } as unknown as DiscoveredSources;
     const refresher = {
@@ -458,7 +480,7 @@ describe('Rotator: sources discovery found', () => {
         await opts.refresh?.(m);
       },
     } as unknown as EsoRefresher;
-    const t = setup({ current: NATIVE_VERSION, mappings: opts.mappings ?? [], discovery: new Discovery({ sources, refresher, scope: { accounts: [], regions: [] }, kinds: ['Deployment', 'StatefulSet', 'DaemonSet'] }) });
+    const t = setup({ current: NATIVE_VERSION, mappings: opts.mappings ?? [], ...(opts.notifier ? { notifier: opts.notifier } : {}), discovery: new Discovery({ sources, refresher, scope: { accounts: [], regions: [] }, kinds: ['Deployment', 'StatefulSet', 'DaemonSet'] }) });
     return { ...t, prepared };
   }
 
@@ -512,6 +534,40 @@ describe('Rotator: sources discovery found', () => {
     synced = true;
     expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['db', 'web']);
+  });
+
+  it('a mapping whose workload was held back for ESO records no version, is not reported as succeeded, and its status says WaitingForExternalSecret', async () => {
+    const rotated: string[] = [];
+    const t = withDiscovery([externalSecret], {
+      mappings: [mapping('web', { secretId: 'eks-controller-test-secret' })],
+      refresh: async () => {
+        throw new Error('ESO did not sync it within 30 s');
+      },
+      notifier: { rotated: (r) => void rotated.push(r.summary.eventReason) },
+    });
+    t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect(t.cluster.patches).toEqual([]);
+    expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: false })]);
+    expect(t.statuses[0].applied).toBeUndefined();
+    expect(t.reasons).toEqual([{ mapping: 'ns/web', reason: 'WaitingForExternalSecret' }]);
+    expect(t.events.filter((e) => e.mapping === 'ns/web')).toEqual([expect.objectContaining({ type: 'Warning', reason: 'RotationIncomplete', message: expect.stringContaining('Deployment/web') })]);
+    expect(rotated).toEqual(['RotationIncomplete']);
+  });
+
+  it('holds every workload of the namespace when an ExternalSecret was not synced and its consumers could not be listed', async () => {
+    const t = withDiscovery([externalSecret], {
+      mappings: [mapping('web', { secretId: 'eks-controller-test-secret' })],
+      refresh: async () => {
+        throw new Error('ESO did not sync it within 30 s');
+      },
+    });
+    t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
+    // The Deployments' list for the mapping's selector answers; the StatefulSets' full list does not.
+    t.cluster.failEveryList.add('StatefulSet');
+    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect(t.cluster.patches).toEqual([]);
+    expect(t.reasons).toEqual([{ mapping: 'ns/web', reason: 'WaitingForExternalSecret' }]);
   });
 
   it("lists a namespace's workloads once per batch however many of its sources name the secret", async () => {

@@ -43,6 +43,19 @@ describe('summariseRotation', () => {
     expect(JSON.stringify(s.record).length).toBeLessThan(32 * 1024);
   });
 
+  it('incomplete (workloads held back or not listed): never a success, whatever the others did; a failed restart still says so first', () => {
+    const held = { reason: 'WaitingForExternalSecret' as const, detail: 'Deployment/web held back until ESO syncs the Secret it reads' };
+    const s = summariseRotation(change, [w('a', 'Restarted')], 't', false, held);
+    expect([s.succeeded, s.eventReason, s.conditionReason]).toEqual([false, 'RotationIncomplete', 'WaitingForExternalSecret']);
+    expect(s.message).toBe(`secret ${change.secretKey} version v2: 1 Restarted (Deployment/a Restarted); not complete, retried: ${held.detail}`);
+    const none = summariseRotation(change, [], 't', false, { reason: 'ListFailed', detail: 'listing its workloads failed: 503' });
+    expect([none.eventReason, none.conditionReason]).toEqual(['RotationIncomplete', 'ListFailed']);
+    expect(none.message).toContain('nothing rolled yet');
+    expect(none.message).not.toContain('no workloads selected');
+    const failed = summariseRotation(change, [w('a', 'Failed', 'boom')], 't', false, held);
+    expect([failed.eventReason, failed.conditionReason]).toEqual(['RotationFailed', 'RestartFailed']);
+  });
+
   it('no workloads: still a record (the version advances)', () => {
     const s = summariseRotation(change, [], 't', false);
     expect(s.record).toMatchObject({ workloads: [], workloadCount: 0, summary: {} });
@@ -113,5 +126,20 @@ describe('summariseBatch', () => {
     const drift = { ...m2, replaces: ['v1'] };
     expect(run({ changes: [drift], matches: [{ change: drift, mapping: mapping('web', { appliedVersion: 'v3' }), workloads: [] }] }).reports).toEqual([]);
     expect(run({ changes: [drift], matches: [{ change: drift, mapping: mapping('web', { appliedVersion: 'v1' }), workloads: [] }] }).reports.map((r) => r.appliedVersion)).toEqual(['v2']);
+  });
+
+  it('an incomplete mapping is reported, not succeeded, with no version recorded: also one the batch could not list (no match)', () => {
+    const s = run({
+      matches: [{ change: m2, mapping: web, workloads: [] }],
+      executed: [{ action: action('a', ['ns/web', 'm2']), outcome: ok }],
+      incomplete: [
+        { mapping: web, change: m2, reason: 'WaitingForExternalSecret', detail: 'Deployment/b held back' },
+        { mapping: api, change: m1, reason: 'ListFailed', detail: 'listing its workloads failed: 503' },
+      ],
+    });
+    expect(s.reports.map((r) => [r.mapping.key, r.summary.succeeded, r.summary.conditionReason, r.appliedVersion])).toEqual([
+      ['ns/web', false, 'WaitingForExternalSecret', undefined],
+      ['ns/api', false, 'ListFailed', undefined],
+    ]);
   });
 });
