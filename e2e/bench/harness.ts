@@ -23,6 +23,7 @@ import { httpGet, promSample } from '../support/operator';
 import { rand } from '../support/scenario';
 import { waitFor } from '../support/wait';
 import { AwsProxy, KubeProxy } from './proxy';
+import { startAwsRealism, type AwsRealism, type RealismOptions } from '../support/realism/awsRealism';
 import { parseHistogram, type Histogram } from './stats';
 
 export const M = METRIC_PREFIX;
@@ -282,13 +283,16 @@ export class BenchOperator {
     readonly aws: AwsProxy,
     readonly startedAt: number,
     readonly logFile: string,
+    private readonly realism?: AwsRealism,
   ) {
     this.exited = new Promise((resolve) => child.on('exit', (code) => ((this.exitCode = code ?? -1), resolve())));
   }
 
   static async start(b: Bench, name: string, queueUrl: string, opts: { env?: Record<string, string>; cpuProf?: boolean } = {}): Promise<BenchOperator> {
     const kube = await new KubeProxy(b.kc).listen();
-    const aws = await new AwsProxy(b.ctx.env.AWS_ENDPOINT_URL).listen();
+    // BENCH_REALISM: the realism proxy's options as JSON (e.g. '{"throttle":{...}}'), between the counting proxy and moto.
+    const realism = process.env.BENCH_REALISM ? await startAwsRealism({ ...(JSON.parse(process.env.BENCH_REALISM) as Omit<RealismOptions, 'secretsManager'>), secretsManager: b.ctx.env.AWS_ENDPOINT_URL }) : undefined;
+    const aws = await new AwsProxy(realism?.url ?? b.ctx.env.AWS_ENDPOINT_URL).listen();
     const kubeconfig = path.join(b.outDir, `${name}.kubeconfig`);
     fs.writeFileSync(kubeconfig, kube.kubeconfig());
     const httpPort = await freePort();
@@ -318,7 +322,7 @@ export class BenchOperator {
       stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
-    return new BenchOperator(child, httpPort, kube, aws, startedAt, logFile);
+    return new BenchOperator(child, httpPort, kube, aws, startedAt, logFile, realism);
   }
 
   get alive(): boolean {
@@ -388,5 +392,6 @@ export class BenchOperator {
     }
     this.kube.close();
     this.aws.close();
+    await this.realism?.close();
   }
 }

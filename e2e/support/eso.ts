@@ -46,13 +46,18 @@ export async function removeEsoCrds(ctx: E2eContext): Promise<void> {
   await deleteCrds(ctx, crdNames(crdFiles), 'External Secrets Operator');
 }
 
+/** Applies ESO's CRDs only (no controller): for tests of what the operator reads from ExternalSecrets, not of ESO syncing them. */
+export async function applyEsoCrds(ctx: E2eContext): Promise<void> {
+  await applyCrds(ctx, (await esoTools()).crdFiles);
+}
+
 /**
  * Applies the CRDs, waits for them to be served, then starts the controller and waits
  * until it works: the controller has no health endpoint (only the webhook and the cert
  * controller do), so a SecretStore in a namespace of its own must become Ready (ESO read
  * its credentials Secret and validated the store), then the namespace is deleted.
  */
-export async function startEso(ctx: E2eContext): Promise<Eso> {
+export async function startEso(ctx: E2eContext, o: { awsEndpoint?: string } = {}): Promise<Eso> {
   const { bin, crdFiles } = await esoTools();
   await applyCrds(ctx, crdFiles);
 
@@ -73,9 +78,9 @@ export async function startEso(ctx: E2eContext): Promise<Eso> {
     HOME: process.env.HOME ?? '/root',
     // ESO has no kubeconfig flag: controller-runtime reads KUBECONFIG.
     KUBECONFIG: ctx.env.KUBECONFIG,
-    // Its AWS provider's custom endpoints: moto for both.
-    AWS_SECRETSMANAGER_ENDPOINT: ctx.env.AWS_ENDPOINT_URL,
-    AWS_STS_ENDPOINT: ctx.env.AWS_ENDPOINT_URL,
+    // Its AWS provider's custom endpoints: moto for both, or a proxy in front of it (`awsEndpoint`).
+    AWS_SECRETSMANAGER_ENDPOINT: o.awsEndpoint ?? ctx.env.AWS_ENDPOINT_URL,
+    AWS_STS_ENDPOINT: o.awsEndpoint ?? ctx.env.AWS_ENDPOINT_URL,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
   const proc = spawnDetached(bin, args, { logFile, env });
@@ -141,7 +146,8 @@ export async function createAwsSecretStore(ctx: E2eContext, namespace: string, n
   await waitFor(`SecretStore ${namespace}/${name} Ready`, () => storeReady(ctx, namespace, name));
 }
 
-async function createStoreObjects(ctx: E2eContext, namespace: string, name: string, region: string): Promise<void> {
+/** The SecretStore and its credentials Secret, not waiting for ESO to validate it (see createAwsSecretStore). */
+export async function createStoreObjects(ctx: E2eContext, namespace: string, name: string, region: string): Promise<void> {
   const credentials = `${name}-aws`;
   await ctx.kube.core.createNamespacedSecret(namespace, {
     metadata: { name: credentials, namespace },

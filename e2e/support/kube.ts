@@ -62,11 +62,13 @@ export class Kube {
     namespace: string,
     name: string,
     labels: Record<string, string>,
-    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string>; strategy?: Record<string, unknown> } = {},
+    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string>; strategy?: Record<string, unknown>; envFromSecret?: string } = {},
   ): Promise<void> {
+    // envFromSecret: the container takes its environment from that Secret (a consumer of an ExternalSecret's target).
+    const container = { name: 'app', image: 'nginx:1.27', ...(opts.envFromSecret ? { envFrom: [{ secretRef: { name: opts.envFromSecret } }] } : {}) };
     const template = {
       metadata: { labels: { ...labels, 'workload-name': name }, ...(opts.templateAnnotations ? { annotations: opts.templateAnnotations } : {}) },
-      spec: { containers: [{ name: 'app', image: 'nginx:1.27' }], terminationGracePeriodSeconds: 0 },
+      spec: { containers: [container], terminationGracePeriodSeconds: 0 },
     };
     const selector = { matchLabels: { 'workload-name': name } };
     const metadata = { name, namespace, labels };

@@ -6,8 +6,7 @@
  * instant, rather than hoping a timer lines up. A held call is answered from the state
  * at its release.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startForwardingProxy } from '../../support/forward';
 
 export interface DescribeGate {
   /** Use as AWS_ENDPOINT_URL_SECRETS_MANAGER. */
@@ -36,58 +35,37 @@ export function listingCovers(names: readonly string[], id: string): boolean {
 }
 
 export async function startDescribeGate(upstream: string): Promise<DescribeGate> {
-  const up = new URL(upstream);
   const describes: { secretId: string; at: number }[] = [];
   const lists: { names: string[]; at: number }[] = [];
   let gate: { ids: Set<string>; held: { id: string; go: () => void }[]; consider: () => void } | undefined;
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const forward = () => {
-        const fwd = http.request({ host: up.hostname, port: up.port, path: req.url, method: req.method, headers: { ...req.headers, host: up.host } }, (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        });
-        fwd.on('error', (err) => {
-          res.writeHead(502);
-          res.end(String(err));
-        });
-        fwd.end(body);
-      };
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const isDescribe = target.endsWith('.DescribeSecret');
-      if (!isDescribe && !target.endsWith('.ListSecrets')) return forward();
-      let input: { SecretId?: unknown; Filters?: { Key?: unknown; Values?: unknown }[] } = {};
-      try {
-        input = JSON.parse(body.toString('utf8')) as typeof input;
-      } catch {
-        /* not JSON: forwarded as it is */
-      }
-      let id: string;
-      let reads: (wanted: string) => boolean;
-      if (isDescribe) {
-        const secretId = String(input.SecretId ?? '');
-        describes.push({ secretId, at: Date.now() });
-        id = secretId;
-        reads = (wanted) => wanted === secretId;
-      } else {
-        const names = (input.Filters ?? []).filter((f) => f.Key === 'name').flatMap((f) => (Array.isArray(f.Values) ? f.Values.map(String) : []));
-        lists.push({ names, at: Date.now() });
-        id = listing(names);
-        reads = (wanted) => listingCovers(names, wanted);
-      }
-      if (!gate || ![...gate.ids].some(reads)) return forward();
-      gate.held.push({ id, go: forward });
-      gate.consider();
-    });
+  const proxy = await startForwardingProxy((call, forward) => {
+    const isDescribe = call.target.endsWith('.DescribeSecret');
+    if (!isDescribe && !call.target.endsWith('.ListSecrets')) return forward(upstream);
+    const input = call.input as { SecretId?: unknown; Filters?: { Key?: unknown; Values?: unknown }[] };
+    let id: string;
+    let reads: (wanted: string) => boolean;
+    if (isDescribe) {
+      const secretId = String(input.SecretId ?? '');
+      describes.push({ secretId, at: Date.now() });
+      id = secretId;
+      reads = (wanted) => wanted === secretId;
+    } else {
+      const names = (Array.isArray(input.Filters) ? input.Filters : []).filter((f) => f.Key === 'name').flatMap((f) => (Array.isArray(f.Values) ? f.Values.map(String) : []));
+      lists.push({ names, at: Date.now() });
+      id = listing(names);
+      reads = (wanted) => listingCovers(names, wanted);
+    }
+    if (!gate || ![...gate.ids].some(reads)) return forward(upstream);
+    const g = gate;
+    // A held call is forwarded at its release, so it is answered from the state then.
+    return new Promise<void>((go) => {
+      g.held.push({ id, go });
+      g.consider();
+    }).then(() => forward(upstream));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     describes,
     lists,
     hold(ids, ready, timeoutMs) {
@@ -110,10 +88,6 @@ export async function startDescribeGate(upstream: string): Promise<DescribeGate>
         gate = g;
       });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => proxy.close(),
   };
 }

@@ -9,6 +9,7 @@ import { installChart, startReleaseOperator, uninstallChart, type Release, type 
 import { Aws, type Secret } from '../../support/aws';
 import { startElasticMq, type ElasticMq } from '../../support/elasticmq';
 import type { OperatorProcess } from '../../support/operator';
+import { realismWriter, startAwsRealism, type AwsRealism, type RealismOptions } from '../../support/realism/awsRealism';
 import { labelUpdatedBody } from '../../support/scenario';
 import { waitFor } from '../../support/wait';
 import type { Ledger } from './ledger';
@@ -32,6 +33,12 @@ export interface FaultFileOptions {
    * Secrets Manager stays on moto; there is no EventBridge rule in front of it.
    */
   readonly elasticMq?: string;
+  /**
+   * The AWS realism proxy (e2e/support/realism) in front of Secrets Manager and SQS, with
+   * these behaviours on; `realismValues()` points a release at it, and this file's
+   * put-secret-value calls go through it (so it knows when each secret changed).
+   */
+  readonly realism?: Omit<RealismOptions, 'secretsManager' | 'sqs'>;
 }
 
 export class FaultFile {
@@ -43,6 +50,10 @@ export class FaultFile {
   readonly releases: Release[] = [];
 
   private emq?: ElasticMq;
+  /** Set in setup when the file asked for it. */
+  realism?: AwsRealism;
+  /** Where this file's Secrets Manager writes go: through the realism proxy when it is on. */
+  private writer?: Aws;
 
   constructor(
     readonly scenario: string,
@@ -75,6 +86,11 @@ export class FaultFile {
       this.ctx = e2eContext({ AWS_ENDPOINT_URL_SQS: this.emq.endpoint, SQS_QUEUE_URL: q.url, SQS_DEAD_LETTER_QUEUE_URL: q.dlqUrl });
       progress(this.scenario, `queue on ElasticMQ ${this.emq.endpoint} (log ${this.emq.logFile})`);
     }
+    if (this.opts.realism) {
+      this.realism = await startAwsRealism({ ...this.opts.realism, secretsManager: this.ctx.env.AWS_ENDPOINT_URL, sqs: this.ctx.env.AWS_ENDPOINT_URL_SQS ?? this.ctx.env.AWS_ENDPOINT_URL });
+      this.writer = realismWriter(this.ctx.env, this.realism);
+      progress(this.scenario, `AWS realism proxy ${this.realism.url} (seed ${this.realism.seed}: REALISM_SEED repeats a run)`);
+    }
     progress(this.scenario, 'setting up (CRD, empty queues)');
     await this.ctx.kube.installCrd();
     await this.ctx.emptyQueues();
@@ -98,6 +114,7 @@ export class FaultFile {
         for (const ns of this.namespaces.splice(0)) await this.ctx.kube.deleteNamespace(ns);
       } finally {
         await this.emq?.stop();
+        await this.realism?.close();
       }
     }
   }
@@ -119,6 +136,12 @@ export class FaultFile {
     return r;
   }
 
+  /** Chart values that send a release's Secrets Manager and SQS calls through the realism proxy. */
+  realismValues(): string[] {
+    if (!this.realism) throw new Error(`${this.scenario}: the file has no realism proxy (FaultFileOptions.realism)`);
+    return ['--set-string', `aws.endpointUrlSecretsManager=${this.realism.url}`, '--set-string', `aws.endpointUrlSqs=${this.realism.url}`];
+  }
+
   /** The operator as the release's container runs it (chart env, ServiceAccount token). */
   async start(r: Release, overrides: Record<string, string> = {}, opts: StartReleaseOptions = {}): Promise<OperatorProcess> {
     const op = await startReleaseOperator(this.ctx, r, overrides, opts);
@@ -136,7 +159,7 @@ export class FaultFile {
   async putValue(s: Secret): Promise<Secret> {
     const value = `fault-value-${randomUUID()}`;
     this.secretValues.add(value);
-    return this.ctx.aws.putSecretValue(s, value);
+    return (this.writer ?? this.ctx.aws).putSecretValue(s, value);
   }
 
   /**

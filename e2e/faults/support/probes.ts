@@ -3,8 +3,7 @@
  * in front of moto's Secrets Manager that proves which API calls the operator made.
  */
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startForwardingProxy } from '../../support/forward';
 import type { OperatorProcess } from '../../support/operator';
 
 /** VmHWM (peak resident set, KiB) and VmRSS of a live process, from /proc/<pid>/status. */
@@ -67,29 +66,10 @@ export interface RecordingProxy {
 
 /** An HTTP proxy to `upstream` that records each request's X-Amz-Target (the AWS JSON protocol's operation). */
 export async function startRecordingProxy(upstream: string): Promise<RecordingProxy> {
-  const up = new URL(upstream);
   const targets: string[] = [];
-  const server = http.createServer((req, res) => {
-    targets.push(String(req.headers['x-amz-target'] ?? `${req.method} ${req.url}`));
-    const fwd = http.request({ host: up.hostname, port: up.port, path: req.url, method: req.method, headers: { ...req.headers, host: up.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    fwd.on('error', (err) => {
-      res.writeHead(502);
-      res.end(String(err));
-    });
-    req.pipe(fwd);
+  const proxy = await startForwardingProxy((call, forward) => {
+    targets.push(call.target || `${call.method} ${call.url}`);
+    return forward(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    targets,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: proxy.url, targets, close: () => proxy.close() };
 }
