@@ -2,12 +2,14 @@
  * Jest globalSetup for the e2e project: builds the operator, brings the local stack
  * up unless one is already running (then it is left as it was found), and publishes
  * this tree to the stack's registry: the chart always, the images when there is a
- * real node to run them.
+ * real node to run them. Then it builds the suites' own tools (ESO, Argo Rollouts,
+ * ElasticMQ) if they are not cached, so that no test's timeout includes a build.
  */
 import '../../scripts/quiet-sdk-warning';
 import { execFileSync } from 'node:child_process';
 import { REPO_ROOT } from './kube';
-import { readStackEnv, stackHealth, stackUp } from '../../scripts/stack';
+import { readStackEnv, resolveToolchain, stackHealth, stackUp } from '../../scripts/stack';
+import { SUITE_TOOL_FAMILIES } from '../../scripts/stack/paths';
 import { publish } from '../../scripts/stack/publish';
 import { publishWithImages } from './realnode';
 
@@ -23,6 +25,8 @@ export default async function globalSetup(): Promise<void> {
     process.env.E2E_STARTED_STACK = '1';
   }
   await publishTree();
+  process.stderr.write(`[e2e] the suites' own tools (${SUITE_TOOL_FAMILIES.join(', ')}): built now if not cached\n`);
+  await resolveToolchain({ only: [...SUITE_TOOL_FAMILIES], onProgress: (line) => process.stderr.write(`[e2e] ${line}\n`) });
 }
 
 /** The chart (helm package + push) and, for the real node's pods, the images built from this tree (npm run image). */

@@ -76,14 +76,20 @@ export type ToolFamily =
 /**
  * What `stack:up` builds, and so the demo and the e2e/faults setups that bring the
  * stack up: the control plane, kwok, helm, the registry, and the kubelet when the real
- * node will run. The tools only some suites use are built on their first use, by what
- * uses them: ESO (e2e/support/eso.ts, `demo -- --eso`), Argo Rollouts
- * (e2e/support/argoRollouts.ts), ElasticMQ (e2e/support/elasticmq.ts), helm-unittest and
- * promtool (scripts/test-chart.sh).
+ * node will run. The tools only the tests use are built by what uses them: ESO, Argo
+ * Rollouts and ElasticMQ by the e2e/faults globalSetup (SUITE_TOOL_FAMILIES; ESO also by
+ * `demo -- --eso` on its first run), helm-unittest and promtool by scripts/test-chart.sh.
  */
 export function stackToolFamilies(opts: { realNode: boolean }): ToolFamily[] {
   return ['etcd', 'k8s', ...(opts.realNode ? (['kubelet'] as const) : []), 'kwok', 'helm', 'registry'];
 }
+
+/**
+ * What the e2e and faults suites start beside the stack: built by their globalSetup,
+ * with progress lines and outside any test's timeout (a cold ESO build takes minutes,
+ * longer than a beforeAll may wait), before the first file runs.
+ */
+export const SUITE_TOOL_FAMILIES: readonly ToolFamily[] = ['eso', 'argo-rollouts', 'elasticmq'];
 
 export interface ToolchainPaths {
   /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
