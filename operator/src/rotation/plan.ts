@@ -136,7 +136,7 @@ export function settleChange(
 ): ResolvedChange | undefined {
   const secret = described ? resolvedSecretRef(described.arn, described.name) : admitted.change.secret;
   const { versionId, eventTime } = admitted.change;
-  const answered = described?.currentVersion && (!versionId || readIsNewer(described, { version: versionId, ...(eventTime ? { since: eventTime } : {}) })) ? described.currentVersion : undefined;
+  const answered = described?.currentVersion && (!versionId || readIsNewer(described, { version: versionId, ...(eventTime ? { since: eventTime } : {}) }, 'newer')) ? described.currentVersion : undefined;
   const version = answered ?? versionId;
   if (!version) return undefined;
   return { changeId: admitted.changeId, change: { ...admitted.change, secret }, secretKey: canonicalSecretKey(secret), version, ...(admitted.sentAt !== undefined ? { sentAt: admitted.sentAt } : {}) };

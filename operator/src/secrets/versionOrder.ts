@@ -12,7 +12,8 @@
  *  - the read does not know it (AWS drops versions without labels, two moves later; or
  *    the read predates its creation): the read's LastChangedDate decides, against when
  *    the recorded version became current (its event's time, AWS's clock, whole seconds:
- *    a read changed within that same second is not taken as newer);
+ *    a read changed within that same second is not taken as newer, unless the caller
+ *    settles an event: `sameSecond`);
  *  - when no time is known on either side, the read wins: AWSCURRENT as Secrets Manager
  *    answers is the only authority left, and a read stale that way corrects itself at
  *    the next read, while refusing it would leave a lost change unapplied for good.
@@ -37,8 +38,15 @@ export interface RecordedVersion {
 /** An event's time has whole seconds: a read within the same second may predate it. */
 const EVENT_TIME_GRANULARITY_MS = 1000;
 
-/** Whether `read`'s AWSCURRENT is a newer version than `recorded` (false when it is the same one). */
-export function readIsNewer(read: VersionRead, recorded: RecordedVersion): boolean {
+/**
+ * Whether `read`'s AWSCURRENT is a newer version than `recorded` (false when it is the same
+ * one). `sameSecond` says what a read changed within the second `recorded.since` names is:
+ * older for a record (drift never moves one on a doubt), newer for an event being settled
+ * (settleChange): a burst of writes within one second then settles on the newest version
+ * the read shows, so each workload restarts once, while a read from an earlier second
+ * still loses to the event.
+ */
+export function readIsNewer(read: VersionRead, recorded: RecordedVersion, sameSecond: 'older' | 'newer' = 'older'): boolean {
   if (!read.currentVersion || read.currentVersion === recorded.version) return false;
   const labels = read.versions?.[recorded.version];
   if (labels?.includes(AWSPREVIOUS)) return true;
@@ -46,5 +54,5 @@ export function readIsNewer(read: VersionRead, recorded: RecordedVersion): boole
   const changed = Date.parse(read.lastChanged ?? '');
   const since = Date.parse(recorded.since ?? '');
   if (Number.isNaN(changed) || Number.isNaN(since)) return true;
-  return changed >= since + EVENT_TIME_GRANULARITY_MS;
+  return changed >= since + (sameSecond === 'older' ? EVENT_TIME_GRANULARITY_MS : 0);
 }

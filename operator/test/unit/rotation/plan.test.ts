@@ -160,6 +160,15 @@ describe('settleChange', () => {
     expect(settleChange(event, newer)).toMatchObject({ version: 'v4' });
   });
 
+  it('a burst within one second settles on the newest version the read shows: v1 gone from the labels, v3 written in the same second as v1\'s event', () => {
+    // Event times are whole seconds: v1's event at 12:00:00, v2 and v3 written by 12:00:00.400.
+    const v1Event = { changeId: 'm1', change: secretChange('e1', 'v1', '2026-12-07T12:00:00Z') };
+    const read = { arn: SECRET_ARN, name: 'app', currentVersion: 'v3', versions: { v3: ['AWSCURRENT'], v2: ['AWSPREVIOUS'] }, lastChanged: '2026-12-07T12:00:00.400Z' };
+    expect(settleChange(v1Event, read)).toMatchObject({ version: 'v3' });
+    // A read changed in an earlier second than the event is older: the event's version stands.
+    expect(settleChange(v1Event, { ...read, lastChanged: '2026-12-07T11:59:59.900Z' })).toMatchObject({ version: 'v1' });
+  });
+
   it('no version anywhere: unresolved, never a made-up one', () => {
     const noVersion = { changeId: 'm2', change: secretChange('e2', undefined) };
     expect(settleChange(noVersion, undefined)).toBeUndefined();
