@@ -9,7 +9,7 @@
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/workload';
-import { FaultFile, inBatches, patchedMoreThanOnce } from './support/fixture';
+import { FaultFile, countDriftRestarts, countLogs, inBatches, patchedMoreThanOnce } from './support/fixture';
 import { progress } from './support/progress';
 import { isListing, listingCovers, startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
@@ -63,7 +63,7 @@ test('drift for one secret and an event for another at the same instant: every w
     restartsAtMost: 2 * WORKLOADS,
     afterSettled: () => patchedMoreThanOnce(f.ctx, ns, names, 2),
     timeoutMs: 60_000,
-    notes: () => `race ${race.met ? 'engaged' : 'not engaged'}; ${op.logs.filter((l) => l.message === 'workload restarted').length} 'workload restarted' lines, ${op.logs.filter((l) => l.message === 'workload restarted' && String(l.eventId).startsWith('drift:')).length} from drift`,
+    notes: () => `race ${race.met ? 'engaged' : 'not engaged'}; ${countLogs(op, 'workload restarted')} 'workload restarted' lines, ${countDriftRestarts(op)} from drift`,
   });
   expect(result.problems).toEqual([]);
 });

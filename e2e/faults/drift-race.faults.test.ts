@@ -9,7 +9,7 @@
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/workload';
-import { FaultFile, countLogs, inBatches, patchedMoreThanOnce } from './support/fixture';
+import { FaultFile, countLogs, inBatches, patchedMoreThanOnce, countDriftRestarts } from './support/fixture';
 import { progress } from './support/progress';
 import { isListing, listingCovers, startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
@@ -70,7 +70,7 @@ test('an event and a drift pass for the same secret at the same instant: each wo
     rss,
     secretValues: f.secretValues,
     problems,
-    notes: () => `race ${race.met ? "engaged (the event's DescribeSecret and drift's ListSecrets released together)" : `not engaged: the operator issued ${JSON.stringify(race.held)} only`}; ${restarted} 'workload restarted' lines, ${op.logs.filter((l) => l.message === 'workload restarted' && String(l.eventId).startsWith('drift:')).length} from drift`,
+    notes: () => `race ${race.met ? "engaged (the event's DescribeSecret and drift's ListSecrets released together)" : `not engaged: the operator issued ${JSON.stringify(race.held)} only`}; ${restarted} 'workload restarted' lines, ${countDriftRestarts(op)} from drift`,
   });
   expect(result.problems).toEqual([]);
 });

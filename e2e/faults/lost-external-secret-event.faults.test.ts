@@ -8,7 +8,7 @@
  * value, and nothing may be dead-lettered.
  */
 import { listingCovers, startDescribeGate, type DescribeGate } from './support/describeGate';
-import { FaultFile } from './support/fixture';
+import { FaultFile, countDriftRestarts } from './support/fixture';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
@@ -60,7 +60,7 @@ test('a lost event for a secret only an ExternalSecret names: drift rolls its co
     timeoutMs: 60_000,
     problems,
     afterSettled: () => watch!.rolledBeforeLastChange(names),
-    notes: () => `ESO refresh 5 s, drift ${DRIFT_S} s; ${op.logs.filter((l) => l.message === 'workload restarted' && String(l.eventId).startsWith('drift:')).length} restarts from drift`,
+    notes: () => `ESO refresh 5 s, drift ${DRIFT_S} s; ${countDriftRestarts(op)} restarts from drift`,
   });
   expect(result.problems).toEqual([]);
 });

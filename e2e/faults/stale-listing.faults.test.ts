@@ -9,7 +9,7 @@
  */
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
-import { FaultFile, countLogs, patchedMoreThanOnce } from './support/fixture';
+import { FaultFile, countLogs, patchedMoreThanOnce, countDriftRestarts } from './support/fixture';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
@@ -65,7 +65,7 @@ test('drift passes that list the old version after an event-driven rotation: no 
     rss,
     secretValues: f.secretValues,
     problems,
-    notes: () => `${stale} stale ListSecrets entries served (seed ${realism.seed}); ${countLogs(op, 'workload restarted')} 'workload restarted' lines, ${op.logs.filter((l) => l.message === 'workload restarted' && String(l.eventId).startsWith('drift:')).length} from drift`,
+    notes: () => `${stale} stale ListSecrets entries served (seed ${realism.seed}); ${countLogs(op, 'workload restarted')} 'workload restarted' lines, ${countDriftRestarts(op)} from drift`,
   });
   expect(result.problems).toEqual([]);
 });

@@ -265,6 +265,11 @@ export function countLogs(op: OperatorProcess, message: string): number {
   return op.logs.filter((l) => l.message === message).length;
 }
 
+/** How many of the operator's restarts drift recovery made (their event ids are `drift:…`). */
+export function countDriftRestarts(op: OperatorProcess): number {
+  return op.logs.filter((l) => l.message === 'workload restarted' && String(l.eventId).startsWith('drift:')).length;
+}
+
 /** Waits until a finished operator's output is fully read (its 'exit' can come before the last lines). */
 export async function outputDrained(op: OperatorProcess): Promise<void> {
   await waitFor('operator output closed', () => Boolean(op.child.stdout?.closed && op.child.stderr?.closed), { timeoutMs: 10_000, intervalMs: 20 });
