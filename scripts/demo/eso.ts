@@ -126,7 +126,17 @@ export async function rotateThroughEso(ctx: E2eContext, s: { secretName: string 
   output(`${synced.metadata.annotations?.[FORCE_SYNC_ANNOTATION]} ${synced.status?.refreshTime} ${synced.status?.syncedResourceVersion}`);
   note(`force-sync is the annotation the operator set (ESO's documented way to ask for a sync); syncedResourceVersion moved from ${before.status?.syncedResourceVersion}: ESO wrote the new value into Secret ${EXTERNAL_SECRET}.`);
   command(`kubectl get events -n ${ESO_NAMESPACE} --field-selector reportingComponent=secrets-rotation-operator`);
-  const events = (await ctx.kube.core.listNamespacedEvent(ESO_NAMESPACE)).body.items.filter((e) => e.reportingComponent === 'secrets-rotation-operator' && e.reason !== 'Discovered');
+  // The rotation writes its Events after the roll: wait for both (the ExternalSecret's and the Deployment's) before showing them.
+  let events: k8s.CoreV1Event[] = [];
+  await until(
+    "the operator's Events on the ExternalSecret and the Deployment",
+    async () => {
+      events = (await ctx.kube.core.listNamespacedEvent(ESO_NAMESPACE)).body.items.filter((e) => e.reportingComponent === 'secrets-rotation-operator' && e.reason !== 'Discovered');
+      return ['ExternalSecret', 'Deployment'].every((kind) => events.some((e) => e.involvedObject.kind === kind));
+    },
+    30_000,
+    100,
+  );
   for (const e of events) output(`${e.involvedObject.kind}/${e.involvedObject.name}  ${e.type}  ${e.reason}  ${e.message}`);
   await waitRolledOut(ctx, ESO_NAMESPACE, DEPLOYMENT, ctx.env.STACK_REAL_NODE ? 2 : 1, 180_000);
   println();
