@@ -57,10 +57,11 @@ test('a sync ESO began for an earlier request does not count for a later one: co
   const v3 = await f.rotate(v2);
   ledger.sent();
   progress(S, `v2 then v3 ${Date.now() - firstRequestAt} ms later; ESO answers each fetch ${ESO_LATENCY_MS} ms late`);
-  // ESO writes v2 (the first request's late fetch), then v3 (the second's); from then on it is
-  // fast, so a request made after that can be met within the operator's wait.
+  // ESO writes v2 (the first request's late fetch), then v3 (the second's), or only v3 when
+  // its first late fetch already answers with v3 (timing: the notes say which); from then on
+  // it is fast, so a request made after that can be met within the operator's wait.
   const problems: string[] = [];
-  await waitFor('ESO to write v2, then v3, into the target Secret', () => watch!.changes.length >= 2, { timeoutMs: 60_000, intervalMs: 100 }).catch((err: Error) => problems.push(err.message));
+  await waitFor('ESO to write the newest value into the target Secret', () => watch!.changes.length >= 1, { timeoutMs: 60_000, intervalMs: 100 }).catch((err: Error) => problems.push(err.message));
   f.realism!.setLatency(0);
 
   const result = await ledger.check({
