@@ -69,19 +69,72 @@ export function parseEnvLines(text: string): Record<string, string> {
   return out;
 }
 
-export type ToolFamily =
-  | 'etcd' | 'k8s' | 'kubelet' | 'kwok' | 'helm' | 'helm-unittest'
-  | 'eso' | 'promtool' | 'registry' | 'argo-rollouts' | 'elasticmq';
+export const TOOL_TABLE_FILE = path.join(REPO_ROOT, 'scripts', 'toolchain', 'families.txt');
+export const TOOL_TABLE_COLUMNS = ['family', 'needed by', 'version', 'cache', 'module', 'builds', 'tags', 'ldflags', 'check', 'outputs', 'hooks'] as const;
+
+/** A family of the toolchain: the first column of scripts/toolchain/families.txt. */
+export type ToolFamily = string;
+
+/** Which entry point builds a family (families.txt's "needed by" column). */
+export const NEEDED_BY = ['stack', 'real-node', 'suite', 'chart'] as const;
+export type NeededBy = (typeof NEEDED_BY)[number];
+
+/** What paths.ts reads of a row of families.txt; the other columns only build.sh uses. */
+export interface ToolRow {
+  family: ToolFamily;
+  neededBy: NeededBy[];
+  /** Its key in versions.env. */
+  versionKey: string;
+  /** FIELD:ENV=PATH: build.sh --print-env prints ENV, resolveToolchain returns it as FIELD. */
+  outputs: { field: string; env: string; path: string }[];
+  /** Every column, as written (`-` read as empty), by its name in TOOL_TABLE_COLUMNS. */
+  cells: Record<(typeof TOOL_TABLE_COLUMNS)[number], string>;
+}
+
+/**
+ * Parses families.txt (as build.sh reads it: `|` between columns, `#` comments, `-`
+ * for empty). A row with another number of columns, an unknown "needed by" or a
+ * malformed output is an error naming the row.
+ */
+export function parseToolTable(text: string): ToolRow[] {
+  const rows: ToolRow[] = [];
+  for (const raw of text.split('\n')) {
+    if (/^\s*(#|$)/.test(raw)) continue;
+    const parts = raw.split('|').map((c) => c.trim()).map((c) => (c === '-' ? '' : c));
+    const fail = (why: string): never => {
+      throw new Error(`families.txt: ${why}: ${raw.trim()}`);
+    };
+    if (parts.length !== TOOL_TABLE_COLUMNS.length) fail(`${parts.length} columns where ${TOOL_TABLE_COLUMNS.length} are expected (${TOOL_TABLE_COLUMNS.join(', ')})`);
+    const cells = Object.fromEntries(TOOL_TABLE_COLUMNS.map((c, i) => [c, parts[i]])) as ToolRow['cells'];
+    const neededBy = cells['needed by'].split(',').filter(Boolean);
+    for (const n of neededBy) if (!(NEEDED_BY as readonly string[]).includes(n)) fail(`"needed by" ${n} is none of ${NEEDED_BY.join(', ')}`);
+    const outputs = cells.outputs.split(/\s+/).filter(Boolean).map((o) => {
+      const m = /^([A-Za-z]\w*):([A-Z][A-Z0-9_]*)=(\S+)$/.exec(o) ?? fail(`output ${o} is not FIELD:ENV=PATH`);
+      return { field: m[1], env: m[2], path: m[3] };
+    });
+    rows.push({ family: cells.family, neededBy: neededBy as NeededBy[], versionKey: cells.version, outputs, cells });
+  }
+  return rows;
+}
+
+export function readToolTable(file: string = TOOL_TABLE_FILE): ToolRow[] {
+  return parseToolTable(fs.readFileSync(file, 'utf8'));
+}
+
+/** The families one entry point builds, in the table's order. */
+export function familiesNeededBy(needed: NeededBy[], table: ToolRow[] = readToolTable()): ToolFamily[] {
+  return table.filter((r) => r.neededBy.some((n) => needed.includes(n))).map((r) => r.family);
+}
 
 /**
  * What `stack:up` builds, and so the demo and the e2e/faults setups that bring the
- * stack up: the control plane, kwok, helm, the registry, and the kubelet when the real
- * node will run. The tools only the tests use are built by what uses them: ESO, Argo
- * Rollouts and ElasticMQ by the e2e/faults globalSetup (SUITE_TOOL_FAMILIES; ESO also by
- * `demo -- --eso` on its first run), helm-unittest and promtool by scripts/test-chart.sh.
+ * stack up: the rows needed by `stack`, and by `real-node` when the real node will run.
+ * The tools only the tests use are built by what uses them: the `suite` rows by the
+ * e2e/faults globalSetup (SUITE_TOOL_FAMILIES; ESO also by `demo -- --eso` on its first
+ * run), the `chart` rows by scripts/test-chart.sh.
  */
 export function stackToolFamilies(opts: { realNode: boolean }): ToolFamily[] {
-  return ['etcd', 'k8s', ...(opts.realNode ? (['kubelet'] as const) : []), 'kwok', 'helm', 'registry'];
+  return familiesNeededBy(opts.realNode ? ['stack', 'real-node'] : ['stack']);
 }
 
 /**
@@ -89,8 +142,12 @@ export function stackToolFamilies(opts: { realNode: boolean }): ToolFamily[] {
  * with progress lines and outside any test's timeout (a cold ESO build takes minutes,
  * longer than a beforeAll may wait), before the first file runs.
  */
-export const SUITE_TOOL_FAMILIES: readonly ToolFamily[] = ['eso', 'argo-rollouts', 'elasticmq'];
+export const SUITE_TOOL_FAMILIES: readonly ToolFamily[] = familiesNeededBy(['suite']);
 
+/**
+ * The toolchain's paths. Each optional field is an output of a row of families.txt
+ * (FIELD:ENV=PATH), filled from build.sh's ENV line (toolchainPathsFromEnv).
+ */
 export interface ToolchainPaths {
   /** Root of the binary cache (~/.cache/secrets-rotation-operator). */
   cacheDir: string;
@@ -133,6 +190,9 @@ export interface ResolveToolchainOptions {
  * a warm run takes a second or two) and returns the binaries' paths.
  */
 export function resolveToolchain(opts: ResolveToolchainOptions = {}): Promise<ToolchainPaths> {
+  const known = readToolTable().map((r) => r.family);
+  const unknown = (opts.only ?? []).filter((f) => !known.includes(f));
+  if (unknown.length > 0) return Promise.reject(new Error(`unknown tool famil${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')} (families.txt has ${known.join(', ')})`));
   const args = [TOOLCHAIN_SCRIPT, '--print-env'];
   if (opts.only && opts.only.length > 0) args.push('--only', opts.only.join(','));
   const onProgress = opts.onProgress ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -160,28 +220,15 @@ export function resolveToolchain(opts: ResolveToolchainOptions = {}): Promise<To
         reject(new Error(`scripts/toolchain/build.sh failed (exit ${code}):\n${tail.join('\n')}`));
         return;
       }
-      const raw = parseEnvLines(stdout);
-      resolve({
-        cacheDir: raw.TOOLCHAIN_CACHE_DIR,
-        kubernetesVersion: raw.KUBERNETES_VERSION,
-        etcd: raw.ETCD_BIN,
-        kubeApiserver: raw.KUBE_APISERVER_BIN,
-        kubeControllerManager: raw.KUBE_CONTROLLER_MANAGER_BIN,
-        kubeScheduler: raw.KUBE_SCHEDULER_BIN,
-        kubelet: raw.KUBELET_BIN,
-        kwok: raw.KWOK_BIN,
-        helm: raw.HELM_BIN,
-        helmPlugins: raw.HELM_PLUGINS,
-        helmUnittest: raw.HELM_UNITTEST_BIN,
-        elasticmqClasspath: raw.ELASTICMQ_CLASSPATH,
-        eso: raw.ESO_BIN,
-        esoCrdsDir: raw.ESO_CRDS_DIR,
-        promtool: raw.PROMTOOL_BIN,
-        registry: raw.REGISTRY_BIN,
-        argoRolloutsController: raw.ARGO_ROLLOUTS_CONTROLLER_BIN,
-        argoRolloutsCrdsDir: raw.ARGO_ROLLOUTS_CRDS_DIR,
-        raw,
-      });
+      resolve(toolchainPathsFromEnv(parseEnvLines(stdout)));
     });
   });
+}
+
+/** build.sh --print-env's lines as ToolchainPaths: every table output under its FIELD. */
+export function toolchainPathsFromEnv(raw: Record<string, string>, table: ToolRow[] = readToolTable()): ToolchainPaths {
+  const paths: Record<string, unknown> = { cacheDir: raw.TOOLCHAIN_CACHE_DIR, kubernetesVersion: raw.KUBERNETES_VERSION };
+  for (const o of table.flatMap((r) => r.outputs)) paths[o.field] = raw[o.env];
+  paths.raw = raw;
+  return paths as unknown as ToolchainPaths;
 }

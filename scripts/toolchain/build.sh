@@ -1,43 +1,40 @@
 #!/usr/bin/env bash
-# Builds the local toolchain (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubelet, kwok, helm, helm-unittest, the External Secrets Operator,
-# promtool, the distribution registry, Argo Rollouts) from the Go modules pinned in
-# scripts/toolchain/versions.env, fetches ElasticMQ (a fast SQS server: Java, from
-# Maven Central with mvn), and caches them under
-#   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/<tool>-<version>/
+# Builds the local toolchain, one family per row of scripts/toolchain/families.txt
+# (Go modules pinned in versions.env; ElasticMQ fetched from Maven Central with mvn),
+# and caches it under
+#   ${SRO_TOOLCHAIN_CACHE:-~/.cache/secrets-rotation-operator}/<cache>-<version>/
 # A second run builds nothing.
 #
 # Usage:
 #   build.sh                    build what is missing, print a summary (stderr)
-#   build.sh --print-env        same, then print KEY=VALUE lines (stdout) naming the
-#                               binaries: ETCD_BIN KUBE_APISERVER_BIN
-#                               KUBE_CONTROLLER_MANAGER_BIN KUBE_SCHEDULER_BIN KUBELET_BIN KWOK_BIN
-#                               HELM_BIN HELM_PLUGINS HELM_UNITTEST_BIN
-#                               ESO_BIN ESO_CRDS_DIR PROMTOOL_BIN REGISTRY_BIN
-#                               ARGO_ROLLOUTS_CONTROLLER_BIN ARGO_ROLLOUTS_CRDS_DIR
-#                               ELASTICMQ_CLASSPATH ...
+#   build.sh --print-env        same, then print KEY=VALUE lines (stdout): TOOLCHAIN_CACHE_DIR,
+#                               KUBERNETES_VERSION, and each selected family's version
+#                               and outputs (families.txt: ETCD_BIN, HELM_PLUGINS, ...)
 #                               (eval-able: `set -a; eval "$(build.sh --print-env)"; set +a`)
 #   build.sh --check            exit 0 if everything is cached, 1 otherwise; builds nothing
-#   build.sh --only k8s,helm    restrict to some families: k8s kubelet etcd kwok helm helm-unittest
-#                               eso promtool registry argo-rollouts elasticmq
+#   build.sh --verify           run each cached binary's check (families.txt); builds nothing
+#   build.sh --print-table      families.txt with every ${KEY} resolved; builds nothing
+#   build.sh --only k8s,helm    restrict to some families (the first column of families.txt)
 #   build.sh --sync [FAMILY..]  regenerate scripts/toolchain/<family>/go.mod and go.sum
-#                               from versions.env (needs the Go module proxy; Go families only)
+#                               from families.txt and versions.env (needs the Go module
+#                               proxy; Go families only)
 #
 # If KUBEBUILDER_ASSETS names a folder holding executable `etcd` and `kube-apiserver`,
-# those two are used as they are and not built.
+# those two are used as they are and not built (the `assets:` hooks).
 #
 # Progress goes to stderr: which tool, when it started, a line every 30 s with the
 # elapsed seconds, and the time it took.
 set -euo pipefail
+# Table cells are split into words unquoted; a GLOB in them is data, not for the shell.
+set -f
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$HERE/versions.env"
+TABLE="$HERE/families.txt"
 
 # Bump when the way binaries are built changes (flags, layout): invalidates the cache.
 RECIPE=1
-GO_FAMILIES=(etcd k8s kubelet kwok helm helm-unittest eso promtool registry argo-rollouts)
-FAMILIES=("${GO_FAMILIES[@]}" elasticmq)
 CACHE_ROOT="${SRO_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-rotation-operator}"
 
 export GOTOOLCHAIN=local
@@ -48,6 +45,78 @@ GO_P="$(nproc 2>/dev/null || echo 2)"
 log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# ---------------------------------------------------------------- the table
+# Values several rows share, derived from versions.env. The control plane's version
+# variables (as the Kubernetes release build sets them), and helm's default
+# .Capabilities.KubeVersion (as in helm's Makefile): the release we run, not helm's
+# v1.20 default.
+K8S_MINOR="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+K8S_STAGING_VERSION="v0.${KUBERNETES_VERSION#v1.}"
+K8S_LDFLAGS="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
+HELM_K8S_LDFLAGS="-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR"
+EXPANDABLE=" $(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' "$HERE/versions.env" | tr '\n' ' ') K8S_MINOR K8S_STAGING_VERSION K8S_LDFLAGS HELM_K8S_LDFLAGS "
+
+# Replaces ${KEY} and ${KEY#v} by their values; an unknown or empty KEY is an error.
+expand() { # text
+  local s="$1" out="" name val
+  local re='^([^$]*)\$\{([A-Za-z_][A-Za-z0-9_]*)(#v)?\}(.*)$'
+  while [[ "$s" =~ $re ]]; do
+    name="${BASH_REMATCH[2]}"
+    [[ "$EXPANDABLE" == *" $name "* ]] || die "families.txt: \${$name} is neither in versions.env nor derived by build.sh"
+    val="${!name:-}"
+    [[ -n "$val" ]] || die "families.txt: \${$name} is empty"
+    [[ -z "${BASH_REMATCH[3]}" ]] || val="${val#v}"
+    out+="${BASH_REMATCH[1]}$val"
+    s="${BASH_REMATCH[4]}"
+  done
+  printf '%s' "$out$s"
+}
+trim() { local s="$1"; s="${s#"${s%%[![:space:]]*}"}"; s="${s%"${s##*[![:space:]]}"}"; [[ "$s" == - ]] && s=""; printf '%s' "$s"; }
+
+# The hooks a row may name (families.txt says what each does).
+HOOKS="copy-replaces k8s-staging replace assets files helm-plugin maven"
+TABLE_COLUMNS=(family needed version cache module builds tags ldflags check outputs hooks)
+FAMILIES=()
+declare -A T_NEEDED T_VERSION T_CACHE T_MODULE T_BUILDS T_TAGS T_LDFLAGS T_CHECK T_OUTPUTS T_HOOKS
+while IFS= read -r line; do
+  [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+  IFS='|' read -r -a cols <<<"$line"
+  [[ ${#cols[@]} -eq ${#TABLE_COLUMNS[@]} ]] || die "families.txt: ${#cols[@]} columns where ${#TABLE_COLUMNS[@]} are expected (${TABLE_COLUMNS[*]}): $line"
+  f="$(trim "${cols[0]}")"
+  FAMILIES+=("$f")
+  T_NEEDED[$f]="$(trim "${cols[1]}")"
+  T_VERSION[$f]="$(trim "${cols[2]}")"
+  [[ "$EXPANDABLE" == *" ${T_VERSION[$f]} "* ]] || die "families.txt: $f's version key '${T_VERSION[$f]}' is not in versions.env"
+  T_CACHE[$f]="$(trim "${cols[3]}")"
+  T_MODULE[$f]="$(trim "${cols[4]}")"
+  T_BUILDS[$f]="$(trim "${cols[5]}")"
+  T_TAGS[$f]="$(trim "${cols[6]}")"
+  T_LDFLAGS[$f]="$(expand "$(trim "${cols[7]}")")"
+  T_CHECK[$f]="$(expand "$(trim "${cols[8]}")")"
+  T_OUTPUTS[$f]="$(trim "${cols[9]}")"
+  T_HOOKS[$f]="$(expand "$(trim "${cols[10]}")")"
+  for h in ${T_HOOKS[$f]}; do
+    [[ " $HOOKS " == *" ${h%%:*} "* ]] || die "families.txt: $f's hook '${h%%:*}' is none of:$HOOKS"
+  done
+done <"$TABLE"
+
+version_of() { local key="${T_VERSION[$1]}"; printf '%s' "${!key}"; }
+dest_of() { printf '%s/%s-%s' "$CACHE_ROOT" "${T_CACHE[$1]}" "$(version_of "$1")"; }
+hooks_of() { # family name -> the value of each of its hooks `name:value`, one a line
+  local h
+  for h in ${T_HOOKS[$1]}; do
+    [[ "$h" == "$2:"* ]] && echo "${h#"$2:"}"
+  done
+  return 0
+}
+has_hook() { [[ " ${T_HOOKS[$1]} " == *" $2 "* || " ${T_HOOKS[$1]} " == *" $2:"* ]]; }
+is_go() { ! has_hook "$1" maven; }
+package_of() { # family pkg
+  [[ "$2" == . ]] && printf '%s' "${T_MODULE[$1]}" || printf '%s/%s' "${T_MODULE[$1]}" "$2"
+}
+GO_FAMILIES=()
+for f in "${FAMILIES[@]}"; do is_go "$f" && GO_FAMILIES+=("$f"); done
+
 # ---------------------------------------------------------------- arguments
 MODE=build
 ONLY=""
@@ -56,10 +125,12 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --print-env) MODE=print-env ;;
     --check) MODE=check ;;
+    --verify) MODE=verify ;;
+    --print-table) MODE=print-table ;;
     --only) shift; ONLY="${1:-}" ;;
     --only=*) ONLY="${1#--only=}" ;;
     --sync) MODE=sync; shift; SYNC_FAMILIES=("$@"); break ;;
-    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -76,6 +147,15 @@ if [[ -n "$ONLY" ]]; then
   done
 fi
 
+if [[ "$MODE" == print-table ]]; then
+  for f in "${FAMILIES[@]}"; do
+    selected "$f" || continue
+    printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$f" "${T_NEEDED[$f]}" "${T_VERSION[$f]}" "${T_CACHE[$f]}" "${T_MODULE[$f]}" \
+      "${T_BUILDS[$f]}" "${T_TAGS[$f]}" "${T_LDFLAGS[$f]}" "${T_CHECK[$f]}" "${T_OUTPUTS[$f]}" "${T_HOOKS[$f]}"
+  done
+  exit 0
+fi
+
 needs_go() {
   [[ "$MODE" == sync ]] && return 0
   local f
@@ -87,8 +167,6 @@ if needs_go; then
   command -v go >/dev/null || die "go is not on PATH (Go >= $GO_DIRECTIVE is needed)"
   GO_VERSION="$(go env GOVERSION)"
 fi
-K8S_MINOR="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
-K8S_STAGING_VERSION="v0.${KUBERNETES_VERSION#v1.}"
 
 # ---------------------------------------------------------------- progress
 TICKER_PID=""
@@ -156,69 +234,45 @@ copy_replaces() { # dir module version
   log "sync: copied ${#args[@]} replace(s) from $mod@$ver"
 }
 
+# The k8s.io staging modules, which k8s.io/kubernetes replaces by its own ./staging
+# folders, at v0.<minor>.<patch>: -replace arguments for go mod edit.
+k8s_staging_replaces() { # dir family
+  local dir="$1" fam="$2" mod="${T_MODULE[$2]}" ver; ver="$(version_of "$2")"
+  (cd "$dir" && GOFLAGS=-mod=mod go mod download "$mod@$ver")
+  local upstream_mod; upstream_mod="$(gomodcache)/cache/download/$mod/@v/$ver.mod"
+  [[ -f "$upstream_mod" ]] || die "sync $fam: $upstream_mod not found after download"
+  local staging m
+  staging="$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$upstream_mod")"
+  [[ -n "$staging" ]] || die "sync $fam: no staging replace lines found in $upstream_mod"
+  for m in $staging; do echo "-replace=$m=$m@$K8S_STAGING_VERSION"; done
+  log "sync $fam: $(echo "$staging" | wc -l) staging modules replaced by $K8S_STAGING_VERSION"
+}
+
 sync_family() {
-  local fam="$1" dir="$HERE/$1"
-  log "sync $fam: regenerating $dir/go.mod from versions.env"
-  case "$fam" in
-    etcd)
-      new_module "$dir" secrets-rotation-operator/toolchain/etcd
-      (cd "$dir" && go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" -tool=go.etcd.io/etcd/server/v3) ;;
-    k8s|kubelet)
-      # The kubelet has a module of its own (same release, same replaces): it needs a
-      # few more requires, and the control plane's binaries stay cached when they change.
-      new_module "$dir" "secrets-rotation-operator/toolchain/$fam"
-      (cd "$dir" && GOFLAGS=-mod=mod go mod download "k8s.io/kubernetes@$KUBERNETES_VERSION")
-      local upstream_mod; upstream_mod="$(gomodcache)/cache/download/k8s.io/kubernetes/@v/$KUBERNETES_VERSION.mod"
-      [[ -f "$upstream_mod" ]] || die "sync $fam: $upstream_mod not found after download"
-      local staging
-      staging="$(sed -n 's#^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*#\1#p' "$upstream_mod")"
-      [[ -n "$staging" ]] || die "sync $fam: no staging replace lines found in $upstream_mod"
-      local args=(-require="k8s.io/kubernetes@$KUBERNETES_VERSION")
-      local m
-      for m in $staging; do args+=(-replace="$m=$m@$K8S_STAGING_VERSION"); done
-      if [[ "$fam" == k8s ]]; then
-        args+=(-tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kube-controller-manager -tool=k8s.io/kubernetes/cmd/kube-scheduler)
-      else
-        args+=(-tool=k8s.io/kubernetes/cmd/kubelet)
-      fi
-      (cd "$dir" && go mod edit "${args[@]}")
-      log "sync $fam: $(echo "$staging" | wc -l) staging modules replaced by $K8S_STAGING_VERSION" ;;
-    kwok)
-      new_module "$dir" secrets-rotation-operator/toolchain/kwok
-      (cd "$dir" && go mod edit -require="sigs.k8s.io/kwok@$KWOK_VERSION" -tool=sigs.k8s.io/kwok/cmd/kwok) ;;
-    helm)
-      new_module "$dir" secrets-rotation-operator/toolchain/helm
-      (cd "$dir" && go mod edit -require="helm.sh/helm/v3@$HELM_VERSION" -tool=helm.sh/helm/v3/cmd/helm) ;;
-    helm-unittest)
-      new_module "$dir" secrets-rotation-operator/toolchain/helm-unittest
-      (cd "$dir" && go mod edit -require="github.com/helm-unittest/helm-unittest@$HELM_UNITTEST_VERSION" \
-        -replace="github.com/vmware-labs/yaml-jsonpath=github.com/helm-unittest/yaml-jsonpath@$HELM_UNITTEST_YAML_JSONPATH_VERSION" \
-        -tool=github.com/helm-unittest/helm-unittest/cmd/helm-unittest) ;;
-    eso)
-      new_module "$dir" secrets-rotation-operator/toolchain/eso
-      (cd "$dir" && go mod edit -require="github.com/external-secrets/external-secrets@$ESO_VERSION" -tool=github.com/external-secrets/external-secrets)
-      copy_replaces "$dir" github.com/external-secrets/external-secrets "$ESO_VERSION" ;;
-    promtool)
-      new_module "$dir" secrets-rotation-operator/toolchain/promtool
-      (cd "$dir" && go mod edit -require="github.com/prometheus/prometheus@$PROMETHEUS_VERSION" -tool=github.com/prometheus/prometheus/cmd/promtool)
-      copy_replaces "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" ;;
-    registry)
-      new_module "$dir" secrets-rotation-operator/toolchain/registry
-      (cd "$dir" && go mod edit -require="github.com/distribution/distribution/v3@$DISTRIBUTION_VERSION" -tool=github.com/distribution/distribution/v3/cmd/registry)
-      copy_replaces "$dir" github.com/distribution/distribution/v3 "$DISTRIBUTION_VERSION" ;;
-    argo-rollouts)
-      new_module "$dir" secrets-rotation-operator/toolchain/argo-rollouts
-      (cd "$dir" && go mod edit -require="github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION" -tool=github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
-      copy_replaces "$dir" github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" ;;
-    *) die "sync: unknown Go family '$fam' (one of: ${GO_FAMILIES[*]})" ;;
-  esac
+  local fam="$1" dir="$HERE/$1" mod="${T_MODULE[$1]}" ver spec r hooks
+  is_go "$fam" || die "sync: unknown Go family '$fam' (one of: ${GO_FAMILIES[*]})"
+  ver="$(version_of "$fam")"
+  log "sync $fam: regenerating $dir/go.mod from families.txt and versions.env"
+  new_module "$dir" "secrets-rotation-operator/toolchain/$fam"
+  local args=(-require="$mod@$ver")
+  if has_hook "$fam" k8s-staging; then
+    mapfile -t -O ${#args[@]} args < <(k8s_staging_replaces "$dir" "$fam")
+  fi
+  mapfile -t hooks < <(hooks_of "$fam" replace)
+  for r in "${hooks[@]}"; do args+=(-replace="$r"); done
+  for spec in ${T_BUILDS[$fam]}; do args+=(-tool="$(package_of "$fam" "${spec#*=}")"); done
+  (cd "$dir" && go mod edit "${args[@]}")
+  if has_hook "$fam" copy-replaces; then copy_replaces "$dir" "$mod" "$ver"; fi
   tidy_module "$dir"
   log "sync $fam: done"
 }
 
 if [[ "$MODE" == sync ]]; then
   [[ ${#SYNC_FAMILIES[@]} -gt 0 ]] || SYNC_FAMILIES=("${GO_FAMILIES[@]}")
-  for f in "${SYNC_FAMILIES[@]}"; do sync_family "$f"; done
+  for f in "${SYNC_FAMILIES[@]}"; do
+    [[ " ${FAMILIES[*]} " == *" $f "* ]] || die "sync: unknown Go family '$f' (one of: ${GO_FAMILIES[*]})"
+    sync_family "$f"
+  done
   exit 0
 fi
 
@@ -227,25 +281,40 @@ requires() { # dir module version -> exit status
   grep -Eq "^[[:space:]]*(require[[:space:]]+)?$(printf '%s' "$2" | sed 's/[.]/\\./g')[[:space:]]+$3([[:space:]]|$)" "$1/go.mod"
 }
 check_pins() { # family
-  local fam="$1" dir="$HERE/$1" ok=1
+  local fam="$1" dir="$HERE/$1" ok=1 r hooks
+  mapfile -t hooks < <(hooks_of "$fam" replace)
   [[ -f "$dir/go.mod" && -f "$dir/go.sum" ]] || die "$dir/go.mod or go.sum missing: run 'bash scripts/toolchain/build.sh --sync $fam'"
-  case "$fam" in
-    etcd) requires "$dir" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" || ok=0 ;;
-    k8s|kubelet)
-      requires "$dir" k8s.io/kubernetes "$KUBERNETES_VERSION" || ok=0
-      if grep -E '=> k8s\.io/' "$dir/go.mod" | grep -vq " $K8S_STAGING_VERSION\$"; then ok=0; fi ;;
-    kwok) requires "$dir" sigs.k8s.io/kwok "$KWOK_VERSION" || ok=0 ;;
-    helm) requires "$dir" helm.sh/helm/v3 "$HELM_VERSION" || ok=0 ;;
-    helm-unittest)
-      requires "$dir" github.com/helm-unittest/helm-unittest "$HELM_UNITTEST_VERSION" || ok=0
-      grep -q "=> github.com/helm-unittest/yaml-jsonpath $HELM_UNITTEST_YAML_JSONPATH_VERSION" "$dir/go.mod" || ok=0 ;;
-    eso) requires "$dir" github.com/external-secrets/external-secrets "$ESO_VERSION" || ok=0 ;;
-    promtool) requires "$dir" github.com/prometheus/prometheus "$PROMETHEUS_VERSION" || ok=0 ;;
-    registry) requires "$dir" github.com/distribution/distribution/v3 "$DISTRIBUTION_VERSION" || ok=0 ;;
-    argo-rollouts) requires "$dir" github.com/argoproj/argo-rollouts "$ARGO_ROLLOUTS_VERSION" || ok=0 ;;
-  esac
-  [[ $ok == 1 ]] || die "$dir/go.mod does not match versions.env: run 'bash scripts/toolchain/build.sh --sync $fam' and commit the result"
+  requires "$dir" "${T_MODULE[$fam]}" "$(version_of "$fam")" || ok=0
+  if has_hook "$fam" k8s-staging && grep -E '=> k8s\.io/' "$dir/go.mod" | grep -vq " $K8S_STAGING_VERSION\$"; then ok=0; fi
+  for r in "${hooks[@]}"; do
+    grep -q "=> ${r#*=}" <<<"$(sed 's/ \(v[^ ]*\)$/@\1/' "$dir/go.mod")" || ok=0
+  done
+  [[ $ok == 1 ]] || die "$dir/go.mod does not match families.txt and versions.env: run 'bash scripts/toolchain/build.sh --sync $fam' and commit the result"
 }
+
+# ---------------------------------------------------------------- checks
+# A build is kept only if it answers its check (families.txt) as the release should.
+run_check() { # family bin-path
+  local check="${T_CHECK[$1]}" out
+  [[ -n "$check" ]] || return 0
+  # ARGS are words (word splitting wanted); TEXT is matched as it is.
+  # shellcheck disable=SC2086
+  out="$(timeout 30 "$2" ${check%% ~ *} 2>&1)" || true
+  [[ "$out" == *"${check#* ~ }"* ]] || { log "$1: '$(basename "$2") ${check%% ~ *}' did not print '${check#* ~ }': $(head -c 300 <<<"$out")"; return 1; }
+}
+
+if [[ "$MODE" == verify ]]; then
+  bad=0
+  for f in "${FAMILIES[@]}"; do
+    selected "$f" && [[ -n "${T_CHECK[$f]}" ]] || continue
+    for spec in ${T_BUILDS[$f]}; do
+      bin="$(dest_of "$f")/${spec%%=*}"
+      [[ -x "$bin" ]] || { log "not cached: $bin"; bad=1; continue; }
+      if run_check "$f" "$bin"; then log "$f: ${spec%%=*} answers '${T_CHECK[$f]}'"; else bad=1; fi
+    done
+  done
+  exit "$bad"
+fi
 
 # ---------------------------------------------------------------- build
 BUILT=()
@@ -295,6 +364,7 @@ build_family() {
       rm -rf "$tmp"
       die "$bin: go build failed"
     fi
+    run_check "$fam" "$tmp/$bin" || { rm -rf "$tmp"; die "$bin: the fresh build fails its check (families.txt)"; }
     mv -f "$tmp/$bin" "$dest/$bin"
     stamp_for "$dir" "$ldflags" "$bin" >"$dest/.$bin.stamp"
     local secs=$(( $(date +%s) - b0 ))
@@ -304,9 +374,6 @@ build_family() {
   rm -rf "$tmp"
 }
 
-ETCD_BIN="" KUBE_APISERVER_BIN="" KUBE_CONTROLLER_MANAGER_BIN="" KUBE_SCHEDULER_BIN="" KUBELET_BIN=""
-KWOK_BIN="" HELM_BIN="" HELM_PLUGINS_DIR="" HELM_UNITTEST_BIN="" ELASTICMQ_CLASSPATH=""
-ESO_BIN="" ESO_CRDS_DIR="" PROMTOOL_BIN="" REGISTRY_BIN="" ARGO_ROLLOUTS_CONTROLLER_BIN="" ARGO_ROLLOUTS_CRDS_DIR=""
 MISSING=0
 T_START="$(date +%s)"
 
@@ -322,77 +389,25 @@ if [[ "$MODE" != check ]] && ! bash "${BASH_SOURCE[0]}" --check ${ONLY:+--only "
   fi
 fi
 
+# The binaries the assets: hooks name, all of them executable in KUBEBUILDER_ASSETS, are
+# taken from there.
 USE_ASSETS=0
 if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
-  if [[ -x "$KUBEBUILDER_ASSETS/etcd" && -x "$KUBEBUILDER_ASSETS/kube-apiserver" ]]; then
-    USE_ASSETS=1
-    ETCD_BIN="$KUBEBUILDER_ASSETS/etcd"
-    KUBE_APISERVER_BIN="$KUBEBUILDER_ASSETS/kube-apiserver"
-    log "using etcd and kube-apiserver from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+  ASSET_BINS=()
+  for f in "${FAMILIES[@]}"; do mapfile -t -O ${#ASSET_BINS[@]} ASSET_BINS < <(hooks_of "$f" assets); done
+  USE_ASSETS=1
+  for b in "${ASSET_BINS[@]}"; do [[ -x "$KUBEBUILDER_ASSETS/$b" ]] || USE_ASSETS=0; done
+  if [[ $USE_ASSETS == 1 ]]; then
+    log "using ${ASSET_BINS[*]} from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
   else
-    log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks executable etcd and kube-apiserver; building them"
+    log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks executable ${ASSET_BINS[*]}; building them"
   fi
 fi
+from_assets() { # family bin
+  [[ $USE_ASSETS == 1 ]] && hooks_of "$1" assets | grep -qx -- "$2"
+}
 
-if selected etcd && [[ $USE_ASSETS == 0 ]]; then
-  d="$CACHE_ROOT/etcd-$ETCD_VERSION"
-  build_family etcd "$d" "" "etcd=go.etcd.io/etcd/server/v3"
-  ETCD_BIN="$d/etcd"
-fi
-
-k8s_ld="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
-if selected k8s; then
-  d="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
-  specs=()
-  [[ $USE_ASSETS == 1 ]] || specs+=("kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver")
-  specs+=("kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager" "kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler")
-  build_family k8s "$d" "$k8s_ld" "${specs[@]}"
-  [[ $USE_ASSETS == 1 ]] || KUBE_APISERVER_BIN="$d/kube-apiserver"
-  KUBE_CONTROLLER_MANAGER_BIN="$d/kube-controller-manager"
-  KUBE_SCHEDULER_BIN="$d/kube-scheduler"
-fi
-
-# The real node's kubelet (same release as the control plane).
-if selected kubelet; then
-  d="$CACHE_ROOT/kubernetes-$KUBERNETES_VERSION"
-  build_family kubelet "$d" "$k8s_ld" "kubelet=k8s.io/kubernetes/cmd/kubelet"
-  KUBELET_BIN="$d/kubelet"
-fi
-
-if selected kwok; then
-  d="$CACHE_ROOT/kwok-$KWOK_VERSION"
-  build_family kwok "$d" "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" "kwok=sigs.k8s.io/kwok/cmd/kwok"
-  KWOK_BIN="$d/kwok"
-fi
-
-# Helm's default .Capabilities.KubeVersion comes from these variables (as in helm's
-# Makefile); point it at the Kubernetes release we run instead of helm's v1.20 default.
-helm_k8s_ld="-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR"
-
-if selected helm; then
-  d="$CACHE_ROOT/helm-$HELM_VERSION"
-  build_family helm "$d" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean $helm_k8s_ld" "helm=helm.sh/helm/v3/cmd/helm"
-  HELM_BIN="$d/helm"
-fi
-
-if selected helm-unittest; then
-  d="$CACHE_ROOT/helm-unittest-$HELM_UNITTEST_VERSION"
-  build_family helm-unittest "$d" "$helm_k8s_ld" "untt=github.com/helm-unittest/helm-unittest/cmd/helm-unittest"
-  HELM_UNITTEST_BIN="$d/untt"
-  # Install as a helm plugin without `helm plugin install` (no hooks, no download):
-  # $HELM_PLUGINS/unittest/{plugin.yaml,untt}.
-  HELM_PLUGINS_DIR="$d/plugins"
-  if [[ "$MODE" != check && -x "$HELM_UNITTEST_BIN" ]]; then
-    mkdir -p "$HELM_PLUGINS_DIR/unittest"
-    sed "s/@VERSION@/${HELM_UNITTEST_VERSION#v}/" "$HERE/helm-unittest/plugin.yaml" >"$HELM_PLUGINS_DIR/unittest/plugin.yaml.tmp"
-    mv -f "$HELM_PLUGINS_DIR/unittest/plugin.yaml.tmp" "$HELM_PLUGINS_DIR/unittest/plugin.yaml"
-    if ! cmp -s "$HELM_UNITTEST_BIN" "$HELM_PLUGINS_DIR/unittest/untt"; then
-      cp -f "$HELM_UNITTEST_BIN" "$HELM_PLUGINS_DIR/unittest/untt.tmp"
-      mv -f "$HELM_PLUGINS_DIR/unittest/untt.tmp" "$HELM_PLUGINS_DIR/unittest/untt"
-    fi
-  fi
-fi
-
+# ---------------------------------------------------------------- hooks
 # Copies data files (CRDs) shipped inside a pinned module into the cache, once per
 # stamp of the family's go.mod/go.sum: tests install them from there.
 copy_module_files() { # family module subdir name-glob dest
@@ -407,8 +422,9 @@ copy_module_files() { # family module subdir name-glob dest
   src="$(cd "$dir" && with_progress "$fam: module download" go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
   [[ -d "$src/$sub" ]] || die "$fam: $sub not found in $mod ($src)"
   rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
-  local f n=0
-  for f in "$src/$sub"/$glob; do
+  local f n=0 files
+  set +f; files=("$src/$sub"/$glob); set -f
+  for f in "${files[@]}"; do
     [[ -f "$f" ]] || continue
     cp "$f" "$dest.tmp/"; n=$((n + 1))
   done
@@ -420,74 +436,70 @@ copy_module_files() { # family module subdir name-glob dest
   BUILT+=("$fam:$(basename "$dest")")
 }
 
-# External Secrets Operator: one binary (its main.go is the module root) and its CRDs.
-if selected eso; then
-  d="$CACHE_ROOT/eso-$ESO_VERSION"
-  build_family eso "$d" "" "eso=github.com/external-secrets/external-secrets"
-  copy_module_files eso "github.com/external-secrets/external-secrets@$ESO_VERSION" config/crds/bases '*.yaml' "$d/crds"
-  # config/crds/bases also holds a kustomization.yaml that is not a CRD.
-  [[ "$MODE" == check || ! -f "$d/crds/kustomization.yaml" ]] || rm -f "$d/crds/kustomization.yaml"
-  ESO_BIN="$d/eso"; ESO_CRDS_DIR="$d/crds"
-fi
+# files:DIR=SUB/GLOB[!NAME] (the CRDs of ESO and Argo Rollouts).
+hook_files() { # family dest spec
+  local fam="$1" d="$2" spec="$3" drop=""
+  [[ "$spec" == *'!'* ]] && { drop="${spec#*!}"; spec="${spec%%!*}"; }
+  local into="${spec%%=*}" from="${spec#*=}"
+  copy_module_files "$fam" "${T_MODULE[$fam]}@$(version_of "$fam")" "${from%/*}" "${from##*/}" "$d/$into"
+  # e.g. ESO's config/crds/bases also holds a kustomization.yaml that is not a CRD.
+  [[ -z "$drop" || "$MODE" == check || ! -f "$d/$into/$drop" ]] || rm -f "$d/$into/$drop"
+}
 
-if selected promtool; then
-  d="$CACHE_ROOT/prometheus-$PROMETHEUS_VERSION"
-  # remove_all_sd leaves out every service-discovery plugin (cloud SDKs, client-go):
-  # rule tests need none, and the build is a fraction of the full one.
-  TAGS=remove_all_sd build_family promtool "$d" "" "promtool=github.com/prometheus/prometheus/cmd/promtool"
-  PROMTOOL_BIN="$d/promtool"
-fi
+# Install as a helm plugin without `helm plugin install` (no hooks, no download):
+# <dest>/plugins/unittest/{plugin.yaml,<bin>}.
+hook_helm_plugin() { # family dest
+  local fam="$1" d="$2" bin version plugin="$2/plugins/unittest"
+  bin="${T_BUILDS[$fam]%%=*}"; version="$(version_of "$fam")"
+  [[ "$MODE" != check && -x "$d/$bin" ]] || return 0
+  mkdir -p "$plugin"
+  sed "s/@VERSION@/${version#v}/" "$HERE/$fam/plugin.yaml" >"$plugin/plugin.yaml.tmp"
+  mv -f "$plugin/plugin.yaml.tmp" "$plugin/plugin.yaml"
+  if ! cmp -s "$d/$bin" "$plugin/$bin"; then
+    cp -f "$d/$bin" "$plugin/$bin.tmp"
+    mv -f "$plugin/$bin.tmp" "$plugin/$bin"
+  fi
+}
 
-if selected registry; then
-  d="$CACHE_ROOT/distribution-$DISTRIBUTION_VERSION"
-  build_family registry "$d" "-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" "registry=github.com/distribution/distribution/v3/cmd/registry"
-  REGISTRY_BIN="$d/registry"
-fi
-
-if selected argo-rollouts; then
-  d="$CACHE_ROOT/argo-rollouts-$ARGO_ROLLOUTS_VERSION"
-  build_family argo-rollouts "$d" "" "rollouts-controller=github.com/argoproj/argo-rollouts/cmd/rollouts-controller"
-  copy_module_files argo-rollouts "github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION" manifests/crds '*-crd.yaml' "$d/crds"
-  ARGO_ROLLOUTS_CONTROLLER_BIN="$d/rollouts-controller"; ARGO_ROLLOUTS_CRDS_DIR="$d/crds"
-fi
-
-# ElasticMQ: the server jar on Maven Central is not a fat jar, so its runtime
-# dependency closure is copied by Maven's dependency plugin from a generated pom, into
-# elasticmq-<version>/lib/, run as `java -cp 'lib/*' org.elasticmq.server.Main`.
+# maven: the server jar on Maven Central is not a fat jar, so its runtime dependency
+# closure is copied by Maven's dependency plugin from a generated pom, into
+# <dest>/lib/ (ElasticMQ runs as `java -cp 'lib/*' org.elasticmq.server.Main`).
 # Maven's own downloads stay in the cache too (maven-repository/), so an empty cache
 # folder means a cold fetch.
-fetch_elasticmq() { # dest
-  local dest="$1" artifact="org.elasticmq:elasticmq-server_2.13:$ELASTICMQ_VERSION"
+hook_maven() { # family dest
+  local fam="$1" dest="$2" version; version="$(version_of "$1")"
+  local group="${T_MODULE[$fam]%%:*}" artifact_id="${T_MODULE[$fam]#*:}"
+  local artifact="${T_MODULE[$fam]}:$version"
   local stamp; stamp="$(printf 'recipe=%s\nartifact=%s\nplugin=%s\n' "$RECIPE" "$artifact" "$MAVEN_DEPENDENCY_PLUGIN_VERSION" | sha256sum | cut -c1-20)"
-  if [[ -f "$dest/.stamp" && "$(cat "$dest/.stamp")" == "$stamp" && -f "$dest/lib/elasticmq-server_2.13-$ELASTICMQ_VERSION.jar" ]]; then
-    CACHED+=(elasticmq); return 0
+  if [[ -f "$dest/.stamp" && "$(cat "$dest/.stamp")" == "$stamp" && -f "$dest/lib/$artifact_id-$version.jar" ]]; then
+    CACHED+=("$fam"); return 0
   fi
-  if [[ "$MODE" == check ]]; then log "not cached: elasticmq ($dest)"; MISSING=1; return 0; fi
-  command -v mvn >/dev/null || die "elasticmq: mvn is not on PATH (Maven fetches ElasticMQ from Maven Central)"
-  command -v java >/dev/null || die "elasticmq: java is not on PATH (ElasticMQ $ELASTICMQ_VERSION needs Java >= 17)"
+  if [[ "$MODE" == check ]]; then log "not cached: $fam ($dest)"; MISSING=1; return 0; fi
+  command -v mvn >/dev/null || die "$fam: mvn is not on PATH (Maven fetches $fam from Maven Central)"
+  command -v java >/dev/null || die "$fam: java is not on PATH ($fam $version needs Java >= 17)"
   local t0; t0="$(date +%s)"
   local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
   cat >"$tmp/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>secrets-rotation-operator.toolchain</groupId>
-  <artifactId>elasticmq</artifactId>
+  <artifactId>$fam</artifactId>
   <version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency><groupId>org.elasticmq</groupId><artifactId>elasticmq-server_2.13</artifactId><version>$ELASTICMQ_VERSION</version></dependency>
+    <dependency><groupId>$group</groupId><artifactId>$artifact_id</artifactId><version>$version</version></dependency>
   </dependencies>
 </project>
 POM
-  log "elasticmq: fetching $artifact and its runtime dependencies with Maven (started)"
+  log "$fam: fetching $artifact and its runtime dependencies with Maven (started)"
   # mvn's own output goes to a file (shown if it fails); the progress lines stay on stderr.
   mvn_logged() { mvn "$@" >"$tmp/mvn.log" 2>&1; }
-  if ! with_progress "elasticmq: mvn" mvn_logged -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE_ROOT/maven-repository" \
+  if ! with_progress "$fam: mvn" mvn_logged -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE_ROOT/maven-repository" \
       "org.apache.maven.plugins:maven-dependency-plugin:$MAVEN_DEPENDENCY_PLUGIN_VERSION:copy-dependencies" \
       -DincludeScope=runtime -DoutputDirectory="$tmp/lib"; then
     tail -20 "$tmp/mvn.log" >&2
     rm -rf "$tmp"
-    die "elasticmq: mvn dependency:copy-dependencies failed"
+    die "$fam: mvn dependency:copy-dependencies failed"
   fi
   rm -rf "$dest"
   mkdir -p "$dest"
@@ -495,15 +507,37 @@ POM
   echo "$stamp" >"$dest/.stamp"
   rm -rf "$tmp"
   local secs=$(( $(date +%s) - t0 ))
-  log "elasticmq: done in ${secs}s -> $dest/lib ($(ls "$dest/lib" | wc -l) jars)"
-  BUILT+=("elasticmq(${secs}s)")
+  log "$fam: done in ${secs}s -> $dest/lib ($(ls "$dest/lib" | wc -l) jars)"
+  BUILT+=("$fam(${secs}s)")
 }
 
-if selected elasticmq; then
-  d="$CACHE_ROOT/elasticmq-$ELASTICMQ_VERSION"
-  fetch_elasticmq "$d"
-  ELASTICMQ_CLASSPATH="$d/lib/*"
-fi
+# ---------------------------------------------------------------- one family per row
+ENV_LINES=()
+for f in "${FAMILIES[@]}"; do
+  selected "$f" || continue
+  d="$(dest_of "$f")"
+  if has_hook "$f" maven; then
+    hook_maven "$f" "$d"
+  else
+    specs=()
+    for spec in ${T_BUILDS[$f]}; do
+      from_assets "$f" "${spec%%=*}" || specs+=("${spec%%=*}=$(package_of "$f" "${spec#*=}")")
+    done
+    [[ ${#specs[@]} -eq 0 ]] || TAGS="${T_TAGS[$f]}" build_family "$f" "$d" "${T_LDFLAGS[$f]}" "${specs[@]}"
+  fi
+  mapfile -t hooks < <(hooks_of "$f" files)
+  for spec in "${hooks[@]}"; do hook_files "$f" "$d" "$spec"; done
+  if has_hook "$f" helm-plugin; then hook_helm_plugin "$f" "$d"; fi
+  [[ "${T_VERSION[$f]}" == KUBERNETES_VERSION ]] || ENV_LINES+=("${T_VERSION[$f]}=$(version_of "$f")")
+  for out in ${T_OUTPUTS[$f]}; do
+    out="${out#*:}"
+    if from_assets "$f" "${out#*=}"; then
+      ENV_LINES+=("${out%%=*}=$KUBEBUILDER_ASSETS/${out#*=}")
+    else
+      ENV_LINES+=("${out%%=*}=$d/${out#*=}")
+    fi
+  done
+done
 
 if [[ "$MODE" == check ]]; then
   [[ $MISSING == 0 ]] && log "everything is cached" || true
@@ -517,29 +551,9 @@ else
   log "built ${BUILT[*]} in ${TOTAL}s total; cached: ${CACHED[*]:-none}"
 fi
 
-emit() { [[ -n "$2" ]] && printf '%s=%s\n' "$1" "$2" || true; }
 print_env() {
-  emit TOOLCHAIN_CACHE_DIR "$CACHE_ROOT"
-  emit KUBERNETES_VERSION "$KUBERNETES_VERSION"
-  emit ETCD_BIN "$ETCD_BIN"
-  emit KUBE_APISERVER_BIN "$KUBE_APISERVER_BIN"
-  emit KUBE_CONTROLLER_MANAGER_BIN "$KUBE_CONTROLLER_MANAGER_BIN"
-  emit KUBE_SCHEDULER_BIN "$KUBE_SCHEDULER_BIN"
-  emit KUBELET_BIN "$KUBELET_BIN"
-  emit KWOK_BIN "$KWOK_BIN"
-  emit HELM_BIN "$HELM_BIN"
-  emit HELM_PLUGINS "$HELM_PLUGINS_DIR"
-  emit HELM_UNITTEST_BIN "$HELM_UNITTEST_BIN"
-  emit ESO_VERSION "$ESO_VERSION"
-  emit ESO_BIN "$ESO_BIN"
-  emit ESO_CRDS_DIR "$ESO_CRDS_DIR"
-  emit PROMTOOL_BIN "$PROMTOOL_BIN"
-  emit REGISTRY_BIN "$REGISTRY_BIN"
-  emit ARGO_ROLLOUTS_VERSION "$ARGO_ROLLOUTS_VERSION"
-  emit ARGO_ROLLOUTS_CONTROLLER_BIN "$ARGO_ROLLOUTS_CONTROLLER_BIN"
-  emit ARGO_ROLLOUTS_CRDS_DIR "$ARGO_ROLLOUTS_CRDS_DIR"
-  emit ELASTICMQ_VERSION "$ELASTICMQ_VERSION"
-  emit ELASTICMQ_CLASSPATH "$ELASTICMQ_CLASSPATH"
+  printf 'TOOLCHAIN_CACHE_DIR=%s\nKUBERNETES_VERSION=%s\n' "$CACHE_ROOT" "$KUBERNETES_VERSION"
+  printf '%s\n' "${ENV_LINES[@]}"
 }
 if [[ "$MODE" == print-env ]]; then
   print_env
