@@ -8,6 +8,9 @@
  * once ESO has written v3 (their pods read the newest value), not on v2's late sync with
  * v3's annotation; nothing may be dead-lettered. Once ESO has written v3 it answers at once
  * (else no request could ever be met within the operator's 5 s).
+ * It passes on the operator before the fix too: ESO v0.16.2 writes status conditionally, so
+ * the first fetch's late write conflicts and never shows; docs/reliability.md ("Why R4 cannot
+ * fail with ESO v0.16.2") says why no real timing changes that, and which test proves the fix.
  */
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';
