@@ -246,12 +246,14 @@ describe('decide, for any sequence of changes, health, crashes and windows', () 
     | { op: 'tick'; seconds: number; crash: 'none' | 'beforePatch' | 'beforePersist' }
     | { op: 'health'; index: number; health: 'healthy' | 'failed' }
     | { op: 'change' }
-    | { op: 'resume' };
+    | { op: 'resume' }
+    | { op: 'override' };
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 5, arbitrary: fc.record({ op: fc.constant('tick' as const), seconds: fc.integer({ min: 1, max: 900 }), crash: fc.constantFrom('none' as const, 'none' as const, 'beforePatch' as const, 'beforePersist' as const) }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant('health' as const), index: fc.nat(30), health: fc.constantFrom('healthy' as const, 'healthy' as const, 'failed' as const) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('change' as const) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('resume' as const) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('override' as const) }) },
   );
   const policyArb = fc.record({
     maxConcurrent: fc.integer({ min: 1, max: 5 }),
@@ -264,11 +266,18 @@ describe('decide, for any sequence of changes, health, crashes and windows', () 
 
   it('never more than maxConcurrent rolling, each workload stamped at most once per version, none left behind once Complete, nothing stamped after a halt', () => {
     fc.assert(
-      fc.property(policyArb, fc.integer({ min: 1, max: 12 }), fc.array(opArb, { maxLength: 60 }), (raw, n, ops) => {
+      fc.property(policyArb, fc.integer({ min: 1, max: 12 }), fc.array(fc.boolean(), { maxLength: 12 }), fc.array(opArb, { maxLength: 60 }), (raw, n, paused, ops) => {
         const p: RolloutPolicy = { ...raw, windows: compileWindows(raw.windows) };
         const workloads = ids(n);
         let version = 1;
-        let world = new World(workloads, p.healthTimeoutSeconds);
+        // Paused (or OnDelete) workloads stay so: stamped, they hold no slot.
+        const newWorld = () => {
+          const w = new World(workloads, p.healthTimeoutSeconds);
+          workloads.forEach((id, i) => paused[i] && w.paused.add(id));
+          return w;
+        };
+        let world = newWorld();
+        let override = 0;
         let persisted = admitChange(undefined, change(workloads, `v${version}`), p, T0);
         let t = 0;
         let resume = 0;
@@ -279,13 +288,15 @@ describe('decide, for any sequence of changes, health, crashes and windows', () 
           } else if (o.op === 'change') {
             version++;
             persisted = admitChange(persisted, change(workloads, `v${version}`), p, after(t));
-            world = new World(workloads, p.healthTimeoutSeconds); // a new version: no template carries it yet
+            world = newWorld(); // a new version: no template carries it yet
           } else if (o.op === 'resume') {
             resume++;
+          } else if (o.op === 'override') {
+            override++;
           } else {
             t += o.seconds;
             const wasHalted = persisted.phase === 'Halted';
-            const request = resume > 0 ? { resume: String(resume) } : {};
+            const request = { ...(resume > 0 ? { resume: String(resume) } : {}), ...(override > 0 ? { override: String(override) } : {}) };
             const resumed = wasHalted && request.resume !== undefined && request.resume !== persisted.handled.resume;
             const d = decide(persisted, p, { workloads: world.observe(after(t)) }, after(t), request);
             if (wasHalted && !resumed) expect(d.stamp).toEqual([]);
