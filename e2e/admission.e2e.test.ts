@@ -5,6 +5,9 @@
  * rolls the pods; without the policy the same token changes the image (the threat). A
  * namespace maps only the secrets its annotation allows, whatever form the id takes.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../operator/src/names';
 import { indexNames, parseSecretId } from '../operator/src/secrets/secretId';
@@ -13,6 +16,7 @@ import { chartSource, helm, localValues, readRelease, uninstallChart, type Relea
 import { e2eContext, type E2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
 import { waitFor } from './support/wait';
+import { admitChange, decide, type Observation } from '../operator/src/rollout/engine';
 
 jest.setTimeout(300_000);
 
@@ -364,6 +368,28 @@ describe("a mapping's rollout policy (spec.rollout, spec.suspend) on the real AP
       answers.push({ what, refused: out.code !== 0, namesIt: out.stderr.includes(message), stderr: out.stderr.includes(message) ? '' : out.stderr });
     }
     expect(answers).toEqual(bad.map(([what]) => ({ what, refused: true, namesIt: true, stderr: '' })));
+  });
+
+  test("a rollout record of 1,000 workloads with 253-character names is stored in the mapping's status as written", async () => {
+    const made = await kubectlStdin(ctx, ['create', '-f', '-'], mapping('thousand', { rollout: { canary: { percent: 5 } } }));
+    expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: '' });
+    const workloads = Array.from({ length: 1000 }, (_, i) => `Deployment/${`w${i}-`.padEnd(253, 'x')}`);
+    const policy = { maxConcurrent: 10, canary: { percent: 5 }, settleSeconds: 0, windows: [], suspend: false };
+    const now = new Date();
+    const observed: Observation = { health: 'progressing', hasVersion: false };
+    const d = decide(admitChange(undefined, { versions: { 'app/db': 'v2' }, workloads }, policy, now), policy, { workloads: new Map(workloads.map((w) => [w, observed])) }, now, { override: 'incident-1' });
+    const status = { rollout: { ...d.record, summary: d.summary } };
+    const body = JSON.stringify({ status });
+    expect(body.length).toBeGreaterThan(250_000);
+    // Too long for one argument (Linux caps one at 128 KiB): a file.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'srm-status-')), 'patch.json');
+    fs.writeFileSync(file, body);
+    const patched = await kubectl(ctx, ['patch', 'srm', 'thousand', '-n', ns, '--subresource=status', '--type=merge', `--patch-file=${file}`]);
+    fs.rmSync(path.dirname(file), { recursive: true });
+    expect({ code: patched.code, stderr: patched.stderr }).toEqual({ code: 0, stderr: '' });
+    const stored = await kubectl(ctx, ['get', 'srm', 'thousand', '-n', ns, '-o', 'jsonpath={.status.rollout}']);
+    expect(JSON.parse(stored.stdout)).toEqual(status.rollout);
+    expect(d.summary).toBe('Canary 0/1000');
   });
 
   test('kubectl get srm shows the rollout phase the operator writes in status.rollout.summary', async () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   ABANDON_ANNOTATION,
+  PHASES,
   OVERRIDE_ANNOTATION,
   RESUME_ANNOTATION,
   admitChange,
@@ -312,5 +313,24 @@ describe('decide, for any sequence of changes, health, crashes and windows', () 
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('the CRD and the record agree', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { load } = require('js-yaml') as typeof import('js-yaml');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  const { CRD_FILE } = require('../../../../scripts/crd-time-zones') as typeof import('../../../../scripts/crd-time-zones');
+  const rollout = (load(readFileSync(CRD_FILE, 'utf8')) as any).spec.versions[0].schema.openAPIV3Schema.properties.status.properties.rollout;
+
+  it('status.rollout has a field for every field of the record (and the summary), and the phases the engine writes', () => {
+    const p = policy({ canary: { count: 1 }, windows: compileWindows([{ kind: 'allow', schedule: '0 22 * * *', duration: '1h', timeZone: 'UTC' }]) });
+    const d = decide({ ...admitChange(undefined, change(ids(3)), p, T0), override: true }, { ...p, windows: [] }, { workloads: new World(ids(3)).observe(T0) }, T0, { resume: 'a' });
+    const written = { ...d.record, reason: 'CanaryUnhealthy', message: 'm', nextOpen: 1, handled: { resume: 'a', abandon: 'b', override: 'c' }, summary: d.summary };
+    expect(Object.keys(rollout.properties).sort()).toEqual(Object.keys(written).sort());
+    expect(Object.keys(rollout.properties.handled.properties).sort()).toEqual(['abandon', 'override', 'resume']);
+    expect(rollout.properties.phase.enum).toEqual([...PHASES]);
+    expect(new RegExp(rollout.properties.states.pattern).test(d.record.states)).toBe(true);
   });
 });
