@@ -332,6 +332,8 @@ describe("a mapping's rollout policy (spec.rollout, spec.suspend) on the real AP
         { kind: 'allow', schedule: '0 22 * * MON-FRI', duration: '2h', timeZone: 'Europe/Berlin' },
         { kind: 'deny', schedule: '*/15 0-6,20-23 1,15 JAN-MAR,12 0', duration: '1h30m15s', timeZone: 'America/New_York' },
         { kind: 'allow', schedule: '0 0 * * *', duration: '24h', timeZone: 'UTC' },
+        { kind: 'allow', schedule: '0-59/30 9-17 1-31 JAN-DEC SUN-SAT', duration: '1h', timeZone: 'UTC' },
+        { kind: 'deny', schedule: '0 0 * 1-MAR 5-7', duration: '1h', timeZone: 'UTC' },
       ] } },
     ];
     const answers = [];
@@ -354,6 +356,9 @@ describe("a mapping's rollout policy (spec.rollout, spec.suspend) on the real AP
       ['hour 24', window({ schedule: '0 24 * * *' }), 'schedule must be a cron schedule of 5 fields'],
       ['a step of 0', window({ schedule: '*/0 * * * *' }), 'schedule must be a cron schedule of 5 fields'],
       ['a day name in the month field', window({ schedule: '0 22 * MON *' }), 'schedule must be a cron schedule of 5 fields'],
+      ['a reversed range of minutes', window({ schedule: '5-3 * * * *' }), 'schedule has a range whose start is after its end'],
+      ['a reversed range of week days', window({ schedule: '0 22 * * FRI-MON' }), 'schedule has a range whose start is after its end'],
+      ['a reversed range of months, among good ones', window({ schedule: '0-30 9-17 * DEC-JAN 1-5' }), 'schedule has a range whose start is after its end'],
       ['an unknown time zone', window({ timeZone: 'Mars/Olympus_Mons' }), 'timeZone must be an IANA time zone name'],
       ['a time zone abbreviation', window({ timeZone: 'CEST' }), 'timeZone must be an IANA time zone name'],
       ['a duration without unit', window({ duration: '90' }), 'duration must be a duration such as 1h, 30m or 1h30m'],

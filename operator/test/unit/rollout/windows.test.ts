@@ -155,12 +155,12 @@ describe("the CRD's schedule rule", () => {
   const item = fc.tuple(token, fc.option(token), fc.option(fc.integer({ min: 0, max: 100 }))).map(([a, b, step]) => `${a}${b === null ? '' : `-${b}`}${step === null ? '' : `/${step}`}`);
   const field = fc.array(item, { minLength: 1, maxLength: 3 }).map((items) => items.join(','));
   const cron = fc.array(field, { minLength: 4, maxLength: 6 }).map((fields) => fields.join(' '));
-  /** A range whose start is after its end (5-3): RE2 cannot see it, croner refuses it (docs/rollouts.md says so). */
+  /** A range whose start is after its end (5-3): the regex cannot see it; the CRD's second rule refuses it (e2e/admission.e2e.test.ts). */
   const NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
   const num = (s: string) => (NAMES.includes(s) ? (NAMES.indexOf(s) % 7 === NAMES.indexOf(s) ? NAMES.indexOf(s) : NAMES.indexOf(s) - 6) : Number(s));
   const reversed = (s: string) => [...s.matchAll(/([0-9A-Z]+)-([0-9A-Z]+)/g)].some(([, a, b]) => num(a) > num(b));
 
-  it('admits only schedules the operator can evaluate (a reversed range aside)', () => {
+  it('its regex admits only schedules the operator can evaluate, reversed ranges aside (another rule refuses those)', () => {
     fc.assert(fc.property(cron, (s) => {
       if (!crdPattern.test(s) || reversed(s)) return;
       expect(compileWindow(allow(s, '1h', 'UTC'))).toEqual(expect.objectContaining({ kind: 'allow' }));
