@@ -334,6 +334,8 @@ describe("a mapping's rollout policy (spec.rollout, spec.suspend) on the real AP
         { kind: 'allow', schedule: '0 0 * * *', duration: '24h', timeZone: 'UTC' },
         { kind: 'allow', schedule: '0-59/30 9-17 1-31 JAN-DEC SUN-SAT', duration: '1h', timeZone: 'UTC' },
         { kind: 'deny', schedule: '0 0 * 1-MAR 5-7', duration: '1h', timeZone: 'UTC' },
+        { kind: 'allow', schedule: '30 1 * * *', duration: '1h', timeZone: 'Asia/Kolkata' },
+        { kind: 'allow', schedule: '30 1 * * *', duration: '1h', timeZone: 'Asia/Calcutta' },
       ] } },
     ];
     const answers = [];
