@@ -5,6 +5,9 @@
  * rolls the pods; without the policy the same token changes the image (the threat). A
  * namespace maps only the secrets its annotation allows, whatever form the id takes.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../operator/src/names';
 import { indexNames, parseSecretId } from '../operator/src/secrets/secretId';
@@ -13,6 +16,7 @@ import { chartSource, helm, localValues, readRelease, uninstallChart, type Relea
 import { e2eContext, type E2eContext } from './support/context';
 import { endScenario, kubectl, kubectlStdin, rand, snapshot, startScenario, value, waitForNewPods, waitLastRotation, waitMappingSynced, type Scenario } from './support/scenario';
 import { waitFor } from './support/wait';
+import { admitChange, decide, type Observation } from '../operator/src/rollout/engine';
 
 jest.setTimeout(300_000);
 
@@ -300,3 +304,109 @@ spec:
 function arnOf(name: string): string {
   return `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}`;
 }
+
+describe("a mapping's rollout policy (spec.rollout, spec.suspend) on the real API server", () => {
+  const ctx = e2eContext();
+  let ns: string;
+  beforeAll(async () => {
+    await ctx.kube.installCrd();
+    ns = await ctx.kube.createNamespace('policy');
+  });
+  afterAll(() => ctx.kube.deleteNamespace(ns));
+
+  const mapping = (name: string, extra: object) => JSON.stringify({
+    apiVersion: 'awssecretsoperator.secretoperator/v1',
+    kind: 'SecretsRotationMapping',
+    metadata: { name, namespace: ns },
+    spec: { secretId: 'app/db', selector: { matchLabels: { app: 'web' } }, ...extra },
+  });
+  const dryRun = (extra: object) => kubectlStdin(ctx, ['create', '--dry-run=server', '-f', '-'], mapping(`m-${rand(6)}`, extra));
+  const window = (w: object) => ({ rollout: { windows: [{ kind: 'allow', schedule: '0 22 * * MON-FRI', duration: '2h', timeZone: 'Europe/Berlin', ...w }] } });
+
+  test('a well-formed policy is accepted: canary by count or percent with a selector, windows, settle, health deadline, suspend', async () => {
+    const good: object[] = [
+      { suspend: true },
+      { rollout: { maxConcurrent: 1, canary: { count: 1 }, healthTimeoutSeconds: 1, settleSeconds: 0 } },
+      { rollout: { canary: { percent: 100, selector: { matchLabels: { tier: 'canary' } } } } },
+      { rollout: { windows: [
+        { kind: 'allow', schedule: '0 22 * * MON-FRI', duration: '2h', timeZone: 'Europe/Berlin' },
+        { kind: 'deny', schedule: '*/15 0-6,20-23 1,15 JAN-MAR,12 0', duration: '1h30m15s', timeZone: 'America/New_York' },
+        { kind: 'allow', schedule: '0 0 * * *', duration: '24h', timeZone: 'UTC' },
+        { kind: 'allow', schedule: '0-59/30 9-17 1-31 JAN-DEC SUN-SAT', duration: '1h', timeZone: 'UTC' },
+        { kind: 'deny', schedule: '0 0 * 1-MAR 5-7', duration: '1h', timeZone: 'UTC' },
+        { kind: 'allow', schedule: '30 1 * * *', duration: '1h', timeZone: 'Asia/Kolkata' },
+        { kind: 'allow', schedule: '30 1 * * *', duration: '1h', timeZone: 'Asia/Calcutta' },
+      ] } },
+    ];
+    const answers = [];
+    for (const extra of good) answers.push({ extra, ...(({ code, stderr }) => ({ code, stderr }))(await dryRun(extra)) });
+    expect(answers).toEqual(good.map((extra) => ({ extra, code: 0, stderr: '' })));
+  });
+
+  test('each malformed policy is refused with a message naming the field and what is wrong', async () => {
+    const bad: [what: string, extra: object, message: string][] = [
+      ['both count and percent', { rollout: { canary: { count: 1, percent: 10 } } }, 'spec.rollout.canary needs exactly one of count or percent'],
+      ['neither count nor percent', { rollout: { canary: { selector: { matchLabels: { tier: 'canary' } } } } }, 'spec.rollout.canary needs exactly one of count or percent'],
+      ['canary over 100 %', { rollout: { canary: { percent: 101 } } }, 'spec.rollout.canary.percent: Invalid value: 101: spec.rollout.canary.percent in body should be less than or equal to 100'],
+      ['canary of 0 %', { rollout: { canary: { percent: 0 } } }, 'spec.rollout.canary.percent in body should be greater than or equal to 1'],
+      ['a canary count of 0', { rollout: { canary: { count: 0 } } }, 'spec.rollout.canary.count in body should be greater than or equal to 1'],
+      ['a negative maxConcurrent', { rollout: { maxConcurrent: -1 } }, 'spec.rollout.maxConcurrent in body should be greater than or equal to 1'],
+      ['a negative settle', { rollout: { settleSeconds: -5 } }, 'spec.rollout.settleSeconds in body should be greater than or equal to 0'],
+      ['a zero health deadline', { rollout: { healthTimeoutSeconds: 0 } }, 'spec.rollout.healthTimeoutSeconds in body should be greater than or equal to 1'],
+      ['a cron of 6 fields', window({ schedule: '0 0 22 * * MON' }), 'schedule must be a cron schedule of 5 fields'],
+      ['minute 60', window({ schedule: '60 22 * * *' }), 'schedule must be a cron schedule of 5 fields'],
+      ['hour 24', window({ schedule: '0 24 * * *' }), 'schedule must be a cron schedule of 5 fields'],
+      ['a step of 0', window({ schedule: '*/0 * * * *' }), 'schedule must be a cron schedule of 5 fields'],
+      ['a day name in the month field', window({ schedule: '0 22 * MON *' }), 'schedule must be a cron schedule of 5 fields'],
+      ['a reversed range of minutes', window({ schedule: '5-3 * * * *' }), 'schedule has a range whose start is after its end'],
+      ['a reversed range of week days', window({ schedule: '0 22 * * FRI-MON' }), 'schedule has a range whose start is after its end'],
+      ['a reversed range of months, among good ones', window({ schedule: '0-30 9-17 * DEC-JAN 1-5' }), 'schedule has a range whose start is after its end'],
+      ['an unknown time zone', window({ timeZone: 'Mars/Olympus_Mons' }), 'timeZone must be an IANA time zone name'],
+      ['a time zone abbreviation', window({ timeZone: 'CEST' }), 'timeZone must be an IANA time zone name'],
+      ['a duration without unit', window({ duration: '90' }), 'duration must be a duration such as 1h, 30m or 1h30m'],
+      ['a zero duration', window({ duration: '0h' }), 'duration must be a duration such as 1h, 30m or 1h30m'],
+      ['an unknown window kind', window({ kind: 'maybe' }), 'spec.rollout.windows[0].kind: Unsupported value: "maybe"'],
+      ['a window without schedule', { rollout: { windows: [{ kind: 'allow', duration: '1h', timeZone: 'UTC' }] } }, 'spec.rollout.windows[0].schedule: Required value'],
+      ['suspend as a string', { suspend: 'yes' }, 'spec.suspend: Invalid value: "string"'],
+    ];
+    const answers = [];
+    for (const [what, extra, message] of bad) {
+      const out = await dryRun(extra);
+      answers.push({ what, refused: out.code !== 0, namesIt: out.stderr.includes(message), stderr: out.stderr.includes(message) ? '' : out.stderr });
+    }
+    expect(answers).toEqual(bad.map(([what]) => ({ what, refused: true, namesIt: true, stderr: '' })));
+  });
+
+  test("a rollout record of 1,000 workloads with 253-character names is stored in the mapping's status as written", async () => {
+    const made = await kubectlStdin(ctx, ['create', '-f', '-'], mapping('thousand', { rollout: { canary: { percent: 5 } } }));
+    expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: '' });
+    const workloads = Array.from({ length: 1000 }, (_, i) => `Deployment/${`w${i}-`.padEnd(253, 'x')}`);
+    const policy = { maxConcurrent: 10, canary: { percent: 5 }, settleSeconds: 0, windows: [], suspend: false };
+    const now = new Date();
+    const observed: Observation = { health: 'progressing', hasVersion: false };
+    const d = decide(admitChange(undefined, { versions: { 'app/db': 'v2' }, workloads }, policy, now), policy, { workloads: new Map(workloads.map((w) => [w, observed])) }, now, { override: 'incident-1' });
+    const status = { rollout: { ...d.record, summary: d.summary } };
+    const body = JSON.stringify({ status });
+    expect(body.length).toBeGreaterThan(250_000);
+    // Too long for one argument (Linux caps one at 128 KiB): a file.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'srm-status-')), 'patch.json');
+    fs.writeFileSync(file, body);
+    const patched = await kubectl(ctx, ['patch', 'srm', 'thousand', '-n', ns, '--subresource=status', '--type=merge', `--patch-file=${file}`]);
+    fs.rmSync(path.dirname(file), { recursive: true });
+    expect({ code: patched.code, stderr: patched.stderr }).toEqual({ code: 0, stderr: '' });
+    const stored = await kubectl(ctx, ['get', 'srm', 'thousand', '-n', ns, '-o', 'jsonpath={.status.rollout}']);
+    expect(JSON.parse(stored.stdout)).toEqual(status.rollout);
+    expect(d.summary).toBe('Canary 0/1000');
+  });
+
+  test('kubectl get srm shows the rollout phase the operator writes in status.rollout.summary', async () => {
+    const made = await kubectlStdin(ctx, ['create', '-f', '-'], mapping('phased', { rollout: { canary: { count: 1 } } }));
+    expect({ code: made.code, stderr: made.stderr }).toEqual({ code: 0, stderr: '' });
+    const patched = await kubectl(ctx, ['patch', 'srm', 'phased', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { rollout: { phase: 'Rolling', summary: 'Rolling 3/40' } } })]);
+    expect({ code: patched.code, stderr: patched.stderr }).toEqual({ code: 0, stderr: '' });
+    const table = await kubectl(ctx, ['get', 'srm', 'phased', '-n', ns]);
+    const [header, row] = table.stdout.split('\n');
+    expect(header).toMatch(/\bROLLOUT\b/);
+    expect(row.slice(header.indexOf('ROLLOUT')).startsWith('Rolling 3/40')).toBe(true);
+  });
+});

@@ -40,7 +40,7 @@ describe('cluster-wide install (the default)', () => {
     const table = await kubectl(s.ctx, ['get', 'secretsrotationmappings', '-n', ns]);
     expect(table.code).toBe(0);
     const [header, row] = table.stdout.trim().split('\n');
-    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'SECRET', 'WORKLOADS', 'LAST ROTATION', 'READY', 'AGE']);
+    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'SECRET', 'WORKLOADS', 'LAST ROTATION', 'READY', 'ROLLOUT', 'AGE']);
     expect(row.split(/\s{2,}/).slice(0, 5)).toEqual(['web', secret.name, '1', expect.stringMatching(/^\d+s$/), 'True']);
     const short = await kubectl(s.ctx, ['get', 'srm', '-n', ns, '-o', 'name']);
     expect(short.stdout.trim()).toBe(`${KIND.toLowerCase()}.${GROUP}/web`);

@@ -8,6 +8,7 @@ import { OPERATOR_NAME } from './names';
 import type { Where } from './kube/where';
 import type { LogLevel } from './log';
 import { SQS_LIMITS } from './sqs/limits';
+import { compileWindows, type RestartWindow } from './rollout/windows';
 
 export interface Config {
   readonly queueUrl: string;
@@ -56,6 +57,8 @@ export interface Config {
   readonly argoRollouts: boolean;
   /** What discovery (discovery/) looks at besides mappings; both off by default. */
   readonly discovery: DiscoveryConfig;
+  /** The chart-wide rollout policy (docs/rollouts.md); a mapping's spec.rollout overrides it field by field. */
+  readonly rollouts: RolloutsConfig;
   readonly leaderElection: {
     readonly enabled: boolean;
     readonly leaseName: string;
@@ -101,6 +104,17 @@ export interface DiscoveryConfig {
   readonly esoSyncTimeoutSeconds: number;
 }
 
+export interface RolloutsConfig {
+  /** Most workloads rolling at once (stamped, not yet healthy), cluster-wide. */
+  readonly maxConcurrent: number;
+  /** How long a rollout waits after its first change for related ones to join it. */
+  readonly settleSeconds: number;
+  /** A canary's deadline to become healthy; absent: each Deployment's own progressDeadlineSeconds. */
+  readonly healthTimeoutSeconds?: number;
+  /** Restart windows for every mapping without its own, and for discovered sources. */
+  readonly windows: readonly RestartWindow[];
+}
+
 /** Outside a cluster with no namespace in the kubeconfig's current context, as kubectl does. */
 export const DEFAULT_LEASE_NAMESPACE = 'default';
 
@@ -129,6 +143,8 @@ export const DEFAULTS = {
   NOTIFY_TIMEOUT_SECONDS: 5,
   NOTIFY_DEADLINE_SECONDS: 60,
   NOTIFY_QUEUE_SIZE: 100,
+  ROLLOUT_MAX_CONCURRENT: 10,
+  ROLLOUT_SETTLE_SECONDS: 0,
 } as const;
 
 /**
@@ -220,6 +236,7 @@ export function loadConfig(env: Env, hostname = 'localhost', where: Where = { in
       providerClasses: bool(env, 'DISCOVERY_SECRET_PROVIDER_CLASSES', DEFAULTS.DISCOVERY_SECRET_PROVIDER_CLASSES),
       esoSyncTimeoutSeconds: int(env, 'ESO_SYNC_TIMEOUT_SECONDS', DEFAULTS.ESO_SYNC_TIMEOUT_SECONDS, 1, 600),
     },
+    rollouts: rolloutsConfig(env),
     leaderElection: {
       enabled: leaderElection,
       leaseName: optional(env, 'LEASE_NAME') ?? DEFAULTS.LEASE_NAME,
@@ -270,6 +287,43 @@ function notifyConfig(env: Env): { notify?: NotifyConfig } {
     throw new ConfigError('NOTIFY_DEADLINE_SECONDS', `must be at least NOTIFY_TIMEOUT_SECONDS (${timeoutSeconds}), got ${deadlineSeconds}`);
   }
   return { notify: { url, ...(clusterName ? { clusterName } : {}), timeoutMs: timeoutSeconds * 1000, deadlineMs: deadlineSeconds * 1000, queueSize } };
+}
+
+/** ROLLOUT_*: the chart's rollouts.* values; ROLLOUT_WINDOWS is the JSON of rollouts.windows. */
+function rolloutsConfig(env: Env): RolloutsConfig {
+  const healthTimeout = optional(env, 'ROLLOUT_HEALTH_TIMEOUT_SECONDS') === undefined ? undefined : int(env, 'ROLLOUT_HEALTH_TIMEOUT_SECONDS', 0, 1);
+  return {
+    maxConcurrent: int(env, 'ROLLOUT_MAX_CONCURRENT', DEFAULTS.ROLLOUT_MAX_CONCURRENT, 1),
+    settleSeconds: int(env, 'ROLLOUT_SETTLE_SECONDS', DEFAULTS.ROLLOUT_SETTLE_SECONDS, 0),
+    ...(healthTimeout === undefined ? {} : { healthTimeoutSeconds: healthTimeout }),
+    windows: restartWindows(env, 'ROLLOUT_WINDOWS'),
+  };
+}
+
+/** A JSON list of windows, each checked as the CRD checks a mapping's (rollout/windows.ts). */
+function restartWindows(env: Env, name: string): RestartWindow[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(name, 'must be a JSON list of windows ({kind, schedule, duration, timeZone}), as the chart writes rollouts.windows');
+  const windows = parsed.map((w: unknown, i) => {
+    const { kind, schedule, duration, timeZone } = (w ?? {}) as Record<string, unknown>;
+    if (![kind, schedule, duration, timeZone].every((f) => typeof f === 'string')) {
+      throw new ConfigError(name, `window ${i}: needs kind, schedule, duration and timeZone, each a string`);
+    }
+    return { kind, schedule, duration, timeZone } as RestartWindow;
+  });
+  try {
+    compileWindows(windows);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message);
+  }
+  return windows;
 }
 
 /**

@@ -36,6 +36,30 @@ export interface SecretsRotationMappingSpec {
   /** Proof-of-concept alias of selector.matchLabels. */
   Labels?: Record<string, string>;
   workloadKinds?: WorkloadKind[];
+  /** Record changes, restart nothing (docs/rollouts.md). */
+  suspend?: boolean;
+  rollout?: RolloutPolicySpec;
+}
+
+/** spec.rollout as the CRD admits it; unset fields take the chart's rollouts.* values. */
+export interface RolloutPolicySpec {
+  maxConcurrent?: number;
+  /** Exactly one of count or percent (the CRD refuses both or neither). */
+  canary?: { count?: number; percent?: number; selector?: LabelSelector };
+  healthTimeoutSeconds?: number;
+  settleSeconds?: number;
+  windows?: RestartWindowSpec[];
+}
+
+/** A restart window in the shape of Argo CD's sync windows (rollout/windows.ts reads it). */
+export interface RestartWindowSpec {
+  kind: 'allow' | 'deny';
+  /** Cron, 5 fields. */
+  schedule: string;
+  /** Go-style: 1h, 30m, 1h30m. */
+  duration: string;
+  /** IANA, or UTC. */
+  timeZone: string;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

@@ -205,3 +205,45 @@ describe('notifications (NOTIFY_*)', () => {
     );
   });
 });
+
+describe('rollouts (ROLLOUT_*)', () => {
+  const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
+
+  it("default to the chart's: 10 rolling at once, no settling, each workload's own deadline, no windows", () => {
+    expect(loadConfig(base).rollouts).toEqual({ maxConcurrent: DEFAULTS.ROLLOUT_MAX_CONCURRENT, settleSeconds: DEFAULTS.ROLLOUT_SETTLE_SECONDS, windows: [] });
+    expect([DEFAULTS.ROLLOUT_MAX_CONCURRENT, DEFAULTS.ROLLOUT_SETTLE_SECONDS]).toEqual([10, 0]);
+  });
+
+  it('take the ceiling, settle, health deadline and windows the chart passes', () => {
+    const windows = [{ kind: 'deny', schedule: '0 9 * * MON-FRI', duration: '8h', timeZone: 'Europe/Berlin' }];
+    expect(loadConfig({ ...base, ROLLOUT_MAX_CONCURRENT: '20', ROLLOUT_SETTLE_SECONDS: '10', ROLLOUT_HEALTH_TIMEOUT_SECONDS: '300', ROLLOUT_WINDOWS: JSON.stringify(windows) }).rollouts).toEqual({
+      maxConcurrent: 20,
+      settleSeconds: 10,
+      healthTimeoutSeconds: 300,
+      windows,
+    });
+    expect(loadConfig({ ...base, ROLLOUT_WINDOWS: '[]' }).rollouts.windows).toEqual([]);
+  });
+
+  it.each([
+    ['ROLLOUT_MAX_CONCURRENT', '0', /must be an integer from 1 to /],
+    ['ROLLOUT_SETTLE_SECONDS', '-1', /must be an integer from 0 to /],
+    ['ROLLOUT_HEALTH_TIMEOUT_SECONDS', '0', /must be an integer from 1 to /],
+    ['ROLLOUT_WINDOWS', '{"kind":"allow"}', /must be a JSON list of windows/],
+    ['ROLLOUT_WINDOWS', 'not json', /must be a JSON list of windows/],
+    ['ROLLOUT_WINDOWS', '[{"kind":"allow","schedule":"0 22 * * *","duration":"2h","timeZone":"Mars/Base"}]', /window 0: timeZone must be an IANA time zone name, got "Mars\/Base"/],
+    ['ROLLOUT_WINDOWS', '[{"kind":"allow","schedule":"0 22 * * *","duration":"2h","timeZone":"UTC"},{"kind":"deny","schedule":"61 * * * *","duration":"1h","timeZone":"UTC"}]', /window 1: schedule "61 \* \* \* \*" is not a cron schedule/],
+    ['ROLLOUT_WINDOWS', '[{"kind":"allow","schedule":"0 22 * * *","timeZone":"UTC"}]', /window 0: needs kind, schedule, duration and timeZone, each a string/],
+  ])('refuse a bad %s (%s) with one line naming it', (variable, value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, [variable]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+});

@@ -9,6 +9,7 @@
  *   events, workloads, leader           + one of the above
  *   mappings                            the CR model, its ports, index, watcher, status
  *   discovery                           ExternalSecrets / SecretProviderClasses as mappings
+ *   rollout                             pure: restart windows and the rollout engine's decisions
  *   rotation                            plan and execute restarts
  *   sqs, notify                         the queue in front of the rotation; webhooks after it
  *   top        main.ts and what it wires from (config, version, node flags, lifecycle)
@@ -41,10 +42,11 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   leader: ['floor', 'kube'],
   mappings: ['floor', 'kube', 'secrets', 'workloads', 'leader'],
   discovery: ['floor', 'kube', 'secrets', 'workloads', 'mappings'],
-  rotation: ['floor', 'kube', 'secrets', 'events', 'workloads', 'leader', 'mappings', 'discovery'],
+  rollout: ['floor', 'mappings'],
+  rotation: ['floor', 'kube', 'secrets', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rollout'],
   sqs: ['floor', 'leader', 'rotation'],
   notify: ['floor', 'leader', 'mappings', 'rotation'],
-  top: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rotation', 'sqs', 'notify'],
+  top: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rollout', 'rotation', 'sqs', 'notify'],
 };
 
 /** Test code: nothing outside it may import it. Paths from the repository root. */
