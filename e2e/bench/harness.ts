@@ -18,7 +18,8 @@ import { Aws } from '../support/aws';
 import { e2eContext, type E2eContext } from '../support/context';
 import type { ElasticMq } from '../support/elasticmq';
 import { REPO_ROOT } from '../support/kube';
-import { freePort } from '../support/moto';
+import { forEachLimit } from '../../scripts/kit/limit';
+import { freePort } from '../../scripts/kit/net';
 import { httpGet, promSample } from '../support/operator';
 import { rand } from '../support/scenario';
 import { waitFor } from '../support/wait';
@@ -33,23 +34,14 @@ export function say(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** Runs `fn` over `items`, `limit` at a time, saying how far it got every few seconds. */
-export async function forEachLimit<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let done = 0;
+/** forEachLimit, saying how far it got every few seconds (bench fixtures run for minutes). */
+export async function forEachSaying<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
   let lastSaid = Date.now();
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-      done++;
-      if (Date.now() - lastSaid > 5000) {
-        lastSaid = Date.now();
-        say(`  ${what}: ${done}/${items.length}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await forEachLimit(items, limit, fn, (done, total) => {
+    if (Date.now() - lastSaid <= 5000) return;
+    lastSaid = Date.now();
+    say(`  ${what}: ${done}/${total}`);
+  });
 }
 
 export interface Bench {
@@ -104,7 +96,7 @@ export async function emulatorCeiling(b: Bench, bodies: readonly string[]): Prom
   try {
     const batches = Array.from({ length: Math.ceil(bodies.length / 10) }, (_, j) => bodies.slice(j * 10, j * 10 + 10));
     const t0 = performance.now();
-    await forEachLimit('ceiling: sent', batches, 4, (batch) => sendBatch(b, q.url, batch));
+    await forEachSaying('ceiling: sent', batches, 4, (batch) => sendBatch(b, q.url, batch));
     const t1 = performance.now();
     let n = 0;
     while (n < bodies.length) {
@@ -141,7 +133,7 @@ export async function createNamespace(b: Bench, name: string): Promise<void> {
  */
 export async function deleteNamespaces(b: Bench, names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await forEachLimit('namespaces deleted', names, 10, (n) => b.ctx.kube.deleteNamespace(n));
+  await forEachSaying('namespaces deleted', names, 10, (n) => b.ctx.kube.deleteNamespace(n));
   const mine = new Set(names);
   await waitFor(
     `${names.length} namespace(s) gone`,

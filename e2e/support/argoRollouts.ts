@@ -9,10 +9,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
+import { isRunning, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
+import { AbortPoll, waitFor } from '../../scripts/kit/wait';
 import type { E2eContext } from './context';
 import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
-import { freePort } from './moto';
+import { freePort } from '../../scripts/kit/net';
 
 export interface ArgoRollouts {
   readonly logFile: string;
@@ -52,7 +53,7 @@ export async function startArgoRollouts(ctx: E2eContext): Promise<ArgoRollouts> 
     await removeArgoRolloutsCrds(ctx);
   };
   try {
-    await pollUntil(
+    await waitFor(
       `the Argo Rollouts controller to answer /healthz on ${healthzPort}`,
       async () => {
         if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('the Argo Rollouts controller exited'));

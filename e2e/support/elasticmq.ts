@@ -9,8 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
-import { freePort } from './moto';
+import { isRunning, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
+import { AbortPoll, waitFor } from '../../scripts/kit/wait';
+import { freePort } from '../../scripts/kit/net';
 
 export interface ElasticMq {
   /** e.g. http://127.0.0.1:40123: what AWS_ENDPOINT_URL_SQS names. */
@@ -63,7 +64,7 @@ export async function startElasticMq(o: StartElasticMqOptions): Promise<ElasticM
   };
   const sqs = new SQSClient({ region: o.region, endpoint, credentials: { accessKeyId: 'elasticmq', secretAccessKey: 'elasticmq' }, maxAttempts: 1 });
   try {
-    await pollUntil(
+    await waitFor(
       `ElasticMQ to answer on ${endpoint}`,
       async () => {
         if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('ElasticMQ exited'));

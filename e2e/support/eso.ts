@@ -14,10 +14,10 @@ import fs from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { ESO_GROUP, ESO_VERSIONS, FORCE_SYNC_ANNOTATION } from '../../operator/src/discovery/model';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
+import { isRunning, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
+import { AbortPoll, waitFor } from '../../scripts/kit/wait';
 import type { E2eContext } from './context';
 import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
-import { waitFor } from './wait';
 
 // The operator's own names for ESO's API and its force-sync annotation: the tests here prove them against ESO itself.
 export { ESO_GROUP, FORCE_SYNC_ANNOTATION };
@@ -94,7 +94,7 @@ export async function startEso(ctx: E2eContext, o: { awsEndpoint?: string } = {}
   const probe = await ctx.kube.createNamespace('eso-probe');
   try {
     await createStoreObjects(ctx, probe, 'probe', ctx.env.AWS_REGION);
-    await pollUntil(
+    await waitFor(
       `the External Secrets Operator to validate SecretStore ${probe}/probe`,
       async () => {
         if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('the External Secrets Operator exited'));

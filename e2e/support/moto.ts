@@ -4,7 +4,7 @@
  * answers.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/kit/net';
 
 export interface Moto {
   /** e.g. http://127.0.0.1:40123 */
@@ -24,21 +24,6 @@ export interface StartMotoOptions {
 }
 
 const LOG_TAIL = 4000;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not determine a free port'));
-      });
-    });
-  });
-}
 
 export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
   const command = options.command ?? process.env.MOTO_SERVER ?? 'moto_server';

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { NODE_FLAGS } from '../../operator/src/nodeFlags';
-import { freePort } from './moto';
+import { freePort } from '../../scripts/kit/net';
 import { REPO_ROOT } from './kube';
 import { waitFor } from './wait';
 

@@ -9,7 +9,7 @@ import { podIsRunning } from '../../e2e/support/kube';
 import { fingerprintAppManifest, fingerprintOf, servedByPods, ServiceClient, waitRolledOut } from '../../e2e/support/realnode';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { REPO_ROOT } from '../stack';
-import { AbortPoll } from '../stack/process';
+import { AbortPoll } from '../kit/wait';
 import { getTable, headerCells, rowCells, shownColumns, watchTable } from './kubeTable';
 import { LogFollower, prettyLogLine, type LogLine } from './operatorLog';
 import { bold, columns, command, dim, note, output, println, seconds } from './ui';

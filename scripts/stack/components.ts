@@ -5,14 +5,14 @@
  * readiness, signalled and stopped.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { httpGet, httpsHealth, kubeRequest } from './kubeapi';
 import { StackPaths, ToolchainPaths } from './paths';
 import { Pki } from './pki';
 import { REGISTRY_ENV, registryAnswers, registryArgs, type RegistryLayout } from './registry';
 import { ComponentError, SERVICE_ACCOUNT_ISSUER, displayPath, saveState, type ComponentName, type ComponentRecord, type StackState } from './state';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from './process';
+import { isRunning, spawnDetached, stopProcessGroup, tailFile } from './process';
+import { AbortPoll, waitFor } from '../kit/wait';
 
 const KWOK_CONFIG = path.join(__dirname, 'kwok.yaml');
 
@@ -22,24 +22,6 @@ const NODE_IP = '10.1.0.1';
 export const DEFAULT_GRACE_MS = 10_000;
 
 // ------------------------------------------------------------------ ports
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-export async function freePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
 
 // ------------------------------------------------------------------ moto
 
@@ -225,7 +207,7 @@ const READY_TIMEOUT_MS: Record<ComponentName, number> = {
 export async function waitComponentReady(state: StackState, name: ComponentName): Promise<void> {
   const rec = state.components[name];
   try {
-    await pollUntil(
+    await waitFor(
       `${name} to answer on 127.0.0.1:${rec.port}`,
       async () => {
         if (rec.pid === undefined || !isRunning(rec.pid, rec.startTime)) {

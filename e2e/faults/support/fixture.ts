@@ -11,6 +11,7 @@ import { startElasticMq, type ElasticMq } from '../../support/elasticmq';
 import type { OperatorProcess } from '../../support/operator';
 import { realismWriter, startAwsRealism, type AwsRealism, type RealismOptions } from '../../support/realism/awsRealism';
 import { labelUpdatedBody } from '../../support/scenario';
+import { forEachLimit } from '../../../scripts/kit/limit';
 import { waitFor } from '../../support/wait';
 import type { Ledger } from './ledger';
 import { progress } from './progress';
@@ -176,7 +177,7 @@ export class FaultFile {
   /** Creates `count` Deployments named `<prefix>-<i>` with `labels`, a few at a time (`opts`: as Kube.createWorkload). */
   async deployments(ns: string, prefix: string, count: number, labels: (i: number) => Record<string, string>, opts: Parameters<E2eContext['kube']['createWorkload']>[4] = {}): Promise<string[]> {
     const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    await inBatches(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i), opts));
+    await forEachLimit(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i), opts));
     return names;
   }
 
@@ -235,12 +236,6 @@ export class FaultFile {
       },
       { timeoutMs, intervalMs: 500 },
     );
-  }
-}
-
-export async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) {
-    await Promise.all(items.slice(i, i + size).map((it, j) => fn(it, i + j)));
   }
 }
 
