@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { buildImages, BuiltImages, imageToolsMissing, podman } from './support';
+import { buildImages, BuiltImages, imageToolsMissing, podman } from '../../scripts/kit/image';
 import { REPO_ROOT } from '../support/kube';
 import { waitFor } from '../support/wait';
 import { sbomPackages, vulnerable } from '../../scripts/known-vulnerable';

@@ -4,11 +4,9 @@
  * handled this message" apart from "nothing happened yet", so that a test can then
  * assert that nothing restarted without sleeping.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import { DescribeSecretCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { METRIC_PREFIX } from '../../operator/src/metrics';
@@ -20,7 +18,6 @@ import { e2eContext, stopOperators, type E2eContext } from './context';
 import type { LogLine, OperatorProcess } from './operator';
 import { waitFor } from './wait';
 
-const execFileP = promisify(execFile);
 export const M = METRIC_PREFIX;
 
 /** Short random suffix for names (lowercase letters and digits, no dash: never an ARN suffix). */
@@ -297,26 +294,4 @@ export function apiCallDetail(ctx: E2eContext, eventName: string, requestParamet
   };
 }
 
-// ---------------------------------------------------------------------------
-// kubectl as the admin
-
-export async function kubectl(ctx: E2eContext, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP('kubectl', args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-/** kubectl with a YAML document on stdin. */
-export async function kubectlStdin(ctx: E2eContext, args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('kubectl', args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin!.end(stdin);
-  });
-}
+export { kubectl, kubectlStdin } from '../../scripts/kit/kubectl';

@@ -314,7 +314,7 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     removeDataDir(state.dataDir);
   }
   for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids'), p.publishedFile]) fs.rmSync(f, { force: true });
-  // ServiceAccount tokens minted for tests and the demo (e2e/support/chart.ts).
+  // ServiceAccount tokens minted for tests and the demo (scripts/kit/chart.ts).
   fs.rmSync(path.join(p.dir, 'tokens'), { recursive: true, force: true });
   if (opts.keepLogs === false) fs.rmSync(p.logs, { recursive: true, force: true });
 }
