@@ -3,7 +3,7 @@
  * process with default settings behind the counting proxies, a watch that timestamps
  * the moment a Deployment's pod template records a version, and process figures.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,15 +12,12 @@ import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, S
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { withTimeout } from '../../operator/src/kube/timeout';
-import { NODE_FLAGS } from '../../operator/src/nodeFlags';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { Aws } from '../support/aws';
 import { e2eContext, type E2eContext } from '../support/context';
 import type { ElasticMq } from '../support/elasticmq';
-import { REPO_ROOT } from '../support/kube';
 import { forEachLimit } from '../../scripts/kit/limit';
-import { freePort } from '../../scripts/kit/net';
-import { httpGet, promSample } from '../support/operator';
+import { httpGet, launchOperator, operatorReady, promSample, stopOperator } from '../support/operator';
 import { rand } from '../support/scenario';
 import { waitFor } from '../support/wait';
 import { AwsProxy, KubeProxy } from './proxy';
@@ -287,15 +284,13 @@ export class BenchOperator {
     const aws = await new AwsProxy(realism?.url ?? b.ctx.env.AWS_ENDPOINT_URL).listen();
     const kubeconfig = path.join(b.outDir, `${name}.kubeconfig`);
     fs.writeFileSync(kubeconfig, kube.kubeconfig());
-    const httpPort = await freePort();
     const logFile = path.join(b.outDir, `${name}.operator.log`);
-    const out = fs.openSync(logFile, 'w');
     const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${b.outDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
     const startedAt = performance.now();
-    const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
-      cwd: REPO_ROOT,
+    const { child, httpPort } = await launchOperator({
+      nodeArgs,
+      logFile,
       env: {
-        PATH: process.env.PATH ?? '',
         KUBECONFIG: kubeconfig,
         SQS_QUEUE_URL: queueUrl,
         AWS_REGION: b.ctx.env.AWS_REGION,
@@ -306,14 +301,11 @@ export class BenchOperator {
         POD_NAMESPACE: 'default',
         POD_NAME: `bench-${name}`,
         LEASE_NAME: `bench-${name}-${rand(4)}`,
-        HTTP_PORT: String(httpPort),
         // As the container runs it: the image sets no NODE_OPTIONS unless the chart's values do (its V8 flags are NODE_FLAGS).
         ...(process.env.BENCH_OPERATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS } : {}),
         ...opts.env,
       },
-      stdio: ['ignore', out, out],
     });
-    fs.closeSync(out);
     return new BenchOperator(child, httpPort, kube, aws, startedAt, logFile, realism);
   }
 
@@ -325,20 +317,18 @@ export class BenchOperator {
     return httpGet(this.httpPort, pathname, 5000);
   }
 
+  private exitMessage(): string {
+    return `operator exited with ${this.exitCode}; see ${this.logFile}: ${fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-5).join(' | ')}`;
+  }
+
   private assertAlive(): void {
-    if (!this.alive) throw new Error(`operator exited with ${this.exitCode}; see ${this.logFile}: ${fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-5).join(' | ')}`);
+    if (!this.alive) throw new Error(this.exitMessage());
   }
 
   /** performance.now() when /readyz first answered 200 (polled every 20 ms). */
   async waitReady(timeoutMs = 120_000): Promise<number> {
-    return waitFor(
-      'operator /readyz',
-      async () => {
-        this.assertAlive();
-        return (await this.get('/readyz')).status === 200 ? performance.now() : undefined;
-      },
-      { timeoutMs, intervalMs: 20 },
-    );
+    const ready = operatorReady(this.httpPort, () => (this.alive ? undefined : this.exitMessage()), 5000);
+    return waitFor('operator /readyz', async () => (await ready()) && performance.now(), { timeoutMs, intervalMs: 20 });
   }
 
   /** Waits until this replica leads (and so consumes SQS). */
@@ -376,12 +366,7 @@ export class BenchOperator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.alive) this.child.kill('SIGTERM');
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 40_000).unref())]);
-    if (this.alive) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
+    await stopOperator(this.child, this.exited, { graceMs: 40_000, killAfterGrace: true });
     this.kube.close();
     this.aws.close();
     await this.realism?.close();

@@ -1,14 +1,85 @@
 /**
  * Runs the built operator (dist/main.js) as a child process, the way a Pod would:
- * configuration from the environment, JSON log lines on stdout.
+ * configuration from the environment, JSON log lines on stdout. The one launcher
+ * behind e2e (OperatorProcess), the bench (BenchOperator) and the demo: launch,
+ * readiness probe, stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { NODE_FLAGS } from '../../operator/src/nodeFlags';
+import { spawnDetached, type SpawnedProcess } from '../stack/process';
 import { freePort } from './net';
 import { REPO_ROOT } from './kube';
-import { waitFor } from './wait';
+import { AbortPoll, TimeoutError, waitFor } from './wait';
+
+export interface LaunchOptions {
+  /** The operator's configuration; PATH is passed on and HTTP_PORT chosen here. */
+  env: Record<string, string>;
+  /** Node flags besides the image's NODE_FLAGS (e.g. --cpu-prof). */
+  nodeArgs?: readonly string[];
+  /** Write stdout and stderr to this file (created afresh) instead of piping them to this process. */
+  logFile?: string;
+}
+
+function command(o: Pick<LaunchOptions, 'env' | 'nodeArgs'>, httpPort: number): { args: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    // As the container runs it: node with the image's V8 flags, from the repository root.
+    args: [...NODE_FLAGS, ...(o.nodeArgs ?? []), path.join(REPO_ROOT, 'dist', 'main.js')],
+    env: { PATH: process.env.PATH ?? '', ...o.env, HTTP_PORT: String(httpPort) },
+  };
+}
+
+/** Starts dist/main.js as a child of this process on a free HTTP port. */
+export async function launchOperator(o: LaunchOptions): Promise<{ child: ChildProcess; httpPort: number }> {
+  const httpPort = await freePort();
+  const { args, env } = command(o, httpPort);
+  const out = o.logFile === undefined ? undefined : fs.openSync(o.logFile, 'w');
+  try {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', out ?? 'pipe', out ?? 'pipe'] });
+    return { child, httpPort };
+  } finally {
+    if (out !== undefined) fs.closeSync(out);
+  }
+}
+
+/** Starts dist/main.js in its own session, outliving this process (the demo's operator runs between its commands); output appended to `logFile`. */
+export async function launchOperatorDetached(o: LaunchOptions & { logFile: string }): Promise<SpawnedProcess & { httpPort: number }> {
+  const httpPort = await freePort();
+  const { args, env } = command(o, httpPort);
+  return { ...spawnDetached(process.execPath, args, { logFile: o.logFile, env, cwd: REPO_ROOT }), httpPort };
+}
+
+/**
+ * A waitFor probe for "the operator answers /readyz with 200": true when ready; throws
+ * with the status and reason while not; stops the wait at once (AbortPoll) once
+ * `exited` says why the process is gone.
+ */
+export function operatorReady(httpPort: number, exited: () => string | undefined, timeoutMs = 2000): () => Promise<boolean> {
+  return async () => {
+    const gone = exited();
+    if (gone !== undefined) throw new AbortPoll(new Error(gone));
+    const r = await httpGet(httpPort, '/readyz', timeoutMs);
+    if (r.status !== 200) throw new Error(`/readyz ${r.status}: ${r.body.trim()}`);
+    return true;
+  };
+}
+
+/**
+ * SIGTERM, then up to `graceMs` for the exit (a pending long poll ends first); past it,
+ * SIGKILL if `killAfterGrace`, else a TimeoutError (a test that expects a clean exit).
+ */
+export async function stopOperator(child: ChildProcess, exited: Promise<void>, { graceMs, killAfterGrace }: { graceMs: number; killAfterGrace: boolean }): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+  clearTimeout(timer);
+  if (inTime) return;
+  if (!killAfterGrace) throw new TimeoutError(`timed out after ${graceMs} ms waiting for the operator to exit after SIGTERM`);
+  child.kill('SIGKILL');
+  await exited;
+}
 
 export interface LogLine {
   level: string;
@@ -57,12 +128,7 @@ export class OperatorProcess {
   }
 
   static async start(env: Record<string, string>, opts: { waitReady?: boolean } = {}): Promise<OperatorProcess> {
-    const httpPort = await freePort();
-    const child = spawn(process.execPath, [...NODE_FLAGS, path.join(REPO_ROOT, 'dist', 'main.js')], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'debug', ...env, HTTP_PORT: String(httpPort) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { child, httpPort } = await launchOperator({ env: { LOG_LEVEL: 'debug', ...env } });
     const op = new OperatorProcess(child, httpPort);
     if (opts.waitReady !== false) await op.waitReady();
     return op;
@@ -77,16 +143,8 @@ export class OperatorProcess {
   }
 
   async waitReady(timeoutMs = 60_000): Promise<void> {
-    await waitFor(
-      'operator /readyz',
-      async () => {
-        if (!this.alive) throw new Error(`operator exited (${this.exitCode ?? this.signal}): ${this.raw.slice(-5).join(' | ')}`);
-        const r = await this.get('/readyz');
-        if (r.status !== 200) throw new Error(`/readyz ${r.status}: ${r.body.trim()}`);
-        return true;
-      },
-      { timeoutMs },
-    );
+    const exited = () => (this.alive ? undefined : `operator exited (${this.exitCode ?? this.signal}): ${this.raw.slice(-5).join(' | ')}`);
+    await waitFor('operator /readyz', operatorReady(this.httpPort, exited), { timeoutMs });
   }
 
   /** Waits until a log line satisfies `pred`; returns it. */
@@ -102,9 +160,7 @@ export class OperatorProcess {
   /** SIGTERM and wait for the exit; returns the exit code. */
   async stop(timeoutMs = 30_000): Promise<number | null> {
     this.stopRequested = true;
-    if (this.alive) this.child.kill('SIGTERM');
-    await waitFor('operator exit', () => !this.alive, { timeoutMs, intervalMs: 50 });
-    await this.exited;
+    await stopOperator(this.child, this.exited, { graceMs: timeoutMs, killAfterGrace: false });
     return this.exitCode;
   }
 
