@@ -10,12 +10,11 @@
  * kind serves v1 and v1beta1 without a conversion webhook).
  */
 import path from 'node:path';
-import fs from 'node:fs';
 import type * as k8s from '@kubernetes/client-node';
 import { ESO_GROUP, ESO_VERSIONS, FORCE_SYNC_ANNOTATION } from '../../operator/src/discovery/model';
 import { resolveToolchain, stackPaths } from '../stack/paths';
-import { isRunning, spawnDetached, stopProcessGroup, tailFile } from '../stack/process';
-import { AbortPoll, waitFor } from './wait';
+import { startProcessComponent, type RunningComponent } from '../stack/components';
+import { waitFor } from './wait';
 import type { E2eContext } from './context';
 import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
 
@@ -61,9 +60,6 @@ export async function startEso(ctx: E2eContext, o: { awsEndpoint?: string } = {}
   const { bin, crdFiles } = await esoTools();
   await applyCrds(ctx, crdFiles);
 
-  const paths = stackPaths();
-  fs.mkdirSync(paths.logs, { recursive: true });
-  const logFile = path.join(paths.logs, 'external-secrets.log');
   // One instance, no election (its default). The reconcilers of kinds the tests do not use
   // are off; ClusterSecretStores stay on (an ExternalSecret waits for its store's Ready).
   const args = [
@@ -83,32 +79,35 @@ export async function startEso(ctx: E2eContext, o: { awsEndpoint?: string } = {}
     AWS_STS_ENDPOINT: o.awsEndpoint ?? ctx.env.AWS_ENDPOINT_URL,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-  const proc = spawnDetached(bin, args, { logFile, env });
+  const probe = await ctx.kube.createNamespace('eso-probe');
+  let proc: RunningComponent;
+  try {
+    await createStoreObjects(ctx, probe, 'probe', ctx.env.AWS_REGION);
+    proc = await startProcessComponent({
+      name: 'external-secrets controller',
+      command: bin,
+      args,
+      env,
+      logFile: path.join(stackPaths().logs, 'external-secrets.log'),
+      readyWhat: `the External Secrets Operator to validate SecretStore ${probe}/probe`,
+      ready: () => storeReady(ctx, probe, 'probe'),
+      readyTimeoutMs: 60_000,
+      intervalMs: 200,
+    });
+  } catch (err) {
+    await removeEsoCrds(ctx);
+    throw err;
+  } finally {
+    await ctx.kube.deleteNamespace(probe);
+  }
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await stopProcessGroup(proc.pid, proc.startTime, { graceMs: 10_000, name: 'external-secrets controller' });
+    await proc.stop();
     await removeEsoCrds(ctx);
   };
-  const probe = await ctx.kube.createNamespace('eso-probe');
-  try {
-    await createStoreObjects(ctx, probe, 'probe', ctx.env.AWS_REGION);
-    await waitFor(
-      `the External Secrets Operator to validate SecretStore ${probe}/probe`,
-      async () => {
-        if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('the External Secrets Operator exited'));
-        return storeReady(ctx, probe, 'probe');
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile, 20)}`);
-  } finally {
-    await ctx.kube.deleteNamespace(probe);
-  }
-  return { logFile, pid: proc.pid, startTime: proc.startTime, stop };
+  return { logFile: proc.logFile, pid: proc.pid, startTime: proc.startTime, stop };
 }
 
 // ---------------------------------------------------------------------------
