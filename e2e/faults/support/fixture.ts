@@ -4,8 +4,9 @@
  * (to prove none leaks), Deployments with mappings.
  */
 import { randomUUID } from 'node:crypto';
-import { e2eContext, stopOperators, type E2eContext } from '../../support/context';
-import { installChart, startReleaseOperator, uninstallChart, type Release, type StartReleaseOptions } from '../../support/chart';
+import { e2eContext, type E2eContext } from '../../support/context';
+import { Fixture } from '../../support/fixture';
+import { startReleaseOperator, type Release, type StartReleaseOptions } from '../../support/chart';
 import { Aws, type Secret } from '../../support/aws';
 import { startElasticMq, type ElasticMq } from '../../support/elasticmq';
 import type { OperatorProcess } from '../../support/operator';
@@ -42,13 +43,10 @@ export interface FaultFileOptions {
   readonly realism?: Omit<RealismOptions, 'secretsManager' | 'sqs'>;
 }
 
-export class FaultFile {
-  /** Replaced in setup when the queue is on ElasticMQ. */
-  ctx: E2eContext;
+/** A fault file's fixture: the base's context, namespaces and releases (its ctx replaced in setup when the queue is on ElasticMQ), plus its own queue server, realism proxy and secrets. */
+export class FaultFile extends Fixture {
   /** Every secret value this file wrote: none may appear in logs, status or Events. */
   readonly secretValues = new Set<string>();
-  readonly namespaces: string[] = [];
-  readonly releases: Release[] = [];
 
   private emq?: ElasticMq;
   /** Set in setup when the file asked for it. */
@@ -60,7 +58,7 @@ export class FaultFile {
     readonly scenario: string,
     private readonly opts: FaultFileOptions = {},
   ) {
-    this.ctx = e2eContext();
+    super();
   }
 
   /**
@@ -93,8 +91,7 @@ export class FaultFile {
       progress(this.scenario, `AWS realism proxy ${this.realism.url} (seed ${this.realism.seed}: REALISM_SEED repeats a run)`);
     }
     progress(this.scenario, 'setting up (CRD, empty queues)');
-    await this.ctx.kube.installCrd();
-    await this.ctx.emptyQueues();
+    await this.prepare();
   }
 
   /** Operators a scenario stopped or killed itself: not reported as having died on their own. */
@@ -105,34 +102,21 @@ export class FaultFile {
     this.ended.add(op);
   }
 
-  async teardown(): Promise<void> {
+  override async teardown(): Promise<void> {
     try {
       this.ctx.operators.splice(0, this.ctx.operators.length, ...this.ctx.operators.filter((op) => !this.ended.has(op)));
-      await stopOperators(this.ctx);
+      await super.teardown();
     } finally {
-      try {
-        for (const r of this.releases.splice(0)) await uninstallChart(this.ctx, r).catch(() => undefined);
-        for (const ns of this.namespaces.splice(0)) await this.ctx.kube.deleteNamespace(ns);
-      } finally {
-        await this.emq?.stop();
-        await this.realism?.close();
-      }
+      await this.emq?.stop();
+      await this.realism?.close();
     }
-  }
-
-  async namespace(prefix: string): Promise<string> {
-    const ns = await this.ctx.kube.createNamespace(prefix);
-    this.namespaces.push(ns);
-    return ns;
   }
 
   /** `helm install` into a fresh namespace with FAULT_VALUES and `values`. */
   async install(name: string, values: readonly string[] = []): Promise<Release> {
     const releaseName = `${name}-${Math.random().toString(36).slice(2, 6)}`;
     const ns = `${releaseName}-sys`;
-    this.namespaces.push(ns);
-    const r = await installChart(this.ctx, releaseName, ns, [...FAULT_VALUES, ...values]);
-    this.releases.push(r);
+    const r = await this.installRelease(releaseName, ns, [...FAULT_VALUES, ...values]);
     progress(this.scenario, `installed chart release ${releaseName} in ${ns}`);
     return r;
   }
