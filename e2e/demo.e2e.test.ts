@@ -65,7 +65,7 @@ test('npm run demo rotates the sample secret, shows the roll, and cleans up afte
     expect(watched.some((l) => /fingerprint-app-\S+\s+\S+\s+Terminating/.test(l))).toBe(true);
   }
   expect(out).toContain('everything cleaned up');
-  // The demo's values are generated (e2e/support/aws.ts) and must never be shown.
+  // The demo's values are generated (scripts/kit/aws.ts) and must never be shown.
   expect(out).not.toMatch(/(initial|rotated)-[0-9a-f]{8}-/);
 
   expect(fs.existsSync(path.join(stackDir(), 'demo.json'))).toBe(false);

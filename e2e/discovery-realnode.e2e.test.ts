@@ -1,7 +1,7 @@
 /**
  * Issue 15 on the real node: an application that gets its secret through External
  * Secrets Operator, with no mapping. The operator runs in-cluster from its image with
- * ExternalSecret discovery on; ESO (built from its Go module, e2e/support/eso.ts) syncs
+ * ExternalSecret discovery on; ESO (built from its Go module, scripts/kit/eso.ts) syncs
  * the moto secret into a Kubernetes Secret; the sample app reads it through an env var
  * (secretKeyRef, SECRET_ENV) and serves its fingerprint. After put-secret-value and the
  * event, the operator asks ESO to sync, waits for it, rolls the Deployment once, and every

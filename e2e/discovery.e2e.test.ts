@@ -2,7 +2,7 @@
  * Issue 15: opt-in discovery, end to end. The chart's operator with
  * discovery.externalSecrets and discovery.secretProviderClasses on (namespaced mode, so the
  * ClusterRole for ClusterSecretStores is exercised too), the External Secrets Operator
- * running against the stack and moto (e2e/support/eso.ts), and the SecretProviderClass
+ * running against the stack and moto (scripts/kit/eso.ts), and the SecretProviderClass
  * stand-in CRD (the CSI driver cannot run here: nothing mounts, the operator only reads
  * the class and the pods' CSI volumes). No SecretsRotationMapping names the secrets
  * unless a test says so: the workloads are found through what ESO or the driver uses.

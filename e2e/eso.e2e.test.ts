@@ -1,6 +1,6 @@
 /**
  * Issue 15's stack part, without the operator: the External Secrets Operator
- * (e2e/support/eso.ts) runs against the stack and moto, syncs an AWS secret into a
+ * (scripts/kit/eso.ts) runs against the stack and moto, syncs an AWS secret into a
  * Kubernetes Secret, and re-syncs at once when the force-sync annotation changes (what
  * the operator will do on a secret change) although its refreshInterval is an hour.
  * Also guards the harness the discovery e2e builds on.

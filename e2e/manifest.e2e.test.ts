@@ -5,7 +5,7 @@
  * Chart-README.md says), and the operator becomes Ready.
  *
  * Without the real node the operator cannot run as the manifest's pod (kwok's fake pods
- * run nothing), so, as for the chart's e2e tests (e2e/support/chart.ts), the operator
+ * run nothing), so, as for the chart's e2e tests (scripts/kit/chart.ts), the operator
  * runs as a local process with exactly the env of the applied Deployment and a token of
  * the manifest's ServiceAccount: the manifest's RBAC, admission policy and env wiring are
  * what is tested, not the image.

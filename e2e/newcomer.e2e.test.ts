@@ -12,7 +12,7 @@ import * as k8s from '@kubernetes/client-node';
 import { DEFAULTS } from '../operator/src/config';
 import { stackPaths } from '../scripts/stack/paths';
 import { REPO_ROOT } from './support/kube';
-import { freePort } from './support/moto';
+import { freePort } from '../scripts/kit/net';
 import { httpGet } from './support/operator';
 import { waitFor } from './support/wait';
 

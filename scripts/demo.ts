@@ -27,7 +27,7 @@
  * and samples.ts (the example manifests) beside them.
  */
 import './quiet-sdk-warning';
-import { e2eContext } from '../e2e/support/context';
+import { e2eContext } from './kit/context';
 import { errorMessage } from '../operator/src/log';
 import { METRIC_PREFIX } from '../operator/src/metrics';
 import { FAKE_CREDENTIALS } from './stack/aws';

@@ -3,7 +3,7 @@
  * process with default settings behind the counting proxies, a watch that timestamps
  * the moment a Deployment's pod template records a version, and process figures.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,14 +12,12 @@ import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, S
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { withTimeout } from '../../operator/src/kube/timeout';
-import { NODE_FLAGS } from '../../operator/src/nodeFlags';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { Aws } from '../support/aws';
 import { e2eContext, type E2eContext } from '../support/context';
 import type { ElasticMq } from '../support/elasticmq';
-import { REPO_ROOT } from '../support/kube';
-import { freePort } from '../support/moto';
-import { httpGet, promSample } from '../support/operator';
+import { forEachLimit } from '../../scripts/kit/limit';
+import { httpGet, launchOperator, operatorReady, promSample, stopOperator } from '../support/operator';
 import { rand } from '../support/scenario';
 import { waitFor } from '../support/wait';
 import { AwsProxy, KubeProxy } from './proxy';
@@ -33,23 +31,14 @@ export function say(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** Runs `fn` over `items`, `limit` at a time, saying how far it got every few seconds. */
-export async function forEachLimit<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let done = 0;
+/** forEachLimit, saying how far it got every few seconds (bench fixtures run for minutes). */
+export async function forEachSaying<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
   let lastSaid = Date.now();
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i], i);
-      done++;
-      if (Date.now() - lastSaid > 5000) {
-        lastSaid = Date.now();
-        say(`  ${what}: ${done}/${items.length}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await forEachLimit(items, limit, fn, (done, total) => {
+    if (Date.now() - lastSaid <= 5000) return;
+    lastSaid = Date.now();
+    say(`  ${what}: ${done}/${total}`);
+  });
 }
 
 export interface Bench {
@@ -104,7 +93,7 @@ export async function emulatorCeiling(b: Bench, bodies: readonly string[]): Prom
   try {
     const batches = Array.from({ length: Math.ceil(bodies.length / 10) }, (_, j) => bodies.slice(j * 10, j * 10 + 10));
     const t0 = performance.now();
-    await forEachLimit('ceiling: sent', batches, 4, (batch) => sendBatch(b, q.url, batch));
+    await forEachSaying('ceiling: sent', batches, 4, (batch) => sendBatch(b, q.url, batch));
     const t1 = performance.now();
     let n = 0;
     while (n < bodies.length) {
@@ -141,7 +130,7 @@ export async function createNamespace(b: Bench, name: string): Promise<void> {
  */
 export async function deleteNamespaces(b: Bench, names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
-  await forEachLimit('namespaces deleted', names, 10, (n) => b.ctx.kube.deleteNamespace(n));
+  await forEachSaying('namespaces deleted', names, 10, (n) => b.ctx.kube.deleteNamespace(n));
   const mine = new Set(names);
   await waitFor(
     `${names.length} namespace(s) gone`,
@@ -295,15 +284,13 @@ export class BenchOperator {
     const aws = await new AwsProxy(realism?.url ?? b.ctx.env.AWS_ENDPOINT_URL).listen();
     const kubeconfig = path.join(b.outDir, `${name}.kubeconfig`);
     fs.writeFileSync(kubeconfig, kube.kubeconfig());
-    const httpPort = await freePort();
     const logFile = path.join(b.outDir, `${name}.operator.log`);
-    const out = fs.openSync(logFile, 'w');
     const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${b.outDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
     const startedAt = performance.now();
-    const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, path.join(REPO_ROOT, 'dist', 'main.js')], {
-      cwd: REPO_ROOT,
+    const { child, httpPort } = await launchOperator({
+      nodeArgs,
+      logFile,
       env: {
-        PATH: process.env.PATH ?? '',
         KUBECONFIG: kubeconfig,
         SQS_QUEUE_URL: queueUrl,
         AWS_REGION: b.ctx.env.AWS_REGION,
@@ -314,14 +301,11 @@ export class BenchOperator {
         POD_NAMESPACE: 'default',
         POD_NAME: `bench-${name}`,
         LEASE_NAME: `bench-${name}-${rand(4)}`,
-        HTTP_PORT: String(httpPort),
         // As the container runs it: the image sets no NODE_OPTIONS unless the chart's values do (its V8 flags are NODE_FLAGS).
         ...(process.env.BENCH_OPERATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS } : {}),
         ...opts.env,
       },
-      stdio: ['ignore', out, out],
     });
-    fs.closeSync(out);
     return new BenchOperator(child, httpPort, kube, aws, startedAt, logFile, realism);
   }
 
@@ -333,20 +317,18 @@ export class BenchOperator {
     return httpGet(this.httpPort, pathname, 5000);
   }
 
+  private exitMessage(): string {
+    return `operator exited with ${this.exitCode}; see ${this.logFile}: ${fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-5).join(' | ')}`;
+  }
+
   private assertAlive(): void {
-    if (!this.alive) throw new Error(`operator exited with ${this.exitCode}; see ${this.logFile}: ${fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-5).join(' | ')}`);
+    if (!this.alive) throw new Error(this.exitMessage());
   }
 
   /** performance.now() when /readyz first answered 200 (polled every 20 ms). */
   async waitReady(timeoutMs = 120_000): Promise<number> {
-    return waitFor(
-      'operator /readyz',
-      async () => {
-        this.assertAlive();
-        return (await this.get('/readyz')).status === 200 ? performance.now() : undefined;
-      },
-      { timeoutMs, intervalMs: 20 },
-    );
+    const ready = operatorReady(this.httpPort, () => (this.alive ? undefined : this.exitMessage()), 5000);
+    return waitFor('operator /readyz', async () => (await ready()) && performance.now(), { timeoutMs, intervalMs: 20 });
   }
 
   /** Waits until this replica leads (and so consumes SQS). */
@@ -384,12 +366,7 @@ export class BenchOperator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.alive) this.child.kill('SIGTERM');
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 40_000).unref())]);
-    if (this.alive) {
-      this.child.kill('SIGKILL');
-      await this.exited;
-    }
+    await stopOperator(this.child, this.exited, { graceMs: 40_000, killAfterGrace: true });
     this.kube.close();
     this.aws.close();
     await this.realism?.close();

@@ -9,7 +9,8 @@
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/workload';
-import { FaultFile, countDriftRestarts, countLogs, inBatches, patchedMoreThanOnce } from './support/fixture';
+import { FaultFile, countDriftRestarts, countLogs, patchedMoreThanOnce } from './support/fixture';
+import { forEachLimit } from '../../scripts/kit/limit';
 import { progress } from './support/progress';
 import { isListing, listingCovers, startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
@@ -34,7 +35,7 @@ test('drift for one secret and an event for another at the same instant: every w
   const key = (s: typeof a) => canonicalSecretKey(resolvedSecretRef(s.arn, s.name));
   const versions = JSON.stringify(Object.fromEntries([[key(a), a.version], [key(b), b.version]].sort(([x], [y]) => x.localeCompare(y))));
   const names = Array.from({ length: WORKLOADS }, (_, i) => `app-${i}`);
-  await inBatches(names, 8, (n) => f.ctx.kube.createWorkload('Deployment', ns, n, { app: 'racekeys' }, { templateAnnotations: { [SECRET_VERSIONS_ANNOTATION]: versions } }));
+  await forEachLimit(names, 8, (n) => f.ctx.kube.createWorkload('Deployment', ns, n, { app: 'racekeys' }, { templateAnnotations: { [SECRET_VERSIONS_ANNOTATION]: versions } }));
   // m1 (secret A) comes first in the operator's index (relist order), so a drift pass settles A before B.
   await f.mapping(ns, 'm1', a, { app: 'racekeys' });
   await f.mapping(ns, 'm2', b, { app: 'racekeys' });

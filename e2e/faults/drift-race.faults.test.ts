@@ -9,7 +9,8 @@
  */
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { SECRET_VERSIONS_ANNOTATION, parseAppliedVersions } from '../../operator/src/workloads/workload';
-import { FaultFile, countLogs, inBatches, patchedMoreThanOnce, countDriftRestarts } from './support/fixture';
+import { FaultFile, countLogs, patchedMoreThanOnce, countDriftRestarts } from './support/fixture';
+import { forEachLimit } from '../../scripts/kit/limit';
 import { progress } from './support/progress';
 import { isListing, listingCovers, startDescribeGate, type DescribeGate } from './support/describeGate';
 import { Ledger } from './support/ledger';
@@ -35,7 +36,7 @@ test('an event and a drift pass for the same secret at the same instant: each wo
   // As an earlier rotation of both secrets left them.
   const versions = JSON.stringify(Object.fromEntries([[key(s1), s1.version], [key(s2), s2.version]].sort(([a], [b]) => a.localeCompare(b))));
   const names = Array.from({ length: WORKLOADS }, (_, i) => `app-${i}`);
-  await inBatches(names, 8, (n) => f.ctx.kube.createWorkload('Deployment', ns, n, { app: 'race' }, { templateAnnotations: { [SECRET_VERSIONS_ANNOTATION]: versions } }));
+  await forEachLimit(names, 8, (n) => f.ctx.kube.createWorkload('Deployment', ns, n, { app: 'race' }, { templateAnnotations: { [SECRET_VERSIONS_ANNOTATION]: versions } }));
   await f.mapping(ns, 'm1', s1, { app: 'race' });
   await f.mapping(ns, 'm2', s2, { app: 'race' });
   ledger.track(ns, names, [s1, s2], true);

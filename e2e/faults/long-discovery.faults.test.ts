@@ -14,7 +14,8 @@
  */
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
-import { FaultFile, inBatches } from './support/fixture';
+import { FaultFile } from './support/fixture';
+import { forEachLimit } from '../../scripts/kit/limit';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';
 import { RssSampler } from './support/probes';
@@ -46,7 +47,7 @@ test('a discovery pass longer than its interval: one pass at a time, each source
   const ns = await f.namespace('longdisc');
   await createStoreObjects(f.ctx, ns, 'store', f.ctx.env.AWS_REGION);
   const sources = Array.from({ length: SOURCES }, (_, i) => `es-${i}`);
-  await inBatches(sources, 16, (n) => createExternalSecret(f.ctx, ns, n, { store: 'store', remoteKey: `longdisc-unsynced-${n}`, waitSynced: false }));
+  await forEachLimit(sources, 16, (n) => createExternalSecret(f.ctx, ns, n, { store: 'store', remoteKey: `longdisc-unsynced-${n}`, waitSynced: false }));
   progress(S, `${SOURCES} ExternalSecrets created`);
   const r = await f.install('longdisc', discoveryValues(10));
   const { secrets, names, mappings } = await f.groups(ledger, ns, 'longdisc', 1, 2);

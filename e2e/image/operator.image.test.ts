@@ -5,26 +5,16 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import { buildImages, BuiltImages, imageToolsMissing, podman } from './support';
+import { buildImages, BuiltImages, imageToolsMissing, podman } from '../../scripts/kit/image';
 import { REPO_ROOT } from '../support/kube';
 import { waitFor } from '../support/wait';
 import { sbomPackages, vulnerable } from '../../scripts/known-vulnerable';
+import { freePort } from '../../scripts/kit/net';
 
 const missing = imageToolsMissing();
 const describeImage = missing ? describe.skip : describe;
 if (missing) process.stderr.write(`[image] skipped: ${missing}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

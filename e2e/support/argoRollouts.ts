@@ -6,13 +6,12 @@
  * test file that needs it, stopped (and waited for) by `stop()`, which also removes
  * the CRDs, leaving the stack as it was.
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import { startProcessComponent, type RunningComponent } from '../../scripts/stack/components';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
 import type { E2eContext } from './context';
 import { applyCrds, crdFilesIn, crdNames, deleteCrds } from './crds';
-import { freePort } from './moto';
+import { freePorts } from '../../scripts/kit/net';
 
 export interface ArgoRollouts {
   readonly logFile: string;
@@ -37,33 +36,29 @@ export async function startArgoRollouts(ctx: E2eContext): Promise<ArgoRollouts> 
   const { controller, crdFiles } = await argoTools();
   await applyCrds(ctx, crdFiles);
 
-  const paths = stackPaths();
-  fs.mkdirSync(paths.logs, { recursive: true });
-  const logFile = path.join(paths.logs, 'argo-rollouts-controller.log');
-  const [metricsPort, healthzPort] = [await freePort(), await freePort()];
-  // One instance, no election: nothing else runs it on this stack. Its own ports, free ones.
-  const proc = spawnDetached(controller, ['--kubeconfig', ctx.env.KUBECONFIG, '--leader-elect=false', `--metricsPort=${metricsPort}`, `--healthzPort=${healthzPort}`, '--logformat=json', '--loglevel=info'], { logFile });
+  const [metricsPort, healthzPort] = await freePorts(2);
+  let proc: RunningComponent;
+  try {
+    proc = await startProcessComponent({
+      name: 'argo-rollouts controller',
+      command: controller,
+      // One instance, no election: nothing else runs it on this stack. Its own ports, free ones.
+      args: ['--kubeconfig', ctx.env.KUBECONFIG, '--leader-elect=false', `--metricsPort=${metricsPort}`, `--healthzPort=${healthzPort}`, '--logformat=json', '--loglevel=info'],
+      logFile: path.join(stackPaths().logs, 'argo-rollouts-controller.log'),
+      readyWhat: `the Argo Rollouts controller to answer /healthz on ${healthzPort}`,
+      ready: async () => (await fetch(`http://127.0.0.1:${healthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok,
+      readyTimeoutMs: 60_000,
+    });
+  } catch (err) {
+    await removeArgoRolloutsCrds(ctx);
+    throw err;
+  }
   let stopped = false;
-  const stopController = () => stopProcessGroup(proc.pid, proc.startTime, { graceMs: 10_000, name: 'argo-rollouts controller' });
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await stopController();
+    await proc.stop();
     await removeArgoRolloutsCrds(ctx);
   };
-  try {
-    await pollUntil(
-      `the Argo Rollouts controller to answer /healthz on ${healthzPort}`,
-      async () => {
-        if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('the Argo Rollouts controller exited'));
-        const res = await fetch(`http://127.0.0.1:${healthzPort}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        return res.ok;
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    );
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile, 20)}`);
-  }
-  return { logFile, stop };
+  return { logFile: proc.logFile, stop };
 }

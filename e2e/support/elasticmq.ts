@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { resolveToolchain, stackPaths } from '../../scripts/stack/paths';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from '../../scripts/stack/process';
-import { freePort } from './moto';
+import { startProcessComponent } from '../../scripts/stack/components';
+import { freePort } from '../../scripts/kit/net';
 
 export interface ElasticMq {
   /** e.g. http://127.0.0.1:40123: what AWS_ENDPOINT_URL_SQS names. */
@@ -49,34 +49,23 @@ export async function startElasticMq(o: StartElasticMqOptions): Promise<ElasticM
   const port = await freePort();
   const confDir = path.join(paths.dir, 'elasticmq');
   fs.mkdirSync(confDir, { recursive: true });
-  fs.mkdirSync(paths.logs, { recursive: true });
   const conf = path.join(confDir, `${o.name}.conf`);
   fs.writeFileSync(conf, elasticMqConfig(port, o.account, o.region));
-  const logFile = path.join(paths.logs, `elasticmq-${o.name}.log`);
-  const proc = spawnDetached('java', ['-Xmx512m', `-Dconfig.file=${conf}`, '-cp', elasticmqClasspath, 'org.elasticmq.server.Main'], { logFile });
   const endpoint = `http://127.0.0.1:${port}`;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await stopProcessGroup(proc.pid, proc.startTime, { graceMs: 10_000, name: `elasticmq ${o.name}` });
-  };
   const sqs = new SQSClient({ region: o.region, endpoint, credentials: { accessKeyId: 'elasticmq', secretAccessKey: 'elasticmq' }, maxAttempts: 1 });
   try {
-    await pollUntil(
-      `ElasticMQ to answer on ${endpoint}`,
-      async () => {
-        if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error('ElasticMQ exited'));
-        await sqs.send(new ListQueuesCommand({}), { abortSignal: AbortSignal.timeout(2_000) });
-        return true;
-      },
-      { timeoutMs: o.readyTimeoutMs ?? 60_000, intervalMs: 200 },
-    );
-  } catch (err) {
-    await stop();
-    throw new Error(`${(err as Error).message}\n${tailFile(logFile, 20)}`);
+    const { logFile, stop } = await startProcessComponent({
+      name: `elasticmq ${o.name}`,
+      command: 'java',
+      args: ['-Xmx512m', `-Dconfig.file=${conf}`, '-cp', elasticmqClasspath, 'org.elasticmq.server.Main'],
+      logFile: path.join(paths.logs, `elasticmq-${o.name}.log`),
+      readyWhat: `ElasticMQ to answer on ${endpoint}`,
+      ready: async () => (await sqs.send(new ListQueuesCommand({}), { abortSignal: AbortSignal.timeout(2_000) }), true),
+      readyTimeoutMs: o.readyTimeoutMs ?? 60_000,
+      intervalMs: 200,
+    });
+    return { endpoint, logFile, stop };
   } finally {
     sqs.destroy();
   }
-  return { endpoint, logFile, stop };
 }

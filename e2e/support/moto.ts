@@ -1,10 +1,13 @@
 /**
- * Starts moto's server mode (the AWS emulator: SQS, EventBridge, Secrets Manager,
- * CloudFormation, IAM in one process) on a free loopback port and waits until it
- * answers.
+ * A moto of a test file's own (the AWS emulator: SQS, EventBridge, Secrets Manager,
+ * CloudFormation, IAM in one process) on a free loopback port, beside the stack's:
+ * the stack's moto component (same command, same readiness probe), started through
+ * startProcessComponent. Its log is .stack/logs/moto-<port>.log.
  */
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import path from 'node:path';
+import { motoAnswers, motoArgs, motoCommand, startProcessComponent } from '../../scripts/stack/components';
+import { stackPaths } from '../../scripts/stack/paths';
+import { freePort } from '../../scripts/kit/net';
 
 export interface Moto {
   /** e.g. http://127.0.0.1:40123 */
@@ -14,109 +17,19 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-export interface StartMotoOptions {
-  /** Executable; default `$MOTO_SERVER` or `moto_server` from PATH. */
-  command?: string;
-  /** Port; default a free one. */
-  port?: number;
-  /** How long to wait for the server to answer; default 30 s. */
-  readyTimeoutMs?: number;
-}
-
-const LOG_TAIL = 4000;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('could not determine a free port'));
-      });
-    });
-  });
-}
-
-export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
-  const command = options.command ?? process.env.MOTO_SERVER ?? 'moto_server';
-  const port = options.port ?? (await freePort());
-  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+export async function startMoto(o: { readyTimeoutMs?: number } = {}): Promise<Moto> {
+  const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-
-  // Own process group, so stop() also ends whatever a wrapper (pyenv shim) started.
-  const child = spawn(command, ['-H', '127.0.0.1', '-p', String(port)], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { stop } = await startProcessComponent({
+    name: `moto ${port}`,
+    command: motoCommand(),
+    args: motoArgs(port),
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    logFile: path.join(stackPaths().logs, `moto-${port}.log`),
+    readyWhat: `moto to answer on ${endpoint}`,
+    ready: () => motoAnswers(port),
+    readyTimeoutMs: o.readyTimeoutMs ?? 30_000,
+    intervalMs: 100,
   });
-  let log = '';
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString()).slice(-LOG_TAIL);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-
-  let exited = false;
-  let spawnError: Error | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-    child.once('error', (err) => {
-      spawnError = err;
-      exited = true;
-      resolve();
-    });
-  });
-
-  const stop = async (): Promise<void> => {
-    if (exited || child.pid === undefined) return;
-    const signal = (sig: NodeJS.Signals): void => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        // already gone
-      }
-    };
-    signal('SIGTERM');
-    const killed = await Promise.race([exit.then(() => true), delay(5_000).then(() => false)]);
-    if (!killed) {
-      signal('SIGKILL');
-      await exit;
-    }
-  };
-
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (exited) {
-      throw new Error(
-        `moto_server (${command}) did not start: ${spawnError?.message ?? 'it exited'}\n${log}`,
-      );
-    }
-    if (await answers(endpoint)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`moto_server did not answer on ${endpoint} within ${readyTimeoutMs} ms\n${log}`);
-    }
-    await Promise.race([delay(100), exit]);
-  }
   return { endpoint, port, stop };
-}
-
-async function answers(endpoint: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2_000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

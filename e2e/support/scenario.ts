@@ -4,23 +4,21 @@
  * handled this message" apart from "nothing happened yet", so that a test can then
  * assert that nothing restarted without sleeping.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import { DescribeSecretCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { METRIC_PREFIX } from '../../operator/src/metrics';
 import { RESTARTED_AT_ANNOTATION, type WorkloadKind } from '../../operator/src/workloads/workload';
 import type { SecretsRotationMapping } from '../../operator/src/mappings/model';
 import type { Secret } from './aws';
-import { installChart, startReleaseOperator, uninstallChart, type Release } from './chart';
-import { e2eContext, stopOperators, type E2eContext } from './context';
+import { startReleaseOperator, type Release } from './chart';
+import type { E2eContext } from './context';
+import { Fixture } from './fixture';
 import type { LogLine, OperatorProcess } from './operator';
 import { waitFor } from './wait';
 
-const execFileP = promisify(execFile);
 export const M = METRIC_PREFIX;
 
 /** Short random suffix for names (lowercase letters and digits, no dash: never an ARN suffix). */
@@ -35,6 +33,8 @@ export function value(): string {
 
 export interface Scenario {
   readonly ctx: E2eContext;
+  /** What the file made on the stack, given back by endScenario. */
+  readonly fixture: Fixture;
   readonly release: Release;
   readonly releaseNamespace: string;
   /** The workload namespaces created for the test file, in the order of `namespaces`. */
@@ -62,16 +62,15 @@ export interface ScenarioOptions {
  * Long polls of 5 s: stopping an operator waits for its pending poll.
  */
 export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
-  const ctx = e2eContext();
-  await ctx.kube.installCrd();
-  await ctx.emptyQueues();
+  const fixture = new Fixture();
+  await fixture.prepare();
   const namespaces: string[] = [];
-  for (const p of o.namespaces ?? []) namespaces.push(await ctx.kube.createNamespace(p));
-  const releaseNamespace = await ctx.kube.createNamespace(`${o.prefix}-sro`);
+  for (const p of o.namespaces ?? []) namespaces.push(await fixture.namespace(p));
+  const releaseNamespace = await fixture.namespace(`${o.prefix}-sro`);
   const watch = o.watchOwnNamespaces ? ['--set', `watchNamespaces={${namespaces.join(',')}}`] : [];
-  const release = await installChart(ctx, `sro-${o.prefix}-${rand(4)}`, releaseNamespace, ['--set', 'replicaCount=1', '--set', 'driftCheckIntervalSeconds=0', '--set', 'sqs.waitTimeSeconds=5', ...watch, ...(o.values ?? [])]);
-  const op = await startOperatorFor(ctx, release);
-  return { ctx, release, releaseNamespace, namespaces, op };
+  const release = await fixture.installRelease(`sro-${o.prefix}-${rand(4)}`, releaseNamespace, ['--set', 'replicaCount=1', '--set', 'driftCheckIntervalSeconds=0', '--set', 'sqs.waitTimeSeconds=5', ...watch, ...(o.values ?? [])]);
+  const op = await startOperatorFor(fixture.ctx, release);
+  return { ctx: fixture.ctx, fixture, release, releaseNamespace, namespaces, op };
 }
 
 /** Starts the release's operator and waits until it holds the Lease and polls SQS. */
@@ -81,17 +80,15 @@ export async function startOperatorFor(ctx: E2eContext, release: Release, overri
   return op;
 }
 
-/** afterAll: stops the operators, uninstalls the release, deletes the namespaces. */
+/** afterAll: stops the operators, uninstalls the release, deletes the namespaces (Fixture.teardown). */
 export async function endScenario(s: Scenario | undefined): Promise<void> {
   if (!s) return;
   const ops = [...s.ctx.operators];
   try {
-    await stopOperators(s.ctx);
+    await s.fixture.teardown();
   } finally {
     // The operators' logs stay beside the stack's, for a failure's post-mortem.
     ops.forEach((op, i) => fs.writeFileSync(path.join(s.ctx.env.STACK_DIR, 'logs', `operator-${s.release.name}-${i}.log`), `${op.raw.join('\n')}\n`));
-    await uninstallChart(s.ctx, s.release).catch(() => undefined);
-    for (const ns of [...s.namespaces, s.releaseNamespace]) await s.ctx.kube.deleteNamespace(ns);
   }
 }
 
@@ -297,26 +294,4 @@ export function apiCallDetail(ctx: E2eContext, eventName: string, requestParamet
   };
 }
 
-// ---------------------------------------------------------------------------
-// kubectl as the admin
-
-export async function kubectl(ctx: E2eContext, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP('kubectl', args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-/** kubectl with a YAML document on stdin. */
-export async function kubectlStdin(ctx: E2eContext, args: string[], stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('kubectl', args, { env: { ...process.env, KUBECONFIG: ctx.env.KUBECONFIG } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin!.end(stdin);
-  });
-}
+export { kubectl, kubectlStdin } from '../../scripts/kit/kubectl';

@@ -10,10 +10,10 @@
 import { randomUUID } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { labelUpdatedEvent } from '../../e2e/support/aws';
-import type { E2eContext } from '../../e2e/support/context';
-import { createAwsSecretStore, createExternalSecret, readExternalSecret, removeEsoCrds, startEso, type Eso } from '../../e2e/support/eso';
-import { fingerprintAppManifest, fingerprintOf, servedByPods, waitRolledOut } from '../../e2e/support/realnode';
+import { labelUpdatedEvent } from '../kit/aws';
+import type { E2eContext } from '../kit/context';
+import { createAwsSecretStore, createExternalSecret, readExternalSecret, removeEsoCrds, startEso, type Eso } from '../kit/eso';
+import { fingerprintAppManifest, fingerprintOf, servedByPods, waitRolledOut } from '../kit/realnode';
 import { ESO_GROUP, FORCE_SYNC_ANNOTATION } from '../../operator/src/discovery/model';
 import { RESTARTED_AT_ANNOTATION } from '../../operator/src/workloads/workload';
 import { isRunning, stopProcessGroup } from '../stack/process';

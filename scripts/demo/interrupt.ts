@@ -1,6 +1,6 @@
 /** Interruption (SIGINT/SIGTERM): the demo stops at the next checkpoint or wait, says where, then cleans up. */
 import { errorMessage } from '../../operator/src/log';
-import { AbortPoll, pollUntil } from '../stack/process';
+import { AbortPoll, waitFor } from '../kit/wait';
 import { LogFollower } from './operatorLog';
 import { note, output, println, red, section } from './ui';
 import { stackDirPrefix } from './state';
@@ -37,7 +37,7 @@ export function checkpoint(): void {
 
 /** Waits for a condition with a deadline; an interruption ends the wait. */
 export function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, intervalMs = 200): Promise<T> {
-  return pollUntil(
+  return waitFor(
     what,
     async () => {
       if (interrupted) throw new AbortPoll(new Interrupted(`interrupted (${interrupted})`));

@@ -5,11 +5,11 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
-import type { Secret } from '../../e2e/support/aws';
-import { chartSource, helm, localValues, readRelease } from '../../e2e/support/chart';
-import type { E2eContext } from '../../e2e/support/context';
-import { installInCluster, publishWithImages } from '../../e2e/support/realnode';
-import { freePort } from '../../e2e/support/moto';
+import type { Secret } from '../kit/aws';
+import { chartSource, helm, localValues, readRelease } from '../kit/chart';
+import type { E2eContext } from '../kit/context';
+import { installInCluster, publishWithImages } from '../kit/realnode';
+import { launchOperatorDetached, operatorReady } from '../kit/operator';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { NODE_FLAGS } from '../../operator/src/nodeFlags';
 import { currentVersionOf } from '../../operator/src/secrets/describer';
@@ -20,8 +20,7 @@ import { CHART_DIR, CHART_NAME } from '../stack/paths';
 import { publish, type Published } from '../stack/publish';
 import { CHART_REPOSITORY } from '../stack/registry';
 import { releaseVersion } from '../version';
-import { httpGet } from '../stack/kubeapi';
-import { AbortPoll, isRunning, spawnDetached } from '../stack/process';
+import { isRunning, spawnDetached } from '../stack/process';
 import { getTable } from './kubeTable';
 import { LogFollower } from './operatorLog';
 import { columns, command, dim, note, output, println } from './ui';
@@ -127,7 +126,6 @@ export async function installOperator(ctx: E2eContext, state: DemoState, extra: 
   const release = await readRelease(ctx, RELEASE, OPERATOR_NAMESPACE, { podName: `${RELEASE}-local`, tokenExpirationSeconds: TOKEN_SECONDS });
   state.serviceAccountKubeconfig = release.kubeconfig;
   saveState(state);
-  const httpPort = await freePort();
   const logFile = path.join(stackPaths().logs, 'demo-operator.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   println();
@@ -137,13 +135,10 @@ export async function installOperator(ctx: E2eContext, state: DemoState, extra: 
   );
   command(`node ${NODE_FLAGS.join(' ')} dist/main.js >> ${shown(logFile)}`);
   const follower = new LogFollower(logFile, printOperatorLine);
-  const proc = spawnDetached(process.execPath, [...NODE_FLAGS, path.join(REPO_ROOT, 'dist', 'main.js')], {
+  const proc = await launchOperatorDetached({
     logFile,
-    cwd: REPO_ROOT,
     env: {
-      PATH: process.env.PATH ?? '',
       ...release.env,
-      HTTP_PORT: String(httpPort),
       KUBECONFIG: release.kubeconfig,
       AWS_ACCESS_KEY_ID: ctx.env.AWS_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: ctx.env.AWS_SECRET_ACCESS_KEY,
@@ -151,17 +146,11 @@ export async function installOperator(ctx: E2eContext, state: DemoState, extra: 
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   });
-  state.operator = { pid: proc.pid, startTime: proc.startTime, logFile, httpPort };
+  state.operator = { pid: proc.pid, startTime: proc.startTime, logFile, httpPort: proc.httpPort };
   saveState(state);
   follower.start();
-  await until(
-    'the operator to lead (consuming SQS) and be ready (/readyz)',
-    async () => {
-      if (!isRunning(proc.pid, proc.startTime)) throw new AbortPoll(new Error(`the operator exited:\n${follower.tail(10)}`));
-      return follower.lines.some((l) => l.message === 'consuming SQS') && (await httpGet(`http://127.0.0.1:${httpPort}/readyz`)).status === 200;
-    },
-    60_000,
-  );
+  const ready = operatorReady(proc.httpPort, () => (isRunning(proc.pid, proc.startTime) ? undefined : `the operator exited:\n${follower.tail(10)}`));
+  await until('the operator to lead (consuming SQS) and be ready (/readyz)', async () => follower.lines.some((l) => l.message === 'consuming SQS') && (await ready()), 60_000);
   return follower;
 }
 

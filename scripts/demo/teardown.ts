@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { helm } from '../../e2e/support/chart';
-import { e2eContext } from '../../e2e/support/context';
+import { helm } from '../kit/chart';
+import { e2eContext } from '../kit/context';
 import { errorMessage } from '../../operator/src/log';
 import { DEFAULT_STACK_NAME, deletePrerequisites } from '../aws/prerequisites';
 import { REPO_ROOT, stackDir, stackDown, stackHealth } from '../stack';
-import { isRunning, pollUntil, stopProcessGroup } from '../stack/process';
+import { isRunning, stopProcessGroup } from '../stack/process';
+import { waitFor } from '../kit/wait';
 import { LogFollower } from './operatorLog';
 import { command, note, output, println, red, seconds } from './ui';
 import { forgetState, RELEASE, OPERATOR_NAMESPACE, CRD_NAME, EXAMPLE_FILES, FINGERPRINT_EXAMPLE, saveState, shown, stackDirPrefix, type DemoState } from './state';
@@ -39,7 +40,7 @@ export async function cleanup(state: DemoState, follower?: LogFollower): Promise
       command(`kubectl delete ${EXAMPLE_FILES.map((f) => `-f ${f}`).join(' ')}`);
       for (const doc of samples.docs) {
         if (!(await exists(() => ctx.kube.objects.delete(doc)))) continue;
-        await pollUntil(`${resourceName(doc)}/${doc.metadata.name} to be deleted`, async () => !(await exists(() => ctx.kube.objects.read(doc))), { timeoutMs: 60_000 });
+        await waitFor(`${resourceName(doc)}/${doc.metadata.name} to be deleted`, async () => !(await exists(() => ctx.kube.objects.read(doc))), { timeoutMs: 60_000 });
         output(`${resourceName(doc)} "${doc.metadata.name}" deleted`);
       }
       state.examplesApplied = false;
@@ -52,7 +53,7 @@ export async function cleanup(state: DemoState, follower?: LogFollower): Promise
       for (const d of docs) {
         const doc = { ...d, metadata: { ...d.metadata, name: d.metadata?.name ?? '', namespace: samples.namespace } };
         if (!(await exists(() => ctx.kube.objects.delete(doc)))) continue;
-        await pollUntil(`${resourceName(doc)}/${doc.metadata.name} to be deleted`, async () => !(await exists(() => ctx.kube.objects.read(doc))), { timeoutMs: 60_000 });
+        await waitFor(`${resourceName(doc)}/${doc.metadata.name} to be deleted`, async () => !(await exists(() => ctx.kube.objects.read(doc))), { timeoutMs: 60_000 });
         output(`${resourceName(doc)} "${doc.metadata.name}" deleted`);
       }
       state.fingerprintApplied = false;
@@ -100,7 +101,7 @@ export async function cleanup(state: DemoState, follower?: LogFollower): Promise
       command(`kubectl delete namespace ${OPERATOR_NAMESPACE}`);
       if (await exists(() => ctx.kube.core.deleteNamespace(OPERATOR_NAMESPACE))) {
         // Wait only when the stack stays up: a rerun must not meet a Terminating namespace.
-        if (!state.stackStarted) await pollUntil('the namespace to be gone', async () => !(await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE))), { timeoutMs: 120_000 });
+        if (!state.stackStarted) await waitFor('the namespace to be gone', async () => !(await exists(() => ctx.kube.core.readNamespace(OPERATOR_NAMESPACE))), { timeoutMs: 120_000 });
         output(`namespace "${OPERATOR_NAMESPACE}" deleted`);
       }
       state.namespaceCreated = false;
@@ -111,7 +112,7 @@ export async function cleanup(state: DemoState, follower?: LogFollower): Promise
       command(`kubectl delete crd ${CRD_NAME}    # the chart keeps its CRD on uninstall (crds.keep)`);
       if (await exists(() => ctx.kube.ext.deleteCustomResourceDefinition(CRD_NAME))) {
         // As for the namespace: a CRD being deleted cannot be created again.
-        if (!state.stackStarted) await pollUntil('the CRD to be gone', async () => !(await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME))), { timeoutMs: 120_000 });
+        if (!state.stackStarted) await waitFor('the CRD to be gone', async () => !(await exists(() => ctx.kube.ext.readCustomResourceDefinition(CRD_NAME))), { timeoutMs: 120_000 });
         output(`customresourcedefinition.apiextensions.k8s.io "${CRD_NAME}" deleted`);
       }
       state.crdCreated = false;

@@ -2,17 +2,19 @@
  * The stack's processes: etcd, kube-apiserver, kube-controller-manager,
  * kube-scheduler, kwok (fake nodes), moto (AWS emulator) and the OCI registry, each with its command
  * line, port and log on 127.0.0.1; how each is launched detached, checked for
- * readiness, signalled and stopped.
+ * readiness, signalled and stopped. The components a test file starts for itself (ESO,
+ * Argo Rollouts, ElasticMQ, a moto of its own) go through the same launch, readiness
+ * wait and stop: startProcessComponent.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { httpGet, httpsHealth, kubeRequest } from './kubeapi';
 import { StackPaths, ToolchainPaths } from './paths';
 import { Pki } from './pki';
 import { REGISTRY_ENV, registryAnswers, registryArgs, type RegistryLayout } from './registry';
 import { ComponentError, SERVICE_ACCOUNT_ISSUER, displayPath, saveState, type ComponentName, type ComponentRecord, type StackState } from './state';
-import { AbortPoll, isRunning, pollUntil, spawnDetached, stopProcessGroup, tailFile } from './process';
+import { isRunning, spawnDetached, stopProcessGroup, tailFile } from './process';
+import { AbortPoll, waitFor } from '../kit/wait';
 
 const KWOK_CONFIG = path.join(__dirname, 'kwok.yaml');
 
@@ -23,24 +25,6 @@ export const DEFAULT_GRACE_MS = 10_000;
 
 // ------------------------------------------------------------------ ports
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-export async function freePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
-
 // ------------------------------------------------------------------ moto
 
 /** moto's server; scripts/setup.sh installs it (npm run stack:up / demo / test run that first). */
@@ -48,6 +32,16 @@ export function motoCommand(): string {
   const found = whichSync('moto_server');
   if (found) return found;
   throw new ComponentError('moto', 'moto_server is not on PATH: bash scripts/setup.sh demo installs it');
+}
+
+/** moto_server's command line: loopback only, on `port`. */
+export function motoArgs(port: number): string[] {
+  return ['-H', '127.0.0.1', '-p', String(port)];
+}
+
+/** moto answers any HTTP status once its server is up. */
+export async function motoAnswers(port: number): Promise<boolean> {
+  return (await httpGet(`http://127.0.0.1:${port}/moto-api/`)).status > 0;
 }
 
 export function whichSync(cmd: string): string | undefined {
@@ -176,7 +170,7 @@ export function defineComponents(l: Layout, p: StackPaths): Record<ComponentName
       // controller reads it); kwok.yaml's status heartbeat is then rare.
       '--node-lease-duration-seconds=40',
     ]),
-    moto: rec('moto', l.moto, l.ports.moto, ['-H', '127.0.0.1', '-p', String(l.ports.moto)]),
+    moto: rec('moto', l.moto, l.ports.moto, motoArgs(l.ports.moto)),
     registry: { ...rec('registry', need(l.tools.registry, 'registry'), l.ports.registry, registryArgs(l.registry)), env: REGISTRY_ENV },
   };
 }
@@ -203,10 +197,8 @@ export async function probe(state: StackState, name: ComponentName): Promise<boo
       const r = await httpGet(`http://127.0.0.1:${rec.port}/healthz`);
       return r.status === 200;
     }
-    case 'moto': {
-      const r = await httpGet(`http://127.0.0.1:${rec.port}/moto-api/`);
-      return r.status > 0;
-    }
+    case 'moto':
+      return motoAnswers(rec.port);
     case 'registry':
       return registryAnswers(state.registry.host, state.registry.caFile);
   }
@@ -225,19 +217,82 @@ const READY_TIMEOUT_MS: Record<ComponentName, number> = {
 export async function waitComponentReady(state: StackState, name: ComponentName): Promise<void> {
   const rec = state.components[name];
   try {
-    await pollUntil(
-      `${name} to answer on 127.0.0.1:${rec.port}`,
-      async () => {
-        if (rec.pid === undefined || !isRunning(rec.pid, rec.startTime)) {
-          throw new AbortPoll(new Error(`exited during start-up (see ${displayPath(rec.logFile)})`));
-        }
-        return probe(state, name);
-      },
-      { timeoutMs: READY_TIMEOUT_MS[name], intervalMs: 250 },
-    );
+    await waitProcessReady(rec, `${name} to answer on 127.0.0.1:${rec.port}`, () => probe(state, name), READY_TIMEOUT_MS[name]);
   } catch (e) {
     throw new ComponentError(name, (e as Error).message, tailFile(rec.logFile, 30));
   }
+}
+
+/**
+ * Waits until `ready` answers true for a process started detached; stops at once if the
+ * process exits first. The one readiness wait of the control plane and of the
+ * components a test file starts for itself.
+ */
+export async function waitProcessReady(
+  proc: { pid?: number; startTime?: string; logFile: string },
+  what: string,
+  ready: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      if (proc.pid === undefined || !isRunning(proc.pid, proc.startTime)) {
+        throw new AbortPoll(new Error(`exited during start-up (see ${displayPath(proc.logFile)})`));
+      }
+      return ready();
+    },
+    { timeoutMs, intervalMs },
+  );
+}
+
+/**
+ * A component a test file (or the demo) starts for itself beside the stack, on ports
+ * the caller chose (freePorts): ESO, Argo Rollouts' controller, ElasticMQ, a moto of its
+ * own. Same life as the control plane's: spawn detached with its log under .stack/logs,
+ * wait until it answers, stop its process group.
+ */
+export interface ProcessComponent {
+  /** Names it in messages. */
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logFile: string;
+  /** What the readiness wait waits for, for its timeout message. */
+  readonly readyWhat: string;
+  /** True once it answers; false or a throw while it does not. */
+  readonly ready: () => Promise<boolean>;
+  readonly readyTimeoutMs: number;
+  readonly intervalMs?: number;
+}
+
+export interface RunningComponent {
+  readonly pid: number;
+  readonly startTime: string;
+  readonly logFile: string;
+  /** Stops its process group and waits until it is gone. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts a ProcessComponent and waits until it answers; if it does not, stops it and throws with the last lines of its log. */
+export async function startProcessComponent(c: ProcessComponent): Promise<RunningComponent> {
+  fs.mkdirSync(path.dirname(c.logFile), { recursive: true });
+  const proc = spawnDetached(c.command, [...c.args], { logFile: c.logFile, env: c.env });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await stopProcessGroup(proc.pid, proc.startTime, { graceMs: DEFAULT_GRACE_MS, name: c.name });
+  };
+  try {
+    await waitProcessReady({ ...proc, logFile: c.logFile }, c.readyWhat, c.ready, c.readyTimeoutMs, c.intervalMs);
+  } catch (err) {
+    await stop();
+    throw new Error(`${c.name}: ${(err as Error).message}\n${tailFile(c.logFile, 20)}`);
+  }
+  return { pid: proc.pid, startTime: proc.startTime, logFile: c.logFile, stop };
 }
 
 export function launch(state: StackState, name: ComponentName, p: StackPaths): void {

@@ -27,9 +27,10 @@ import { kubeJson } from './kubeapi';
 import { REPO_ROOT, resolveToolchain, stackPaths, stackToolFamilies, StackPaths, ToolchainPaths } from './paths';
 import { createPki, Pki } from './pki';
 import { AWS_REGION, COMPONENTS, ComponentError, SERVICE_ACCOUNT_ISSUER, defaultLog, displayPath, readState, readStackEnv, renderEnvFile, saveState, withStackLock, writeAtomic, type ComponentName, type StackEnv, type StackLogger, type StackState } from './state';
-import { defineComponents, freePorts, launch, motoCommand, probe, stopRecorded, waitComponentReady, type Layout } from './components';
+import { defineComponents, launch, motoCommand, probe, stopRecorded, waitComponentReady, type Layout } from './components';
 import { createNodes, nodeIsReady, startRealNode, stopRealNode, waitDefaultServiceAccount, waitNodesReady, type NodeObj } from './nodes';
 import { isRunning, tailFile, waitReaped } from './process';
+import { freePorts } from '../kit/net';
 import { writeRegistryConfig } from './registry';
 import * as realNode from './realnode';
 
@@ -313,7 +314,7 @@ async function stackDownLocked(p: StackPaths, log: StackLogger, opts: StackDownO
     removeDataDir(state.dataDir);
   }
   for (const f of [p.stateFile, p.envFile, p.envJsonFile, p.kubeconfig, path.join(p.dir, 'pids'), p.publishedFile]) fs.rmSync(f, { force: true });
-  // ServiceAccount tokens minted for tests and the demo (e2e/support/chart.ts).
+  // ServiceAccount tokens minted for tests and the demo (scripts/kit/chart.ts).
   fs.rmSync(path.join(p.dir, 'tokens'), { recursive: true, force: true });
   if (opts.keepLogs === false) fs.rmSync(p.logs, { recursive: true, force: true });
 }

@@ -12,7 +12,8 @@ import { REPO_ROOT, StackPaths, ToolchainPaths } from './paths';
 import { Pki } from './pki';
 import { ComponentError, displayPath, saveState, type ComponentRecord, type RealNodeComponent, type StackLogger, type StackState } from './state';
 import { DEFAULT_GRACE_MS, launchRecord, whichSync } from './components';
-import { AbortPoll, isRunning, pollUntil, stopProcessGroup, tailFile } from './process';
+import { isRunning, stopProcessGroup, tailFile } from './process';
+import { AbortPoll, waitFor } from '../kit/wait';
 import * as realNode from './realnode';
 import { pushImage, type RegistryEnv } from './registry';
 
@@ -65,7 +66,7 @@ export async function createNodes(state: StackState): Promise<void> {
 export async function waitNodesReady(state: StackState, timeoutMs = 60_000): Promise<void> {
   for (const name of state.nodes) {
     try {
-      await pollUntil(`node ${name} to be Ready (kwok)`, async () => nodeIsReady(await kubeJson<NodeObj>(state.admin, 'GET', `/api/v1/nodes/${name}`)), {
+      await waitFor(`node ${name} to be Ready (kwok)`, async () => nodeIsReady(await kubeJson<NodeObj>(state.admin, 'GET', `/api/v1/nodes/${name}`)), {
         timeoutMs,
         intervalMs: 250,
       });
@@ -77,7 +78,7 @@ export async function waitNodesReady(state: StackState, timeoutMs = 60_000): Pro
 
 export async function waitDefaultServiceAccount(state: StackState, timeoutMs = 60_000): Promise<void> {
   try {
-    await pollUntil(
+    await waitFor(
       'ServiceAccount default/default (kube-controller-manager)',
       async () => (await kubeRequest(state.admin, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
       { timeoutMs, intervalMs: 250 },
@@ -141,7 +142,7 @@ export async function startRealNode(state: StackState, pki: Pki, p: StackPaths, 
   log(`real node: sandbox image pushed to ${pause.ref} in ${pause.seconds.toFixed(1)}s`);
   const cd = state.realNode.components.containerd;
   launchRecord(state, cd, p);
-  await pollUntil(
+  await waitFor(
     'containerd to answer on its socket',
     () => {
       if (cd.pid === undefined || !isRunning(cd.pid, cd.startTime)) throw new AbortPoll(new Error(`containerd exited during start-up (see ${displayPath(cd.logFile)})`));
@@ -161,7 +162,7 @@ export async function startRealNode(state: StackState, pki: Pki, p: StackPaths, 
   if (res.status !== 201 && res.status !== 409) failWith('real-node', new Error(`ClusterRoleBinding for system:nodes: HTTP ${res.status}: ${res.body.slice(0, 200)}`));
   const kl = state.realNode.components.kubelet;
   launchRecord(state, kl, p);
-  await pollUntil(
+  await waitFor(
     `node ${realNode.REAL_NODE_NAME} to be Ready (kubelet)`,
     async () => {
       if (kl.pid === undefined || !isRunning(kl.pid, kl.startTime)) throw new AbortPoll(new Error(`kubelet exited during start-up (see ${displayPath(kl.logFile)})`));
@@ -201,7 +202,7 @@ export async function stopRealNode(state: StackState, p: StackPaths, log: StackL
   await stop(rn.components.kubelet, DEFAULT_GRACE_MS);
   const killed = realNode.killContainers(rn.layout.containerdSocket);
   if (killed) {
-    await pollUntil('the real node\'s containers to exit', () => spawnSync('ctr', ['--address', rn.layout.containerdSocket, '-n', 'k8s.io', 'tasks', 'ls', '-q'], { encoding: 'utf8' }).stdout?.trim() === '', { timeoutMs: 20_000, intervalMs: 200 }).catch(() => undefined);
+    await waitFor('the real node\'s containers to exit', () => spawnSync('ctr', ['--address', rn.layout.containerdSocket, '-n', 'k8s.io', 'tasks', 'ls', '-q'], { encoding: 'utf8' }).stdout?.trim() === '', { timeoutMs: 20_000, intervalMs: 200 }).catch(() => undefined);
   }
   await stop(rn.components.containerd, DEFAULT_GRACE_MS);
   const shims = realNode.shimPids(rn.layout.containerdSocket);
@@ -212,7 +213,7 @@ export async function stopRealNode(state: StackState, p: StackPaths, log: StackL
       /* gone */
     }
   }
-  await pollUntil('containerd shims to exit', () => realNode.shimPids(rn.layout.containerdSocket).length === 0, { timeoutMs: 10_000, intervalMs: 100 });
+  await waitFor('containerd shims to exit', () => realNode.shimPids(rn.layout.containerdSocket).length === 0, { timeoutMs: 10_000, intervalMs: 100 });
   const removed = realNode.teardownHost(rn.before, rn.layout.dataDir);
   saveState(state, p);
   log(`real node: stopped kubelet and containerd, killed ${killed} container(s) and ${shims.length} shim(s); removed ${removed.join(', ') || 'nothing else'}`);

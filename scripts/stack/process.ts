@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { TimeoutError, waitFor } from '../kit/wait';
 
 export interface ProcInfo {
   pid: number;
@@ -43,45 +44,6 @@ export function groupMembers(pgid: number): number[] {
     if (info && info.pgrp === pgid && info.state !== 'Z' && info.state !== 'X') out.push(info.pid);
   }
   return out;
-}
-
-export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export class TimeoutError extends Error {}
-
-/**
- * Polls `check` until it returns a value other than undefined/false, or throws a
- * TimeoutError naming `what` after `timeoutMs`. `check` may throw to abort early.
- */
-export async function pollUntil<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs: number; intervalMs?: number },
-): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
-  const interval = opts.intervalMs ?? 200;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (e) {
-      if (e instanceof AbortPoll) throw e.reason instanceof Error ? e.reason : e;
-      lastError = e;
-    }
-    if (Date.now() >= deadline) {
-      const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new TimeoutError(`timed out after ${Math.round(opts.timeoutMs / 1000)}s waiting for ${what}${detail}`);
-    }
-    await delay(interval);
-  }
-}
-
-/** Throw from a pollUntil check to stop polling at once. */
-export class AbortPoll extends Error {
-  constructor(readonly reason: unknown) {
-    super(reason instanceof Error ? reason.message : String(reason));
-  }
 }
 
 export interface SpawnedProcess {
@@ -143,7 +105,7 @@ export async function stopProcessGroup(pid: number, startTime: string | undefine
   if (graceMs > 0) {
     signalGroup(pid, 'SIGTERM');
     try {
-      await pollUntil(`${name} to exit after SIGTERM`, gone, { timeoutMs: graceMs, intervalMs: 100 });
+      await waitFor(`${name} to exit after SIGTERM`, gone, { timeoutMs: graceMs, intervalMs: 100 });
       exited = true;
     } catch (e) {
       if (!(e instanceof TimeoutError)) throw e;
@@ -151,7 +113,7 @@ export async function stopProcessGroup(pid: number, startTime: string | undefine
   }
   if (!exited) {
     signalGroup(pid, 'SIGKILL');
-    await pollUntil(`${name} to exit after SIGKILL`, gone, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor(`${name} to exit after SIGKILL`, gone, { timeoutMs: 10_000, intervalMs: 100 });
   }
 }
 
@@ -161,7 +123,7 @@ export async function stopProcessGroup(pid: number, startTime: string | undefine
  * little for that, so `ps` right afterwards shows nothing. Best effort.
  */
 export async function waitReaped(pids: number[], timeoutMs = 3_000): Promise<void> {
-  await pollUntil('exited processes to be reaped', () => pids.every((pid) => procInfo(pid) === undefined), { timeoutMs, intervalMs: 100 }).catch(
+  await waitFor('exited processes to be reaped', () => pids.every((pid) => procInfo(pid) === undefined), { timeoutMs, intervalMs: 100 }).catch(
     () => undefined,
   );
 }

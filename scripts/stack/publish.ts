@@ -100,7 +100,7 @@ async function main(argv: string[]): Promise<void> {
   const unknown = argv.filter((a) => a !== '--images');
   if (unknown.length) throw new Error(`unknown argument ${unknown[0]} (usage: publish.ts [--images])`);
   // Imported here: building needs root and buildah, which the chart alone does not.
-  const images = withImages ? (await import('../../e2e/image/support')).buildImages() : undefined;
+  const images = withImages ? (await import('../kit/image')).buildImages() : undefined;
   const pub = await publish({ images });
   const env = readStackEnv();
   process.stdout.write(`helm install <release> ${chartSourceArgs(pub, env).join(' ')}\n`);

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KubeConnection } from './kubeapi';
 import { REPO_ROOT, stackPaths, StackPaths } from './paths';
-import { AbortPoll, isRunning, pollUntil } from './process';
+import { isRunning } from './process';
+import { AbortPoll, waitFor } from '../kit/wait';
 import * as realNode from './realnode';
 import type { RegistryLayout } from './registry';
 
@@ -175,7 +176,7 @@ export async function withStackLock<T>(p: StackPaths, log: StackLogger, fn: () =
   fs.mkdirSync(p.dir, { recursive: true });
   const lock = path.join(p.dir, 'lock');
   let announced = false;
-  await pollUntil(
+  await waitFor(
     `the stack lock ${lock}`,
     () => {
       try {

@@ -8,7 +8,7 @@ import type { Secret } from '../../support/aws';
 import { startElasticMq } from '../../support/elasticmq';
 import { rand, value } from '../../support/scenario';
 import { waitFor } from '../../support/wait';
-import { BenchOperator, M, emulatorCeiling, forEachLimit, onElasticMq, say, sendBatch, waitSynced, type Bench } from '../harness';
+import { BenchOperator, M, emulatorCeiling, forEachSaying, onElasticMq, say, sendBatch, waitSynced, type Bench } from '../harness';
 import { histogramDelta } from '../stats';
 import { changed, deployment, inScope, mapping, seconds } from './fixtures';
 import type { ScenarioResult, Sizes } from './result';
@@ -21,9 +21,9 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
     return await inScope(b, { id: 'd', namespaces: 1, t0 }, async ({ s, queue, namespaces: [ns] }) => {
       const idx = Array.from({ length: z.burstSecrets }, (_, i) => i);
       const secrets: Secret[] = new Array(z.burstSecrets);
-      await forEachLimit('secrets', idx, 8, async (i) => (secrets[i] = await b.ctx.aws.createSecret(`bench/burst-${rand(6)}-${i}`)));
-      await forEachLimit('Deployments', idx, 10, (i) => deployment(b, ns, `w${i}`, { app: `w${i}` }));
-      await forEachLimit('mappings', idx, 10, (i) => mapping(b, ns, `m${i}`, secrets[i].name, { app: `w${i}` }));
+      await forEachSaying('secrets', idx, 8, async (i) => (secrets[i] = await b.ctx.aws.createSecret(`bench/burst-${rand(6)}-${i}`)));
+      await forEachSaying('Deployments', idx, 10, (i) => deployment(b, ns, `w${i}`, { app: `w${i}` }));
+      await forEachSaying('mappings', idx, 10, (i) => mapping(b, ns, `m${i}`, secrets[i].name, { app: `w${i}` }));
       s.operator = await BenchOperator.start(b, 'd-burst', queue.url, { env: { ...z.operatorEnv, AWS_ENDPOINT_URL_SQS: emq.endpoint }, cpuProf: opts.cpuProf });
       await s.operator.waitLeading();
       await waitSynced(b, [ns], z.burstSecrets);
@@ -31,7 +31,7 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
       // operator taking in their 1,000 events, sent within the burst window.
       const perSecret = Math.ceil(z.burstChanges / z.burstSecrets);
       const versions: Secret[][] = idx.map(() => []);
-      await forEachLimit('new versions', idx, 8, async (i) => {
+      await forEachSaying('new versions', idx, 8, async (i) => {
         for (let k = 0; k < perSecret; k++) versions[i].push(await b.ctx.aws.putSecretValue(secrets[i], value()));
       });
       const finals = versions.map((vs) => vs[vs.length - 1].version);
@@ -51,7 +51,7 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
       s.operator.aws.reset();
       const sendStart = performance.now();
       const sends = Array.from({ length: Math.ceil(bodies.length / 10) }, (_, j) => bodies.slice(j * 10, j * 10 + 10));
-      await forEachLimit('sent', sends, 4, (batch) => sendBatch(b, queue.url, batch));
+      await forEachSaying('sent', sends, 4, (batch) => sendBatch(b, queue.url, batch));
       const sendEnd = performance.now();
       await waitFor(`${bodies.length} messages deleted`, async () => (await s.operator!.metric(`${M}messages_deleted_total`)) - deleted0 >= bodies.length || undefined, { timeoutMs: 300_000, intervalMs: 20 });
       const done = performance.now();

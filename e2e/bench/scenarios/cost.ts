@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../../../operator/src/config';
 import { rand } from '../../support/scenario';
-import { BenchOperator, forEachLimit, say, waitSynced, type Bench } from '../harness';
+import { BenchOperator, forEachSaying, say, waitSynced, type Bench } from '../harness';
 import { perHour } from '../stats';
 import { inScope, mapping, seconds, sleep } from './fixtures';
 import type { Figure, ScenarioResult, Sizes } from './result';
@@ -53,7 +53,7 @@ export async function cost(b: Bench, z: Sizes, latencyResult?: ScenarioResult): 
     // One prefix for this run's secrets, as a team's or an app's secrets share one (and apart
     // from an earlier run's on the same emulator): drift can list them with one name filter.
     const family = `bench/idle-${rand(6)}/`;
-    await forEachLimit('idle secrets and mappings', Array.from({ length: z.idleSecrets }, (_, i) => i), 10, async (i) => {
+    await forEachSaying('idle secrets and mappings', Array.from({ length: z.idleSecrets }, (_, i) => i), 10, async (i) => {
       const secret = await b.ctx.aws.createSecret(`${family}${i}`);
       await mapping(b, ns, `m${i}`, secret.name, { app: `w${i}` });
     });

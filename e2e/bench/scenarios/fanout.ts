@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../../../operator/src/config';
 import { rand, value } from '../../support/scenario';
 import { waitFor } from '../../support/wait';
-import { BenchOperator, M, VersionWatch, forEachLimit, say, sendBatch, waitDeploymentsSettled, waitSynced, type Bench } from '../harness';
+import { BenchOperator, M, VersionWatch, forEachSaying, say, sendBatch, waitDeploymentsSettled, waitSynced, type Bench } from '../harness';
 import { changed, deployment, inScope, mapping, seconds } from './fixtures';
 import type { ScenarioResult, Sizes } from './result';
 
@@ -13,8 +13,8 @@ export async function fanout(b: Bench, z: Sizes): Promise<ScenarioResult> {
   return inScope(b, { id: 'b', namespaces: z.fanoutNamespaces }, async ({ s, queue, namespaces: nss, t0 }) => {
     const secret = await b.ctx.aws.createSecret(`bench/fanout-${rand(6)}`);
     const work = nss.flatMap((ns) => Array.from({ length: z.fanoutPerNamespace }, (_, i) => ({ ns, name: `w${i}` })));
-    await forEachLimit('Deployments', work, 10, (w) => deployment(b, w.ns, w.name, { app: label }));
-    await forEachLimit('mappings', nss, 10, (ns) => mapping(b, ns, 'fanout', secret.name, { app: label }));
+    await forEachSaying('Deployments', work, 10, (w) => deployment(b, w.ns, w.name, { app: label }));
+    await forEachSaying('mappings', nss, 10, (ns) => mapping(b, ns, 'fanout', secret.name, { app: label }));
     s.operator = await BenchOperator.start(b, 'b-fanout', queue.url, { env: z.operatorEnv });
     await s.operator.waitLeading();
     await waitSynced(b, nss, nss.length);

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Secret } from '../../support/aws';
 import { labelUpdatedBody, rand } from '../../support/scenario';
-import { BenchOperator, VersionWatch, createNamespace, createQueue, deleteNamespaces, deleteQueue, forEachLimit, type Bench, type Queue } from '../harness';
+import { BenchOperator, VersionWatch, createNamespace, createQueue, deleteNamespaces, deleteQueue, forEachSaying, type Bench, type Queue } from '../harness';
 
 /** A Deployment with no replicas: the API server and its controllers see a real rollout, no pod runs. */
 export const deployment = (b: Bench, ns: string, name: string, labels: Record<string, string>) => b.ctx.kube.createWorkload('Deployment', ns, name, labels, { replicas: 0 });
@@ -33,7 +33,7 @@ export class Scope {
 
 async function namespaces(s: Scope, prefix: string, n: number): Promise<string[]> {
   const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  await forEachLimit('namespaces', names, 10, async (ns) => {
+  await forEachSaying('namespaces', names, 10, async (ns) => {
     await createNamespace(s.b, ns);
     s.namespaces.push(ns);
   });

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { promSample } from '../../support/operator';
 import { rand } from '../../support/scenario';
 import { waitFor } from '../../support/wait';
-import { BenchOperator, M, forEachLimit, say, waitSynced, type Bench } from '../harness';
+import { BenchOperator, M, forEachSaying, say, waitSynced, type Bench } from '../harness';
 import { histogramQuantile } from '../stats';
 import { inScope, mapping, seconds } from './fixtures';
 import { latencyFigures, latencyTarget, measureLatency } from './latency';
@@ -14,11 +14,11 @@ export async function scale(b: Bench, z: Sizes, opts: { cpuProf?: boolean } = {}
   return inScope(b, { id: 'c', namespaces: z.scaleNamespaces }, async ({ s, queue, namespaces: nss, t0 }) => {
     const prefix = `bench/scale-${rand(4)}`;
     const secrets = Array.from({ length: z.scaleSecrets }, (_, i) => `${prefix}/s${i}`);
-    await forEachLimit('secrets', secrets, 8, (name) => b.ctx.aws.createSecret(name));
+    await forEachSaying('secrets', secrets, 8, (name) => b.ctx.aws.createSecret(name));
     // One mapping of the first namespace is the latency probe (with the only Deployment).
     const probe = await latencyTarget(s, nss[0], 'probe');
     const mappings = nss.flatMap((ns, n) => Array.from({ length: n === 0 ? z.scalePerNamespace - 1 : z.scalePerNamespace }, (_, i) => ({ ns, name: `m${i}`, secret: secrets[(n * z.scalePerNamespace + i) % secrets.length] })));
-    await forEachLimit('mappings', mappings, 16, (m) => mapping(b, m.ns, m.name, m.secret, { app: m.name }));
+    await forEachSaying('mappings', mappings, 16, (m) => mapping(b, m.ns, m.name, m.secret, { app: m.name }));
     const t1 = performance.now();
 
     say(`C: operator start with ${total} mappings`);

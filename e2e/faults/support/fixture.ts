@@ -4,13 +4,15 @@
  * (to prove none leaks), Deployments with mappings.
  */
 import { randomUUID } from 'node:crypto';
-import { e2eContext, stopOperators, type E2eContext } from '../../support/context';
-import { installChart, startReleaseOperator, uninstallChart, type Release, type StartReleaseOptions } from '../../support/chart';
+import { e2eContext, type E2eContext } from '../../support/context';
+import { Fixture } from '../../support/fixture';
+import { startReleaseOperator, type Release, type StartReleaseOptions } from '../../support/chart';
 import { Aws, type Secret } from '../../support/aws';
 import { startElasticMq, type ElasticMq } from '../../support/elasticmq';
 import type { OperatorProcess } from '../../support/operator';
 import { realismWriter, startAwsRealism, type AwsRealism, type RealismOptions } from '../../support/realism/awsRealism';
 import { labelUpdatedBody } from '../../support/scenario';
+import { forEachLimit } from '../../../scripts/kit/limit';
 import { waitFor } from '../../support/wait';
 import type { Ledger } from './ledger';
 import { progress } from './progress';
@@ -41,13 +43,10 @@ export interface FaultFileOptions {
   readonly realism?: Omit<RealismOptions, 'secretsManager' | 'sqs'>;
 }
 
-export class FaultFile {
-  /** Replaced in setup when the queue is on ElasticMQ. */
-  ctx: E2eContext;
+/** A fault file's fixture: the base's context, namespaces and releases (its ctx replaced in setup when the queue is on ElasticMQ), plus its own queue server, realism proxy and secrets. */
+export class FaultFile extends Fixture {
   /** Every secret value this file wrote: none may appear in logs, status or Events. */
   readonly secretValues = new Set<string>();
-  readonly namespaces: string[] = [];
-  readonly releases: Release[] = [];
 
   private emq?: ElasticMq;
   /** Set in setup when the file asked for it. */
@@ -59,7 +58,7 @@ export class FaultFile {
     readonly scenario: string,
     private readonly opts: FaultFileOptions = {},
   ) {
-    this.ctx = e2eContext();
+    super();
   }
 
   /**
@@ -92,8 +91,7 @@ export class FaultFile {
       progress(this.scenario, `AWS realism proxy ${this.realism.url} (seed ${this.realism.seed}: REALISM_SEED repeats a run)`);
     }
     progress(this.scenario, 'setting up (CRD, empty queues)');
-    await this.ctx.kube.installCrd();
-    await this.ctx.emptyQueues();
+    await this.prepare();
   }
 
   /** Operators a scenario stopped or killed itself: not reported as having died on their own. */
@@ -104,34 +102,21 @@ export class FaultFile {
     this.ended.add(op);
   }
 
-  async teardown(): Promise<void> {
+  override async teardown(): Promise<void> {
     try {
       this.ctx.operators.splice(0, this.ctx.operators.length, ...this.ctx.operators.filter((op) => !this.ended.has(op)));
-      await stopOperators(this.ctx);
+      await super.teardown();
     } finally {
-      try {
-        for (const r of this.releases.splice(0)) await uninstallChart(this.ctx, r).catch(() => undefined);
-        for (const ns of this.namespaces.splice(0)) await this.ctx.kube.deleteNamespace(ns);
-      } finally {
-        await this.emq?.stop();
-        await this.realism?.close();
-      }
+      await this.emq?.stop();
+      await this.realism?.close();
     }
-  }
-
-  async namespace(prefix: string): Promise<string> {
-    const ns = await this.ctx.kube.createNamespace(prefix);
-    this.namespaces.push(ns);
-    return ns;
   }
 
   /** `helm install` into a fresh namespace with FAULT_VALUES and `values`. */
   async install(name: string, values: readonly string[] = []): Promise<Release> {
     const releaseName = `${name}-${Math.random().toString(36).slice(2, 6)}`;
     const ns = `${releaseName}-sys`;
-    this.namespaces.push(ns);
-    const r = await installChart(this.ctx, releaseName, ns, [...FAULT_VALUES, ...values]);
-    this.releases.push(r);
+    const r = await this.installRelease(releaseName, ns, [...FAULT_VALUES, ...values]);
     progress(this.scenario, `installed chart release ${releaseName} in ${ns}`);
     return r;
   }
@@ -176,7 +161,7 @@ export class FaultFile {
   /** Creates `count` Deployments named `<prefix>-<i>` with `labels`, a few at a time (`opts`: as Kube.createWorkload). */
   async deployments(ns: string, prefix: string, count: number, labels: (i: number) => Record<string, string>, opts: Parameters<E2eContext['kube']['createWorkload']>[4] = {}): Promise<string[]> {
     const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    await inBatches(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i), opts));
+    await forEachLimit(names, 8, (n, i) => this.ctx.kube.createWorkload('Deployment', ns, n, labels(i), opts));
     return names;
   }
 
@@ -235,12 +220,6 @@ export class FaultFile {
       },
       { timeoutMs, intervalMs: 500 },
     );
-  }
-}
-
-export async function inBatches<T>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) {
-    await Promise.all(items.slice(i, i + size).map((it, j) => fn(it, i + j)));
   }
 }
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { FLOOR_FOLDERS, MAY_IMPORT, NON_TEST_CODE, ROOT_FILES, TEMPORARY_TEST_IMPORTS, TEST_CODE, TEST_TOOLING } from './layers';
+import { FLOOR_FOLDERS, KIT, MAY_IMPORT, NON_TEST_CODE, ROOT_FILES, TEST_CODE } from './layers';
 
 const REPO = path.resolve(__dirname, '../../../..');
 const SRC = 'operator/src/';
@@ -53,9 +53,7 @@ function unitOf(file: string): string {
 }
 
 const srcEdges = tsFiles(SRC).flatMap(importsOf).filter((e) => e.to.startsWith(SRC));
-const nonTestEdges = NON_TEST_CODE.flatMap(tsFiles)
-  .filter((f) => !TEST_TOOLING.some((t) => f.startsWith(t)))
-  .flatMap(importsOf);
+const nonTestEdges = NON_TEST_CODE.flatMap(tsFiles).flatMap(importsOf);
 
 describe('layers of operator/src', () => {
   it('reads the imports it checks', () => {
@@ -130,15 +128,15 @@ describe('layers of operator/src', () => {
 
 describe('test code', () => {
   const isTest = (f: string) => TEST_CODE.some((t) => f.startsWith(t));
-  const excepted = (e: Edge) => TEMPORARY_TEST_IMPORTS.from.some((f) => e.from.startsWith(f)) && e.to.startsWith(TEMPORARY_TEST_IMPORTS.to);
 
   it('is imported by nothing outside tests', () => {
-    const wrong = nonTestEdges.filter((e) => isTest(e.to) && !excepted(e)).map((e) => `${e.from} imports test code ${e.to}`);
+    const wrong = nonTestEdges.filter((e) => isTest(e.to)).map((e) => `${e.from} imports test code ${e.to}`);
     expect(wrong).toEqual([]);
   });
 
-  it(`the temporary exception (${TEMPORARY_TEST_IMPORTS.issue}) is still needed`, () => {
-    // When the demo stops borrowing the e2e kit, the exception goes too.
-    expect(nonTestEdges.filter(excepted).length).toBeGreaterThan(0);
+  it('the kit the demo and the tests share is checked as non-test code', () => {
+    expect(isTest(KIT)).toBe(false);
+    expect(nonTestEdges.filter((e) => e.from.startsWith(KIT)).length).toBeGreaterThan(0);
+    expect(nonTestEdges.some((e) => e.from.startsWith('scripts/demo') && e.to.startsWith(KIT))).toBe(true);
   });
 });

@@ -54,20 +54,14 @@ export const TEST_CODE: readonly string[] = ['operator/test/', 'e2e/'];
 
 /**
  * Code that is not test code and so must not import it: the product and the product's
- * tooling (setup, chart docs, manifest, demo). Test tooling may: operator/bench/ (a
- * benchmark) and scripts/stack/ (the local stack e2e, faults and the bench run
- * against; its publish.ts builds images with e2e/image/support.ts).
+ * tooling (setup, chart docs, manifest, the local stack, the demo). No exception.
  */
 export const NON_TEST_CODE: readonly string[] = ['operator/src/', 'scripts/'];
-export const TEST_TOOLING: readonly string[] = ['scripts/stack/'];
 
 /**
- * The one temporary exception: the demo borrows the e2e kit (its context, operator
- * launcher and fixtures) until that kit moves out of e2e/ — issue 24 item 3. Files
- * matching these prefixes may import e2e/support/ only. Nothing else may be excepted.
+ * The local-stack kit: what the demo and the tests share (waitFor, freePort,
+ * forEachLimit, the AWS and kube clients, the chart, the operator launcher, ESO, the
+ * real node's images). It is not test code, so the demo may use it; e2e/support
+ * re-exports or imports it.
  */
-export const TEMPORARY_TEST_IMPORTS: { readonly from: readonly string[]; readonly to: string; readonly issue: string } = {
-  from: ['scripts/demo.ts', 'scripts/demo/'],
-  to: 'e2e/support/',
-  issue: 'issue 24 item 3',
-};
+export const KIT = 'scripts/kit/';

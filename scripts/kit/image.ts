@@ -6,7 +6,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseEnvLines, REPO_ROOT } from '../../scripts/stack/paths';
+import { parseEnvLines, REPO_ROOT } from '../stack/paths';
 
 const run = promisify(execFile);
 const BUILD = path.join(REPO_ROOT, 'scripts', 'image', 'build.sh');
