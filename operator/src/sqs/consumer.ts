@@ -20,7 +20,7 @@ import { backoffMs } from '../core/backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { untilSettledOrAborted } from '../rotation/lane';
+import { untilSettledOrAborted } from '../core/abort';
 import type { Disposition, InboundMessage } from '../rotation/ports';
 import { SQS_LIMITS } from './limits';
 
