@@ -1,15 +1,12 @@
 /**
- * Executes rotations as one short I/O sequence over pure steps:
- * interpret → admit (allow-list) → resolve (DescribeSecret, while the workloads are listed) → plan →
- * execute (patch, bounded by the ports' limiter) → summarise → write status and Events.
- * Returns what should happen to each message: deleted only when every restart it asked
- * for is done; left for redelivery otherwise; malformed ones go back to the queue at once
- * so its redrive policy moves them to the dead-letter queue. Each message is interpreted
- * on its own: one that cannot be understood never fails its neighbours. A batch given an
- * AbortSignal stops between steps once it is aborted (this replica stopped leading); the
- * fence refuses its writes in any case.
+ * Executes rotations as one short I/O sequence over pure steps, for changes the queue
+ * (sqs/intake.ts) interpreted and admitted: resolve (DescribeSecret, while the workloads
+ * are listed) → plan → execute (patch, bounded by the ports' limiter) → summarise →
+ * write status and Events. Returns what became of each change: done only when every
+ * restart it asked for is done. A batch given an AbortSignal stops between steps once it
+ * is aborted (this replica stopped leading); the fence refuses its writes in any case.
  */
-import { interpretMessage, type SecretChange } from '../events/interpret';
+import type { SecretChange } from '../events/interpret';
 import { errorMessage, type Logger } from '../log';
 import { OPERATOR_NAME } from '../names';
 import type { MappingIndex } from '../mappings/mappingIndex';
@@ -22,11 +19,10 @@ import type { WorkloadClient } from '../workloads/adapters';
 import { ROLLOUT_API, workloadId, type WorkloadKind, type WorkloadState } from '../workloads/workload';
 import { consumes } from '../discovery/model';
 import { mappingEventTarget } from '../mappings/events';
-import { DISPOSITION_OF, admit } from './admission';
 import { restartLatency } from './latency';
 import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { DiscoveryPort, EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
-import type { Disposition, InboundMessage } from './ports';
+import type { AdmittedChange, ChangeOutcome } from './ports';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, summariseBatch, type Incomplete, type MappingReport, type Outcome } from './summary';
 
@@ -50,16 +46,7 @@ export interface RotatorOptions {
   readonly log: Logger;
   readonly region: string;
   readonly dryRun: boolean;
-  readonly allowedAccountIds: readonly string[];
-  readonly allowedRegions: readonly string[];
   readonly now?: () => Date;
-}
-
-/** A change admitted from a message, before its version is settled. */
-interface AdmittedChange {
-  readonly changeId: string;
-  readonly change: SecretChange;
-  readonly sentAt?: number;
 }
 
 export class Rotator {
@@ -73,15 +60,8 @@ export class Rotator {
     this.now = opts.now ?? (() => new Date());
   }
 
-  async handleBatch(messages: readonly InboundMessage[], signal?: AbortSignal): Promise<Map<string, Disposition>> {
-    const dispositions = new Map<string, Disposition>();
-    const admitted: AdmittedChange[] = [];
-    for (const m of messages) {
-      const a = this.admit(m);
-      if ('disposition' in a) dispositions.set(m.id, a.disposition);
-      else admitted.push(a.change);
-    }
-    signal?.throwIfAborted();
+  async handle(admitted: readonly AdmittedChange[], signal?: AbortSignal): Promise<Map<string, ChangeOutcome>> {
+    const outcomes = new Map<string, ChangeOutcome>();
     // The workloads of the mappings the event itself names are listed while DescribeSecret
     // settles the change: two round trips at once instead of one after the other. The
     // settled secret almost always finds the same mappings; any other is listed after.
@@ -91,11 +71,10 @@ export class Rotator {
     const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
     if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
     const { resolved, unresolved } = await this.resolve(admitted);
-    for (const a of unresolved) dispositions.set(a.changeId, await this.unresolvedDisposition(a));
+    for (const a of unresolved) outcomes.set(a.changeId, await this.unresolvedOutcome(a));
     signal?.throwIfAborted();
-    // One message is one change: its change id is its message id.
-    for (const [id, ok] of await this.rotate(resolved, signal, early)) dispositions.set(id, ok ? 'delete' : 'retry');
-    return dispositions;
+    for (const [id, ok] of await this.rotate(resolved, signal, early)) outcomes.set(id, ok ? 'done' : 'unfinished');
+    return outcomes;
   }
 
   /**
@@ -119,59 +98,11 @@ export class Rotator {
     return done;
   }
 
-  /** Interprets one message and applies the allow-list: the change to act on, or what to do with the message. */
-  private admit(m: InboundMessage): { change: AdmittedChange } | { disposition: Disposition } {
-    const { metrics, log } = this.opts;
-    metrics.messagesReceived.inc();
-    try {
-      const a = admit(interpretMessage(m.body), { accountIds: this.opts.allowedAccountIds, regions: this.opts.allowedRegions });
-      switch (a.verdict) {
-        case 'change':
-          return { change: { changeId: m.id, change: a.change, ...(m.sentAt !== undefined ? { sentAt: m.sentAt } : {}) } };
-        case 'malformed':
-          metrics.messagesMalformed.inc({ code: a.error.code });
-          log.warn('malformed message left for the dead-letter queue', {
-            messageId: m.id,
-            eventId: a.error.eventId,
-            code: a.error.code,
-            error: a.error.message,
-            bytes: Buffer.byteLength(m.body, 'utf8'),
-            receiveCount: m.receiveCount,
-          });
-          break;
-        case 'not-a-change': {
-          const n = a.notAChange;
-          metrics.messagesIgnored.inc({ reason: n.reason });
-          log.info('event does not change a secret; acknowledged', { messageId: m.id, eventId: n.eventId, secret: n.secretId, reason: n.reason, detail: n.message });
-          break;
-        }
-        case 'not-allowed': {
-          const c = a.change;
-          metrics.messagesIgnored.inc({ reason: 'NotAllowed' });
-          log.warn('event from an account or region outside the allow-list; ignored', {
-            messageId: m.id,
-            eventId: c.eventId,
-            secret: c.secret.raw,
-            account: c.account ?? c.secret.account,
-            region: c.region ?? c.secret.region,
-          });
-          break;
-        }
-      }
-      return { disposition: DISPOSITION_OF[a.verdict] };
-    } catch (err) {
-      // interpretMessage never throws; this is the last line of defence for one message.
-      metrics.messagesMalformed.inc({ code: 'Unexpected' });
-      log.error('message could not be handled; left for the dead-letter queue', { messageId: m.id, error: errorMessage(err) });
-      return { disposition: 'dead-letter' };
-    }
-  }
-
   /**
    * Settles each distinct secret once per batch with DescribeSecret (settleChange says
    * how); a secret outside our own region is taken as the event names it. Without an
    * answer and without a version in the event, the change is unresolved (see
-   * unresolvedDisposition).
+   * unresolvedOutcome).
    */
   private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
     const { describer, region, log } = this.opts;
@@ -196,18 +127,18 @@ export class Rotator {
   }
 
   /**
-   * A change whose version could not be settled is retried, unless nothing names its
+   * A change whose version could not be settled is unfinished, unless nothing names its
    * secret: then no version is needed (Secrets Manager not knowing a secret nobody maps,
    * e.g. one deleted since, must not keep its message going round until the DLQ).
    */
-  private async unresolvedDisposition(a: AdmittedChange): Promise<Disposition> {
+  private async unresolvedOutcome(a: AdmittedChange): Promise<ChangeOutcome> {
     const { log } = this.opts;
     const c = a.change;
     const fields = { messageId: a.changeId, eventId: c.eventId, secret: c.secret.raw };
     const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw });
-    if (named.mappings?.length === 0) return 'delete';
+    if (named.mappings?.length === 0) return 'done';
     log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', fields);
-    return 'retry';
+    return 'unfinished';
   }
 
   /**

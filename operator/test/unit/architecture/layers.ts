@@ -10,7 +10,8 @@
  *   mappings                            the CR model, its ports, index, watcher, status
  *   discovery                           ExternalSecrets / SecretProviderClasses as mappings
  *   rotation                            plan and execute restarts
- *   sqs, notify                         the queue in front of the rotation; webhooks after it
+ *   sqs, notify                         the queue in front of the rotation (intake: interpret, admit,
+ *                                       dispositions); webhooks after it
  *   top        main.ts and what it wires from (config, version, node flags, lifecycle)
  */
 
@@ -42,7 +43,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   mappings: ['floor', 'kube', 'secrets', 'workloads', 'leader'],
   discovery: ['floor', 'kube', 'secrets', 'workloads', 'mappings'],
   rotation: ['floor', 'kube', 'secrets', 'events', 'workloads', 'leader', 'mappings', 'discovery'],
-  sqs: ['floor', 'leader', 'rotation'],
+  sqs: ['floor', 'events', 'leader', 'rotation'],
   notify: ['floor', 'leader', 'mappings', 'rotation'],
   top: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rotation', 'sqs', 'notify'],
 };
