@@ -6,19 +6,16 @@
  * restart it asked for is done. A batch given an AbortSignal stops between steps once it
  * is aborted (this replica stopped leading); the fence refuses its writes in any case.
  */
-import type { SecretChange } from '../events/interpret';
 import { errorMessage, type Logger } from '../log';
 import { OPERATOR_NAME } from '../names';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
-import { listSelectedWorkloads } from '../mappings/selected';
 import type { Metrics } from '../metrics';
-import type { SecretDescriber, SecretDescription } from '../secrets/describer';
-import { inOwnRegion } from '../secrets/secretId';
+import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { ROLLOUT_API, workloadId, type WorkloadKind, type WorkloadState } from '../workloads/workload';
-import { consumes } from '../discovery/model';
 import { mappingEventTarget } from '../mappings/events';
+import { BatchReads, NotPrepared } from './batch';
 import { restartLatency } from './latency';
 import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import type { DiscoveryPort, EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
@@ -28,9 +25,6 @@ import { ROTATION_RESULT, summariseBatch, type Incomplete, type MappingReport, t
 
 /** A mapping some of whose workloads a batch did not consider, and why. */
 type IncompleteMapping = Incomplete & { readonly mapping: Mapping; readonly change: ResolvedChange };
-
-/** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
-const EARLY_LISTING_MAX_MAPPINGS = 10;
 
 export interface RotatorOptions {
   readonly index: MappingIndex;
@@ -60,32 +54,32 @@ export class Rotator {
     this.now = opts.now ?? (() => new Date());
   }
 
+  /** What one batch reads once (batch.ts). */
+  private batchReads(): BatchReads {
+    const { workloads, describer, discovery, region, log } = this.opts;
+    return new BatchReads({ workloads, region, log, ...(describer ? { describer } : {}), ...(discovery ? { discovery } : {}) });
+  }
+
   async handle(admitted: readonly AdmittedChange[], signal?: AbortSignal): Promise<Map<string, ChangeOutcome>> {
     const outcomes = new Map<string, ChangeOutcome>();
-    // The workloads of the mappings the event itself names are listed while DescribeSecret
-    // settles the change: two round trips at once instead of one after the other. The
-    // settled secret almost always finds the same mappings; any other is listed after.
-    // Only for a batch of a few mappings: in a burst the lists are the bound, and most of a
-    // burst's mappings turn out to be at the settled version already (see list()).
-    const early = new Map<string, Promise<WorkloadState[]>>();
-    const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
-    if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
-    const { resolved, unresolved } = await this.resolve(admitted);
+    const reads = this.batchReads();
+    reads.listEarly(admitted.flatMap((a) => this.opts.index.lookup(a.change.secret)));
+    const { resolved, unresolved } = await this.resolve(admitted, reads);
     for (const a of unresolved) outcomes.set(a.changeId, await this.unresolvedOutcome(a));
     signal?.throwIfAborted();
-    for (const [id, ok] of await this.rotate(resolved, signal, early)) outcomes.set(id, ok ? 'done' : 'unfinished');
+    for (const [id, ok] of await this.rotate(resolved, signal, reads)) outcomes.set(id, ok ? 'done' : 'unfinished');
     return outcomes;
   }
 
   /**
    * Rolls what `changes` call for; returns per change id whether all its work is done.
-   * `listed`: workload listings already under way, by mapping key.
+   * `reads`: what the batch has read already (workload listings under way).
    */
-  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, listed = new Map<string, Promise<WorkloadState[]>>()): Promise<Map<string, boolean>> {
+  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, reads = this.batchReads()): Promise<Map<string, boolean>> {
     const looked = await Promise.all(changes.map(async (change) => ({ change, ...(await this.lookup(change)) })));
     const { matches, unlisted, incomplete } = await this.list(
       looked.filter((l) => l.mappings !== undefined).map((l) => ({ change: l.change, mappings: l.mappings! })),
-      listed,
+      reads,
       signal,
     );
     unlisted.push(...looked.filter((l) => l.mappings === undefined).map((l) => l.change.changeId));
@@ -104,22 +98,8 @@ export class Rotator {
    * answer and without a version in the event, the change is unresolved (see
    * unresolvedOutcome).
    */
-  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
-    const { describer, region, log } = this.opts;
-    const described = new Map<string, Promise<SecretDescription | undefined>>();
-    const describe = (c: SecretChange): Promise<SecretDescription | undefined> => {
-      if (!describer || !inOwnRegion(region, c.secret.region, c.region)) return Promise.resolve(undefined);
-      let p = described.get(c.secret.raw);
-      if (!p) {
-        p = describer.describe(c.secret.raw).catch((err) => {
-          log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
-          return undefined;
-        });
-        described.set(c.secret.raw, p);
-      }
-      return p;
-    };
-    const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await describe(a.change)) })));
+  private async resolve(admitted: readonly AdmittedChange[], reads: BatchReads): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
+    const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await reads.describe(a.change)) })));
     return {
       resolved: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
       unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted),
@@ -167,39 +147,6 @@ export class Rotator {
     return { mappings: [...mappings, ...discovered] };
   }
 
-  /** `m`'s workload listing in `listings`, started if it is not there yet. */
-  private listing(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
-    return shared(listings, m.key, () => (m.origin ? this.listConsumers(listings, m, signal) : listSelectedWorkloads(this.opts.workloads, m)));
-  }
-
-  /**
-   * A discovered source's workloads: those of its namespace whose pod template consumes
-   * it, listed while discovery prepares it (ESO syncs the Secret they read). If it cannot
-   * be prepared, they must not roll now, whoever else asks: they would start on the old
-   * value and then count as being on the new one. If they could not be listed either,
-   * who they are is unknown (undefined): then no workload of the namespace rolls.
-   */
-  private async listConsumers(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
-    const origin = m.origin!;
-    const listed = Promise.all(m.workloadKinds.map((kind) => this.everyWorkload(listings, kind, m.namespace))).then((all) => all.flat().filter((w) => consumes(w.references, origin)));
-    listed.catch(() => undefined);
-    try {
-      await this.opts.discovery!.prepare(m, signal);
-    } catch (err) {
-      throw new NotPrepared(errorMessage(err), m.namespace, await listed.catch(() => undefined));
-    }
-    return listed;
-  }
-
-  /**
-   * Every workload of `kind` in `namespace`, listed once per batch however many discovered
-   * sources of the namespace ask (kept in `listings` beside the mappings' listings, under a
-   * key no mapping or source has).
-   */
-  private everyWorkload(listings: Map<string, Promise<WorkloadState[]>>, kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
-    return shared(listings, `workloads:${kind}/${namespace}`, () => this.opts.workloads.list(kind, namespace, ''));
-  }
-
   /**
    * Lists every mapping's workloads once per batch; a failed listing leaves its changes
    * undone. The consumers of a source that could not be prepared are held back from every
@@ -209,15 +156,15 @@ export class Rotator {
    */
   private async list(
     found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[],
-    listings: Map<string, Promise<WorkloadState[]>>,
+    reads: BatchReads,
     signal?: AbortSignal,
   ): Promise<{ matches: Match[]; unlisted: string[]; incomplete: IncompleteMapping[] }> {
     // planRestarts leaves alone a mapping that already records the change's version (a
     // burst's later messages for a secret, a redelivery) or one a drift change does not
     // replace: its workloads need no listing.
     const atVersion = (m: Mapping, c: ResolvedChange) => !moves(m, c);
-    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m, signal);
-    await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
+    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) void reads.listing(m, signal);
+    await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => reads.listing(m, signal))));
     const listed: Match[] = [];
     const unlisted: string[] = [];
     const incomplete: IncompleteMapping[] = [];
@@ -230,7 +177,7 @@ export class Rotator {
           continue;
         }
         try {
-          listed.push({ change, mapping, workloads: await listings.get(mapping.key)! });
+          listed.push({ change, mapping, workloads: await reads.listing(mapping, signal) });
         } catch (err) {
           unlisted.push(change.changeId);
           const fields = { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) };
@@ -348,33 +295,6 @@ export class Rotator {
     }
     log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
     notifier?.rotated(report);
-  }
-}
-
-/** The listing under `key` in `listings`, started if it is not there yet. */
-function shared(listings: Map<string, Promise<WorkloadState[]>>, key: string, start: () => Promise<WorkloadState[]>): Promise<WorkloadState[]> {
-  let p = listings.get(key);
-  if (!p) {
-    p = start();
-    // A listing nobody ends up waiting for must not become an unhandled rejection.
-    p.catch(() => undefined);
-    listings.set(key, p);
-  }
-  return p;
-}
-
-/**
- * A discovered source whose consumers may not roll yet (ESO did not sync); `consumers`:
- * who they are, undefined when they could not be listed (anyone in `namespace` may be).
- */
-class NotPrepared extends Error {
-  constructor(
-    message: string,
-    readonly namespace: string,
-    readonly consumers: readonly WorkloadState[] | undefined,
-  ) {
-    super(message);
-    this.name = 'NotPrepared';
   }
 }
 
