@@ -7,21 +7,20 @@
  * is aborted (this replica stopped leading); the fence refuses its writes in any case.
  */
 import { errorMessage, type Logger } from '../log';
-import { OPERATOR_NAME } from '../names';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
-import { ROLLOUT_API, workloadId, type WorkloadKind, type WorkloadState } from '../workloads/workload';
-import { mappingEventTarget } from '../mappings/events';
+import { workloadId, type WorkloadState } from '../workloads/workload';
 import { BatchReads, NotPrepared } from './batch';
-import { restartLatency } from './latency';
-import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
-import type { DiscoveryPort, EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
+import { executePlan } from './execute';
+import { moves, planRestarts, settleChange, type Match, type ResolvedChange } from './plan';
+import type { DiscoveryPort, EventPort, RotationStatusPort } from '../mappings/ports';
 import type { AdmittedChange, ChangeOutcome } from './ports';
 import type { RotationNotifier } from './notifier';
-import { ROTATION_RESULT, summariseBatch, type Incomplete, type MappingReport, type Outcome } from './summary';
+import { writeReports } from './report';
+import { summariseBatch, type Incomplete } from './summary';
 
 /** A mapping some of whose workloads a batch did not consider, and why. */
 type IncompleteMapping = Incomplete & { readonly mapping: Mapping; readonly change: ResolvedChange };
@@ -85,10 +84,10 @@ export class Rotator {
     unlisted.push(...looked.filter((l) => l.mappings === undefined).map((l) => l.change.changeId));
     signal?.throwIfAborted();
     const actions = planRestarts(matches);
-    const executed = await Promise.all(actions.map(async (action) => ({ action, outcome: await this.execute(action, changes) })));
+    const executed = await executePlan(actions, changes, { ...this.opts, now: this.now });
     signal?.throwIfAborted();
     const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, incomplete, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
-    await Promise.all(reports.map((r) => this.write(r)));
+    await writeReports(reports, this.opts);
     return done;
   }
 
@@ -209,95 +208,4 @@ export class Rotator {
     });
     return { matches, unlisted, incomplete };
   }
-
-  private async execute(a: WorkloadAction, changes: readonly ResolvedChange[]): Promise<Outcome> {
-    const { metrics, log } = this.opts;
-    const w = a.workload;
-    const fields = {
-      workload: workloadId(w),
-      mapping: [...new Set(a.causes.map((c) => c.mappingKey))].join(','),
-      eventId: [...new Set(a.causes.map((c) => c.eventId))].join(','),
-      secret: Object.keys(a.versions).join(','),
-      version: Object.values(a.versions).join(','),
-    };
-    if (a.decision === 'skip') {
-      metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
-      log.info('workload skipped', { ...fields, reason: a.reason });
-      return { result: 'Skipped', reason: a.reason };
-    }
-    if (this.opts.dryRun) {
-      metrics.restarts.inc({ kind: w.kind, result: 'dry_run' });
-      log.info('dry run: would restart workload', fields);
-      return { result: 'WouldRestart', reason: 'DryRun' };
-    }
-    let rollout;
-    try {
-      const r = await this.opts.workloads.restart(w, a.versions, this.now());
-      if (!r.patched) {
-        metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
-        log.info('workload skipped', { ...fields, reason: 'AlreadyAtVersion' });
-        return { result: 'Skipped', reason: 'AlreadyAtVersion' };
-      }
-      rollout = r.rollout;
-    } catch (err) {
-      metrics.restarts.inc({ kind: w.kind, result: 'failed' });
-      log.error('workload restart failed', { ...fields, error: errorMessage(err) });
-      return { result: 'Failed', reason: errorMessage(err) };
-    }
-    const latency = restartLatency(a, changes, this.now().getTime());
-    if (latency.fromEvent !== undefined) metrics.eventToRestartSeconds.observe(latency.fromEvent);
-    if (latency.fromQueue !== undefined) metrics.queueToRestartSeconds.observe(latency.fromQueue);
-    if (rollout === 'Paused') {
-      metrics.restarts.inc({ kind: w.kind, result: 'deferred' });
-      log.info('paused workload stamped; it rolls when resumed', fields);
-      return { result: 'Deferred', reason: 'Paused' };
-    }
-    if (rollout === 'OnDelete') {
-      metrics.restarts.inc({ kind: w.kind, result: 'pending' });
-      log.info('OnDelete workload stamped; each pod takes the new version when it is deleted', fields);
-      return { result: 'Pending', reason: 'OnDelete' };
-    }
-    metrics.restarts.inc({ kind: w.kind, result: 'restarted' });
-    log.info('workload restarted', fields);
-    return { result: 'Restarted' };
-  }
-
-  /**
-   * One status update and one Event for a mapping the batch moved to a new version. A
-   * discovered source has no status: its Event goes on its object, and each workload it
-   * rolled gets one of its own (nothing else tells a workload's owner why it rolled).
-   */
-  private async write(report: MappingReport): Promise<void> {
-    const { mapping, change, summary: s, appliedVersion } = report;
-    const { status, events, notifier, metrics, log } = this.opts;
-    const fields = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
-    metrics.rotations.inc({ result: ROTATION_RESULT[s.eventReason], source: mapping.origin?.source ?? 'mapping' });
-    if (!mapping.origin) {
-      try {
-        await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
-      } catch (err) {
-        log.warn('writing rotation status failed', { ...fields, error: errorMessage(err) });
-      }
-    }
-    const event = async (target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string) => {
-      try {
-        await events.record(target, type, reason, message);
-      } catch (err) {
-        log.warn('recording the Event failed', { ...fields, object: `${target.kind}/${target.namespace}/${target.name}`, error: errorMessage(err) });
-      }
-    };
-    const origin = mapping.origin;
-    await event(mappingEventTarget(mapping), s.succeeded ? 'Normal' : 'Warning', s.eventReason, s.message);
-    if (origin) {
-      const rolled = s.record.workloads.filter((w) => w.result === 'Restarted' || w.result === 'Deferred' || w.result === 'Pending');
-      const why = `for AWS secret ${change.secretKey} version ${change.version}, which ${origin.object.kind} ${origin.object.name} reads`;
-      await Promise.all(rolled.map((w) => event(workloadEventTarget(w.kind, mapping.namespace, w.name), 'Normal', w.result, `${w.result === 'Restarted' ? 'restarted' : `stamped (${w.reason ?? w.result}: rolls later)`} by ${OPERATOR_NAME} ${why}`)));
-    }
-    log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
-    notifier?.rotated(report);
-  }
-}
-
-function workloadEventTarget(kind: WorkloadKind, namespace: string, name: string): EventTarget {
-  return { apiVersion: kind === 'Rollout' ? `${ROLLOUT_API.group}/${ROLLOUT_API.version}` : 'apps/v1', kind, namespace, name };
 }
