@@ -12,18 +12,15 @@ import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
-import { workloadId, type WorkloadState } from '../workloads/workload';
-import { BatchReads, NotPrepared } from './batch';
+import { BatchReads } from './batch';
 import { executePlan } from './execute';
-import { moves, planRestarts, settleChange, type Match, type ResolvedChange } from './plan';
+import { listMatches } from './matches';
+import { planRestarts, settleChange, type ResolvedChange } from './plan';
 import type { DiscoveryPort, EventPort, RotationStatusPort } from '../mappings/ports';
 import type { AdmittedChange, ChangeOutcome } from './ports';
 import type { RotationNotifier } from './notifier';
 import { writeReports } from './report';
-import { summariseBatch, type Incomplete } from './summary';
-
-/** A mapping some of whose workloads a batch did not consider, and why. */
-type IncompleteMapping = Incomplete & { readonly mapping: Mapping; readonly change: ResolvedChange };
+import { summariseBatch } from './summary';
 
 export interface RotatorOptions {
   readonly index: MappingIndex;
@@ -76,9 +73,10 @@ export class Rotator {
    */
   async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, reads = this.batchReads()): Promise<Map<string, boolean>> {
     const looked = await Promise.all(changes.map(async (change) => ({ change, ...(await this.lookup(change)) })));
-    const { matches, unlisted, incomplete } = await this.list(
+    const { matches, unlisted, incomplete } = await listMatches(
       looked.filter((l) => l.mappings !== undefined).map((l) => ({ change: l.change, mappings: l.mappings! })),
       reads,
+      this.opts.log,
       signal,
     );
     unlisted.push(...looked.filter((l) => l.mappings === undefined).map((l) => l.change.changeId));
@@ -144,68 +142,5 @@ export class Rotator {
       log.info(discovery ? 'no mapping, ExternalSecret or SecretProviderClass names this secret; acknowledged' : 'no mapping names this secret; acknowledged', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
     }
     return { mappings: [...mappings, ...discovered] };
-  }
-
-  /**
-   * Lists every mapping's workloads once per batch; a failed listing leaves its changes
-   * undone. The consumers of a source that could not be prepared are held back from every
-   * change of the batch (every workload of its namespace when its consumers could not be
-   * listed), and those changes are left undone too (retried together). A mapping that
-   * lost workloads either way is `incomplete`: reported as such, never as rotated.
-   */
-  private async list(
-    found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[],
-    reads: BatchReads,
-    signal?: AbortSignal,
-  ): Promise<{ matches: Match[]; unlisted: string[]; incomplete: IncompleteMapping[] }> {
-    // planRestarts leaves alone a mapping that already records the change's version (a
-    // burst's later messages for a secret, a redelivery) or one a drift change does not
-    // replace: its workloads need no listing.
-    const atVersion = (m: Mapping, c: ResolvedChange) => !moves(m, c);
-    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) void reads.listing(m, signal);
-    await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => reads.listing(m, signal))));
-    const listed: Match[] = [];
-    const unlisted: string[] = [];
-    const incomplete: IncompleteMapping[] = [];
-    const held = new Set<string>();
-    const heldNamespaces = new Set<string>();
-    for (const { change, mappings } of found) {
-      for (const mapping of mappings) {
-        if (atVersion(mapping, change)) {
-          listed.push({ change, mapping, workloads: [] });
-          continue;
-        }
-        try {
-          listed.push({ change, mapping, workloads: await reads.listing(mapping, signal) });
-        } catch (err) {
-          unlisted.push(change.changeId);
-          const fields = { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) };
-          if (err instanceof NotPrepared) {
-            // The source itself is reported by discovery (an ExternalSecretNotSynced Event).
-            if (err.consumers) {
-              for (const w of err.consumers) held.add(workloadId(w));
-              this.opts.log.warn('not rolling the consumers of a source that is not up to date; message left for redelivery', { ...fields, workloads: err.consumers.map(workloadId).join(',') });
-            } else {
-              heldNamespaces.add(err.namespace);
-              this.opts.log.warn('not rolling any workload of the namespace: a source in it is not up to date and its consumers could not be listed; message left for redelivery', { ...fields, namespace: err.namespace });
-            }
-          } else {
-            incomplete.push({ mapping, change, reason: 'ListFailed', detail: `listing its workloads failed: ${errorMessage(err)}` });
-            this.opts.log.error('listing workloads failed; message left for redelivery', fields);
-          }
-        }
-      }
-    }
-    if (held.size === 0 && heldNamespaces.size === 0) return { matches: listed, unlisted, incomplete };
-    const isHeld = (w: WorkloadState) => held.has(workloadId(w)) || heldNamespaces.has(w.namespace);
-    const matches = listed.map((m) => {
-      const away = m.workloads.filter(isHeld);
-      if (away.length === 0) return m;
-      unlisted.push(m.change.changeId);
-      const why = heldNamespaces.has(m.mapping.namespace) ? 'an ExternalSecret of the namespace is not synced and who reads it could not be listed' : 'ESO has not synced the Secret they read';
-      incomplete.push({ mapping: m.mapping, change: m.change, reason: 'WaitingForExternalSecret', detail: `${away.map((w) => `${w.kind}/${w.name}`).join(', ')} held back: ${why}` });
-      return { ...m, workloads: m.workloads.filter((w) => !isHeld(w)) };
-    });
-    return { matches, unlisted, incomplete };
   }
 }
