@@ -1,12 +1,14 @@
 /**
- * Executes rotations as one short I/O sequence over pure steps, for changes the queue
- * (sqs/intake.ts) interpreted and admitted: resolve (DescribeSecret, while the workloads
- * are listed) → plan → execute (patch, bounded by the ports' limiter) → summarise →
- * write status and Events. Returns what became of each change: done only when every
- * restart it asked for is done. A batch given an AbortSignal stops between steps once it
- * is aborted (this replica stopped leading); the fence refuses its writes in any case.
+ * The rotation, top-down, for changes the queue interpreted and admitted (sqs/intake.ts):
+ * look up (lookup.ts) → resolve (DescribeSecret once per secret, batch.ts, while the named
+ * mappings' workloads are listed; settleChange) → list (matches.ts) → plan (plan.ts) →
+ * execute (execute.ts) → summarise (summary.ts) → write (report.ts). Each step lives in
+ * its own module; this file only runs them in order, and answers what became of each
+ * change: done only when every restart it asked for is done. A batch given an
+ * AbortSignal stops between steps once it is aborted (this replica stopped leading); the
+ * fence refuses its writes in any case.
  */
-import { errorMessage, type Logger } from '../log';
+import type { Logger } from '../log';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../metrics';
@@ -14,6 +16,7 @@ import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { BatchReads } from './batch';
 import { executePlan } from './execute';
+import { lookUp, noneNamed } from './lookup';
 import { listMatches } from './matches';
 import { planRestarts, settleChange, type ResolvedChange } from './plan';
 import type { DiscoveryPort, EventPort, RotationStatusPort } from '../mappings/ports';
@@ -56,33 +59,39 @@ export class Rotator {
     return new BatchReads({ workloads, region, log, ...(describer ? { describer } : {}), ...(discovery ? { discovery } : {}) });
   }
 
+  /** The changes as the events name them: each is looked up, settled, rolled; an outcome per change. */
   async handle(admitted: readonly AdmittedChange[], signal?: AbortSignal): Promise<Map<string, ChangeOutcome>> {
-    const outcomes = new Map<string, ChangeOutcome>();
     const reads = this.batchReads();
-    reads.listEarly(admitted.flatMap((a) => this.opts.index.lookup(a.change.secret)));
-    const { resolved, unresolved } = await this.resolve(admitted, reads);
-    for (const a of unresolved) outcomes.set(a.changeId, await this.unresolvedOutcome(a));
+    const named = admitted.map((a) => lookUp(a, this.opts));
+    reads.listEarly(named.flatMap((n) => n.mapped));
+    const settled = await Promise.all(admitted.map(async (a, i) => ({ admitted: a, change: settleChange(a, await reads.describe(a.change)), found: await named[i].all })));
+    const outcomes = new Map<string, ChangeOutcome>();
+    for (const s of settled) if (!s.change) outcomes.set(s.admitted.changeId, this.unsettled(s.admitted, s.found));
     signal?.throwIfAborted();
-    for (const [id, ok] of await this.rotate(resolved, signal, reads)) outcomes.set(id, ok ? 'done' : 'unfinished');
+    const found = settled.flatMap((s) => (s.change ? [{ change: s.change, mappings: s.found && this.opts.index.narrow(s.found, s.change.change.secret) }] : []));
+    for (const [id, ok] of await this.roll(found, reads, signal)) outcomes.set(id, ok ? 'done' : 'unfinished');
     return outcomes;
   }
 
-  /**
-   * Rolls what `changes` call for; returns per change id whether all its work is done.
-   * `reads`: what the batch has read already (workload listings under way).
-   */
-  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, reads = this.batchReads()): Promise<Map<string, boolean>> {
-    const looked = await Promise.all(changes.map(async (change) => ({ change, ...(await this.lookup(change)) })));
+  /** Changes settled already (drift recovery): per change id whether all its work is done. */
+  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal): Promise<Map<string, boolean>> {
+    const found = await Promise.all(changes.map(async (change) => ({ change, mappings: await lookUp(change, this.opts).all })));
+    return this.roll(found, this.batchReads(), signal);
+  }
+
+  /** list → plan → execute → summarise → write, for settled changes and the mappings that name them. */
+  private async roll(found: readonly { change: ResolvedChange; mappings?: readonly Mapping[] }[], reads: BatchReads, signal?: AbortSignal): Promise<Map<string, boolean>> {
+    for (const f of found) if (f.mappings?.length === 0) noneNamed(f.change, this.opts);
+    const changes = found.map((f) => f.change);
     const { matches, unlisted, incomplete } = await listMatches(
-      looked.filter((l) => l.mappings !== undefined).map((l) => ({ change: l.change, mappings: l.mappings! })),
+      found.flatMap((f) => (f.mappings ? [{ change: f.change, mappings: f.mappings }] : [])),
       reads,
       this.opts.log,
       signal,
     );
-    unlisted.push(...looked.filter((l) => l.mappings === undefined).map((l) => l.change.changeId));
+    unlisted.push(...found.filter((f) => !f.mappings).map((f) => f.change.changeId));
     signal?.throwIfAborted();
-    const actions = planRestarts(matches);
-    const executed = await executePlan(actions, changes, { ...this.opts, now: this.now });
+    const executed = await executePlan(planRestarts(matches), changes, { ...this.opts, now: this.now });
     signal?.throwIfAborted();
     const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, incomplete, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
     await writeReports(reports, this.opts);
@@ -90,57 +99,17 @@ export class Rotator {
   }
 
   /**
-   * Settles each distinct secret once per batch with DescribeSecret (settleChange says
-   * how); a secret outside our own region is taken as the event names it. Without an
-   * answer and without a version in the event, the change is unresolved (see
-   * unresolvedOutcome).
+   * A change whose version could not be settled (no answer from DescribeSecret, none in
+   * the event) is unfinished, unless nothing names its secret: then no version is needed
+   * (Secrets Manager not knowing a secret nobody maps, e.g. one deleted since, must not
+   * keep its message going round until the DLQ).
    */
-  private async resolve(admitted: readonly AdmittedChange[], reads: BatchReads): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
-    const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await reads.describe(a.change)) })));
-    return {
-      resolved: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
-      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted),
-    };
-  }
-
-  /**
-   * A change whose version could not be settled is unfinished, unless nothing names its
-   * secret: then no version is needed (Secrets Manager not knowing a secret nobody maps,
-   * e.g. one deleted since, must not keep its message going round until the DLQ).
-   */
-  private async unresolvedOutcome(a: AdmittedChange): Promise<ChangeOutcome> {
-    const { log } = this.opts;
-    const c = a.change;
-    const fields = { messageId: a.changeId, eventId: c.eventId, secret: c.secret.raw };
-    const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw });
-    if (named.mappings?.length === 0) return 'done';
-    log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', fields);
+  private unsettled(a: AdmittedChange, found: readonly Mapping[] | undefined): ChangeOutcome {
+    if (found?.length === 0) {
+      noneNamed(a, this.opts);
+      return 'done';
+    }
+    this.opts.log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', { messageId: a.changeId, eventId: a.change.eventId, secret: a.change.secret.raw });
     return 'unfinished';
-  }
-
-  /**
-   * The mappings naming the change's secret, then the sources discovery found (mappings
-   * first: a workload both reach is reported under its mapping). Undefined when discovery
-   * could not list them: the change is retried rather than taken as naming nothing.
-   */
-  private async lookup(change: Pick<ResolvedChange, 'changeId' | 'change' | 'secretKey'> & { readonly version?: string }): Promise<{ mappings?: readonly Mapping[] }> {
-    const { index, discovery, metrics, log } = this.opts;
-    const t0 = process.hrtime.bigint();
-    const mappings = index.lookup(change.change.secret);
-    metrics.matchSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    let discovered: readonly Mapping[] = [];
-    if (discovery) {
-      try {
-        discovered = await discovery.lookup(change.change.secret);
-      } catch (err) {
-        log.error('listing discovered ExternalSecrets / SecretProviderClasses failed; message left for redelivery', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, error: errorMessage(err) });
-        return {};
-      }
-    }
-    if (mappings.length + discovered.length === 0) {
-      metrics.messagesIgnored.inc({ reason: 'NoMapping' });
-      log.info(discovery ? 'no mapping, ExternalSecret or SecretProviderClass names this secret; acknowledged' : 'no mapping names this secret; acknowledged', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
-    }
-    return { mappings: [...mappings, ...discovered] };
   }
 }

@@ -122,6 +122,39 @@ describe('Rotator.handleBatch: listing overlaps DescribeSecret', () => {
   });
 });
 
+describe('Rotator: one lookup per change', () => {
+  const lookups = (t: ReturnType<typeof setup>) => jest.spyOn(t.index, 'lookup');
+
+  it("looks a settled change's secret up once per batch", async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    const spy = lookups(t);
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toHaveLength(1);
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it("looks an unsettled change's secret up once too (to tell whether anything names it)", async () => {
+    const t = setup({ current: new Error('AccessDenied') });
+    const spy = lookups(t);
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.intake.handleBatch([msg('m1', 'service-event-rotation-succeeded.json')])).get('m1')).toBe('retry');
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps only the mappings the settled secret names: a mapping of an earlier secret of the same name is left alone', async () => {
+    const old = `${FIXTURE_KEY}-ZzZ999`;
+    const t = setup({ current: 'v-current', mappings: [mapping('web', { secretId: 'eks-controller-test-secret' }), mapping('old', { secretId: old })] });
+    t.cluster.add(workload('web'), { app: 'web' });
+    t.cluster.add(workload('old'), { app: 'old' });
+    const byName = fixture('service-event-rotation-succeeded.json').replace(`"SecretId": "${FIXTURE_ARN}"`, '"SecretId": "eks-controller-test-secret"');
+    expect(byName).not.toContain(`"SecretId": "${FIXTURE_ARN}"`);
+    expect((await t.intake.handleBatch([{ id: 'm1', body: byName }])).get('m1')).toBe('delete');
+    expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['web']);
+    expect(t.statuses.map((s) => s.mapping)).toEqual(['ns/web']);
+  });
+});
+
 describe('Rotator.handleBatch', () => {
   it('rolls the mapped workload, records status and an Event, deletes the message', async () => {
     const t = setup({ current: NATIVE_VERSION });
