@@ -1,7 +1,7 @@
 /**
  * The rotation, top-down, for changes the queue interpreted and admitted (sqs/intake.ts):
  * look up (lookup.ts) → resolve (DescribeSecret once per secret, batch.ts, while the named
- * mappings' workloads are listed; settleChange) → list (matches.ts) → plan (plan.ts) →
+ * mappings' workloads are listed; settle.ts) → list (matches.ts) → plan (plan.ts) →
  * execute (execute.ts) → summarise (summary.ts) → write (report.ts). Each step lives in
  * its own module; this file only runs them in order, and answers what became of each
  * change: done only when every restart it asked for is done. A batch given an
@@ -18,11 +18,12 @@ import { BatchReads } from './batch';
 import { executePlan } from './execute';
 import { lookUp, noneNamed } from './lookup';
 import { listMatches } from './matches';
-import { planRestarts, settleChange, type ResolvedChange } from './plan';
+import { planRestarts, type ResolvedChange } from './plan';
 import type { DiscoveryPort, EventPort, RotationStatusPort } from '../mappings/ports';
 import type { AdmittedChange, ChangeOutcome } from './ports';
 import type { RotationNotifier } from './notifier';
 import { writeReports } from './report';
+import { settleChange } from './settle';
 import { summariseBatch } from './summary';
 
 export interface RotatorOptions {
