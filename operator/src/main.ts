@@ -119,6 +119,7 @@ async function main(): Promise<void> {
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
   const status = new StatusReconciler({
     watcher,
+    writer: watcher.statusWriter,
     // One list per kind and namespace for a moment, shared by its mappings (mappings/census.ts).
     census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), TUNING.censusListMaxAgeMs),
     // Baselines of one secret's mappings share a description (secrets/recent.ts).
