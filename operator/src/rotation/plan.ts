@@ -66,9 +66,15 @@ export interface WorkloadAction {
 }
 
 export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
+  // A mapping ends on its newest change of the batch (the one its status records): when
+  // that one finds it at its version already, an older change of the batch must not roll
+  // its workloads back (a burst whose events settle on different versions).
+  const newest = new Map<string, ResolvedChange>();
+  for (const m of matches) newest.set(m.mapping.key, newerChange(m.change, newest.get(m.mapping.key)));
   const groups = new Map<string, { state: WorkloadState; causes: Cause[]; winners: Map<string, ResolvedChange> }>();
   for (const m of matches) {
-    if (!moves(m.mapping, m.change)) continue;
+    const last = newest.get(m.mapping.key)!;
+    if (!moves(m.mapping, last) || !moves(m.mapping, m.change)) continue;
     for (const w of m.workloads) {
       // A mapping only ever touches its own namespace, whatever the lister returned.
       if (w.namespace !== m.mapping.namespace || !m.mapping.workloadKinds.includes(w.kind)) continue;
@@ -77,7 +83,7 @@ export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
       if (!g) groups.set(id, (g = { state: w, causes: [], winners: new Map() }));
       const c = m.change;
       g.causes.push({ mappingKey: m.mapping.key, changeId: c.changeId, eventId: c.change.eventId, secretKey: c.secretKey, version: c.version });
-      g.winners.set(c.secretKey, newerChange(c, g.winners.get(c.secretKey)));
+      g.winners.set(c.secretKey, newerChange(last, g.winners.get(c.secretKey)));
     }
   }
   return [...groups.keys()].sort().map((id) => decide(groups.get(id)!));

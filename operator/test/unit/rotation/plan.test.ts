@@ -29,6 +29,17 @@ describe('planRestarts', () => {
     expect(moves(mapping('fresh'), resolved('m1', 'v4'))).toBe(true);
   });
 
+  it('rolls no workload back: an older change of the batch does not win over a newer one its mapping already records', () => {
+    // A burst: DescribeSecret settled the newest event on the version the mapping already
+    // records (so its workloads were not even listed), an older event of the same second on its own.
+    const m = mapping('web', { appliedVersion: 'v2' });
+    const w = workload('web', { applied: { [SECRET_KEY]: 'v2' } });
+    const older = { change: resolved('m1', 'v1', '2025-03-11T09:14:27Z'), mapping: m, workloads: [w] };
+    const newest = { change: resolved('m2', 'v2', '2025-03-11T09:14:28Z'), mapping: m, workloads: [] };
+    expect(planRestarts([older, newest])).toEqual([]);
+    expect(planRestarts([newest, older])).toEqual([]);
+  });
+
   it('coalesces the same workload across messages and mappings into one action', () => {
     const w = workload('shared');
     const plan = planRestarts([
