@@ -9,7 +9,7 @@ import { mappingEventTarget } from '../mappings/events';
 import type { EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
 import type { Metrics } from '../metrics';
 import { OPERATOR_NAME } from '../names';
-import { ROLLOUT_API, type WorkloadKind } from '../workloads/workload';
+import { KINDS, type WorkloadKind } from '../workloads/kinds';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, type MappingReport } from './summary';
 
@@ -63,5 +63,5 @@ export async function writeReport(report: MappingReport, opts: ReportOptions): P
 }
 
 function workloadEventTarget(kind: WorkloadKind, namespace: string, name: string): EventTarget {
-  return { apiVersion: kind === 'Rollout' ? `${ROLLOUT_API.group}/${ROLLOUT_API.version}` : 'apps/v1', kind, namespace, name };
+  return { apiVersion: KINDS[kind].apiVersion, kind, namespace, name };
 }
