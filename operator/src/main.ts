@@ -36,6 +36,7 @@ import { SecretListing } from './secrets/listing';
 import { RecentDescriptions } from './secrets/recent';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
+import { Intake } from './sqs/intake';
 import { WorkloadClient, type RolloutsAccess } from './workloads/adapters';
 import { ROLLOUT_API, servedKinds } from './workloads/workload';
 
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
   const describer = new AwsSecretDescriber(new SecretsManagerClient({ region: config.region, ...awsTimeouts(10_000) }));
   const status = new StatusReconciler({
     watcher,
+    writer: watcher.statusWriter,
     // One list per kind and namespace for a moment, shared by its mappings (mappings/census.ts).
     census: new WorkloadCensus((kind, namespace) => workloads.labels(kind, namespace), TUNING.censusListMaxAgeMs),
     // Baselines of one secret's mappings share a description (secrets/recent.ts).
@@ -178,8 +180,6 @@ async function main(): Promise<void> {
     log,
     region: config.region,
     dryRun: config.dryRun,
-    allowedAccountIds: config.allowedAccountIds,
-    allowedRegions: config.allowedRegions,
   });
   // SQS batches and drift take turns on one serial path (rotation/lane.ts).
   const lane = new RotationLane();
@@ -189,7 +189,12 @@ async function main(): Promise<void> {
     // retries would hide an outage behind three timeouts.
     sqs: new SQSClient({ region: config.region, useQueueUrlAsEndpoint: !config.sqsEndpointSet, maxAttempts: 1, ...awsTimeouts((config.waitTimeSeconds + 5) * 1000) }),
     queueUrl: config.queueUrl,
-    handler: { handleBatch: (messages, signal) => lane.run(() => rotator.handleBatch(messages, signal), signal) },
+    handler: new Intake({
+      rotate: (changes, signal) => lane.run(() => rotator.handle(changes, signal), signal),
+      allow: { accountIds: config.allowedAccountIds, regions: config.allowedRegions },
+      metrics,
+      log,
+    }),
     metrics,
     log,
     waitTimeSeconds: config.waitTimeSeconds,

@@ -68,6 +68,15 @@ export class MappingIndex {
       .filter((m) => secretRefsMatch(m.secret, secret) && withinScope(m.secret, secret, this.scope));
   }
 
+  /**
+   * Of `found` (what lookup() gave for a secret as an event named it), those `secret` still
+   * names, now that it is known exactly (DescribeSecret's ARN): an ambiguous id then matches
+   * precisely, without a second lookup.
+   */
+  narrow<M extends Pick<Mapping, 'secret'>>(found: readonly M[], secret: SecretRef): M[] {
+    return found.filter((m) => secretRefsMatch(m.secret, secret) && withinScope(m.secret, secret, this.scope));
+  }
+
   private unlink(mapping: Mapping): void {
     for (const name of indexNames(mapping.secret)) {
       const keys = this.byName.get(name);

@@ -1,7 +1,7 @@
 /**
  * What the rotation asks of the world around it: the status writer, the Event recorder
  * and discovery implement these; none of them needs the rotator itself. What the queue
- * hands the rotation is rotation/ports.ts.
+ * hands the rotation, and what it answers, is rotation/ports.ts.
  */
 import type { ObjectRef } from '../core/origin';
 import type { Mapping, RotationRecord } from './model';

@@ -13,6 +13,7 @@ import type { WorkloadKind } from '../workloads/workload';
 import type { WorkloadCensus } from './census';
 import { READY, ROTATION_SUCCEEDED, findCondition, setCondition } from './conditions';
 import { appliedVersionOf, formatFieldErrors, normaliseMapping, type Mapping, type RotationRecord, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
+import type { StatusWriter } from './statusWriter';
 import type { MappingWatcher } from './watcher';
 
 const RETRY_MS = 5_000;
@@ -28,7 +29,10 @@ export class StatusReconciler implements RotationStatusPort {
 
   constructor(
     private readonly opts: {
-      watcher: MappingWatcher;
+      /** The mappings as last seen. */
+      watcher: Pick<MappingWatcher, 'keys' | 'object'>;
+      /** Writes their status (the watcher's StatusWriter, statusWriter.ts). */
+      writer: Pick<StatusWriter, 'patchStatus'>;
       /** Counts the workloads a mapping selects (mappings/census.ts). */
       census: Pick<WorkloadCensus, 'count'>;
       describer?: SecretDescriber;
@@ -131,7 +135,7 @@ export class StatusReconciler implements RotationStatusPort {
     const n = normaliseMapping(obj, this.opts.kinds);
     const now = this.now();
     if (!n.ok) {
-      return this.opts.watcher.patchStatus(key, (cur) => {
+      return this.opts.writer.patchStatus(key, (cur) => {
         const conditions = setCondition(cur.conditions, { type: READY, status: 'False', reason: 'InvalidSpec', message: formatFieldErrors(n.errors), observedGeneration: generation }, now);
         return changed(cur, { observedGeneration: generation, conditions });
       });
@@ -149,7 +153,7 @@ export class StatusReconciler implements RotationStatusPort {
       }
     }
     const message = `secret ${m.secret.raw} selects ${matched} workload(s)`;
-    return this.opts.watcher.patchStatus(key, (cur) => {
+    return this.opts.writer.patchStatus(key, (cur) => {
       const conditions = setCondition(cur.conditions, { type: READY, status: 'True', reason: 'Indexed', message, observedGeneration: generation }, now);
       const current = appliedVersionOf(cur, m.secret.raw);
       return changed(cur, {
@@ -165,7 +169,7 @@ export class StatusReconciler implements RotationStatusPort {
 
   async recordRotation(mapping: Mapping, record: RotationRecord, succeeded: boolean, reason: string, message: string, appliedVersion?: string): Promise<void> {
     const now = this.now();
-    const ok = await this.opts.watcher.patchStatus(mapping.key, (cur) => ({
+    const ok = await this.opts.writer.patchStatus(mapping.key, (cur) => ({
       lastRotation: record,
       conditions: setCondition(cur.conditions, { type: ROTATION_SUCCEEDED, status: succeeded ? 'True' : 'False', reason, message, observedGeneration: mapping.generation }, now),
       ...(appliedVersion ? { appliedVersion, secretId: mapping.secret.raw } : {}),
@@ -186,7 +190,7 @@ export class StatusReconciler implements RotationStatusPort {
     // its listing answered. Replacing a baseline recorded meanwhile with a newer version
     // would mark the workloads as running it without restarting them: the changes between
     // the two would be lost (bench D: 24 of 100 workloads left on an older version).
-    return this.opts.watcher.patchStatus(mapping.key, (cur) => (appliedVersionOf(cur, mapping.secret.raw) !== undefined ? undefined : { appliedVersion: version, secretId: mapping.secret.raw }));
+    return this.opts.writer.patchStatus(mapping.key, (cur) => (appliedVersionOf(cur, mapping.secret.raw) !== undefined ? undefined : { appliedVersion: version, secretId: mapping.secret.raw }));
   }
 }
 

@@ -16,7 +16,7 @@ import { errorMessage, type Logger } from '../log';
 import type { WorkloadKind } from '../workloads/workload';
 import { MappingCache, type ChangedPart, type MappingEventType } from './cache';
 import type { MappingIndex } from './mappingIndex';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, mappingKey, type FieldError, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, mappingKey, type FieldError, type SecretsRotationMapping, type SecretsRotationMappingStatusPatch } from './model';
 import { listMappings } from './relist';
 import { StatusWriter } from './statusWriter';
 
@@ -41,7 +41,8 @@ type ChangeListener = (key: string, part: ChangedPart) => void;
 
 export class MappingWatcher extends Operator {
   private readonly cache: MappingCache;
-  private readonly writer: StatusWriter;
+  /** Writes mapping status through the framework's status patch (status.ts writes through it). */
+  readonly statusWriter: StatusWriter;
   private readonly listeners: ChangeListener[] = [];
   private readonly down = new Set<string>();
   private synced = false;
@@ -57,7 +58,7 @@ export class MappingWatcher extends Operator {
       this.k8sApi = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
     }
     this.cache = new MappingCache(opts.index, opts.log, opts.kinds);
-    this.writer = new StatusWriter({ cache: this.cache, send: (obj, patch) => this.sendStatus(obj, patch), limiter: opts.limiter, fence: opts.fence });
+    this.statusWriter = new StatusWriter({ cache: this.cache, send: (obj, patch) => this.sendStatus(obj, patch), limiter: opts.limiter, fence: opts.fence });
   }
 
   /** Ready once a full list succeeded and no watch is currently broken. */
@@ -171,11 +172,6 @@ export class MappingWatcher extends Operator {
       this.opts.log.warn('mapping relist failed', { error: errorMessage(err) });
       return false;
     }
-  }
-
-  /** Merge-patches the status of one mapping (statusWriter.ts). */
-  patchStatus(key: string, build: (current: SecretsRotationMappingStatus) => SecretsRotationMappingStatusPatch | undefined): Promise<boolean> {
-    return this.writer.patchStatus(key, build);
   }
 
   /**

@@ -1,3 +1,5 @@
+import { untilSettledOrAborted } from '../core/abort';
+
 /**
  * One serial path for every rotation: SQS batches and drift recovery take turns, so a
  * change handled by one has been written (and is seen when workloads are listed) before
@@ -18,14 +20,4 @@ export class RotationLane {
     this.tail = (signal ? untilSettledOrAborted(result, signal) : result).catch(() => undefined);
     return result;
   }
-}
-
-/** Settles with `p`, or as soon as `signal` aborts, whichever comes first. */
-export function untilSettledOrAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason ?? new Error('aborted'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

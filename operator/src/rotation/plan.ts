@@ -9,8 +9,6 @@
  */
 import type { SecretChange } from '../events/interpret';
 import type { Mapping } from '../mappings/model';
-import { canonicalSecretKey, resolvedSecretRef } from '../secrets/secretId';
-import { readIsNewer, type VersionRead } from '../secrets/versionOrder';
 import { workloadId, type WorkloadState } from '../workloads/workload';
 
 /** A change whose target version has been settled by the shell. */
@@ -68,9 +66,15 @@ export interface WorkloadAction {
 }
 
 export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
+  // A mapping ends on its newest change of the batch (the one its status records): when
+  // that one finds it at its version already, an older change of the batch must not roll
+  // its workloads back (a burst whose events settle on different versions).
+  const newest = new Map<string, ResolvedChange>();
+  for (const m of matches) newest.set(m.mapping.key, newerChange(m.change, newest.get(m.mapping.key)));
   const groups = new Map<string, { state: WorkloadState; causes: Cause[]; winners: Map<string, ResolvedChange> }>();
   for (const m of matches) {
-    if (!moves(m.mapping, m.change)) continue;
+    const last = newest.get(m.mapping.key)!;
+    if (!moves(m.mapping, last) || !moves(m.mapping, m.change)) continue;
     for (const w of m.workloads) {
       // A mapping only ever touches its own namespace, whatever the lister returned.
       if (w.namespace !== m.mapping.namespace || !m.mapping.workloadKinds.includes(w.kind)) continue;
@@ -79,7 +83,7 @@ export function planRestarts(matches: readonly Match[]): WorkloadAction[] {
       if (!g) groups.set(id, (g = { state: w, causes: [], winners: new Map() }));
       const c = m.change;
       g.causes.push({ mappingKey: m.mapping.key, changeId: c.changeId, eventId: c.change.eventId, secretKey: c.secretKey, version: c.version });
-      g.winners.set(c.secretKey, newerChange(c, g.winners.get(c.secretKey)));
+      g.winners.set(c.secretKey, newerChange(last, g.winners.get(c.secretKey)));
     }
   }
   return [...groups.keys()].sort().map((id) => decide(groups.get(id)!));
@@ -120,24 +124,4 @@ export function newerChange(candidate: ResolvedChange, current: ResolvedChange |
   const a = Date.parse(candidate.change.eventTime ?? '');
   const b = Date.parse(current.change.eventTime ?? '');
   return !Number.isNaN(a) && !Number.isNaN(b) && a < b ? current : candidate;
-}
-
-/**
- * Settles an admitted change: with Secrets Manager's answer, its exact identity (so
- * ambiguous ids match precisely) and the AWSCURRENT version, unless the answer is older
- * than the event (DescribeSecret is briefly stale after a write: secrets/versionOrder.ts);
- * without one, the event's own version. Undefined when neither names a version
- * (RotationSucceeded without an answer): a made-up version would restart again when the
- * same version's other event arrives.
- */
-export function settleChange(
-  admitted: { readonly changeId: string; readonly change: SecretChange; readonly sentAt?: number },
-  described: ({ readonly arn: string; readonly name: string } & VersionRead) | undefined,
-): ResolvedChange | undefined {
-  const secret = described ? resolvedSecretRef(described.arn, described.name) : admitted.change.secret;
-  const { versionId, eventTime } = admitted.change;
-  const answered = described?.currentVersion && (!versionId || readIsNewer(described, { version: versionId, ...(eventTime ? { since: eventTime } : {}) }, 'newer')) ? described.currentVersion : undefined;
-  const version = answered ?? versionId;
-  if (!version) return undefined;
-  return { changeId: admitted.changeId, change: { ...admitted.change, secret }, secretKey: canonicalSecretKey(secret), version, ...(admitted.sentAt !== undefined ? { sentAt: admitted.sentAt } : {}) };
 }

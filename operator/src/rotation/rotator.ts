@@ -1,40 +1,30 @@
 /**
- * Executes rotations as one short I/O sequence over pure steps:
- * interpret → admit (allow-list) → resolve (DescribeSecret, while the workloads are listed) → plan →
- * execute (patch, bounded by the ports' limiter) → summarise → write status and Events.
- * Returns what should happen to each message: deleted only when every restart it asked
- * for is done; left for redelivery otherwise; malformed ones go back to the queue at once
- * so its redrive policy moves them to the dead-letter queue. Each message is interpreted
- * on its own: one that cannot be understood never fails its neighbours. A batch given an
+ * The rotation, top-down, for changes the queue interpreted and admitted (sqs/intake.ts):
+ * look up (lookup.ts) → resolve (DescribeSecret once per secret, batch.ts, while the named
+ * mappings' workloads are listed; settle.ts) → list (matches.ts) → plan (plan.ts) →
+ * execute (execute.ts) → summarise (summary.ts) → write (report.ts). Each step lives in
+ * its own module; this file only runs them in order, and answers what became of each
+ * change: done only when every restart it asked for is done. A batch given an
  * AbortSignal stops between steps once it is aborted (this replica stopped leading); the
  * fence refuses its writes in any case.
  */
-import { interpretMessage, type SecretChange } from '../events/interpret';
-import { errorMessage, type Logger } from '../log';
-import { OPERATOR_NAME } from '../names';
+import type { Logger } from '../log';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
-import { listSelectedWorkloads } from '../mappings/selected';
 import type { Metrics } from '../metrics';
-import type { SecretDescriber, SecretDescription } from '../secrets/describer';
-import { inOwnRegion } from '../secrets/secretId';
+import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
-import { ROLLOUT_API, workloadId, type WorkloadKind, type WorkloadState } from '../workloads/workload';
-import { consumes } from '../discovery/model';
-import { mappingEventTarget } from '../mappings/events';
-import { DISPOSITION_OF, admit } from './admission';
-import { restartLatency } from './latency';
-import { moves, planRestarts, settleChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
-import type { DiscoveryPort, EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
-import type { Disposition, InboundMessage } from './ports';
+import { BatchReads } from './batch';
+import { executePlan } from './execute';
+import { lookUp, noneNamed } from './lookup';
+import { listMatches } from './matches';
+import { planRestarts, type ResolvedChange } from './plan';
+import type { DiscoveryPort, EventPort, RotationStatusPort } from '../mappings/ports';
+import type { AdmittedChange, ChangeOutcome } from './ports';
 import type { RotationNotifier } from './notifier';
-import { ROTATION_RESULT, summariseBatch, type Incomplete, type MappingReport, type Outcome } from './summary';
-
-/** A mapping some of whose workloads a batch did not consider, and why. */
-type IncompleteMapping = Incomplete & { readonly mapping: Mapping; readonly change: ResolvedChange };
-
-/** A batch naming at most this many mappings lists their workloads while DescribeSecret answers. */
-const EARLY_LISTING_MAX_MAPPINGS = 10;
+import { writeReports } from './report';
+import { settleChange } from './settle';
+import { summariseBatch } from './summary';
 
 export interface RotatorOptions {
   readonly index: MappingIndex;
@@ -50,16 +40,7 @@ export interface RotatorOptions {
   readonly log: Logger;
   readonly region: string;
   readonly dryRun: boolean;
-  readonly allowedAccountIds: readonly string[];
-  readonly allowedRegions: readonly string[];
   readonly now?: () => Date;
-}
-
-/** A change admitted from a message, before its version is settled. */
-interface AdmittedChange {
-  readonly changeId: string;
-  readonly change: SecretChange;
-  readonly sentAt?: number;
 }
 
 export class Rotator {
@@ -73,380 +54,63 @@ export class Rotator {
     this.now = opts.now ?? (() => new Date());
   }
 
-  async handleBatch(messages: readonly InboundMessage[], signal?: AbortSignal): Promise<Map<string, Disposition>> {
-    const dispositions = new Map<string, Disposition>();
-    const admitted: AdmittedChange[] = [];
-    for (const m of messages) {
-      const a = this.admit(m);
-      if ('disposition' in a) dispositions.set(m.id, a.disposition);
-      else admitted.push(a.change);
-    }
-    signal?.throwIfAborted();
-    // The workloads of the mappings the event itself names are listed while DescribeSecret
-    // settles the change: two round trips at once instead of one after the other. The
-    // settled secret almost always finds the same mappings; any other is listed after.
-    // Only for a batch of a few mappings: in a burst the lists are the bound, and most of a
-    // burst's mappings turn out to be at the settled version already (see list()).
-    const early = new Map<string, Promise<WorkloadState[]>>();
-    const named = admitted.flatMap((a) => this.opts.index.lookup(a.change.secret));
-    if (new Set(named.map((m) => m.key)).size <= EARLY_LISTING_MAX_MAPPINGS) for (const m of named) this.listing(early, m);
-    const { resolved, unresolved } = await this.resolve(admitted);
-    for (const a of unresolved) dispositions.set(a.changeId, await this.unresolvedDisposition(a));
-    signal?.throwIfAborted();
-    // One message is one change: its change id is its message id.
-    for (const [id, ok] of await this.rotate(resolved, signal, early)) dispositions.set(id, ok ? 'delete' : 'retry');
-    return dispositions;
+  /** What one batch reads once (batch.ts). */
+  private batchReads(): BatchReads {
+    const { workloads, describer, discovery, region, log } = this.opts;
+    return new BatchReads({ workloads, region, log, ...(describer ? { describer } : {}), ...(discovery ? { discovery } : {}) });
   }
 
-  /**
-   * Rolls what `changes` call for; returns per change id whether all its work is done.
-   * `listed`: workload listings already under way, by mapping key.
-   */
-  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal, listed = new Map<string, Promise<WorkloadState[]>>()): Promise<Map<string, boolean>> {
-    const looked = await Promise.all(changes.map(async (change) => ({ change, ...(await this.lookup(change)) })));
-    const { matches, unlisted, incomplete } = await this.list(
-      looked.filter((l) => l.mappings !== undefined).map((l) => ({ change: l.change, mappings: l.mappings! })),
-      listed,
+  /** The changes as the events name them: each is looked up, settled, rolled; an outcome per change. */
+  async handle(admitted: readonly AdmittedChange[], signal?: AbortSignal): Promise<Map<string, ChangeOutcome>> {
+    const reads = this.batchReads();
+    const named = admitted.map((a) => lookUp(a, this.opts));
+    reads.listEarly(named.flatMap((n) => n.mapped));
+    const settled = await Promise.all(admitted.map(async (a, i) => ({ admitted: a, change: settleChange(a, await reads.describe(a.change)), found: await named[i].all })));
+    const outcomes = new Map<string, ChangeOutcome>();
+    for (const s of settled) if (!s.change) outcomes.set(s.admitted.changeId, this.unsettled(s.admitted, s.found));
+    signal?.throwIfAborted();
+    const found = settled.flatMap((s) => (s.change ? [{ change: s.change, mappings: s.found && this.opts.index.narrow(s.found, s.change.change.secret) }] : []));
+    for (const [id, ok] of await this.roll(found, reads, signal)) outcomes.set(id, ok ? 'done' : 'unfinished');
+    return outcomes;
+  }
+
+  /** Changes settled already (drift recovery): per change id whether all its work is done. */
+  async rotate(changes: readonly ResolvedChange[], signal?: AbortSignal): Promise<Map<string, boolean>> {
+    const found = await Promise.all(changes.map(async (change) => ({ change, mappings: await lookUp(change, this.opts).all })));
+    return this.roll(found, this.batchReads(), signal);
+  }
+
+  /** list → plan → execute → summarise → write, for settled changes and the mappings that name them. */
+  private async roll(found: readonly { change: ResolvedChange; mappings?: readonly Mapping[] }[], reads: BatchReads, signal?: AbortSignal): Promise<Map<string, boolean>> {
+    for (const f of found) if (f.mappings?.length === 0) noneNamed(f.change, this.opts);
+    const changes = found.map((f) => f.change);
+    const { matches, unlisted, incomplete } = await listMatches(
+      found.flatMap((f) => (f.mappings ? [{ change: f.change, mappings: f.mappings }] : [])),
+      reads,
+      this.opts.log,
       signal,
     );
-    unlisted.push(...looked.filter((l) => l.mappings === undefined).map((l) => l.change.changeId));
+    unlisted.push(...found.filter((f) => !f.mappings).map((f) => f.change.changeId));
     signal?.throwIfAborted();
-    const actions = planRestarts(matches);
-    const executed = await Promise.all(actions.map(async (action) => ({ action, outcome: await this.execute(action, changes) })));
+    const executed = await executePlan(planRestarts(matches), changes, { ...this.opts, now: this.now });
     signal?.throwIfAborted();
     const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, incomplete, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
-    await Promise.all(reports.map((r) => this.write(r)));
+    await writeReports(reports, this.opts);
     return done;
   }
 
-  /** Interprets one message and applies the allow-list: the change to act on, or what to do with the message. */
-  private admit(m: InboundMessage): { change: AdmittedChange } | { disposition: Disposition } {
-    const { metrics, log } = this.opts;
-    metrics.messagesReceived.inc();
-    try {
-      const a = admit(interpretMessage(m.body), { accountIds: this.opts.allowedAccountIds, regions: this.opts.allowedRegions });
-      switch (a.verdict) {
-        case 'change':
-          return { change: { changeId: m.id, change: a.change, ...(m.sentAt !== undefined ? { sentAt: m.sentAt } : {}) } };
-        case 'malformed':
-          metrics.messagesMalformed.inc({ code: a.error.code });
-          log.warn('malformed message left for the dead-letter queue', {
-            messageId: m.id,
-            eventId: a.error.eventId,
-            code: a.error.code,
-            error: a.error.message,
-            bytes: Buffer.byteLength(m.body, 'utf8'),
-            receiveCount: m.receiveCount,
-          });
-          break;
-        case 'not-a-change': {
-          const n = a.notAChange;
-          metrics.messagesIgnored.inc({ reason: n.reason });
-          log.info('event does not change a secret; acknowledged', { messageId: m.id, eventId: n.eventId, secret: n.secretId, reason: n.reason, detail: n.message });
-          break;
-        }
-        case 'not-allowed': {
-          const c = a.change;
-          metrics.messagesIgnored.inc({ reason: 'NotAllowed' });
-          log.warn('event from an account or region outside the allow-list; ignored', {
-            messageId: m.id,
-            eventId: c.eventId,
-            secret: c.secret.raw,
-            account: c.account ?? c.secret.account,
-            region: c.region ?? c.secret.region,
-          });
-          break;
-        }
-      }
-      return { disposition: DISPOSITION_OF[a.verdict] };
-    } catch (err) {
-      // interpretMessage never throws; this is the last line of defence for one message.
-      metrics.messagesMalformed.inc({ code: 'Unexpected' });
-      log.error('message could not be handled; left for the dead-letter queue', { messageId: m.id, error: errorMessage(err) });
-      return { disposition: 'dead-letter' };
-    }
-  }
-
   /**
-   * Settles each distinct secret once per batch with DescribeSecret (settleChange says
-   * how); a secret outside our own region is taken as the event names it. Without an
-   * answer and without a version in the event, the change is unresolved (see
-   * unresolvedDisposition).
+   * A change whose version could not be settled (no answer from DescribeSecret, none in
+   * the event) is unfinished, unless nothing names its secret: then no version is needed
+   * (Secrets Manager not knowing a secret nobody maps, e.g. one deleted since, must not
+   * keep its message going round until the DLQ).
    */
-  private async resolve(admitted: readonly AdmittedChange[]): Promise<{ resolved: ResolvedChange[]; unresolved: AdmittedChange[] }> {
-    const { describer, region, log } = this.opts;
-    const described = new Map<string, Promise<SecretDescription | undefined>>();
-    const describe = (c: SecretChange): Promise<SecretDescription | undefined> => {
-      if (!describer || !inOwnRegion(region, c.secret.region, c.region)) return Promise.resolve(undefined);
-      let p = described.get(c.secret.raw);
-      if (!p) {
-        p = describer.describe(c.secret.raw).catch((err) => {
-          log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
-          return undefined;
-        });
-        described.set(c.secret.raw, p);
-      }
-      return p;
-    };
-    const settled = await Promise.all(admitted.map(async (a) => ({ admitted: a, resolved: settleChange(a, await describe(a.change)) })));
-    return {
-      resolved: settled.flatMap((s) => (s.resolved ? [s.resolved] : [])),
-      unresolved: settled.filter((s) => !s.resolved).map((s) => s.admitted),
-    };
-  }
-
-  /**
-   * A change whose version could not be settled is retried, unless nothing names its
-   * secret: then no version is needed (Secrets Manager not knowing a secret nobody maps,
-   * e.g. one deleted since, must not keep its message going round until the DLQ).
-   */
-  private async unresolvedDisposition(a: AdmittedChange): Promise<Disposition> {
-    const { log } = this.opts;
-    const c = a.change;
-    const fields = { messageId: a.changeId, eventId: c.eventId, secret: c.secret.raw };
-    const named = await this.lookup({ changeId: a.changeId, change: c, secretKey: c.secret.raw });
-    if (named.mappings?.length === 0) return 'delete';
-    log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', fields);
-    return 'retry';
-  }
-
-  /**
-   * The mappings naming the change's secret, then the sources discovery found (mappings
-   * first: a workload both reach is reported under its mapping). Undefined when discovery
-   * could not list them: the change is retried rather than taken as naming nothing.
-   */
-  private async lookup(change: Pick<ResolvedChange, 'changeId' | 'change' | 'secretKey'> & { readonly version?: string }): Promise<{ mappings?: readonly Mapping[] }> {
-    const { index, discovery, metrics, log } = this.opts;
-    const t0 = process.hrtime.bigint();
-    const mappings = index.lookup(change.change.secret);
-    metrics.matchSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-    let discovered: readonly Mapping[] = [];
-    if (discovery) {
-      try {
-        discovered = await discovery.lookup(change.change.secret);
-      } catch (err) {
-        log.error('listing discovered ExternalSecrets / SecretProviderClasses failed; message left for redelivery', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, error: errorMessage(err) });
-        return {};
-      }
+  private unsettled(a: AdmittedChange, found: readonly Mapping[] | undefined): ChangeOutcome {
+    if (found?.length === 0) {
+      noneNamed(a, this.opts);
+      return 'done';
     }
-    if (mappings.length + discovered.length === 0) {
-      metrics.messagesIgnored.inc({ reason: 'NoMapping' });
-      log.info(discovery ? 'no mapping, ExternalSecret or SecretProviderClass names this secret; acknowledged' : 'no mapping names this secret; acknowledged', { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, version: change.version });
-    }
-    return { mappings: [...mappings, ...discovered] };
+    this.opts.log.warn('the event names no version and Secrets Manager could not say which is current; message left for redelivery', { messageId: a.changeId, eventId: a.change.eventId, secret: a.change.secret.raw });
+    return 'unfinished';
   }
-
-  /** `m`'s workload listing in `listings`, started if it is not there yet. */
-  private listing(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
-    return shared(listings, m.key, () => (m.origin ? this.listConsumers(listings, m, signal) : listSelectedWorkloads(this.opts.workloads, m)));
-  }
-
-  /**
-   * A discovered source's workloads: those of its namespace whose pod template consumes
-   * it, listed while discovery prepares it (ESO syncs the Secret they read). If it cannot
-   * be prepared, they must not roll now, whoever else asks: they would start on the old
-   * value and then count as being on the new one. If they could not be listed either,
-   * who they are is unknown (undefined): then no workload of the namespace rolls.
-   */
-  private async listConsumers(listings: Map<string, Promise<WorkloadState[]>>, m: Mapping, signal?: AbortSignal): Promise<WorkloadState[]> {
-    const origin = m.origin!;
-    const listed = Promise.all(m.workloadKinds.map((kind) => this.everyWorkload(listings, kind, m.namespace))).then((all) => all.flat().filter((w) => consumes(w.references, origin)));
-    listed.catch(() => undefined);
-    try {
-      await this.opts.discovery!.prepare(m, signal);
-    } catch (err) {
-      throw new NotPrepared(errorMessage(err), m.namespace, await listed.catch(() => undefined));
-    }
-    return listed;
-  }
-
-  /**
-   * Every workload of `kind` in `namespace`, listed once per batch however many discovered
-   * sources of the namespace ask (kept in `listings` beside the mappings' listings, under a
-   * key no mapping or source has).
-   */
-  private everyWorkload(listings: Map<string, Promise<WorkloadState[]>>, kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
-    return shared(listings, `workloads:${kind}/${namespace}`, () => this.opts.workloads.list(kind, namespace, ''));
-  }
-
-  /**
-   * Lists every mapping's workloads once per batch; a failed listing leaves its changes
-   * undone. The consumers of a source that could not be prepared are held back from every
-   * change of the batch (every workload of its namespace when its consumers could not be
-   * listed), and those changes are left undone too (retried together). A mapping that
-   * lost workloads either way is `incomplete`: reported as such, never as rotated.
-   */
-  private async list(
-    found: readonly { change: ResolvedChange; mappings: readonly Mapping[] }[],
-    listings: Map<string, Promise<WorkloadState[]>>,
-    signal?: AbortSignal,
-  ): Promise<{ matches: Match[]; unlisted: string[]; incomplete: IncompleteMapping[] }> {
-    // planRestarts leaves alone a mapping that already records the change's version (a
-    // burst's later messages for a secret, a redelivery) or one a drift change does not
-    // replace: its workloads need no listing.
-    const atVersion = (m: Mapping, c: ResolvedChange) => !moves(m, c);
-    for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) this.listing(listings, m, signal);
-    await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => listings.get(m.key)!)));
-    const listed: Match[] = [];
-    const unlisted: string[] = [];
-    const incomplete: IncompleteMapping[] = [];
-    const held = new Set<string>();
-    const heldNamespaces = new Set<string>();
-    for (const { change, mappings } of found) {
-      for (const mapping of mappings) {
-        if (atVersion(mapping, change)) {
-          listed.push({ change, mapping, workloads: [] });
-          continue;
-        }
-        try {
-          listed.push({ change, mapping, workloads: await listings.get(mapping.key)! });
-        } catch (err) {
-          unlisted.push(change.changeId);
-          const fields = { messageId: change.changeId, eventId: change.change.eventId, secret: change.secretKey, mapping: mapping.key, error: errorMessage(err) };
-          if (err instanceof NotPrepared) {
-            // The source itself is reported by discovery (an ExternalSecretNotSynced Event).
-            if (err.consumers) {
-              for (const w of err.consumers) held.add(workloadId(w));
-              this.opts.log.warn('not rolling the consumers of a source that is not up to date; message left for redelivery', { ...fields, workloads: err.consumers.map(workloadId).join(',') });
-            } else {
-              heldNamespaces.add(err.namespace);
-              this.opts.log.warn('not rolling any workload of the namespace: a source in it is not up to date and its consumers could not be listed; message left for redelivery', { ...fields, namespace: err.namespace });
-            }
-          } else {
-            incomplete.push({ mapping, change, reason: 'ListFailed', detail: `listing its workloads failed: ${errorMessage(err)}` });
-            this.opts.log.error('listing workloads failed; message left for redelivery', fields);
-          }
-        }
-      }
-    }
-    if (held.size === 0 && heldNamespaces.size === 0) return { matches: listed, unlisted, incomplete };
-    const isHeld = (w: WorkloadState) => held.has(workloadId(w)) || heldNamespaces.has(w.namespace);
-    const matches = listed.map((m) => {
-      const away = m.workloads.filter(isHeld);
-      if (away.length === 0) return m;
-      unlisted.push(m.change.changeId);
-      const why = heldNamespaces.has(m.mapping.namespace) ? 'an ExternalSecret of the namespace is not synced and who reads it could not be listed' : 'ESO has not synced the Secret they read';
-      incomplete.push({ mapping: m.mapping, change: m.change, reason: 'WaitingForExternalSecret', detail: `${away.map((w) => `${w.kind}/${w.name}`).join(', ')} held back: ${why}` });
-      return { ...m, workloads: m.workloads.filter((w) => !isHeld(w)) };
-    });
-    return { matches, unlisted, incomplete };
-  }
-
-  private async execute(a: WorkloadAction, changes: readonly ResolvedChange[]): Promise<Outcome> {
-    const { metrics, log } = this.opts;
-    const w = a.workload;
-    const fields = {
-      workload: workloadId(w),
-      mapping: [...new Set(a.causes.map((c) => c.mappingKey))].join(','),
-      eventId: [...new Set(a.causes.map((c) => c.eventId))].join(','),
-      secret: Object.keys(a.versions).join(','),
-      version: Object.values(a.versions).join(','),
-    };
-    if (a.decision === 'skip') {
-      metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
-      log.info('workload skipped', { ...fields, reason: a.reason });
-      return { result: 'Skipped', reason: a.reason };
-    }
-    if (this.opts.dryRun) {
-      metrics.restarts.inc({ kind: w.kind, result: 'dry_run' });
-      log.info('dry run: would restart workload', fields);
-      return { result: 'WouldRestart', reason: 'DryRun' };
-    }
-    let rollout;
-    try {
-      const r = await this.opts.workloads.restart(w, a.versions, this.now());
-      if (!r.patched) {
-        metrics.restarts.inc({ kind: w.kind, result: 'skipped' });
-        log.info('workload skipped', { ...fields, reason: 'AlreadyAtVersion' });
-        return { result: 'Skipped', reason: 'AlreadyAtVersion' };
-      }
-      rollout = r.rollout;
-    } catch (err) {
-      metrics.restarts.inc({ kind: w.kind, result: 'failed' });
-      log.error('workload restart failed', { ...fields, error: errorMessage(err) });
-      return { result: 'Failed', reason: errorMessage(err) };
-    }
-    const latency = restartLatency(a, changes, this.now().getTime());
-    if (latency.fromEvent !== undefined) metrics.eventToRestartSeconds.observe(latency.fromEvent);
-    if (latency.fromQueue !== undefined) metrics.queueToRestartSeconds.observe(latency.fromQueue);
-    if (rollout === 'Paused') {
-      metrics.restarts.inc({ kind: w.kind, result: 'deferred' });
-      log.info('paused workload stamped; it rolls when resumed', fields);
-      return { result: 'Deferred', reason: 'Paused' };
-    }
-    if (rollout === 'OnDelete') {
-      metrics.restarts.inc({ kind: w.kind, result: 'pending' });
-      log.info('OnDelete workload stamped; each pod takes the new version when it is deleted', fields);
-      return { result: 'Pending', reason: 'OnDelete' };
-    }
-    metrics.restarts.inc({ kind: w.kind, result: 'restarted' });
-    log.info('workload restarted', fields);
-    return { result: 'Restarted' };
-  }
-
-  /**
-   * One status update and one Event for a mapping the batch moved to a new version. A
-   * discovered source has no status: its Event goes on its object, and each workload it
-   * rolled gets one of its own (nothing else tells a workload's owner why it rolled).
-   */
-  private async write(report: MappingReport): Promise<void> {
-    const { mapping, change, summary: s, appliedVersion } = report;
-    const { status, events, notifier, metrics, log } = this.opts;
-    const fields = { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version };
-    metrics.rotations.inc({ result: ROTATION_RESULT[s.eventReason], source: mapping.origin?.source ?? 'mapping' });
-    if (!mapping.origin) {
-      try {
-        await status.recordRotation(mapping, s.record, s.succeeded, s.conditionReason, s.message, appliedVersion);
-      } catch (err) {
-        log.warn('writing rotation status failed', { ...fields, error: errorMessage(err) });
-      }
-    }
-    const event = async (target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string) => {
-      try {
-        await events.record(target, type, reason, message);
-      } catch (err) {
-        log.warn('recording the Event failed', { ...fields, object: `${target.kind}/${target.namespace}/${target.name}`, error: errorMessage(err) });
-      }
-    };
-    const origin = mapping.origin;
-    await event(mappingEventTarget(mapping), s.succeeded ? 'Normal' : 'Warning', s.eventReason, s.message);
-    if (origin) {
-      const rolled = s.record.workloads.filter((w) => w.result === 'Restarted' || w.result === 'Deferred' || w.result === 'Pending');
-      const why = `for AWS secret ${change.secretKey} version ${change.version}, which ${origin.object.kind} ${origin.object.name} reads`;
-      await Promise.all(rolled.map((w) => event(workloadEventTarget(w.kind, mapping.namespace, w.name), 'Normal', w.result, `${w.result === 'Restarted' ? 'restarted' : `stamped (${w.reason ?? w.result}: rolls later)`} by ${OPERATOR_NAME} ${why}`)));
-    }
-    log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
-    notifier?.rotated(report);
-  }
-}
-
-/** The listing under `key` in `listings`, started if it is not there yet. */
-function shared(listings: Map<string, Promise<WorkloadState[]>>, key: string, start: () => Promise<WorkloadState[]>): Promise<WorkloadState[]> {
-  let p = listings.get(key);
-  if (!p) {
-    p = start();
-    // A listing nobody ends up waiting for must not become an unhandled rejection.
-    p.catch(() => undefined);
-    listings.set(key, p);
-  }
-  return p;
-}
-
-/**
- * A discovered source whose consumers may not roll yet (ESO did not sync); `consumers`:
- * who they are, undefined when they could not be listed (anyone in `namespace` may be).
- */
-class NotPrepared extends Error {
-  constructor(
-    message: string,
-    readonly namespace: string,
-    readonly consumers: readonly WorkloadState[] | undefined,
-  ) {
-    super(message);
-    this.name = 'NotPrepared';
-  }
-}
-
-function workloadEventTarget(kind: WorkloadKind, namespace: string, name: string): EventTarget {
-  return { apiVersion: kind === 'Rollout' ? `${ROLLOUT_API.group}/${ROLLOUT_API.version}` : 'apps/v1', kind, namespace, name };
 }

@@ -20,8 +20,8 @@ import { backoffMs } from '../core/backoff';
 import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { untilSettledOrAborted } from '../rotation/lane';
-import type { Disposition, InboundMessage } from '../rotation/ports';
+import { untilSettledOrAborted } from '../core/abort';
+import type { Disposition, InboundMessage } from './message';
 import { SQS_LIMITS } from './limits';
 
 export interface BatchHandler {

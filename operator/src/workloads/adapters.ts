@@ -1,12 +1,13 @@
 /**
- * The workload kinds differ only in how they are listed, patched and paused,
- * so they are one small table of adapters. A restart is what `kubectl rollout
- * restart` does: a pod-template annotation changes, the controller rolls the pods;
- * for an Argo Rollouts Rollout, what `kubectl argo rollouts restart` does
- * (spec.restartAt; workload.ts says why and shows each patch).
+ * The shell of the workload kinds: how each is listed and patched through its API
+ * client. What else differs between kinds is the table in kinds.ts. A restart is what
+ * `kubectl rollout restart` does: a pod-template annotation changes, the controller
+ * rolls the pods; for an Argo Rollouts Rollout, what `kubectl argo rollouts restart`
+ * does (spec.restartAt; kinds.ts says why, workload.ts shows each patch).
  */
 import type * as k8s from '@kubernetes/client-node';
 import { podTemplateReferences } from './references';
+import { KINDS } from './kinds';
 import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch';
 
@@ -20,35 +21,22 @@ interface Adapter {
   patch(namespace: string, name: string, body: object): Promise<unknown>;
 }
 
-/** StatefulSets and DaemonSets with `updateStrategy: OnDelete` roll a pod only when it is deleted. */
-const byUpdateStrategy = (obj: WorkloadObject): Rollout => (obj.spec?.updateStrategy?.type === 'OnDelete' ? 'OnDelete' : 'Rolling');
-
-/**
- * How a restart reaches each kind's pods. Pure. A Rollout restarts whatever its pause:
- * Argo Rollouts' restart does not wait for a resume (it waits only for its ReplicaSets
- * to be fully available).
- */
-export const ROLLOUT_OF: Readonly<Record<WorkloadKind, (obj: WorkloadObject) => Rollout>> = {
-  Deployment: (obj) => (obj.spec?.paused === true ? 'Paused' : 'Rolling'),
-  StatefulSet: byUpdateStrategy,
-  DaemonSet: byUpdateStrategy,
-  Rollout: () => 'Rolling',
-};
-
+/** The content type of each kind's restart patch (KINDS[kind].patchType). */
+const PATCH_CONTENT_TYPE = { 'strategic-merge': STRATEGIC_MERGE_PATCH, merge: MERGE_PATCH } as const;
 
 function appsAdapters(api: k8s.AppsV1Api): Record<'Deployment' | 'StatefulSet' | 'DaemonSet', Adapter> {
   return {
     Deployment: {
       list: async (ns, sel, fields) => (await api.listNamespacedDeployment(ns, undefined, undefined, undefined, fields, sel)).body.items,
-      patch: (ns, name, body) => api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE_PATCH),
+      patch: (ns, name, body) => api.patchNamespacedDeployment(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_CONTENT_TYPE[KINDS.Deployment.patchType]),
     },
     StatefulSet: {
       list: async (ns, sel, fields) => (await api.listNamespacedStatefulSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
-      patch: (ns, name, body) => api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE_PATCH),
+      patch: (ns, name, body) => api.patchNamespacedStatefulSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_CONTENT_TYPE[KINDS.StatefulSet.patchType]),
     },
     DaemonSet: {
       list: async (ns, sel, fields) => (await api.listNamespacedDaemonSet(ns, undefined, undefined, undefined, fields, sel)).body.items,
-      patch: (ns, name, body) => api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, STRATEGIC_MERGE_PATCH),
+      patch: (ns, name, body) => api.patchNamespacedDaemonSet(name, ns, body, undefined, undefined, FIELD_MANAGER, undefined, undefined, PATCH_CONTENT_TYPE[KINDS.DaemonSet.patchType]),
     },
   };
 }
@@ -80,7 +68,7 @@ function rolloutAdapter(access: RolloutsAccess): Adapter {
         return [];
       }
     },
-    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, MERGE_PATCH),
+    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, PATCH_CONTENT_TYPE[KINDS.Rollout.patchType]),
   };
 }
 
@@ -146,7 +134,7 @@ export class WorkloadClient {
           kind,
           namespace,
           name: o.metadata!.name!,
-          rollout: ROLLOUT_OF[kind](o),
+          rollout: KINDS[kind].rollout(o),
           ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
           appliedVersions: parseAppliedVersions(recorded),
           ...(restartedAt ? { restartedAt } : {}),

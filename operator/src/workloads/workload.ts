@@ -3,19 +3,11 @@
  * model, the restart plan and the Kubernetes adapters all import these facts from here.
  */
 import { GROUP } from '../names';
+import { APPS_KINDS, KINDS, WORKLOAD_KINDS, type Rollout, type WorkloadKind } from './kinds';
 import type { PodTemplateReferences } from './references';
 
-/** The apps/v1 kinds every cluster serves. */
-export const APPS_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
-/**
- * Every kind a mapping may name (the CRD's enum). Argo Rollouts' Rollout only where the
- * operator has it on (ARGO_ROLLOUTS_ENABLED): otherwise it never lists or patches one.
- */
-export const WORKLOAD_KINDS = [...APPS_KINDS, 'Rollout'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
-
-/** Where Argo Rollouts serves its Rollout: a custom resource, there only where its CRD is installed. */
-export const ROLLOUT_API = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
+// The kinds' own facts live in kinds.ts; these names are imported from here across the code and e2e/.
+export { APPS_KINDS, ROLLOUT_API, WORKLOAD_KINDS, rolloutRestartAt, type Rollout, type WorkloadKind } from './kinds';
 
 /** The kinds this operator serves; a mapping without workloadKinds means all of them. */
 export function servedKinds(argoRollouts: boolean): readonly WorkloadKind[] {
@@ -32,9 +24,6 @@ export interface WorkloadRef {
   readonly namespace: string;
   readonly name: string;
 }
-
-/** How a change to the pod template reaches the pods. */
-export type Rollout = 'Rolling' | 'Paused' | 'OnDelete';
 
 export interface WorkloadState extends WorkloadRef {
   readonly rollout: Rollout;
@@ -65,22 +54,12 @@ export function parseAppliedVersions(annotations: Readonly<Record<string, string
   }
 }
 
-/**
- * Where a kind keeps the record of what it was restarted for, and so where a restart
- * writes it:
- * - Deployment, StatefulSet, DaemonSet: on the pod template. Changing the template is
- *   what rolls the pods (as `kubectl rollout restart` does), through the workload's own
- *   update strategy.
- * - Rollout: on the Rollout's own metadata. Its template is left alone: a template
- *   change is a new revision to Argo Rollouts (canary steps, analysis, a blue-green
- *   switch) for what is only a restart. The Rollout is restarted through `spec.restartAt`
- *   instead (Argo Rollouts' own restart, `kubectl argo rollouts restart`).
- */
+/** Where a kind keeps the record of what it was restarted for (KINDS[kind].recordedOn), and so where a restart writes it. */
 export function recordedAnnotations(
   kind: WorkloadKind,
   obj: { metadata?: { annotations?: Readonly<Record<string, string>> }; spec?: { template?: { metadata?: { annotations?: Readonly<Record<string, string>> } } } },
 ): Readonly<Record<string, string>> | undefined {
-  return kind === 'Rollout' ? obj.metadata?.annotations : obj.spec?.template?.metadata?.annotations;
+  return KINDS[kind].recordedOn === 'object' ? obj.metadata?.annotations : KINDS[kind].podTemplate(obj)?.metadata?.annotations;
 }
 
 /**
@@ -107,24 +86,7 @@ export function restartPatch(kind: WorkloadKind, applied: Readonly<Record<string
     [RESTARTED_AT_ANNOTATION]: now.toISOString(),
     [SECRET_VERSIONS_ANNOTATION]: JSON.stringify(merged),
   };
-  const precondition = resourceVersion ? { resourceVersion } : {};
-  if (kind === 'Rollout') return { metadata: { ...precondition, annotations }, spec: { restartAt: rolloutRestartAt(now) } };
-  return {
-    ...(resourceVersion ? { metadata: precondition } : {}),
-    spec: { template: { metadata: { annotations } } },
-  };
-}
-
-/**
- * The `spec.restartAt` that restarts every pod a Rollout ran at `now`. Argo Rollouts
- * replaces the pods whose creationTimestamp is strictly before restartAt, both in whole
- * seconds: `now` itself, truncated, would spare a pod started earlier within the same
- * second. The next whole second spares none of them; a pod started in the rest of this
- * second is replaced too (harmless), and the controller waits for a restartAt that is
- * still ahead (under a second).
- */
-export function rolloutRestartAt(now: Date): string {
-  return new Date((Math.floor(now.getTime() / 1000) + 1) * 1000).toISOString().replace('.000Z', 'Z');
+  return KINDS[kind].restart(annotations, resourceVersion, now);
 }
 
 /** Whether every version in `versions` is already recorded in `applied`. */

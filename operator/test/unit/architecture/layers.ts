@@ -11,7 +11,8 @@
  *   discovery                           ExternalSecrets / SecretProviderClasses as mappings
  *   rollout                             pure: restart windows and the rollout engine's decisions
  *   rotation                            plan and execute restarts
- *   sqs, notify                         the queue in front of the rotation; webhooks after it
+ *   sqs, notify                         the queue in front of the rotation (intake: interpret, admit,
+ *                                       dispositions); webhooks after it
  *   top        main.ts and what it wires from (config, version, node flags, lifecycle)
  */
 
@@ -44,7 +45,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   discovery: ['floor', 'kube', 'secrets', 'workloads', 'mappings'],
   rollout: ['floor', 'mappings'],
   rotation: ['floor', 'kube', 'secrets', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rollout'],
-  sqs: ['floor', 'leader', 'rotation'],
+  sqs: ['floor', 'events', 'leader', 'rotation'],
   notify: ['floor', 'leader', 'mappings', 'rotation'],
   top: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rollout', 'rotation', 'sqs', 'notify'],
 };

@@ -156,7 +156,7 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     await until(() => watcher.keys().length === 1, 'listed');
     api.hangWrites = true;
     const t0 = Date.now();
-    expect(await watcher.patchStatus('ns/a', () => ({ observedGeneration: 1 }))).toBe(false);
+    expect(await watcher.statusWriter.patchStatus('ns/a', () => ({ observedGeneration: 1 }))).toBe(false);
     expect(api.writes).toHaveLength(1);
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
@@ -169,7 +169,7 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     await until(() => watcher.keys().length === 1, 'listed');
     const [requestsBefore, socketsBefore] = [requests.mock.calls.length, sockets.mock.calls.length];
     expect(requestsBefore).toBeGreaterThan(0); // the relist
-    for (let i = 1; i <= 3; i++) expect(await watcher.patchStatus('ns/a', () => ({ observedGeneration: i }))).toBe(true);
+    for (let i = 1; i <= 3; i++) expect(await watcher.statusWriter.patchStatus('ns/a', () => ({ observedGeneration: i }))).toBe(true);
     expect(api.writes).toHaveLength(3);
     expect(requests.mock.calls.length - requestsBefore).toBe(3);
     expect(sockets.mock.calls.length).toBe(socketsBefore); // the relist's connection, kept alive
@@ -180,14 +180,14 @@ describe('MappingWatcher on @dot-i/k8s-operator', () => {
     const fence = new Fence({ currentTerm: () => undefined, leaseValid: () => false });
     await start({ fence });
     await until(() => watcher.keys().length === 1, 'listed');
-    expect(await watcher.patchStatus('ns/a', () => ({ observedGeneration: 1 }))).toBe(false);
+    expect(await watcher.statusWriter.patchStatus('ns/a', () => ({ observedGeneration: 1 }))).toBe(false);
     expect(api.writes).toEqual([]);
   });
 
   it('a version just recorded is in the index at once, before the watch brings the write back', async () => {
     const index = await start();
     await until(() => watcher.keys().length === 1, 'listed');
-    expect(await watcher.patchStatus('ns/a', () => ({ appliedVersion: 'v9', secretId: 'secret-a' }))).toBe(true);
+    expect(await watcher.statusWriter.patchStatus('ns/a', () => ({ appliedVersion: 'v9', secretId: 'secret-a' }))).toBe(true);
     expect(index.get('ns/a')?.appliedVersion).toBe('v9');
   });
 

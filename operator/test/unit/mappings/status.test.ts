@@ -6,7 +6,7 @@ import type { MappingWatcher } from '../../../src/mappings/watcher';
 const ready = (status: 'True' | 'False', observedGeneration = 2) => ({ type: 'Ready', status, reason: 'x', message: 'x', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration });
 const obj = (status?: SecretsRotationMapping['status']): Pick<SecretsRotationMapping, 'metadata' | 'status'> => ({ metadata: { name: 'm', namespace: 'ns', generation: 2 }, ...(status ? { status } : {}) });
 
-/** A watcher holding one object, recording the status patches written to it. */
+/** A watcher holding one object, and a writer recording the status patches written to it. */
 function fakeWatcher(obj: SecretsRotationMapping) {
   const patches: SecretsRotationMappingStatusPatch[] = [];
   const watcher = {
@@ -18,7 +18,7 @@ function fakeWatcher(obj: SecretsRotationMapping) {
       return true;
     },
   };
-  return { watcher: watcher as unknown as MappingWatcher, patches };
+  return { watcher: watcher as unknown as MappingWatcher, writer: watcher, patches };
 }
 
 describe('statusIsCurrent (whether a reconcile would write anything)', () => {
@@ -47,9 +47,10 @@ describe('StatusReconciler: the drift baseline belongs to one secret', () => {
   });
 
   function reconciler(obj: SecretsRotationMapping, current?: string) {
-    const { watcher, patches } = fakeWatcher(obj);
+    const { watcher, writer, patches } = fakeWatcher(obj);
     const r = new StatusReconciler({
       watcher,
+      writer,
       census: { count: async () => 0 },
       describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, ...(current ? { currentVersion: current } : {}) }) },
       region: 'us-east-1',
@@ -87,11 +88,12 @@ describe('StatusReconciler: the drift baseline belongs to one secret', () => {
 describe('StatusReconciler: drift leaves a mapping waiting for its reconcile to it', () => {
   it('records no baseline of its own while the mapping is queued or being reconciled; the reconcile writes it', async () => {
     const obj: SecretsRotationMapping = { metadata: { name: 'web', namespace: 'ns', uid: 'u1', generation: 1 }, spec: { secretId: 's', selector: { matchLabels: { app: 'web' } } } };
-    const { watcher, patches } = fakeWatcher(obj);
+    const { watcher, writer, patches } = fakeWatcher(obj);
     let release!: () => void;
     const listed = new Promise<void>((r) => (release = r));
     const r = new StatusReconciler({
       watcher,
+      writer,
       census: { count: async () => (await listed, 0) },
       describer: { describe: async (id) => ({ arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${id}-AbC123`, name: id, currentVersion: 'v1' }) },
       region: 'us-east-1',
@@ -115,8 +117,8 @@ describe('StatusReconciler: drift leaves a mapping waiting for its reconcile to 
 describe('StatusReconciler.recordBaseline never replaces a recorded version', () => {
   function withStatus(status: SecretsRotationMappingStatus) {
     const obj: SecretsRotationMapping = { metadata: { name: 'web', namespace: 'ns', uid: 'u1', generation: 1 }, spec: { secretId: 's', selector: { matchLabels: { app: 'web' } } }, status };
-    const { watcher, patches } = fakeWatcher(obj);
-    const r = new StatusReconciler({ watcher, census: { count: async () => 0 }, region: 'us-east-1', log: createLogger('silent') });
+    const { watcher, writer, patches } = fakeWatcher(obj);
+    const r = new StatusReconciler({ watcher, writer, census: { count: async () => 0 }, region: 'us-east-1', log: createLogger('silent') });
     const mapping = { key: 'ns/web', namespace: 'ns', name: 'web', secret: { raw: 's' } } as unknown as Parameters<StatusReconciler['recordBaseline']>[0];
     return { r, patches, mapping };
   }

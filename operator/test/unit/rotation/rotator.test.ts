@@ -5,6 +5,8 @@ import type { WorkloadKind, WorkloadRef, WorkloadState } from '../../../src/work
 import { createMetrics } from '../../../src/metrics';
 import { Limiter } from '../../../src/kube/limit';
 import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
+import type { AllowList } from '../../../src/sqs/admission';
+import { Intake } from '../../../src/sqs/intake';
 import type { SecretDescriber } from '../../../src/secrets/describer';
 import type { RestartOutcome } from '../../../src/workloads/adapters';
 import { Discovery } from '../../../src/discovery/discovery';
@@ -49,7 +51,7 @@ class FakeCluster {
   };
 }
 
-function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?: string | Error } = {}) {
+function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?: string | Error; allowedAccountIds?: AllowList['accountIds']; allowedRegions?: AllowList['regions'] } = {}) {
   const index = opts.index ?? new MappingIndex();
   if (!opts.index) for (const m of opts.mappings ?? [mapping('web', { secretId: 'eks-controller-test-secret' })]) index.upsert(m);
   const cluster = new FakeCluster();
@@ -80,13 +82,13 @@ function setup(opts: Partial<RotatorOptions> & { mappings?: Mapping[]; current?:
     log: createLogger('silent'),
     region: 'us-east-1',
     dryRun: false,
-    allowedAccountIds: [],
-    allowedRegions: [],
     now: () => new Date('2025-03-11T09:14:30Z'),
     ...opts,
   });
+  // What the queue hands it: messages are interpreted and admitted by the intake.
+  const intake = new Intake({ rotate: (c, s) => rotator.handle(c, s), allow: { accountIds: opts.allowedAccountIds ?? [], regions: opts.allowedRegions ?? [] }, metrics, log: createLogger('silent') });
   const metric = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
-  return { rotator, cluster, statuses, reasons, events, described, metrics, metric, index };
+  return { rotator, intake, cluster, statuses, reasons, events, described, metrics, metric, index };
 }
 
 const msg = (id: string, file: string) => ({ id, body: fixture(file) });
@@ -109,7 +111,7 @@ describe('Rotator.handleBatch: listing overlaps DescribeSecret', () => {
     t.cluster.add(workload('web'), { app: 'web' });
     const list = t.cluster.client.list;
     t.cluster.client.list = async (...args) => (order.push(`list ${args[0]}`), list(...args));
-    const done = t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    const done = t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     for (let i = 0; i < 100 && !order.includes('list Deployment'); i++) await new Promise((r) => setImmediate(r));
     expect(order).toContain('list Deployment');
     expect(order).not.toContain('describe answered');
@@ -120,12 +122,45 @@ describe('Rotator.handleBatch: listing overlaps DescribeSecret', () => {
   });
 });
 
+describe('Rotator: one lookup per change', () => {
+  const lookups = (t: ReturnType<typeof setup>) => jest.spyOn(t.index, 'lookup');
+
+  it("looks a settled change's secret up once per batch", async () => {
+    const t = setup({ current: NATIVE_VERSION });
+    const spy = lookups(t);
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect(t.cluster.patches).toHaveLength(1);
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it("looks an unsettled change's secret up once too (to tell whether anything names it)", async () => {
+    const t = setup({ current: new Error('AccessDenied') });
+    const spy = lookups(t);
+    t.cluster.add(workload('web'), { app: 'web' });
+    expect((await t.intake.handleBatch([msg('m1', 'service-event-rotation-succeeded.json')])).get('m1')).toBe('retry');
+    expect(spy).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps only the mappings the settled secret names: a mapping of an earlier secret of the same name is left alone', async () => {
+    const old = `${FIXTURE_KEY}-ZzZ999`;
+    const t = setup({ current: 'v-current', mappings: [mapping('web', { secretId: 'eks-controller-test-secret' }), mapping('old', { secretId: old })] });
+    t.cluster.add(workload('web'), { app: 'web' });
+    t.cluster.add(workload('old'), { app: 'old' });
+    const byName = fixture('service-event-rotation-succeeded.json').replace(`"SecretId": "${FIXTURE_ARN}"`, '"SecretId": "eks-controller-test-secret"');
+    expect(byName).not.toContain(`"SecretId": "${FIXTURE_ARN}"`);
+    expect((await t.intake.handleBatch([{ id: 'm1', body: byName }])).get('m1')).toBe('delete');
+    expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['web']);
+    expect(t.statuses.map((s) => s.mapping)).toEqual(['ns/web']);
+  });
+});
+
 describe('Rotator.handleBatch', () => {
   it('rolls the mapped workload, records status and an Event, deletes the message', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.add(workload('web'), { app: 'web' });
     t.cluster.add(workload('unrelated'), { app: 'other' });
-    const d = await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    const d = await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(d.get('m1')).toBe('delete');
     expect(t.cluster.patches).toEqual([{ workload: { kind: 'Deployment', namespace: 'ns', name: 'web' }, versions: { [FIXTURE_KEY]: NATIVE_VERSION } }]);
     expect(t.statuses).toEqual([
@@ -144,8 +179,8 @@ describe('Rotator.handleBatch', () => {
   it('the same change delivered three ways restarts once', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.add(workload('web'), { app: 'web' });
-    const first = await t.rotator.handleBatch([msg('a', 'native-label-updated-awscurrent.json'), msg('b', 'cloudtrail-put-secret-value-no-stages.json')]);
-    const second = await t.rotator.handleBatch([msg('c', 'sns-wrapped-native-label-updated.json')]);
+    const first = await t.intake.handleBatch([msg('a', 'native-label-updated-awscurrent.json'), msg('b', 'cloudtrail-put-secret-value-no-stages.json')]);
+    const second = await t.intake.handleBatch([msg('c', 'sns-wrapped-native-label-updated.json')]);
     expect([...first.values(), ...second.values()]).toEqual(['delete', 'delete', 'delete']);
     expect(t.cluster.patches).toHaveLength(1);
   });
@@ -153,27 +188,27 @@ describe('Rotator.handleBatch', () => {
   it('RotationSucceeded rolls to the AWSCURRENT version DescribeSecret reports', async () => {
     const t = setup({ current: 'v-current' });
     t.cluster.add(workload('web'), { app: 'web' });
-    await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')]);
+    await t.intake.handleBatch([msg('m', 'service-event-rotation-succeeded.json')]);
     expect(t.cluster.patches[0].versions).toEqual({ [FIXTURE_KEY]: 'v-current' });
   });
 
   it('without DescribeSecret it falls back to the event version', async () => {
     const t = setup({ current: new Error('AccessDenied') });
     t.cluster.add(workload('web'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m', 'native-label-updated-awscurrent.json')])).get('m')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m', 'native-label-updated-awscurrent.json')])).get('m')).toBe('delete');
     expect(t.cluster.patches[0].versions).toEqual({ [FIXTURE_KEY]: NATIVE_VERSION });
   });
 
   it('describes each secret once per batch', async () => {
     const t = setup({ current: NATIVE_VERSION });
-    await t.rotator.handleBatch([msg('a', 'native-label-updated-awscurrent.json'), msg('b', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('a', 'native-label-updated-awscurrent.json'), msg('b', 'native-label-updated-awscurrent.json')]);
     expect(t.described).toHaveLength(1);
   });
 
   it('non-changes are acknowledged and counted, never restart', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.add(workload('web'), { app: 'web' });
-    const d = await t.rotator.handleBatch([msg('p', 'cloudtrail-put-secret-value-awspending.json'), msg('f', 'service-event-rotation-failed.json')]);
+    const d = await t.intake.handleBatch([msg('p', 'cloudtrail-put-secret-value-awspending.json'), msg('f', 'service-event-rotation-failed.json')]);
     expect([...d.values()]).toEqual(['delete', 'delete']);
     expect(t.cluster.patches).toEqual([]);
     expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NotAwsCurrent' }, value: 1 }), expect.objectContaining({ labels: { reason: 'NotAChange' }, value: 1 })]);
@@ -182,7 +217,7 @@ describe('Rotator.handleBatch', () => {
   it('malformed messages go to the dead-letter queue and do not disturb good ones', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.add(workload('web'), { app: 'web' });
-    const d = await t.rotator.handleBatch([msg('bad1', 'not-json.txt'), msg('good', 'native-label-updated-awscurrent.json'), msg('bad2', 'foreign-source-ec2.json')]);
+    const d = await t.intake.handleBatch([msg('bad1', 'not-json.txt'), msg('good', 'native-label-updated-awscurrent.json'), msg('bad2', 'foreign-source-ec2.json')]);
     expect(Object.fromEntries(d)).toEqual({ bad1: 'dead-letter', good: 'delete', bad2: 'dead-letter' });
     expect(t.cluster.patches).toHaveLength(1);
     expect(await t.metric('secrets_rotation_operator_messages_malformed_total')).toHaveLength(2);
@@ -192,14 +227,14 @@ describe('Rotator.handleBatch', () => {
     const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret' }), mapping('db', { secretId: 'other-secret' })] });
     t.cluster.add(workload('web'), { app: 'web' });
     t.cluster.failNext.add('Deployment/ns/web');
-    const d = await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json'), msg('ignored', 'service-event-rotation-failed.json')]);
+    const d = await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json'), msg('ignored', 'service-event-rotation-failed.json')]);
     expect(Object.fromEntries(d)).toEqual({ m1: 'retry', ignored: 'delete' });
     expect(t.statuses[0]).toMatchObject({ ok: false, record: { workloads: [expect.objectContaining({ result: 'Failed' })] } });
     expect(t.statuses[0].applied).toBeUndefined();
     expect(t.events[0]).toMatchObject({ type: 'Warning', reason: 'RotationFailed' });
     expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([expect.objectContaining({ labels: { result: 'failed', source: 'mapping' }, value: 1 })]);
     // Redelivery after the failure restarts it.
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(1);
     expect(await t.metric('secrets_rotation_operator_rotations_total')).toEqual([
       expect.objectContaining({ labels: { result: 'failed', source: 'mapping' }, value: 1 }),
@@ -210,14 +245,14 @@ describe('Rotator.handleBatch', () => {
   it('a listing failure leaves the message for redelivery', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.failList = true;
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
   });
 
   it('a mapping whose workloads could not be listed records no version, is not reported as succeeded, and its status says ListFailed', async () => {
     const rotated: string[] = [];
     const t = setup({ current: NATIVE_VERSION, notifier: { rotated: (r) => void rotated.push(r.summary.eventReason) } });
     t.cluster.failList = true;
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: false })]);
     expect(t.statuses[0].applied).toBeUndefined();
     expect(t.reasons).toEqual([{ mapping: 'ns/web', reason: 'ListFailed' }]);
@@ -228,14 +263,14 @@ describe('Rotator.handleBatch', () => {
 
   it('a change no mapping names is acknowledged', async () => {
     const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'something-else' })] });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NoMapping' }, value: 1 })]);
   });
 
   it('dry run patches nothing and records what it would have done', async () => {
     const t = setup({ current: NATIVE_VERSION, dryRun: true });
     t.cluster.add(workload('web'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toEqual([]);
     expect(t.statuses[0]).toMatchObject({ ok: true, record: { dryRun: true, workloads: [{ kind: 'Deployment', name: 'web', result: 'WouldRestart', reason: 'DryRun' }] } });
     expect(t.statuses[0].applied).toBeUndefined();
@@ -251,7 +286,7 @@ describe('Rotator.handleBatch', () => {
   ])('allow-list %j → restart %s', async (allow, restarts) => {
     const t = setup({ current: NATIVE_VERSION, ...allow });
     t.cluster.add(workload('web'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(restarts ? 1 : 0);
   });
 
@@ -259,7 +294,7 @@ describe('Rotator.handleBatch', () => {
     const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret', namespace: 'team-a' })] });
     t.cluster.add(workload('web', { namespace: 'team-a' }), { app: 'web' });
     t.cluster.add(workload('web', { namespace: 'team-b' }), { app: 'web' });
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(t.cluster.patches.map((p) => p.workload.namespace)).toEqual(['team-a']);
   });
 
@@ -292,7 +327,7 @@ describe('Rotator.handleBatch', () => {
     for (let i = 0; i < 6; i++) for (let j = 0; j < 4; j++) t.cluster.add(workload(`w${j}`, { namespace: `ns${i}` }), { app: `m${i}` });
     t.cluster.client.list = limited(t.cluster.client.list);
     t.cluster.client.restart = limited(t.cluster.client.restart);
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(24);
     expect([statuses.length, events.length]).toEqual([6, 6]);
     expect(peak).toBe(3);
@@ -304,7 +339,7 @@ describe('Rotator.handleBatch', () => {
     log.transports.forEach((tr) => (tr.silent = true));
     log.on('data', (l) => lines.push(JSON.stringify(l)));
     const t = setup({ current: NATIVE_VERSION, log });
-    await t.rotator.handleBatch([{ id: 'x', body: '{"SecretString":"hunter2-super-secret"' }, msg('y', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([{ id: 'x', body: '{"SecretString":"hunter2-super-secret"' }, msg('y', 'native-label-updated-awscurrent.json')]);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain('hunter2');
   });
@@ -312,7 +347,7 @@ describe('Rotator.handleBatch', () => {
   it('a paused Deployment is stamped and reported Deferred: it rolls when resumed', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.add(workload('web', { rollout: 'Paused' }), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(1);
     expect(t.statuses[0]).toMatchObject({ ok: true, applied: NATIVE_VERSION, record: { summary: { Deferred: 1 }, workloads: [{ kind: 'Deployment', name: 'web', result: 'Deferred', reason: 'Paused' }] } });
     expect(t.events[0]).toMatchObject({ type: 'Normal', reason: 'RotationDeferred' });
@@ -323,7 +358,7 @@ describe('Rotator.handleBatch', () => {
   it('an OnDelete StatefulSet is stamped and reported Pending, never Restarted', async () => {
     const t = setup({ current: NATIVE_VERSION });
     t.cluster.add(workload('db', { kind: 'StatefulSet', rollout: 'OnDelete' }), { app: 'web' });
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(t.cluster.patches).toHaveLength(1);
     expect(t.statuses[0].record.workloads).toEqual([{ kind: 'StatefulSet', name: 'db', result: 'Pending', reason: 'OnDelete' }]);
     expect(await t.metric('secrets_rotation_operator_restarts_total')).toEqual([expect.objectContaining({ labels: { kind: 'StatefulSet', result: 'pending' }, value: 1 })]);
@@ -331,7 +366,7 @@ describe('Rotator.handleBatch', () => {
 
   it('a mapping that selects no workload still records the version, so drift does not find it behind for ever', async () => {
     const t = setup({ current: NATIVE_VERSION, mappings: [mapping('web', { secretId: 'eks-controller-test-secret', appliedVersion: 'v-old' })] });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: true, applied: NATIVE_VERSION, record: expect.objectContaining({ workloadCount: 0, workloads: [] }) })]);
   });
 
@@ -341,7 +376,7 @@ describe('Rotator.handleBatch', () => {
     const lists: string[] = [];
     const list = t.cluster.client.list;
     t.cluster.client.list = async (...args) => (lists.push(args[0]), list(...args));
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json'), msg('m2', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json'), msg('m2', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.statuses).toEqual([]);
     expect(t.events).toEqual([]);
     expect(t.cluster.patches).toEqual([]);
@@ -376,14 +411,14 @@ describe('Rotator.handleBatch', () => {
   it('RotationSucceeded while DescribeSecret fails is left for redelivery, never recorded under a made-up version', async () => {
     const t = setup({ current: new Error('ThrottlingException') });
     t.cluster.add(workload('web'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('retry');
+    expect((await t.intake.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('retry');
     expect(t.cluster.patches).toEqual([]);
     expect(t.statuses).toEqual([]);
   });
 
   it('RotationSucceeded for a secret nothing names needs no version: acknowledged even when DescribeSecret fails', async () => {
     const t = setup({ current: new Error('ResourceNotFoundException'), mappings: [mapping('web', { secretId: 'some-other-secret' })] });
-    expect((await t.rotator.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m', 'service-event-rotation-succeeded.json')])).get('m')).toBe('delete');
     expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([expect.objectContaining({ labels: { reason: 'NoMapping' }, value: 1 })]);
   });
 
@@ -391,7 +426,7 @@ describe('Rotator.handleBatch', () => {
     const t = setup({ current: NATIVE_VERSION });
     for (let i = 0; i < 1000; i++) t.cluster.add(workload(`w${String(i).padStart(4, '0')}`), { app: 'web' });
     t.cluster.failNext.add('Deployment/ns/w0999');
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     const r = t.statuses[0].record;
     expect(r.workloadCount).toBe(1000);
     expect(r.summary).toEqual({ Restarted: 999, Failed: 1 });
@@ -406,7 +441,7 @@ describe('Rotator.handleBatch', () => {
     const t = setup({ current: NATIVE_VERSION, index, describer: undefined });
     index.upsert(mapping('web', { secretId: 'eks-controller-test-secret' }));
     t.cluster.add(workload('web'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toEqual([]);
   });
 
@@ -415,7 +450,7 @@ describe('Rotator.handleBatch', () => {
     const t = setup({ current: NATIVE_VERSION, index, describer: undefined });
     index.upsert(mapping('web', { secretId: FIXTURE_KEY }));
     t.cluster.add(workload('web'), { app: 'web' });
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(t.cluster.patches).toHaveLength(1);
   });
 
@@ -424,7 +459,7 @@ describe('Rotator.handleBatch', () => {
     t.cluster.add(workload('web'), { app: 'web' });
     const c = new AbortController();
     c.abort(new Error('stopped leading'));
-    await expect(t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')], c.signal)).rejects.toThrow('stopped leading');
+    await expect(t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')], c.signal)).rejects.toThrow('stopped leading');
     expect(t.cluster.patches).toEqual([]);
   });
 });
@@ -444,7 +479,7 @@ describe('Rotator: the notifier port', () => {
     t.cluster.add(workload('web'), { app: 'web' });
     t.cluster.add(workload('db'), { app: 'db' });
     t.cluster.failNext.add('Deployment/ns/db');
-    await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(told.sort((a, b) => a.mapping.localeCompare(b.mapping))).toEqual([
       { mapping: 'ns/db', reason: 'RotationFailed', wroteBefore: true },
       { mapping: 'ns/web', reason: 'Rotated', wroteBefore: true },
@@ -497,7 +532,7 @@ describe('Rotator: sources discovery found', () => {
     t.cluster.add(usingSecret('other', 'other-env'), { app: 'other' });
     const restart = t.cluster.client.restart;
     t.cluster.client.restart = async (...args) => (order.push(`restart ${args[0].name}`), restart(...args));
-    const d = await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
+    const d = await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')]);
     expect(d.get('m1')).toBe('delete');
     expect(order).toEqual(['synced', 'restart web']);
     expect(t.cluster.patches).toEqual([{ workload: { kind: 'Deployment', namespace: 'ns', name: 'web' }, versions: { [FIXTURE_KEY]: NATIVE_VERSION } }]);
@@ -512,7 +547,7 @@ describe('Rotator: sources discovery found', () => {
   it('rolls a workload reached by a mapping and an ExternalSecret once; the mapping records it', async () => {
     const t = withDiscovery([externalSecret], { mappings: [mapping('web', { secretId: 'eks-controller-test-secret' })] });
     t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches).toHaveLength(1);
     expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: true, applied: NATIVE_VERSION })]);
     expect(t.prepared).toEqual(['externalsecret:ns/app']);
@@ -528,11 +563,11 @@ describe('Rotator: sources discovery found', () => {
     });
     t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
     t.cluster.add(usingSecret('db', 'db-env'), { app: 'db' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
     // db does not read the ExternalSecret's Secret: it rolls; web waits for ESO.
     expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['db']);
     synced = true;
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['db', 'web']);
   });
 
@@ -546,7 +581,7 @@ describe('Rotator: sources discovery found', () => {
       notifier: { rotated: (r) => void rotated.push(r.summary.eventReason) },
     });
     t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
     expect(t.cluster.patches).toEqual([]);
     expect(t.statuses).toEqual([expect.objectContaining({ mapping: 'ns/web', ok: false })]);
     expect(t.statuses[0].applied).toBeUndefined();
@@ -565,7 +600,7 @@ describe('Rotator: sources discovery found', () => {
     t.cluster.add(usingSecret('web', 'app-env'), { app: 'web' });
     // The Deployments' list for the mapping's selector answers; the StatefulSets' full list does not.
     t.cluster.failEveryList.add('StatefulSet');
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
     expect(t.cluster.patches).toEqual([]);
     expect(t.reasons).toEqual([{ mapping: 'ns/web', reason: 'WaitingForExternalSecret' }]);
   });
@@ -583,7 +618,7 @@ describe('Rotator: sources discovery found', () => {
     const lists: string[] = [];
     const list = t.cluster.client.list;
     t.cluster.client.list = async (...args) => (lists.push(`${args[0]} ${args[1]}`), list(...args));
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches.map((p) => p.workload.name).sort()).toEqual(['api', 'web', 'worker']);
     expect(lists.sort()).toEqual(['DaemonSet ns', 'Deployment ns', 'StatefulSet ns']);
   });
@@ -593,7 +628,7 @@ describe('Rotator: sources discovery found', () => {
     t.cluster.add(mountingClass('api', 'db-spc'), { app: 'api' });
     t.cluster.add(mountingClass('elsewhere', 'other-spc'), { app: 'x' });
     t.cluster.add(usingSecret('env-user', 'db-spc'), { app: 'y' });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('delete');
     expect(t.cluster.patches.map((p) => p.workload.name)).toEqual(['api']);
     expect(t.prepared).toEqual([]);
     expect(t.events.map((e) => [e.kind, e.reason])).toEqual([
@@ -609,7 +644,7 @@ describe('Rotator: sources discovery found', () => {
         throw new Error('listing ExternalSecrets failed: 503');
       },
     });
-    expect((await t.rotator.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
+    expect((await t.intake.handleBatch([msg('m1', 'native-label-updated-awscurrent.json')])).get('m1')).toBe('retry');
     expect(await t.metric('secrets_rotation_operator_messages_ignored_total')).toEqual([]);
   });
 });

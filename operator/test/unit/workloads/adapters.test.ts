@@ -1,6 +1,6 @@
 import type * as k8s from '@kubernetes/client-node';
-import { ROLLOUT_OF, WorkloadClient, type RolloutsAccess } from '../../../src/workloads/adapters';
-import { RESTARTED_AT_ANNOTATION, ROLLOUT_API, SECRET_VERSIONS_ANNOTATION, WORKLOAD_KINDS, parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, rolloutRestartAt } from '../../../src/workloads/workload';
+import { WorkloadClient, type RolloutsAccess } from '../../../src/workloads/adapters';
+import { RESTARTED_AT_ANNOTATION, ROLLOUT_API, SECRET_VERSIONS_ANNOTATION, parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, rolloutRestartAt } from '../../../src/workloads/workload';
 
 describe('restart annotations', () => {
   const now = new Date('2026-01-02T03:04:05.000Z');
@@ -47,21 +47,6 @@ describe('restart annotations', () => {
   );
 
   it('ignores non-string versions', () => expect(parseAppliedVersions({ [SECRET_VERSIONS_ANNOTATION]: '{"a":"1","b":2}' })).toEqual({ a: '1' }));
-});
-
-describe('adapter table', () => {
-  it('says how the pods take a restart for every supported kind', () => expect(Object.keys(ROLLOUT_OF).sort()).toEqual([...WORKLOAD_KINDS].sort()));
-  it('only Deployments pause; only StatefulSets and DaemonSets roll on delete; a Rollout restarts even when paused', () => {
-    expect(ROLLOUT_OF.Deployment({ spec: { paused: true } })).toBe('Paused');
-    expect(ROLLOUT_OF.Deployment({ spec: {} })).toBe('Rolling');
-    expect(ROLLOUT_OF.Deployment({ spec: { updateStrategy: { type: 'OnDelete' } } })).toBe('Rolling');
-    expect(ROLLOUT_OF.StatefulSet({ spec: { paused: true } })).toBe('Rolling');
-    expect(ROLLOUT_OF.StatefulSet({ spec: { updateStrategy: { type: 'OnDelete' } } })).toBe('OnDelete');
-    expect(ROLLOUT_OF.StatefulSet({ spec: { updateStrategy: { type: 'RollingUpdate' } } })).toBe('Rolling');
-    expect(ROLLOUT_OF.DaemonSet({ spec: { updateStrategy: { type: 'OnDelete' } } })).toBe('OnDelete');
-    expect(ROLLOUT_OF.DaemonSet({ spec: {} })).toBe('Rolling');
-    expect(ROLLOUT_OF.Rollout({ spec: { paused: true } })).toBe('Rolling');
-  });
 });
 
 describe('WorkloadClient.restart', () => {

@@ -1,7 +1,7 @@
 /**
  * A batch is many messages with one fate each: whatever its neighbours hold, a good
- * message is handled exactly as it would be without them. Uses only Rotator's
- * constructor and handleBatch, with fakes for every port.
+ * message is handled exactly as it would be without them. Uses only the constructors
+ * of Intake and Rotator and Intake.handleBatch, with fakes for every port.
  */
 import fc from 'fast-check';
 import { interpretMessage } from '../../../src/events/interpret';
@@ -10,7 +10,8 @@ import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
 import { createMetrics } from '../../../src/metrics';
 import { Rotator } from '../../../src/rotation/rotator';
-import { type Disposition, type InboundMessage } from '../../../src/rotation/ports';
+import { Intake } from '../../../src/sqs/intake';
+import { type Disposition, type InboundMessage } from '../../../src/sqs/message';
 import { parseSecretId, secretRefsMatch } from '../../../src/secrets/secretId';
 import { mapping, workload } from '../../support/builders';
 import { fixture, manifest } from '../../support/fixtures';
@@ -78,16 +79,15 @@ function setup() {
     log: createLogger('silent'),
     region: 'us-east-1',
     dryRun: false,
-    allowedAccountIds: [],
-    allowedRegions: [],
     now: () => new Date('2025-03-12T03:00:00Z'),
   });
-  return { rotator, restarts, statuses, events };
+  const intake = new Intake({ rotate: (c, s) => rotator.handle(c, s), allow: { accountIds: [], regions: [] }, metrics: createMetrics(false), log: createLogger('silent') });
+  return { intake, restarts, statuses, events };
 }
 
 async function handle(messages: InboundMessage[]) {
   const t = setup();
-  const dispositions = await t.rotator.handleBatch(messages);
+  const dispositions = await t.intake.handleBatch(messages);
   return { dispositions, restarts: [...t.restarts].sort(), statuses: [...t.statuses].sort(), events: [...t.events].sort() };
 }
 
@@ -101,7 +101,7 @@ const batch: fc.Arbitrary<Entry[]> = fc
   .tuple(fc.array(good, { minLength: 1, maxLength: 6 }), fc.array(junk, { minLength: 1, maxLength: 8 }))
   .chain(([g, j]) => fc.shuffledSubarray([...g, ...j], { minLength: g.length + j.length }));
 
-describe('Rotator.handleBatch with garbage among good messages', () => {
+describe('Intake.handleBatch with garbage among good messages', () => {
   it('gives every message a disposition and handles the good ones exactly as it would without the garbage', async () => {
     await fc.assert(
       fc.asyncProperty(batch, async (entries) => {

@@ -4,7 +4,7 @@
  * its message.
  */
 import type { Interpretation, NotAChange, ParseError, SecretChange } from '../events/interpret';
-import type { Disposition } from './ports';
+import type { Disposition } from './message';
 
 export interface AllowList {
   /** Empty: any. */

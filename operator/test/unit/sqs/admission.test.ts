@@ -1,5 +1,5 @@
 import { interpretMessage } from '../../../src/events/interpret';
-import { admit, allowed, DISPOSITION_OF, type AllowList } from '../../../src/rotation/admission';
+import { admit, allowed, DISPOSITION_OF, type AllowList } from '../../../src/sqs/admission';
 import { parseSecretId } from '../../../src/secrets/secretId';
 import { secretChange } from '../../support/builders';
 import { fixture } from '../../support/fixtures';
