@@ -33,7 +33,7 @@ export interface Io {
 }
 
 /** Runs one command; the exit code: 0 answered, 1 the cluster could not be read, 2 bad arguments. */
-export async function run(argv: readonly string[], io: Io, kc: k8s.KubeConfig = defaultKubeConfig()): Promise<number> {
+export async function run(argv: readonly string[], io: Io, kubeConfig?: k8s.KubeConfig): Promise<number> {
   const cmd = parseArgs(argv);
   if (cmd.command === 'help') {
     io.stdout(`${USAGE}\n`);
@@ -42,6 +42,13 @@ export async function run(argv: readonly string[], io: Io, kc: k8s.KubeConfig = 
   if (cmd.command === 'error') {
     io.stderr(`srm: ${cmd.message} (see kubectl srm --help)\n`);
     return 2;
+  }
+  let kc: k8s.KubeConfig;
+  try {
+    kc = kubeConfig ?? defaultKubeConfig();
+  } catch (err) {
+    io.stderr(`srm: cannot read the kubeconfig: ${oneLine(err)}\n`);
+    return 1;
   }
   try {
     const cluster = await connect(kc);
