@@ -96,7 +96,7 @@ async function answer(cmd: Exclude<Command, { command: 'help' | 'error' }>, clus
   const sources = await new DiscoveredSources({ api: cluster.custom, namespaces: [], externalSecrets: true, providerClasses: true, log: createLogger('silent'), maxAgeMs: 0 }).snapshot();
   const found = matchingSources(cmd.secret, mappings, sources);
   const matches = await Promise.all(found.map((f) => withWorkloads(f, cluster.workloads)));
-  const a = previewAnswer({ secret: cmd.secret, matches, defaults: { maxConcurrent: cmd.maxConcurrent ?? DEFAULTS.ROLLOUT_MAX_CONCURRENT, windows: [] }, now: new Date() });
+  const a = previewAnswer({ secret: cmd.secret, matches, defaults: { maxConcurrent: cmd.maxConcurrent ?? DEFAULTS.ROLLOUT_MAX_CONCURRENT, windows: cmd.windows ?? [] }, now: new Date() });
   return cmd.output === 'json' ? JSON.stringify(a, null, 2) : renderPreview(a);
 }
 

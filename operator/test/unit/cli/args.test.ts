@@ -11,6 +11,17 @@ describe('srm arguments', () => {
     expect(parseArgs(['preview', '--output=json', 'db'])).toEqual({ command: 'preview', secret: 'db', output: 'json' });
   });
 
+  it('reads the chart-wide windows for preview, checked as the chart checks them', () => {
+    const w = { kind: 'allow', schedule: '0 2 * * 6', duration: '4h', timeZone: 'Europe/Paris' };
+    expect(parseArgs(['preview', 'db', '--windows', JSON.stringify([w])])).toEqual({ command: 'preview', secret: 'db', output: 'table', windows: [w] });
+    expect(parseArgs(['preview', 'db', '--windows', '[{"kind":"allow","schedule":"0 2 * * 6","duration":"4h","timeZone":"Mars/Olympus"}]'])).toEqual({
+      command: 'error',
+      message: '--windows: window 0: timeZone must be an IANA time zone name, got "Mars/Olympus"',
+    });
+    expect(parseArgs(['preview', 'db', '--windows', '{'])).toEqual({ command: 'error', message: '--windows: is not JSON (a list of windows: kind, schedule, duration, timeZone)' });
+    expect(parseArgs(['status', '--windows', '[]'])).toEqual({ command: 'error', message: '--max-concurrent and --windows are for preview' });
+  });
+
   it('reads status with or without a namespace and a mapping', () => {
     expect(parseArgs(['status'])).toEqual({ command: 'status', output: 'table' });
     expect(parseArgs(['status', '-n', 'shop', 'db', '-o', 'json'])).toEqual({ command: 'status', namespace: 'shop', mapping: 'db', output: 'json' });
