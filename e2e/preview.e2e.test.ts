@@ -30,6 +30,7 @@ let ns: string;
 let pluginDir: string;
 let esoApplied = false;
 const secret = `preview/db-${rand(6)}`;
+const HALT = `canary Deployment/pay-1 is not healthy on versions ${secret}@v2: its new pods are in CrashLoopBackOff`;
 const arn = `arn:aws:secretsmanager:us-east-1:123456789012:secret:${secret}-AbCdEf`;
 /** A daily allow window that opens two hours from now: closed now, for an hour or more. */
 const opensAt = (() => {
@@ -49,12 +50,13 @@ function srm(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const record = (phase: string, states: string, extra: Record<string, unknown> = {}) => ({
+/** A rollout record as the engine writes it (rollout/engine.ts RolloutRecord), with the summary beside it. */
+const record = (phase: string, workloads: string[], states: string, extra: Record<string, unknown> = {}) => ({
   versions: { [secret]: 'v2' },
   phase,
   summary: phase,
   since: Math.floor(Date.now() / 1000),
-  workloads: ['Deployment/api-2', 'Deployment/api-1', 'Deployment/api-3', 'Deployment/api-4'],
+  workloads,
   canaries: 1,
   states,
   stampedAt: [...states].map((s) => (s === 'p' ? 0 : 1)),
@@ -77,6 +79,8 @@ beforeAll(async () => {
   fixture = new Fixture();
   await fixture.prepare();
   ns = await fixture.namespace('preview');
+  // A run that died before its teardown may have left them behind.
+  await removeEsoCrds(fixture.ctx);
   await applyEsoCrds(fixture.ctx);
   esoApplied = true;
   const kube = fixture.ctx.kube;
@@ -87,10 +91,10 @@ beforeAll(async () => {
   await kube.createWorkload('Deployment', ns, 'es-consumer', { app: 'reads-es' }, { envFromSecret: 'db-es' });
   await kube.createWorkload('Deployment', ns, 'bystander', { app: 'none' });
 
-  await mapping('canaried', { secretId: secret, selector: { matchLabels: { app: 'shop' } }, rollout: { maxConcurrent: 2, canary: { count: 1, selector: { matchLabels: { tier: 'canary' } } } } }, { ...record('Rolling', 'hspp'), summary: 'Rolling 1/4' });
+  await mapping('canaried', { secretId: secret, selector: { matchLabels: { app: 'shop' } }, rollout: { maxConcurrent: 2, canary: { count: 1, selector: { matchLabels: { tier: 'canary' } } } } }, { ...record('Rolling', ['Deployment/api-2', 'Deployment/api-1', 'Deployment/api-3', 'Deployment/api-4'], 'hspp'), summary: 'Rolling 1/4' });
   await mapping('windowed', { secretId: secret, selector: { matchLabels: { app: 'web' } }, rollout: { windows: [{ kind: 'allow', schedule: `0 ${opensAt.getUTCHours()} * * *`, duration: '1h', timeZone: 'UTC' }] } });
   await mapping('suspended', { secretId: secret, selector: { matchLabels: { app: 'batch' } }, suspend: true });
-  await mapping('halted', { secretId: secret, selector: { matchLabels: { app: 'pay' } } }, record('Halted', 'fppp', { reason: 'CanaryUnhealthy', message: 'canary Deployment/api-2 is not healthy on versions x@v2: CrashLoopBackOff' }));
+  await mapping('halted', { secretId: secret, selector: { matchLabels: { app: 'pay' } } }, record('Halted', ['Deployment/pay-1'], 'f', { reason: 'CanaryUnhealthy', message: HALT }));
   await mapping('other', { secretId: `${secret}-other`, selector: { matchLabels: { app: 'none' } } });
   await createStoreObjects(fixture.ctx, ns, 'aws', 'us-east-1');
   await kube.custom.createNamespacedCustomObject(ESO_GROUP, ESO_VERSION, ns, 'externalsecrets', {
@@ -133,7 +137,7 @@ describe('kubectl srm preview', () => {
           { canary: false, workloads: ['Deployment/api-4'] },
         ],
       },
-      { via: 'SecretsRotationMapping', namespace: ns, name: 'halted', maxConcurrent: 10, canaries: 0, waves: [{ canary: false, workloads: ['Deployment/pay-1'] }], hold: { reason: 'Halted', message: 'canary Deployment/api-2 is not healthy on versions x@v2: CrashLoopBackOff' } },
+      { via: 'SecretsRotationMapping', namespace: ns, name: 'halted', maxConcurrent: 10, canaries: 0, waves: [{ canary: false, workloads: ['Deployment/pay-1'] }], hold: { reason: 'Halted', message: HALT } },
       { via: 'SecretsRotationMapping', namespace: ns, name: 'suspended', maxConcurrent: 10, canaries: 0, waves: [{ canary: false, workloads: ['StatefulSet/batch-1'] }], hold: { reason: 'Suspended', message: 'spec.suspend is true: the change is recorded, nothing is restarted' } },
       {
         via: 'SecretsRotationMapping',
@@ -160,7 +164,7 @@ describe('kubectl srm preview', () => {
       ['SecretsRotationMapping/canaried', ns, 'wave 1', 'Deployment/api-1', '-'],
       ['SecretsRotationMapping/canaried', ns, 'wave 1', 'Deployment/api-3', '-'],
       ['SecretsRotationMapping/canaried', ns, 'wave 2', 'Deployment/api-4', '-'],
-      ['SecretsRotationMapping/halted', ns, 'wave 1', 'Deployment/pay-1', 'Halted: canary Deployment/api-2 is not healthy on versions x@v2: CrashLoopBackOff'],
+      ['SecretsRotationMapping/halted', ns, 'wave 1', 'Deployment/pay-1', `Halted: ${HALT}`],
       ['SecretsRotationMapping/suspended', ns, 'wave 1', 'StatefulSet/batch-1', 'Suspended: spec.suspend is true: the change is recorded, nothing is restarted'],
       ['SecretsRotationMapping/windowed', ns, 'wave 1', 'Deployment/web-1', `OutsideWindow: outside the restart windows: the next opens at ${opensAt.toISOString()}`],
       ['ExternalSecret/db-es', ns, 'wave 1', 'Deployment/es-consumer', '-'],
@@ -193,14 +197,14 @@ describe('kubectl srm status', () => {
           deferred: [],
           gone: [],
         },
-        expect.objectContaining({ mapping: 'halted', phase: 'Halted', failed: ['Deployment/api-2'], reason: 'CanaryUnhealthy', message: 'canary Deployment/api-2 is not healthy on versions x@v2: CrashLoopBackOff' }),
+        expect.objectContaining({ mapping: 'halted', phase: 'Halted', failed: ['Deployment/pay-1'], reason: 'CanaryUnhealthy', message: HALT }),
       ],
     });
     const table = await srm(['status', '-n', ns, 'halted']);
     expect(table.code).toBe(0);
     expect(table.stdout.trimEnd().split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
       ['NAMESPACE', 'MAPPING', 'PHASE', 'ROLLING', 'HEALTHY', 'WAITING', 'FAILED', 'REASON'],
-      [ns, 'halted', 'Halted', '0', '0', '3', '1', 'CanaryUnhealthy: canary Deployment/api-2 is not healthy on versions x@v2: CrashLoopBackOff'],
+      [ns, 'halted', 'Halted', '0', '0', '0', '1', `CanaryUnhealthy: ${HALT}`],
     ]);
   });
 
