@@ -138,6 +138,9 @@ function oneLine(err: unknown): string {
 }
 
 if (require.main === module) {
+  // client-node's HTTP library calls url.parse: Node's deprecation warning about it would be
+  // the only stderr of a good answer, and is nothing the user can act on.
+  process.noDeprecation = true;
   void run(process.argv.slice(2), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }).then((code) => {
     process.exitCode = code;
   });
