@@ -14,6 +14,7 @@
  *   sqs, notify                         the queue in front of the rotation (intake: interpret, admit,
  *                                       dispositions); webhooks after it
  *   top        main.ts and what it wires from (config, version, node flags, lifecycle)
+ *   cli        the srm / kubectl srm command: what main.ts may import, and top itself; nothing imports it
  */
 
 /** Root files (operator/src/*.ts) by unit. A root file not listed here fails the test. */
@@ -48,6 +49,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   sqs: ['floor', 'events', 'leader', 'rotation'],
   notify: ['floor', 'leader', 'mappings', 'rotation'],
   top: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rollout', 'rotation', 'sqs', 'notify'],
+  cli: ['floor', 'kube', 'secrets', 'http', 'events', 'workloads', 'leader', 'mappings', 'discovery', 'rollout', 'rotation', 'sqs', 'notify', 'top'],
 };
 
 /** Test code: nothing outside it may import it. Paths from the repository root. */
