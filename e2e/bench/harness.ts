@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { withTimeout } from '../../operator/src/kube/timeout';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';

@@ -4,9 +4,9 @@
  * ConfigError naming the one variable that is missing or malformed. Where the process
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
-import { OPERATOR_NAME } from './names';
+import { OPERATOR_NAME } from './core/names';
 import type { Where } from './kube/where';
-import type { LogLevel } from './log';
+import type { LogLevel } from './core/log';
 import { SQS_LIMITS } from './sqs/limits';
 import { compileWindows, type RestartWindow } from './rollout/windows';
 
