@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../operator/src/names';
+import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../operator/src/core/names';
 import { indexNames, parseSecretId } from '../operator/src/secrets/secretId';
 import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION } from '../operator/src/workloads/workload';
 import { chartSource, helm, localValues, readRelease, uninstallChart, type Release } from './support/chart';

@@ -23,7 +23,7 @@ import { createAwsSecretStore, createExternalSecret, ESO_GROUP, ESO_VERSION, FOR
 import { applySecretProviderClassCrd, createAwsSecretProviderClass, csiVolume, removeSecretProviderClassCrd, SPC_API } from './support/secretProviderClass';
 import { M, endScenario, expectUntouched, rand, snapshot, startScenario, value, waitDeleted, waitForNewPods, waitMappingSynced, waitQueueEmpty, type Scenario } from './support/scenario';
 import { staysFalse, waitFor } from './support/wait';
-import { OPERATOR_NAME } from '../operator/src/names';
+import { OPERATOR_NAME } from '../operator/src/core/names';
 import { RESTARTED_AT_ANNOTATION } from '../operator/src/workloads/workload';
 
 jest.setTimeout(300_000);

@@ -7,7 +7,7 @@
  * or group by a label of that family's series (a family with no series yet, e.g.
  * sqs_errors_total with no error, is held to the labels metrics.ts declares).
  */
-import { METRIC_PREFIX as M, createMetrics } from '../operator/src/metrics';
+import { METRIC_PREFIX as M, createMetrics } from '../operator/src/core/metrics';
 import { declaredLabels, expressions, familiesOf, missingFrom } from '../operator/test/support/monitoring';
 import { releaseVersion } from '../scripts/version';
 import { e2eContext, stopOperators, type E2eContext } from './support/context';

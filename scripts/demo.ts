@@ -28,8 +28,8 @@
  */
 import './quiet-sdk-warning';
 import { e2eContext } from './kit/context';
-import { errorMessage } from '../operator/src/log';
-import { METRIC_PREFIX } from '../operator/src/metrics';
+import { errorMessage } from '../operator/src/core/log';
+import { METRIC_PREFIX } from '../operator/src/core/metrics';
 import { FAKE_CREDENTIALS } from './stack/aws';
 import { stackDir, stackHealth, stackPaths } from './stack';
 import { isRunning } from './stack/process';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { withTimeout } from '../../operator/src/kube/timeout';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
@@ -31,14 +31,20 @@ export function say(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-/** forEachLimit, saying how far it got every few seconds (bench fixtures run for minutes). */
-export async function forEachSaying<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
+/** Says how far a fixture step got, at most every few seconds (bench fixtures run for minutes). */
+export function sayingProgress(): (what: string, done: number, total: number) => void {
   let lastSaid = Date.now();
-  await forEachLimit(items, limit, fn, (done, total) => {
+  return (what, done, total) => {
     if (Date.now() - lastSaid <= 5000) return;
     lastSaid = Date.now();
     say(`  ${what}: ${done}/${total}`);
-  });
+  };
+}
+
+/** forEachLimit, saying how far it got every few seconds. */
+export async function forEachSaying<T>(what: string, items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<unknown>): Promise<void> {
+  const progress = sayingProgress();
+  await forEachLimit(items, limit, fn, (done, total) => progress(what, done, total));
 }
 
 export interface Bench {
@@ -119,25 +125,13 @@ export async function queueDepth(b: Bench, queueUrl: string): Promise<number> {
 /** On every namespace the bench creates: what an interrupted run left is found by it. */
 export const BENCH_LABEL = 'bench.secrets-rotation-operator/run';
 
-export async function createNamespace(b: Bench, name: string): Promise<void> {
-  await b.ctx.kube.core.createNamespace({ metadata: { name, labels: { [BENCH_LABEL]: 'true' } } });
-}
-
 /**
- * Deletes the namespaces and waits until they are gone: the operator of the next
- * scenario watches every namespace, and a mapping still being deleted would be counted
- * in its figures (its secret described by drift recovery, for one).
+ * How long the bench waits for its namespaces to be gone (the fixture base's teardown,
+ * and an interrupted run's leftovers): the operator of the next scenario watches every
+ * namespace, and a mapping still being deleted would be counted in its figures (its
+ * secret described by drift recovery, for one). Scenario C leaves thousands of objects.
  */
-export async function deleteNamespaces(b: Bench, names: readonly string[]): Promise<void> {
-  if (names.length === 0) return;
-  await forEachSaying('namespaces deleted', names, 10, (n) => b.ctx.kube.deleteNamespace(n));
-  const mine = new Set(names);
-  await waitFor(
-    `${names.length} namespace(s) gone`,
-    async () => (await b.ctx.kube.core.listNamespace()).body.items.every((n) => !mine.has(n.metadata!.name!)) || undefined,
-    { timeoutMs: 900_000, intervalMs: 1000 },
-  );
-}
+export const NAMESPACES_GONE_WITHIN_MS = 900_000;
 
 /** Mappings of `namespace` that are Ready with a baseline version recorded. */
 export async function syncedMappings(b: Bench, namespace: string): Promise<number> {

@@ -1,7 +1,8 @@
 /** Runs the scenarios and renders their figures: the table for people, the JSON document for tracking. */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { BENCH_LABEL, bench, deleteNamespaces, say, type Bench } from './harness';
+import { deleteNamespacesUntilGone } from '../support/fixture';
+import { BENCH_LABEL, NAMESPACES_GONE_WITHIN_MS, bench, say, sayingProgress, type Bench } from './harness';
 import { FULL, SMOKE, burst, cost, fanout, latency, met, scale, type ScenarioResult, type Sizes } from './scenarios';
 import { fmt, table } from './stats';
 
@@ -77,7 +78,7 @@ async function removeLeftovers(b: Bench): Promise<void> {
   const left = (await b.ctx.kube.core.listNamespace(undefined, undefined, undefined, undefined, `${BENCH_LABEL}=true`)).body.items.map((n) => n.metadata!.name!);
   if (left.length === 0) return;
   say(`removing ${left.length} namespace(s) an earlier run left behind`);
-  await deleteNamespaces(b, left);
+  await deleteNamespacesUntilGone(b.ctx, left, NAMESPACES_GONE_WITHIN_MS, sayingProgress());
 }
 
 function round(v: number): number {

@@ -10,7 +10,7 @@
  * batch: all ten were dead-lettered after maxReceiveCount receives.
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';

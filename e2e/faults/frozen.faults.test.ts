@@ -7,7 +7,7 @@
  * the cluster's records (no workload rolled twice) and on the old leader's own
  * 'workload restarted' lines stamped after the wake-up.
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { FaultFile, countLogs, onLog, patchedMoreThanOnce } from './support/fixture';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';

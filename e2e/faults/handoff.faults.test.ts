@@ -8,7 +8,7 @@
  * Deployment rolls exactly once (0 doubled, 0 lost); the old leader exits 0 within
  * the grace period.
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { FaultFile, countLogs, outputDrained, patchedMoreThanOnce } from './support/fixture';
 import { progress } from './support/progress';
 import { startHangProxy, type HangProxy } from './support/hangProxy';

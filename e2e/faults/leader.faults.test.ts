@@ -6,7 +6,7 @@
  * leader" line), and the stream must end with every workload on its new version,
  * each rolled once.
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { FaultFile, countLogs } from './support/fixture';
 import { progress } from './support/progress';
 import { Ledger } from './support/ledger';

@@ -12,7 +12,7 @@
  * pass overlapping the first), and the ledger must balance. The scenario fails, too, when
  * the pass was over before the rotation (the fault not in play).
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
 import { FaultFile } from './support/fixture';
 import { forEachLimit } from '../../scripts/kit/limit';

@@ -6,7 +6,7 @@
  * no pod. Once the test deletes the pod, the new one carries the new version. The
  * Deployment is the ledger's witness (and the queues are checked as always).
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { SECRET_VERSIONS_ANNOTATION } from '../../operator/src/workloads/workload';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { FaultFile } from './support/fixture';

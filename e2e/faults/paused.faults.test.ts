@@ -6,7 +6,7 @@
  * message must be deleted. After `kubectl rollout resume` its pods roll to the new
  * version: nothing lost, nothing doubled.
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { canonicalSecretKey, resolvedSecretRef } from '../../operator/src/secrets/secretId';
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';

@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { canI, type Release } from '../support/chart';
 import type { OperatorProcess } from '../support/operator';
 import { waitFor } from '../support/wait';

@@ -4,7 +4,7 @@
  * (a small, bounded number of ReceiveMessage calls, no busy loop), stay alive, and
  * recover fully: two secrets rotated after the outage roll like the one before it.
  */
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { pauseComponent, resumeComponent, waitForComponent } from '../../scripts/stack';
 import { FaultFile } from './support/fixture';
 import { progress } from './support/progress';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { DescribeSecretCommand, UpdateSecretCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
-import { METRIC_PREFIX } from '../../operator/src/metrics';
+import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { RESTARTED_AT_ANNOTATION, type WorkloadKind } from '../../operator/src/workloads/workload';
 import type { SecretsRotationMapping } from '../../operator/src/mappings/model';
 import type { Secret } from './aws';

@@ -4,9 +4,9 @@
  * ConfigError naming the one variable that is missing or malformed. Where the process
  * runs (`where`) is found by the shell (kube/where.ts) and passed in.
  */
-import { OPERATOR_NAME } from './names';
+import { OPERATOR_NAME } from './core/names';
 import type { Where } from './kube/where';
-import type { LogLevel } from './log';
+import type { LogLevel } from './core/log';
 import { SQS_LIMITS } from './sqs/limits';
 import { compileWindows, type RestartWindow } from './rollout/windows';
 
@@ -166,12 +166,12 @@ export const TUNING = {
    */
   discoveryMaxConcurrentRequests: 2,
   /**
-   * How long the API server's answer to "are Rollouts served?" holds: a present CRD for a
-   * minute; an absent one only briefly, so a CRD installed later is found before a
-   * Rollout created with it can be missed by a rotation.
+   * How long the API server's answer to "is this custom resource kind (a Rollout) served?"
+   * holds: a present CRD for a minute; an absent one only briefly, so a CRD installed
+   * later is found before an object created with it can be missed by a rotation.
    */
-  rolloutsServedMaxAgeMs: 60_000,
-  rolloutsAbsentMaxAgeMs: 5_000,
+  customResourceServedMaxAgeMs: 60_000,
+  customResourceAbsentMaxAgeMs: 5_000,
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;

@@ -6,8 +6,8 @@
  */
 import type { Term } from './leader/fence';
 import { STALL_REQUEST_DEADLINES, stallOf } from './leader/stall';
-import { errorMessage, type Logger } from './log';
-import type { Metrics } from './metrics';
+import { errorMessage, type Logger } from './core/log';
+import type { Metrics } from './core/metrics';
 
 export interface Health {
   readonly ok: boolean;

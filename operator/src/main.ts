@@ -14,12 +14,12 @@ import { whereAmI } from './kube/where';
 import { Fence, SoleLeader, withFence } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { Lifecycle } from './lifecycle';
-import { createLogger, errorMessage } from './log';
+import { createLogger, errorMessage } from './core/log';
 import { WorkloadCensus } from './mappings/census';
 import { MappingIndex } from './mappings/mappingIndex';
 import { StatusReconciler } from './mappings/status';
 import { MappingWatcher } from './mappings/watcher';
-import { createMetrics } from './metrics';
+import { createMetrics } from './core/metrics';
 import { operatorVersion } from './version';
 import { Discovery } from './discovery/discovery';
 import { sourcesAsMappings } from './discovery/model';
@@ -37,8 +37,10 @@ import { RecentDescriptions } from './secrets/recent';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { Intake } from './sqs/intake';
-import { WorkloadClient, type RolloutsAccess } from './workloads/adapters';
-import { ROLLOUT_API, servedKinds } from './workloads/workload';
+import { WorkloadClient, type CustomResourceAccess } from './workloads/adapters';
+import { customResourceKinds } from './workloads/kinds';
+import { servedKinds } from './workloads/workload';
+import type { ResourceName } from './kube/discovery';
 
 function readConfig(kc: k8s.KubeConfig): Config {
   try {
@@ -101,16 +103,17 @@ async function main(): Promise<void> {
 
   const kinds = servedKinds(config.argoRollouts);
   const watcher = new MappingWatcher({ namespaces: config.watchNamespaces, index, log, kubeConfig: kc, agent, limiter: apiLimiter, fence, writeTimeoutMs: requestMs, kinds });
-  const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)), config.argoRollouts ? rolloutsAccess() : undefined);
-  /** Argo Rollouts' API, asked whether it is served before any Rollout is listed (kube/discovery.ts). */
-  function rolloutsAccess(): RolloutsAccess {
-    const served = new ServedCache(() => apiLimiter.run(() => servesResource(kc, agent, ROLLOUT_API, requestMs)), {
-      presentMaxAgeMs: TUNING.rolloutsServedMaxAgeMs,
-      absentMaxAgeMs: TUNING.rolloutsAbsentMaxAgeMs,
+  const workloads = new WorkloadClient(guarded(kc.makeApiClient(k8s.AppsV1Api)), Object.fromEntries(customResourceKinds(kinds).map(([kind, resource]) => [kind, customResourceAccess(kind, resource)])));
+  /** A served kind that is a custom resource (workloads/kinds.ts), asked whether its API is served before any is listed (kube/discovery.ts). */
+  function customResourceAccess(kind: string, resource: ResourceName): CustomResourceAccess {
+    const api = `${resource.group}/${resource.version}`;
+    const served = new ServedCache(() => apiLimiter.run(() => servesResource(kc, agent, resource, requestMs)), {
+      presentMaxAgeMs: TUNING.customResourceServedMaxAgeMs,
+      absentMaxAgeMs: TUNING.customResourceAbsentMaxAgeMs,
       onChange: (isServed) =>
         isServed
-          ? log.info("Argo Rollouts' Rollout API is served: selected Rollouts restart through spec.restartAt", { api: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` })
-          : log.warn("Argo Rollouts' Rollout API is not served (its CRD is not installed): mappings select no Rollout until it is", { api: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` }),
+          ? log.info(`${kind} API is served: mappings may select ${kind}s`, { api })
+          : log.warn(`${kind} API is not served (its CRD is not installed): mappings select no ${kind} until it is`, { api }),
     });
     return { api: guarded(kc.makeApiClient(k8s.CustomObjectsApi)), served: () => served.served(), forget: () => served.forget() };
   }

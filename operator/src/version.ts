@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OPERATOR_NAME } from './names';
+import { OPERATOR_NAME } from './core/names';
 
 /** package.json's version, which must be a SemVer 2 version. Pure. */
 export function releaseVersion(packageJson: string): string {

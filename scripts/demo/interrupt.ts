@@ -1,5 +1,5 @@
 /** Interruption (SIGINT/SIGTERM): the demo stops at the next checkpoint or wait, says where, then cleans up. */
-import { errorMessage } from '../../operator/src/log';
+import { errorMessage } from '../../operator/src/core/log';
 import { AbortPoll, waitFor } from '../kit/wait';
 import { LogFollower } from './operatorLog';
 import { note, output, println, red, section } from './ui';

@@ -13,7 +13,7 @@ export interface LogLine {
   [field: string]: unknown;
 }
 
-/** Fields worth showing, in this order (see operator/src/log.ts for their spelling). */
+/** Fields worth showing, in this order (see operator/src/core/log.ts for their spelling). */
 const SHOWN = ['mapping', 'secret', 'workload', 'workloads', 'version', 'result', 'reason', 'lease', 'queueUrl', 'watchNamespaces', 'error'] as const;
 
 export function clock(d: Date): string {

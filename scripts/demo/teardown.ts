@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { helm } from '../kit/chart';
 import { e2eContext } from '../kit/context';
-import { errorMessage } from '../../operator/src/log';
+import { errorMessage } from '../../operator/src/core/log';
 import { DEFAULT_STACK_NAME, deletePrerequisites } from '../aws/prerequisites';
 import { REPO_ROOT, stackDir, stackDown, stackHealth } from '../stack';
 import { isRunning, stopProcessGroup } from '../stack/process';

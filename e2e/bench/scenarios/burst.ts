@@ -24,7 +24,7 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
       await forEachSaying('secrets', idx, 8, async (i) => (secrets[i] = await b.ctx.aws.createSecret(`bench/burst-${rand(6)}-${i}`)));
       await forEachSaying('Deployments', idx, 10, (i) => deployment(b, ns, `w${i}`, { app: `w${i}` }));
       await forEachSaying('mappings', idx, 10, (i) => mapping(b, ns, `m${i}`, secrets[i].name, { app: `w${i}` }));
-      s.operator = await BenchOperator.start(b, 'd-burst', queue.url, { env: { ...z.operatorEnv, AWS_ENDPOINT_URL_SQS: emq.endpoint }, cpuProf: opts.cpuProf });
+      s.operator = s.own(await BenchOperator.start(b, 'd-burst', queue.url, { env: { ...z.operatorEnv, AWS_ENDPOINT_URL_SQS: emq.endpoint }, cpuProf: opts.cpuProf }));
       await s.operator.waitLeading();
       await waitSynced(b, [ns], z.burstSecrets);
       // The changes themselves (new versions) are made first; what is measured is the

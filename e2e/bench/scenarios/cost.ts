@@ -57,7 +57,7 @@ export async function cost(b: Bench, z: Sizes, latencyResult?: ScenarioResult): 
       const secret = await b.ctx.aws.createSecret(`${family}${i}`);
       await mapping(b, ns, `m${i}`, secret.name, { app: `w${i}` });
     });
-    s.operator = await BenchOperator.start(b, 'e-idle', queue.url, { env: { ...z.operatorEnv, DRIFT_CHECK_INTERVAL_SECONDS: String(measuredDriftIntervalS(z)) } });
+    s.operator = s.own(await BenchOperator.start(b, 'e-idle', queue.url, { env: { ...z.operatorEnv, DRIFT_CHECK_INTERVAL_SECONDS: String(measuredDriftIntervalS(z)) } }));
     await s.operator.waitLeading();
     await waitSynced(b, [ns], z.idleSecrets);
     const t1 = performance.now();

@@ -15,11 +15,11 @@ export async function fanout(b: Bench, z: Sizes): Promise<ScenarioResult> {
     const work = nss.flatMap((ns) => Array.from({ length: z.fanoutPerNamespace }, (_, i) => ({ ns, name: `w${i}` })));
     await forEachSaying('Deployments', work, 10, (w) => deployment(b, w.ns, w.name, { app: label }));
     await forEachSaying('mappings', nss, 10, (ns) => mapping(b, ns, 'fanout', secret.name, { app: label }));
-    s.operator = await BenchOperator.start(b, 'b-fanout', queue.url, { env: z.operatorEnv });
+    s.operator = s.own(await BenchOperator.start(b, 'b-fanout', queue.url, { env: z.operatorEnv }));
     await s.operator.waitLeading();
     await waitSynced(b, nss, nss.length);
     await waitDeploymentsSettled(b, `app=${label}`, total);
-    s.watch = await VersionWatch.start(b, '/apis/apps/v1/deployments', `app=${label}`);
+    s.watch = s.own(await VersionWatch.start(b, '/apis/apps/v1/deployments', `app=${label}`));
     const v = await b.ctx.aws.putSecretValue(secret, value());
     const deleted = await s.operator.metric(`${M}messages_deleted_total`);
     const t1 = performance.now();

@@ -2,7 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Secret } from '../../support/aws';
 import { labelUpdatedBody, rand } from '../../support/scenario';
-import { BenchOperator, VersionWatch, createNamespace, createQueue, deleteNamespaces, deleteQueue, forEachSaying, type Bench, type Queue } from '../harness';
+import { Fixture } from '../../support/fixture';
+import { BENCH_LABEL, BenchOperator, NAMESPACES_GONE_WITHIN_MS, VersionWatch, createQueue, deleteQueue, forEachSaying, sayingProgress, type Bench, type Queue } from '../harness';
 
 /** A Deployment with no replicas: the API server and its controllers see a real rollout, no pod runs. */
 export const deployment = (b: Bench, ns: string, name: string, labels: Record<string, string>) => b.ctx.kube.createWorkload('Deployment', ns, name, labels, { replicas: 0 });
@@ -14,29 +15,24 @@ export const ms = (a: number, b: number) => b - a;
 export const seconds = (a: number, b: number) => (b - a) / 1000;
 export const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
 
-/** What every scenario's teardown undoes. */
-export class Scope {
+/**
+ * A scenario's fixture, on the one fixture base: its namespaces (labelled BENCH_LABEL,
+ * waited for until gone at teardown), its queue, and the operator behind the counting
+ * proxies and the watches it owns (`own`), all undone by `teardown` however it ends.
+ */
+export class Scope extends Fixture {
   operator?: BenchOperator;
   watch?: VersionWatch;
   queue?: Queue;
-  namespaces: string[] = [];
 
-  constructor(readonly b: Bench) {}
-
-  async close(): Promise<void> {
-    this.watch?.stop();
-    await this.operator?.stop();
-    if (this.queue) await deleteQueue(this.b, this.queue);
-    await deleteNamespaces(this.b, this.namespaces);
+  constructor(readonly b: Bench) {
+    super(b.ctx, { namespacesGoneWithinMs: NAMESPACES_GONE_WITHIN_MS, progress: sayingProgress() });
   }
 }
 
 async function namespaces(s: Scope, prefix: string, n: number): Promise<string[]> {
   const names = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-  await forEachSaying('namespaces', names, 10, async (ns) => {
-    await createNamespace(s.b, ns);
-    s.namespaces.push(ns);
-  });
+  await forEachSaying('namespaces', names, 10, (ns) => s.labelledNamespace(ns, { [BENCH_LABEL]: 'true' }));
   return names;
 }
 
@@ -58,9 +54,10 @@ export async function inScope<T>(b: Bench, o: { id: string; namespaces: number; 
   const t0 = o.t0 ?? performance.now();
   try {
     const queue = (s.queue = await createQueue(b, `bench-${o.id}-${rand()}`));
+    s.own({ stop: () => deleteQueue(b, queue) });
     const nss = await namespaces(s, `bench-${o.id}-${rand(4)}`, o.namespaces);
     return await part({ s, queue, namespaces: nss, t0 });
   } finally {
-    await s.close();
+    await s.teardown();
   }
 }

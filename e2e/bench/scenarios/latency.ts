@@ -38,7 +38,7 @@ export async function measureLatency(s: Scope, t: LatencyTarget, changes: number
   const b = s.b;
   const op = s.operator!;
   const key = `${t.namespace}/${t.deployment}`;
-  s.watch = await VersionWatch.start(b, `/apis/apps/v1/namespaces/${t.namespace}/deployments`);
+  s.watch = s.own(await VersionWatch.start(b, `/apis/apps/v1/namespaces/${t.namespace}/deployments`));
   const before = await op.histogram(`${M}queue_to_restart_seconds`);
   const matchBefore = await op.histogram(`${M}match_seconds`);
   op.aws.reset();
@@ -114,7 +114,7 @@ export function latencyFigures(prefix: string, l: LatencyFigures, targetP99Ms?: 
 export async function latency(b: Bench, z: Sizes): Promise<ScenarioResult> {
   return inScope(b, { id: 'a', namespaces: 1 }, async ({ s, queue, namespaces: [ns], t0 }) => {
     const target = await latencyTarget(s, ns, 'latency');
-    s.operator = await BenchOperator.start(b, 'a-latency', queue.url, { env: z.operatorEnv });
+    s.operator = s.own(await BenchOperator.start(b, 'a-latency', queue.url, { env: z.operatorEnv }));
     await s.operator.waitLeading();
     await waitSynced(b, [ns], 1);
     const t1 = performance.now();

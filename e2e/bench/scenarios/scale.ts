@@ -22,7 +22,7 @@ export async function scale(b: Bench, z: Sizes, opts: { cpuProf?: boolean } = {}
     const t1 = performance.now();
 
     say(`C: operator start with ${total} mappings`);
-    s.operator = await BenchOperator.start(b, 'c-scale', queue.url, { env: z.operatorEnv, cpuProf: opts.cpuProf });
+    s.operator = s.own(await BenchOperator.start(b, 'c-scale', queue.url, { env: z.operatorEnv, cpuProf: opts.cpuProf }));
     const ready = await s.operator.waitReady(300_000);
     const atReady = s.operator.figures();
     await s.operator.waitLeading();

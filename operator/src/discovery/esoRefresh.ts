@@ -10,9 +10,9 @@
  * is retried as any failed change is. The patch touches only that annotation.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { Mapping } from '../mappings/model';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../core/metrics';
 import type { EventPort } from '../mappings/ports';
 import { abortableSleep } from '../core/sleep';
 import { FORCE_SYNC_ANNOTATION, esoResourceVersion, esoSyncState, type Origin } from './model';

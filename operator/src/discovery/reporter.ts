@@ -8,8 +8,8 @@
  * with thousands of sources a pass can outlast the interval, and a second pass beside it
  * would record again every Event the first has not finished writing.
  */
-import { errorMessage, type Logger } from '../log';
-import type { Metrics } from '../metrics';
+import { errorMessage, type Logger } from '../core/log';
+import type { Metrics } from '../core/metrics';
 import type { EventPort } from '../mappings/ports';
 import { describeSource, type DiscoveredSource, type DiscoverySource } from './model';
 import type { DiscoveredSources } from './sources';

@@ -8,7 +8,7 @@
  * is retried rather than taken as naming nothing. Never a Kubernetes Secret.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import { ESO_GROUP, ESO_VERSIONS, SPC_API, readExternalSecret, readProviderClass, readSecretStore, storeKey, type DiscoveredSource, type StoreInfo } from './model';
 
 export interface SourcesOptions {

@@ -11,7 +11,7 @@
  * moment a successful renewal was *sent*, so a renewal that took long shortens it.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { LeaseHolder, Term } from './fence';
 import { MERGE_PATCH } from '../kube/patch';
 

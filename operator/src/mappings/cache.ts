@@ -4,7 +4,7 @@
  * event history. No I/O: the watcher feeds it events and lists, the status writer what
  * it wrote.
  */
-import type { Logger } from '../log';
+import type { Logger } from '../core/log';
 import type { WorkloadKind } from '../workloads/workload';
 import type { MappingIndex } from './mappingIndex';
 import { appliedVersionOf, formatFieldErrors, mappingKey, normaliseMapping, type FieldError, type Mapping, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, KIND, type Mapping } from './model';
-import { OPERATOR_NAME } from '../names';
+import { OPERATOR_NAME } from '../core/names';
 import type { EventPort, EventTarget, EventType } from './ports';
 
 /** Where a mapping's Events go: on the mapping, or on the object discovery found it in. */

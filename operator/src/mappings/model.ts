@@ -6,7 +6,7 @@
  */
 import type { Origin } from '../core/origin';
 import { isRecord } from '../core/json';
-import { GROUP } from '../names';
+import { GROUP } from '../core/names';
 import { isValidSecretId, parseSecretId, type SecretRef } from '../secrets/secretId';
 import { APPS_KINDS, WORKLOAD_KINDS, type WorkloadKind } from '../workloads/workload';
 

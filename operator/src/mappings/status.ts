@@ -5,7 +5,7 @@
  * Also the rotation record the rotator writes after each batch. Leader only.
  */
 import type { Fence, Term } from '../leader/fence';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { RotationStatusPort } from './ports';
 import type { SecretDescriber } from '../secrets/describer';
 import { inOwnRegion } from '../secrets/secretId';

@@ -12,7 +12,7 @@ import { installResilientWatch } from '../kube/resilientWatch';
 import type { Limiter } from '../kube/limit';
 import { K8S_TIMEOUT_MS, withTimeout } from '../kube/timeout';
 import type { Fence } from '../leader/fence';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { WorkloadKind } from '../workloads/workload';
 import { MappingCache, type ChangedPart, type MappingEventType } from './cache';
 import type { MappingIndex } from './mappingIndex';

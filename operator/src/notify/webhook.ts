@@ -17,9 +17,9 @@
 import { abortableSleep } from '../core/sleep';
 import { backoffMs } from '../core/backoff';
 import type { Fence, Term } from '../leader/fence';
-import { errorMessage, type Logger } from '../log';
-import type { Metrics } from '../metrics';
-import { OPERATOR_NAME } from '../names';
+import { errorMessage, type Logger } from '../core/log';
+import type { Metrics } from '../core/metrics';
+import { OPERATOR_NAME } from '../core/names';
 import type { RotationNotifier } from '../rotation/notifier';
 import type { MappingReport } from '../rotation/summary';
 import { notificationOf, redactUrl, type RotationNotification } from './payload';

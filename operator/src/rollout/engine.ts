@@ -7,7 +7,7 @@
  * observation, so a stamp lost in a crash is sent again and a stamp whose record was
  * lost is not sent twice.
  */
-import { GROUP } from '../names';
+import { GROUP } from '../core/names';
 import { windowVerdict, type CompiledWindow } from './windows';
 
 /** One-shot requests a person makes on the mapping; the value is any token, a new one makes a new request. */

@@ -6,7 +6,7 @@
  */
 import type { SecretChange } from '../events/interpret';
 import { consumes } from '../discovery/model';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { DiscoveryPort } from '../mappings/ports';
 import type { Mapping } from '../mappings/model';
 import { listSelectedWorkloads } from '../mappings/selected';

@@ -13,10 +13,10 @@
  */
 import { consumes } from '../discovery/model';
 import type { Term } from '../leader/fence';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../core/metrics';
 import type { SecretDescriber, SecretDescription } from '../secrets/describer';
 import type { SecretListing } from '../secrets/listing';
 import { canonicalSecretKey, inOwnRegion, resolvedSecretRef, secretRefsMatch } from '../secrets/secretId';

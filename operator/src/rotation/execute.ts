@@ -4,8 +4,8 @@
  * a failed PATCH is a result too, never an exception. Each result is counted and logged
  * with the workload, mappings, event ids, secrets and versions it concerns.
  */
-import { errorMessage, type Logger } from '../log';
-import type { Metrics } from '../metrics';
+import { errorMessage, type Logger } from '../core/log';
+import type { Metrics } from '../core/metrics';
 import type { WorkloadClient } from '../workloads/adapters';
 import { workloadId } from '../workloads/workload';
 import { restartLatency } from './latency';

@@ -5,11 +5,11 @@
  * what the settled secret names (MappingIndex.narrow): no second lookup.
  */
 import type { SecretChange } from '../events/interpret';
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
 import type { DiscoveryPort } from '../mappings/ports';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../core/metrics';
 
 export interface LookupOptions {
   readonly index: MappingIndex;

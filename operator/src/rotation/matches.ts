@@ -3,7 +3,7 @@
  * reads (batch.ts). Which workloads a change may not roll yet, and which mappings so end
  * incomplete, is decided here.
  */
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { Mapping } from '../mappings/model';
 import { workloadId, type WorkloadState } from '../workloads/workload';
 import { NotPrepared, type BatchReads } from './batch';

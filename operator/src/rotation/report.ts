@@ -4,11 +4,11 @@
  * on each workload a discovered source rolled, the rotations metric, a log line and the
  * notifier. A write that fails is logged and never fails the change: the restarts are done.
  */
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import { mappingEventTarget } from '../mappings/events';
 import type { EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
-import type { Metrics } from '../metrics';
-import { OPERATOR_NAME } from '../names';
+import type { Metrics } from '../core/metrics';
+import { OPERATOR_NAME } from '../core/names';
 import { KINDS, type WorkloadKind } from '../workloads/kinds';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, type MappingReport } from './summary';

@@ -8,10 +8,10 @@
  * AbortSignal stops between steps once it is aborted (this replica stopped leading); the
  * fence refuses its writes in any case.
  */
-import type { Logger } from '../log';
+import type { Logger } from '../core/log';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping } from '../mappings/model';
-import type { Metrics } from '../metrics';
+import type { Metrics } from '../core/metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { BatchReads } from './batch';

@@ -4,7 +4,7 @@
  * SecretListing class is the shell that calls AWS and remembers, across passes,
  * what it learned (the names in the account, a denied ListSecrets).
  */
-import { errorMessage, type Logger } from '../log';
+import { errorMessage, type Logger } from '../core/log';
 import type { SecretDescription, SecretLister } from './describer';
 import { NAME_FILTER_VALUES_MAX, PAGE_SIZE_MAX } from './limits';
 import { indexNames, resolvedSecretRef, secretRefsMatch, type SecretRef } from './secretId';

@@ -18,8 +18,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { backoffMs } from '../core/backoff';
 import type { Fence, Term } from '../leader/fence';
-import { errorMessage, type Logger } from '../log';
-import type { Metrics } from '../metrics';
+import { errorMessage, type Logger } from '../core/log';
+import type { Metrics } from '../core/metrics';
 import { untilSettledOrAborted } from '../core/abort';
 import type { Disposition, InboundMessage } from './message';
 import { SQS_LIMITS } from './limits';

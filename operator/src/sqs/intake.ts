@@ -7,8 +7,8 @@
  * message id.
  */
 import { interpretMessage } from '../events/interpret';
-import { errorMessage, type Logger } from '../log';
-import type { Metrics } from '../metrics';
+import { errorMessage, type Logger } from '../core/log';
+import type { Metrics } from '../core/metrics';
 import type { AdmittedChange, ChangeOutcome } from '../rotation/ports';
 import { DISPOSITION_OF, admit, type AllowList } from './admission';
 import type { BatchHandler } from './consumer';

@@ -8,7 +8,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { podTemplateReferences } from './references';
 import { KINDS } from './kinds';
-import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
+import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch';
 
 interface WorkloadObject {
@@ -41,21 +41,23 @@ function appsAdapters(api: k8s.AppsV1Api): Record<'Deployment' | 'StatefulSet' |
   };
 }
 
-/** Argo Rollouts' API as the operator uses it: whether it is served (kube/discovery.ts), and the custom objects client. */
-export interface RolloutsAccess {
+/** A custom resource kind's API as the operator uses it (Argo Rollouts' Rollout): whether it is served (kube/discovery.ts), and the custom objects client. */
+export interface CustomResourceAccess {
   readonly api: k8s.CustomObjectsApi;
-  /** Whether the API server serves Rollouts now (their CRD is installed). */
+  /** Whether the API server serves the kind now (its CRD is installed). */
   served(): Promise<boolean>;
-  /** A list found them not served after all (the CRD was removed): ask again next time. */
+  /** A list found it not served after all (the CRD was removed): ask again next time. */
   forget(): void;
 }
 
 /**
- * Rollouts where their CRD is installed; where it is not, there is no Rollout to
- * restart, so none is listed (and no list is sent).
+ * A custom resource kind (KINDS[kind].customResource) where its CRD is installed; where it
+ * is not, there is none to restart, so none is listed (and no list is sent).
  */
-function rolloutAdapter(access: RolloutsAccess): Adapter {
-  const { group, version, plural } = ROLLOUT_API;
+function customResourceAdapter(kind: WorkloadKind, access: CustomResourceAccess): Adapter {
+  const resource = KINDS[kind].customResource;
+  if (!resource) throw new Error(`${kind} is not a custom resource`);
+  const { group, version, plural } = resource;
   return {
     list: async (ns, sel, fields) => {
       if (!(await access.served())) return [];
@@ -68,7 +70,7 @@ function rolloutAdapter(access: RolloutsAccess): Adapter {
         return [];
       }
     },
-    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, PATCH_CONTENT_TYPE[KINDS.Rollout.patchType]),
+    patch: (ns, name, body) => access.api.patchNamespacedCustomObject(group, version, ns, plural, name, body, undefined, FIELD_MANAGER, undefined, PATCH_CONTENT_TYPE[KINDS[kind].patchType]),
   };
 }
 
@@ -81,9 +83,10 @@ const CONFLICT_ATTEMPTS = 3;
 export class WorkloadClient {
   private readonly adapters: Partial<Record<WorkloadKind, Adapter>>;
 
-  /** Without `rollouts` (Argo Rollouts support off) the client has no way to touch a Rollout. */
-  constructor(apps: k8s.AppsV1Api, rollouts?: RolloutsAccess) {
-    this.adapters = { ...appsAdapters(apps), ...(rollouts ? { Rollout: rolloutAdapter(rollouts) } : {}) };
+  /** A custom resource kind not in `custom` (Argo Rollouts support off) the client has no way to touch. */
+  constructor(apps: k8s.AppsV1Api, custom: Partial<Record<WorkloadKind, CustomResourceAccess>> = {}) {
+    const customAdapters = Object.entries(custom).map(([kind, access]) => [kind, customResourceAdapter(kind as WorkloadKind, access)] as const);
+    this.adapters = { ...appsAdapters(apps), ...Object.fromEntries(customAdapters) };
   }
 
   async list(kind: WorkloadKind, namespace: string, labelSelector: string): Promise<WorkloadState[]> {

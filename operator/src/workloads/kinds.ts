@@ -1,10 +1,13 @@
 /**
- * The workload kinds, one entry each: what the API calls it, where its pod template is,
+ * The workload kinds, one entry each: what the API calls it, whether it is a custom
+ * resource (served only where its CRD is installed), where its pod template is,
  * where a restart records what it was for, the restart patch, how the pods take it, and
  * how to tell it healthy. Pure. The kinds differ only in these few facts (as in
  * Reloader's table of adapters); the shell's list and PATCH calls per kind are
  * adapters.ts, the annotation keys and the patch's common part workload.ts.
  */
+
+import type { ResourceName } from '../kube/discovery';
 
 /** The apps/v1 kinds every cluster serves. */
 export const APPS_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
@@ -16,7 +19,7 @@ export const WORKLOAD_KINDS = [...APPS_KINDS, 'Rollout'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 /** Where Argo Rollouts serves its Rollout: a custom resource, there only where its CRD is installed. */
-export const ROLLOUT_API = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
+export const ROLLOUT_API = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const satisfies ResourceName;
 
 /** How a change to the pod template reaches the pods. */
 export type Rollout = 'Rolling' | 'Paused' | 'OnDelete';
@@ -66,6 +69,11 @@ export interface WorkloadObject {
 export interface KindEntry {
   /** The object's apiVersion (an Event about it names it so). */
   readonly apiVersion: string;
+  /**
+   * Where a custom resource kind is served: only where its CRD is installed, so the API
+   * server is asked (kube/discovery.ts) before one is listed. Absent on the built-in kinds.
+   */
+  readonly customResource?: ResourceName;
   /** How its restart patch is sent: strategic merge (apps/v1), or JSON merge (a custom resource has no strategic merge). */
   readonly patchType: 'strategic-merge' | 'merge';
   /** Where its pod template is. */
@@ -197,6 +205,7 @@ export const KINDS: Readonly<Record<WorkloadKind, KindEntry>> = {
   DaemonSet: { apiVersion: 'apps/v1', patchType: 'strategic-merge', podTemplate: onTemplate, recordedOn: 'podTemplate', restart: templatePatch, rollout: byUpdateStrategy, health: daemonSetHealth },
   Rollout: {
     apiVersion: `${ROLLOUT_API.group}/${ROLLOUT_API.version}`,
+    customResource: ROLLOUT_API,
     patchType: 'merge',
     podTemplate: onTemplate,
     recordedOn: 'object',
@@ -206,3 +215,11 @@ export const KINDS: Readonly<Record<WorkloadKind, KindEntry>> = {
     health: rolloutHealth,
   },
 };
+
+/** Which of `kinds` are custom resources, with where each is served: the API server is asked about these before they are listed. */
+export function customResourceKinds(kinds: readonly WorkloadKind[]): readonly (readonly [WorkloadKind, ResourceName])[] {
+  return kinds.flatMap((kind) => {
+    const resource = KINDS[kind].customResource;
+    return resource ? [[kind, resource] as const] : [];
+  });
+}

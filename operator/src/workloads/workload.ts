@@ -2,7 +2,7 @@
  * What the operator knows about a workload, whatever its kind. Pure. The mapping
  * model, the restart plan and the Kubernetes adapters all import these facts from here.
  */
-import { GROUP } from '../names';
+import { GROUP } from '../core/names';
 import { APPS_KINDS, KINDS, WORKLOAD_KINDS, type Rollout, type WorkloadKind } from './kinds';
 import type { PodTemplateReferences } from './references';
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { DEFAULTS } from '../../src/config';
-import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../../src/names';
+import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../../src/core/names';
 import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION, WORKLOAD_KINDS } from '../../src/workloads/workload';
 import { FORCE_SYNC_ANNOTATION } from '../../src/discovery/model';
 

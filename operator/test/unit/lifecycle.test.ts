@@ -1,8 +1,8 @@
 import { Fence, SoleLeader, type Term } from '../../src/leader/fence';
 import { STALL_REQUEST_DEADLINES } from '../../src/leader/stall';
 import { Lifecycle, readiness, type LifecycleParts } from '../../src/lifecycle';
-import { createLogger } from '../../src/log';
-import { createMetrics, METRIC_PREFIX } from '../../src/metrics';
+import { createLogger } from '../../src/core/log';
+import { createMetrics, METRIC_PREFIX } from '../../src/core/metrics';
 
 const ok = { ok: true };
 

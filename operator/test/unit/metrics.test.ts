@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { METRIC_PREFIX, createMetrics } from '../../src/metrics';
+import { METRIC_PREFIX, createMetrics } from '../../src/core/metrics';
 import { operatorVersion, releaseVersion } from '../../src/version';
 
 const REPO_ROOT = path.join(__dirname, '..', '..', '..');

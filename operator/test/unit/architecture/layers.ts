@@ -4,7 +4,7 @@
  * import against it; change this table (and docs/architecture.md's) when a layer moves.
  *
  * Bottom to top:
- *   floor      core/ and the root files every layer speaks (names, log, metrics)
+ *   floor      core/: what every layer speaks (json, names, log, metrics, ...)
  *   kube, secrets, http                 each only the floor
  *   events, workloads, leader           + one of the above
  *   mappings                            the CR model, its ports, index, watcher, status
@@ -17,12 +17,8 @@
  *   cli        the srm / kubectl srm command: what main.ts may import, and top itself; nothing imports it
  */
 
-/** Root files (operator/src/*.ts) by unit. A root file not listed here fails the test. */
-export const ROOT_FILES: Readonly<Record<string, 'floor' | 'top'>> = {
-  // names, log and metrics are floor but stay at the root: e2e/ imports them by path.
-  'names.ts': 'floor',
-  'log.ts': 'floor',
-  'metrics.ts': 'floor',
+/** Root files (operator/src/*.ts): only the top. A root file not listed here fails the test. */
+export const ROOT_FILES: Readonly<Record<string, 'top'>> = {
   'main.ts': 'top',
   'lifecycle.ts': 'top',
   'config.ts': 'top',
@@ -30,7 +26,7 @@ export const ROOT_FILES: Readonly<Record<string, 'floor' | 'top'>> = {
   'nodeFlags.ts': 'top',
 };
 
-/** Folders of operator/src that belong to the floor beside the root floor files. */
+/** Folders of operator/src that belong to the floor. */
 export const FLOOR_FOLDERS: readonly string[] = ['core'];
 
 /** unit → the units it may import (besides itself). Must be acyclic. */

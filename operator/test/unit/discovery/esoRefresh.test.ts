@@ -1,8 +1,8 @@
 import { EsoRefresher, EsoSyncError } from '../../../src/discovery/esoRefresh';
 import { esoResourceVersion, matchSources, readExternalSecret } from '../../../src/discovery/model';
 import { Limiter, withLimit } from '../../../src/kube/limit';
-import { createLogger } from '../../../src/log';
-import { createMetrics } from '../../../src/metrics';
+import { createLogger } from '../../../src/core/log';
+import { createMetrics } from '../../../src/core/metrics';
 import { parseSecretId } from '../../../src/secrets/secretId';
 
 const FULL = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db/pass-AbC123';

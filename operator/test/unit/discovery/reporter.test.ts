@@ -1,8 +1,8 @@
 import { DiscoveryReporter } from '../../../src/discovery/reporter';
 import { readExternalSecret, type DiscoveredSource } from '../../../src/discovery/model';
 import type { DiscoveredSources } from '../../../src/discovery/sources';
-import { createLogger } from '../../../src/log';
-import { createMetrics } from '../../../src/metrics';
+import { createLogger } from '../../../src/core/log';
+import { createMetrics } from '../../../src/core/metrics';
 
 const source = (name: string): DiscoveredSource =>
   readExternalSecret(

@@ -1,7 +1,7 @@
 import { DiscoveryReporter } from '../../../src/discovery/reporter';
 import { DiscoveredSources } from '../../../src/discovery/sources';
-import { createLogger } from '../../../src/log';
-import { createMetrics } from '../../../src/metrics';
+import { createLogger } from '../../../src/core/log';
+import { createMetrics } from '../../../src/core/metrics';
 
 const notFound = () => Object.assign(new Error('404 page not found'), { statusCode: 404 });
 

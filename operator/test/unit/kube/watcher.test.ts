@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { SecretsRotationMapping } from '../../../src/mappings/model';
 import { MappingWatcher } from '../../../src/mappings/watcher';

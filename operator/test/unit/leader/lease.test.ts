@@ -1,7 +1,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Term } from '../../../src/leader/fence';
 import { LeaderElector } from '../../../src/leader/lease';
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 
 /** A Lease store with optimistic concurrency, like the API server's (exercised for real in the fault suite). */
 class FakeLeases {

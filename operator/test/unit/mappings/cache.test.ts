@@ -1,4 +1,4 @@
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import { MappingCache } from '../../../src/mappings/cache';
 import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { SecretsRotationMapping } from '../../../src/mappings/model';

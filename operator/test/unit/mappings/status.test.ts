@@ -1,4 +1,4 @@
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import { StatusReconciler, statusIsCurrent } from '../../../src/mappings/status';
 import { appliedVersionOf, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from '../../../src/mappings/model';
 import type { MappingWatcher } from '../../../src/mappings/watcher';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { load } from 'js-yaml';
-import { createMetrics } from '../../../src/metrics';
+import { createMetrics } from '../../../src/core/metrics';
 import { alertRules, dashboard, expressions } from '../../../../scripts/monitoring';
 import { CHART_DIR } from '../../../../scripts/stack/paths';
 import { declaredLabels, missingFrom } from '../../support/monitoring';

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Fence, SoleLeader } from '../../../src/leader/fence';
-import { createLogger, type Logger } from '../../../src/log';
-import { createMetrics } from '../../../src/metrics';
+import { createLogger, type Logger } from '../../../src/core/log';
+import { createMetrics } from '../../../src/core/metrics';
 import { notificationOf, redactUrl, type RotationNotification } from '../../../src/notify/payload';
 import { httpPost, retryAfterMs, WebhookNotifier, type Post, type PostResult } from '../../../src/notify/webhook';
 import { summariseRotation, type MappingReport } from '../../../src/rotation/summary';

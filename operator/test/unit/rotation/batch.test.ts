@@ -1,4 +1,4 @@
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import type { Mapping } from '../../../src/mappings/model';
 import { BatchReads, EARLY_LISTING_MAX_MAPPINGS, NotPrepared, type BatchReadsOptions } from '../../../src/rotation/batch';
 import type { SecretDescription } from '../../../src/secrets/describer';

@@ -1,7 +1,7 @@
 import { setCondition } from '../../../src/mappings/conditions';
 import { MappingIndex } from '../../../src/mappings/mappingIndex';
-import { createLogger } from '../../../src/log';
-import { createMetrics } from '../../../src/metrics';
+import { createLogger } from '../../../src/core/log';
+import { createMetrics } from '../../../src/core/metrics';
 import { microTime } from '../../../src/leader/lease';
 import { backoffMs } from '../../../src/core/backoff';
 import { checkDrift, DriftScheduler, driftOf } from '../../../src/rotation/drift';

@@ -1,8 +1,8 @@
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { Mapping, RotationRecord } from '../../../src/mappings/model';
 import type { WorkloadKind, WorkloadRef, WorkloadState } from '../../../src/workloads/workload';
-import { createMetrics } from '../../../src/metrics';
+import { createMetrics } from '../../../src/core/metrics';
 import { Limiter } from '../../../src/kube/limit';
 import { Rotator, type RotatorOptions } from '../../../src/rotation/rotator';
 import type { AllowList } from '../../../src/sqs/admission';

@@ -4,7 +4,7 @@
  * and a failing or denied ListSecrets falls back to DescribeSecret.
  */
 import fc from 'fast-check';
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretDescriber, type SecretDescription, type SecretLister } from '../../../src/secrets/describer';
 import { NAME_FILTER_VALUES_MAX, PAGE_SIZE_MAX } from '../../../src/secrets/limits';

@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { interpretMessage } from '../../../src/events/interpret';
-import { createLogger } from '../../../src/log';
+import { createLogger } from '../../../src/core/log';
 import { MappingIndex } from '../../../src/mappings/mappingIndex';
 import type { WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
-import { createMetrics } from '../../../src/metrics';
+import { createMetrics } from '../../../src/core/metrics';
 import { Rotator } from '../../../src/rotation/rotator';
 import { Intake } from '../../../src/sqs/intake';
 import { type Disposition, type InboundMessage } from '../../../src/sqs/message';

@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createLogger } from '../../../src/log';
-import { createMetrics } from '../../../src/metrics';
+import { createLogger } from '../../../src/core/log';
+import { createMetrics } from '../../../src/core/metrics';
 import type { Disposition, InboundMessage } from '../../../src/sqs/message';
 import { Fence, type Term } from '../../../src/leader/fence';
 import { ConsumerOptionError, SqsConsumer, type ConsumerOptions } from '../../../src/sqs/consumer';

@@ -1,5 +1,5 @@
 import type * as k8s from '@kubernetes/client-node';
-import { WorkloadClient, type RolloutsAccess } from '../../../src/workloads/adapters';
+import { WorkloadClient, type CustomResourceAccess } from '../../../src/workloads/adapters';
 import { RESTARTED_AT_ANNOTATION, ROLLOUT_API, SECRET_VERSIONS_ANNOTATION, parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, rolloutRestartAt } from '../../../src/workloads/workload';
 
 describe('restart annotations', () => {
@@ -149,12 +149,12 @@ describe('WorkloadClient with Rollouts', () => {
         return { body: obj };
       },
     };
-    const access: RolloutsAccess = { api: api as unknown as k8s.CustomObjectsApi, served: async () => opts.served ?? true, forget: () => void forgotten++ };
+    const access: CustomResourceAccess = { api: api as unknown as k8s.CustomObjectsApi, served: async () => opts.served ?? true, forget: () => void forgotten++ };
     const concurrently = (v: Record<string, string>) => {
       obj.metadata.annotations[SECRET_VERSIONS_ANNOTATION] = JSON.stringify(v);
       obj.metadata.resourceVersion = String(Number(obj.metadata.resourceVersion) + 1);
     };
-    return { client: new WorkloadClient({} as k8s.AppsV1Api, access), obj, lists, patches, concurrently, forgotten: () => forgotten };
+    return { client: new WorkloadClient({} as k8s.AppsV1Api, { Rollout: access }), obj, lists, patches, concurrently, forgotten: () => forgotten };
   }
 
   it('without Argo Rollouts support it refuses to touch a Rollout, naming why', async () => {

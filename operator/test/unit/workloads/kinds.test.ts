@@ -1,4 +1,4 @@
-import { KINDS, ROLLOUT_API, WORKLOAD_KINDS, type Health, type WorkloadKind, type WorkloadObject } from '../../../src/workloads/kinds';
+import { APPS_KINDS, KINDS, ROLLOUT_API, WORKLOAD_KINDS, customResourceKinds, type Health, type WorkloadKind, type WorkloadObject } from '../../../src/workloads/kinds';
 
 const health = (kind: WorkloadKind, obj: WorkloadObject): Health => KINDS[kind].health(obj);
 
@@ -7,6 +7,11 @@ describe('the kind table', () => {
 
   it('names each kind by its API: apps/v1, or Argo Rollouts', () => {
     expect(Object.fromEntries(WORKLOAD_KINDS.map((k) => [k, KINDS[k].apiVersion]))).toEqual({ Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', Rollout: `${ROLLOUT_API.group}/${ROLLOUT_API.version}` });
+  });
+
+  it('asks whether a kind is served only for a custom resource (a Rollout, at its CRD), and only among the served kinds', () => {
+    expect(customResourceKinds(WORKLOAD_KINDS)).toEqual([['Rollout', ROLLOUT_API]]);
+    expect(customResourceKinds(APPS_KINDS)).toEqual([]);
   });
 
   it('records a restart on the pod template, except a Rollout (on itself: its template is a revision)', () => {
