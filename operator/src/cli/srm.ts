@@ -10,14 +10,15 @@ import * as k8s from '@kubernetes/client-node';
 import { DEFAULTS } from '../config';
 import { DiscoveredSources } from '../discovery/sources';
 import { Limiter, withLimit } from '../kube/limit';
-import { servesResource } from '../kube/discovery';
+import { servesResource, type ResourceName } from '../kube/discovery';
 import { kubeAgent, withAgent, type KubeAgent } from '../kube/connections';
 import { withTimeout, type KubeApi } from '../kube/timeout';
-import { createLogger, errorMessage } from '../log';
+import { createLogger, errorMessage } from '../core/log';
 import { listSelectedWorkloads } from '../mappings/selected';
 import { GROUP, PLURAL, VERSION, type LabelSelector, type Mapping, type SecretsRotationMapping } from '../mappings/model';
-import { WorkloadClient } from '../workloads/adapters';
-import { ROLLOUT_API, WORKLOAD_KINDS, type WorkloadState } from '../workloads/workload';
+import { WorkloadClient, type CustomResourceAccess } from '../workloads/adapters';
+import { customResourceKinds } from '../workloads/kinds';
+import { WORKLOAD_KINDS, type WorkloadState } from '../workloads/workload';
 import { matchingSources, previewAnswer, statusAnswer, type Found } from './answer';
 import { parseArgs, USAGE, type Command } from './args';
 import { renderPreview, renderStatus } from './render';
@@ -78,12 +79,19 @@ async function connect(kc: k8s.KubeConfig): Promise<Cluster> {
   const limiter = new Limiter(CONCURRENCY);
   const client = <T extends KubeApi>(api: T): T => withLimit(withTimeout(withAgent(api, agent), REQUEST_MS), limiter);
   const custom = client(kc.makeApiClient(k8s.CustomObjectsApi));
-  let rolloutsServed: Promise<boolean> | undefined;
-  const workloads = new WorkloadClient(client(kc.makeApiClient(k8s.AppsV1Api)), {
-    api: custom,
-    served: () => (rolloutsServed ??= limiter.run(() => servesResource(kc, agent, ROLLOUT_API, REQUEST_MS))),
-    forget: () => (rolloutsServed = Promise.resolve(false)),
-  });
+  // Each custom resource kind of the table (workloads/kinds.ts), asked once whether it is served.
+  const access = (resource: ResourceName): CustomResourceAccess => {
+    let served: Promise<boolean> | undefined;
+    return {
+      api: custom,
+      served: () => (served ??= limiter.run(() => servesResource(kc, agent, resource, REQUEST_MS))),
+      forget: () => (served = Promise.resolve(false)),
+    };
+  };
+  const workloads = new WorkloadClient(
+    client(kc.makeApiClient(k8s.AppsV1Api)),
+    Object.fromEntries(customResourceKinds(WORKLOAD_KINDS).map(([kind, resource]) => [kind, access(resource)])),
+  );
   return { custom, workloads };
 }
 
