@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { DEFAULTS } from '../config';
 import { DiscoveredSources } from '../discovery/sources';
 import { Limiter, withLimit } from '../kube/limit';
-import { servesResource, type ResourceName } from '../kube/discovery';
+import { ServedCache, servesResource, type ResourceName } from '../kube/discovery';
 import { kubeAgent, withAgent, type KubeAgent } from '../kube/connections';
 import { withTimeout, type KubeApi } from '../kube/timeout';
 import { createLogger, errorMessage } from '../core/log';
@@ -79,14 +79,11 @@ async function connect(kc: k8s.KubeConfig): Promise<Cluster> {
   const limiter = new Limiter(CONCURRENCY);
   const client = <T extends KubeApi>(api: T): T => withLimit(withTimeout(withAgent(api, agent), REQUEST_MS), limiter);
   const custom = client(kc.makeApiClient(k8s.CustomObjectsApi));
-  // Each custom resource kind of the table (workloads/kinds.ts), asked once whether it is served.
+  // Each custom resource kind of the table (workloads/kinds.ts), asked whether it is served
+  // through the operator's own cache; one command's answer does not age.
   const access = (resource: ResourceName): CustomResourceAccess => {
-    let served: Promise<boolean> | undefined;
-    return {
-      api: custom,
-      served: () => (served ??= limiter.run(() => servesResource(kc, agent, resource, REQUEST_MS))),
-      forget: () => (served = Promise.resolve(false)),
-    };
+    const served = new ServedCache(() => limiter.run(() => servesResource(kc, agent, resource, REQUEST_MS)), { presentMaxAgeMs: Infinity, absentMaxAgeMs: Infinity });
+    return { api: custom, served: () => served.served(), forget: () => served.forget() };
   };
   const workloads = new WorkloadClient(
     client(kc.makeApiClient(k8s.AppsV1Api)),
