@@ -30,7 +30,9 @@ import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
 import type { RecordedVersion } from './secrets/versionOrder';
 import { RotationLane } from './rotation/lane';
+import { Rollouts } from './rotation/rollouts';
 import { Rotator } from './rotation/rotator';
+import { compileWindows } from './rollout/windows';
 import { AwsSecretDescriber } from './secrets/describer';
 import { SecretListing } from './secrets/listing';
 import { RecentDescriptions } from './secrets/recent';
@@ -168,8 +170,22 @@ async function main(): Promise<void> {
         kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])],
       })
     : undefined;
+  // Each mapping's rollout (rotation/rollouts.ts): recorded in its status before anything is stamped, then paced by a loop.
+  const rollouts = config.dryRun
+    ? undefined
+    : new Rollouts({
+        mappings: watcher,
+        index,
+        writer: watcher.statusWriter,
+        workloads,
+        events,
+        metrics,
+        log,
+        chart: { ...config.rollouts, windows: compileWindows(config.rollouts.windows) },
+      });
   const rotator = new Rotator({
     index,
+    ...(rollouts ? { rollouts } : {}),
     workloads,
     describer,
     ...(discovery ? { discovery } : {}),
@@ -227,12 +243,18 @@ async function main(): Promise<void> {
     log,
   );
 
+  // The rollout loop takes its turns on the rotation's serial path, as drift does, fenced by the term.
+  const rolloutLoop = rollouts
+    ? new DriftScheduler(TUNING.rolloutPassIntervalMs, (term, signal) => fence.run(term, () => lane.run(() => rollouts.tick(signal), signal)), log, 'rollout pass')
+    : undefined;
+
   life = new Lifecycle({
     leadership,
     fence,
     consumer,
     status,
     drift,
+    ...(rolloutLoop ? { rollouts: rolloutLoop } : {}),
     ...(reporter ? { reporter } : {}),
     ...(notifier ? { notifier, notifyTimeoutMs: config.notify!.timeoutMs } : {}),
     watcher,

@@ -239,6 +239,8 @@ export class DriftScheduler {
     private readonly intervalMs: number,
     private readonly pass: (term: Term, signal: AbortSignal) => Promise<void>,
     private readonly log: Logger,
+    /** What a pass is, for the log (the rollout loop runs on this scheduler too). */
+    private readonly what = 'drift check',
   ) {}
 
   /** Runs a first pass now, then one `intervalMs` after each pass ends, until stop() or the term ends. */
@@ -253,7 +255,7 @@ export class DriftScheduler {
     this.term = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.passAbort?.abort(new Error('drift recovery stopped'));
+    this.passAbort?.abort(new Error(`${this.what} stopped`));
     return this.running;
   }
 
@@ -265,7 +267,7 @@ export class DriftScheduler {
       if (term.signal.aborted || this.term !== term) return;
       this.passAbort = new AbortController();
       this.running = this.pass(term, AbortSignal.any([term.signal, this.passAbort.signal]))
-        .catch((err: unknown) => void this.log.error('drift check failed', { error: errorMessage(err) }))
+        .catch((err: unknown) => void this.log.error(`${this.what} failed`, { error: errorMessage(err) }))
         .finally(() => {
           this.running = undefined;
           if (this.term === term) this.schedule(this.intervalMs);
