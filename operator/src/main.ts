@@ -11,7 +11,7 @@ import { EventRecorder } from './mappings/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
-import { Fence, SoleLeader, withFence } from './leader/fence';
+import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { Lifecycle } from './lifecycle';
 import { createLogger, errorMessage } from './log';
@@ -182,6 +182,7 @@ async function main(): Promise<void> {
         metrics,
         log,
         chart: { ...config.rollouts, windows: compileWindows(config.rollouts.windows) },
+        ...(notifier ? { notifier } : {}),
       });
   const rotator = new Rotator({
     index,
@@ -244,9 +245,19 @@ async function main(): Promise<void> {
   );
 
   // The rollout loop takes its turns on the rotation's serial path, as drift does, fenced by the term.
-  const rolloutLoop = rollouts
+  const rolloutScheduler = rollouts
     ? new DriftScheduler(TUNING.rolloutPassIntervalMs, (term, signal) => fence.run(term, () => lane.run(() => rollouts.tick(signal), signal)), log, 'rollout pass')
     : undefined;
+  const rolloutLoop =
+    rollouts && rolloutScheduler
+      ? {
+          start: (term: Term) => rolloutScheduler.start(term),
+          stop: async () => {
+            await rolloutScheduler.stop();
+            rollouts.clearGauges();
+          },
+        }
+      : undefined;
 
   life = new Lifecycle({
     leadership,

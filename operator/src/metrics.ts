@@ -122,6 +122,7 @@ export function createMetrics(defaultMetrics = true, build?: BuildInfo) {
       labelNames: ['state'],
       registers,
     }),
+    rolloutsHaltedNow: new Gauge({ name: `${P}_rollouts_halted`, help: "Rollouts halted now (a canary was not healthy), at the rollout loop's last pass; 0 on a follower.", registers }),
     rolloutsHalted: new Counter({ name: `${P}_rollouts_halted_total`, help: 'Rollouts halted because a canary was not healthy (nothing more is restarted until a newer version, resume or abandon).', registers }),
     rolloutCompleteSeconds: new Histogram({
       name: `${P}_rollout_complete_seconds`,

@@ -25,6 +25,7 @@ import { workloadId, type WorkloadState } from '../workloads/workload';
 import { executeAction } from './execute';
 import { newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import { active, carries, haltedCondition, observeAll, preferredCanaries, readRecord, requestsOf, resolvePolicy, rolling, rolloutId, rolloutPatch, type ChartPolicy } from './rolloutState';
+import type { RotationNotifier } from './notifier';
 import type { Outcome } from './summary';
 
 export interface RolloutsOptions {
@@ -38,6 +39,8 @@ export interface RolloutsOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly chart: ChartPolicy;
+  /** Told when a rollout halts (notify/webhook.ts). */
+  readonly notifier?: Pick<RotationNotifier, 'rolloutHalted'>;
   readonly now?: () => Date;
 }
 
@@ -117,7 +120,10 @@ export class Rollouts {
       if (!ok) throw new Error(`status.rollout of ${mapping.key} could not be written`);
     }
     const fields = { mapping: mapping.key, eventId: obj.status?.lastRotation?.eventId ?? '', secret: Object.keys(d.record.versions).join(','), version: Object.values(d.record.versions).join(',') };
-    if (d.halted && previous?.phase !== 'Halted') metrics.rolloutsHalted.inc();
+    if (d.halted && previous?.phase !== 'Halted') {
+      metrics.rolloutsHalted.inc();
+      this.opts.notifier?.rolloutHalted?.({ mapping, versions: d.record.versions, eventId: fields.eventId, message: d.record.message ?? d.summary, at: now.toISOString(), workloadCount: d.record.workloads.length });
+    }
     if (d.record.phase === 'Complete' && previous?.phase !== 'Complete') metrics.rolloutCompleteSeconds.observe(Math.max(0, now.getTime() / 1000 - d.record.since));
     for (const e of d.events) {
       log.info('rollout event', { ...fields, reason: e.reason, message: e.message });
@@ -154,15 +160,24 @@ export class Rollouts {
 
   private gauges(): void {
     const counts = { rolling: 0, waiting: 0, halted: 0 };
+    let halted = 0;
     for (const k of this.opts.mappings.keys()) {
       const r = readRecord(this.opts.mappings.object(k)?.status?.rollout);
       if (!active(r)) continue;
+      if (r.phase === 'Halted') halted++;
       for (const s of r.states) {
         if (s === 's') counts.rolling++;
         else if (s === 'p') counts[r.phase === 'Halted' ? 'halted' : 'waiting']++;
       }
     }
     for (const [state, n] of Object.entries(counts)) this.opts.metrics.rolloutWorkloads.set({ state }, n);
+    this.opts.metrics.rolloutsHaltedNow.set(halted);
+  }
+
+  /** This replica no longer leads: its gauges say nothing (the new leader's do), so no alert fires twice. */
+  clearGauges(): void {
+    for (const state of ['rolling', 'waiting', 'halted']) this.opts.metrics.rolloutWorkloads.set({ state }, 0);
+    this.opts.metrics.rolloutsHaltedNow.set(0);
   }
 }
 

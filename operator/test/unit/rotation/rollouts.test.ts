@@ -12,6 +12,7 @@ import type { RotationRecord, SecretsRotationMapping, SecretsRotationMappingSpec
 import { StatusWriter } from '../../../src/mappings/statusWriter';
 import { createMetrics, METRIC_PREFIX } from '../../../src/metrics';
 import { readRecord, ROLLOUT_HALTED } from '../../../src/rotation/rolloutState';
+import type { RolloutHalt } from '../../../src/rotation/notifier';
 import { Rollouts } from '../../../src/rotation/rollouts';
 import { Rotator } from '../../../src/rotation/rotator';
 import type { RestartOutcome } from '../../../src/workloads/adapters';
@@ -82,7 +83,9 @@ function setup(opts: { maxConcurrent?: number; mappings?: { name: string; spec?:
   const events: { mapping: string; type: string; reason: string; message: string }[] = [];
   const eventPort = { record: async (target: { namespace?: string; name: string }, type: 'Normal' | 'Warning', reason: string, message: string) => void events.push({ mapping: `${target.namespace}/${target.name}`, type, reason, message }) };
   const metrics = createMetrics(false);
-  const rollouts = new Rollouts({ mappings: cache, index, writer, workloads: apps.client, events: eventPort, metrics, log, chart: { maxConcurrent: opts.maxConcurrent ?? 10, settleSeconds: 0, windows: [] }, now });
+  const halts: RolloutHalt[] = [];
+  const notifier = { rolloutHalted: (h: RolloutHalt) => void halts.push(h) };
+  const rollouts = new Rollouts({ mappings: cache, index, writer, workloads: apps.client, events: eventPort, metrics, log, chart: { maxConcurrent: opts.maxConcurrent ?? 10, settleSeconds: 0, windows: [] }, notifier, now });
   const rotations: { mapping: string; record: RotationRecord }[] = [];
   const rotator = new Rotator({
     index,
@@ -105,6 +108,7 @@ function setup(opts: { maxConcurrent?: number; mappings?: { name: string; spec?:
     metrics,
     rotations,
     writes,
+    halts,
     advance: (seconds: number) => void (t += seconds * 1000),
     record: (name = 'web') => readRecord(cache.object(`${NS}/${name}`)?.status?.rollout),
     status: (name = 'web') => cache.object(`${NS}/${name}`)!.status!,
@@ -198,6 +202,12 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     expect(halted.message).toContain('ProgressDeadlineExceeded');
     expect(s.events.filter((e) => e.reason !== 'RotationDeferred')).toEqual([expect.objectContaining({ mapping: 'ns/web', type: 'Warning', reason: 'CanaryUnhealthy' })]);
     expect((await s.metrics.registry.getSingleMetricAsString(`${METRIC_PREFIX}rollouts_halted_total`)).split('\n').at(-1)).toBe(`${METRIC_PREFIX}rollouts_halted_total 1`);
+    expect(s.halts.map((h) => ({ mapping: h.mapping.key, versions: h.versions, message: h.message, workloadCount: h.workloadCount }))).toEqual([
+      { mapping: 'ns/web', versions: { [SECRET_KEY]: 'v2' }, message: halted.message, workloadCount: 4 },
+    ]);
+    // What the alert reads: one rollout halted now, its three other workloads held.
+    expect((await s.metrics.rolloutsHaltedNow.get()).values[0].value).toBe(1);
+    expect((await s.metrics.rolloutWorkloads.get()).values.find((v) => v.labels.state === 'halted')?.value).toBe(3);
     // The same event again (redelivery, drift): the halt holds.
     await s.rotator.rotate([resolved('c2', 'v2')]);
     await s.rollouts.tick();
@@ -211,6 +221,8 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     await s.rollouts.tick();
     expect(s.apps.patches.slice(2).sort()).toEqual(['w-1', 'w-2', 'w-3']);
     expect(s.record()?.reason).toBeUndefined();
+    expect((await s.metrics.rolloutsHaltedNow.get()).values[0].value).toBe(0);
+    expect(s.halts).toHaveLength(1);
   });
 
   it('suspended: the change is recorded, nothing is restarted (Deferred, Suspended); un-suspending rolls what was recorded, once', async () => {
