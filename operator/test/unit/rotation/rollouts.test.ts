@@ -261,6 +261,23 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     expect(s.apps.workloads.get('w-0')!.appliedVersions).toEqual({ [SECRET_KEY]: 'v3' });
   });
 
+  it('outside its restart windows: Deferred OutsideWindow with when the next opens, rolled by the loop once it opens; an override rolls at once', async () => {
+    const windows = [{ kind: 'allow' as const, schedule: '0 12 * * *', duration: '1h', timeZone: 'UTC' }];
+    const s = setup({ mappings: [{ name: 'web', spec: { rollout: { windows } } }, { name: 'urgent', spec: { rollout: { windows } } }] });
+    s.apps.add('w-0', { app: 'web' });
+    s.apps.add('u-0', { app: 'urgent' });
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    expect(s.apps.patches).toEqual([]);
+    expect(s.record()).toMatchObject({ phase: 'Deferred', reason: 'OutsideWindow', nextOpen: Date.parse('2026-03-02T12:00:00Z') / 1000 });
+    s.edit('urgent', {}, { 'awssecretsoperator.secretoperator/rollout-override': 'leak-1' });
+    await s.rollouts.tick();
+    expect(s.apps.patches).toEqual(['u-0']);
+    s.advance(2 * 3600);
+    await s.rollouts.tick();
+    expect(s.apps.patches).toEqual(['u-0', 'w-0']);
+    expect(s.record()?.nextOpen).toBeUndefined();
+  });
+
   it('a stamp lost after its record was written is sent again by the loop, and only once', async () => {
     const s = setup();
     s.apps.add('w-0', { app: 'web' });
