@@ -118,6 +118,22 @@ test('a canary that cannot become healthy halts the rollout: the others are neve
   }
 });
 
+test('a halted rollout resumes on request (the annotation): the rest roll, the failed canary stays as it is', async () => {
+  const names = ['resumed-canary', 'resumed-0', 'resumed-1'];
+  const secret = await given('resumed', names, { rollout: { canary: { count: 1, selector: { matchLabels: { canary: 'true' } } }, healthTimeoutSeconds: 5 } }, (n): Record<string, string> => (n === 'resumed-canary' ? { canary: 'true' } : {}));
+  await kubectl(s.ctx, ['patch', 'deployment', 'resumed-canary', '-n', ns, '--type', 'merge', '-p', JSON.stringify({ spec: { template: { spec: { nodeSelector: { 'srm.test/nowhere': 'true' } } } } })]);
+  const rotated = await rotate(secret);
+  await waitFor('the rollout halts', async () => (await rolloutOf('resumed'))?.phase === 'Halted', { timeoutMs: 90_000 });
+  for (const n of names.slice(1)) expect(await s.ctx.kube.replicaSetCount(ns, n)).toBe(1);
+  await kubectl(s.ctx, ['annotate', 'srm', 'resumed', '-n', ns, '--overwrite', `awssecretsoperator.secretoperator/rollout-resume=${new Date().toISOString()}`]);
+  await waitFor('the rollout completes', async () => (await rolloutOf('resumed'))?.phase === 'Complete', { timeoutMs: 120_000 });
+  expect(await rolloutOf('resumed')).toMatchObject({ states: 'fhh' });
+  for (const n of names.slice(1)) {
+    expect({ n, replicaSets: await s.ctx.kube.replicaSetCount(ns, n), versions: Object.values(await s.ctx.kube.appliedVersions('Deployment', ns, n)) }).toEqual({ n, replicaSets: 2, versions: [rotated.version] });
+  }
+  expect((await s.ctx.kube.mapping(ns, 'resumed')).status?.conditions?.find((c) => c.type === 'RolloutHalted')).toMatchObject({ status: 'False' });
+});
+
 test('suspended: the change is recorded (Deferred, Suspended) and nothing restarts; un-suspending rolls it, once', async () => {
   const names = ['held-0', 'held-1'];
   const secret = await given('held', names, { suspend: true });
