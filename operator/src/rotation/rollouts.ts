@@ -67,11 +67,11 @@ export class Rollouts {
     try {
       if (carries(current, versions) && current.phase === 'Abandoned') return { stamp: new Set(), waiting: 'rollout Abandoned: nothing more is restarted for this version' };
       const policy = resolvePolicy(obj.spec, this.opts.chart);
-      const record =
-        carries(current, versions) && active(current) && current.phase !== 'Settling'
-          ? current
-          : admitChange(current, { versions, workloads: ids, preferredCanaries: preferredCanaries(obj.spec, listed) }, policy, this.now());
-      const d = await this.step(mapping, obj, record, listed, current);
+      // The rollout of these versions already holds these workloads: nothing to admit.
+      const known = carries(current, versions) && active(current) && ids.every((id) => current.workloads.includes(id));
+      const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: preferredCanaries(obj.spec, listed) }, policy, this.now());
+      // A new rollout is not the previous one moving on: what changed is said of it afresh.
+      const d = await this.step(mapping, obj, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId);
       return { stamp: new Set(d.stamp), waiting: `rollout ${d.summary}${d.record.reason ? ` (${d.record.reason})` : ''}: rolls when the rollout reaches it` };
     } catch (err) {
       this.opts.log.warn('rollout not recorded; the change is retried', { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version, error: errorMessage(err) });
@@ -90,7 +90,7 @@ export class Rollouts {
       try {
         const listed = await listSelectedWorkloads(this.opts.workloads, mapping);
         signal?.throwIfAborted();
-        const d = await this.step(mapping, obj, record, listed, record);
+        const d = await this.step(mapping, obj, record, listed, record, obj.status?.lastRotation?.eventId ?? '');
         await this.stamp(mapping, obj, d, listed);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -101,7 +101,7 @@ export class Rollouts {
   }
 
   /** decide, then persist what it returns (only when something changed), then tell: Events, metrics, log. Throws when the record is not written. */
-  private async step(mapping: Mapping, obj: SecretsRotationMapping, record: RolloutRecord, listed: readonly WorkloadState[], previous: RolloutRecord | undefined): Promise<Decision> {
+  private async step(mapping: Mapping, obj: SecretsRotationMapping, record: RolloutRecord, listed: readonly WorkloadState[], previous: RolloutRecord | undefined, eventId: string): Promise<Decision> {
     const { writer, events, metrics, log, chart } = this.opts;
     const now = this.now();
     const policy = resolvePolicy(obj.spec, chart);
@@ -119,7 +119,7 @@ export class Rollouts {
       }));
       if (!ok) throw new Error(`status.rollout of ${mapping.key} could not be written`);
     }
-    const fields = { mapping: mapping.key, eventId: obj.status?.lastRotation?.eventId ?? '', secret: Object.keys(d.record.versions).join(','), version: Object.values(d.record.versions).join(',') };
+    const fields = { mapping: mapping.key, eventId, secret: Object.keys(d.record.versions).join(','), version: Object.values(d.record.versions).join(',') };
     if (d.halted && previous?.phase !== 'Halted') {
       metrics.rolloutsHalted.inc();
       this.opts.notifier?.rolloutHalted?.({ mapping, versions: d.record.versions, eventId: fields.eventId, message: d.record.message ?? d.summary, at: now.toISOString(), workloadCount: d.record.workloads.length });
