@@ -62,7 +62,7 @@ class FakeApps {
   };
 }
 
-function setup(opts: { maxConcurrent?: number; mappings?: { name: string; spec?: Partial<SecretsRotationMappingSpec>; annotations?: Record<string, string> }[] } = {}) {
+function setup(opts: { maxConcurrent?: number; dryRun?: boolean; mappings?: { name: string; spec?: Partial<SecretsRotationMappingSpec>; annotations?: Record<string, string> }[] } = {}) {
   let t = T0;
   const now = () => new Date(t);
   const log = createLogger('silent');
@@ -95,7 +95,7 @@ function setup(opts: { maxConcurrent?: number; mappings?: { name: string; spec?:
     metrics,
     log,
     region: 'us-east-1',
-    dryRun: false,
+    dryRun: opts.dryRun ?? false,
     rollouts,
     now,
   });
@@ -259,6 +259,15 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     await s.rollouts.tick();
     expect(s.apps.patches).toEqual(['w-0']);
     expect(s.apps.workloads.get('w-0')!.appliedVersions).toEqual({ [SECRET_KEY]: 'v3' });
+  });
+
+  it('a dry run records no rollout and says what would restart, as before', async () => {
+    const s = setup({ dryRun: true, mappings: [{ name: 'web', spec: { rollout: { maxConcurrent: 1 } } }] });
+    for (const n of names('w', 2)) s.apps.add(n, { app: 'web' });
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    expect(s.apps.patches).toEqual([]);
+    expect(s.rotations[0].record.workloads.map((w) => w.result)).toEqual(['WouldRestart', 'WouldRestart']);
+    expect(s.cache.object('ns/web')?.status?.rollout).toBeUndefined();
   });
 
   it('outside its restart windows: Deferred OutsideWindow with when the next opens, rolled by the loop once it opens; an override rolls at once', async () => {
