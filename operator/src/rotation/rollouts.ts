@@ -10,6 +10,7 @@
  * versions stay the idempotency key. Discovered sources have no status: they roll at once,
  * as before (docs/rollouts-wiring-status.md). Pure parts: rollout/engine.ts, rolloutState.ts.
  */
+import { backoffMs } from '../core/backoff';
 import { errorMessage, type Logger } from '../log';
 import { setCondition } from '../mappings/conditions';
 import { mappingEventTarget } from '../mappings/events';
@@ -47,8 +48,14 @@ export interface RolloutsOptions {
 /** What a rollout lets the rotation do now: stamp these (record ids), report the rest as waiting; or nothing, the record not written. */
 export type Verdict = { readonly stamp: ReadonlySet<string>; readonly waiting: string } | { readonly error: string };
 
+/** A stamp the API server refused is tried again after this backoff (core/backoff.ts), not at every pass. */
+const RESTAMP_BASE_MS = 2_000;
+const RESTAMP_CAP_MS = 60_000;
+
 export class Rollouts {
   private readonly now: () => Date;
+  /** Per mapping and workload: refused stamps in a row, and when the next may be sent. In memory: a new leader tries at once. */
+  private readonly refused = new Map<string, { failures: number; retryAt: number }>();
 
   constructor(private readonly opts: RolloutsOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -142,12 +149,21 @@ export class Rollouts {
     const byId = new Map(listed.map((w) => [rolloutId(w), w]));
     const [secretKey = '', version = ''] = Object.entries(d.record.versions)[0] ?? [];
     const eventId = obj.status?.lastRotation?.eventId ?? '';
+    const now = this.now().getTime();
     await Promise.all(
-      d.stamp.map((id) => {
+      d.stamp.map(async (id) => {
         const w = byId.get(id);
-        if (!w) return undefined;
+        const key = `${mapping.key}/${id}`;
+        const refused = this.refused.get(key);
+        if (!w || (refused && now < refused.retryAt)) return;
         const action: WorkloadAction = { workload: w, decision: 'restart', versions: d.record.versions, causes: [{ mappingKey: mapping.key, changeId: `rollout:${mapping.key}`, eventId, secretKey, version }] };
-        return executeAction(action, [], { workloads: this.opts.workloads, metrics: this.opts.metrics, log: this.opts.log, dryRun: false, now: this.now });
+        const outcome = await executeAction(action, [], { workloads: this.opts.workloads, metrics: this.opts.metrics, log: this.opts.log, dryRun: false, now: this.now });
+        // The record says stamped: the engine sends it again at every pass until the template carries the version.
+        if (outcome.result !== 'Failed') this.refused.delete(key);
+        else {
+          const failures = (refused?.failures ?? 0) + 1;
+          this.refused.set(key, { failures, retryAt: now + backoffMs(failures, RESTAMP_BASE_MS, RESTAMP_CAP_MS) });
+        }
       }),
     );
   }

@@ -303,6 +303,28 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     expect(s.apps.patches).toEqual(['w-0']);
   });
 
+  it('a stamp the API server keeps refusing is tried again with a backoff, not at every pass', async () => {
+    const s = setup();
+    s.apps.add('w-0', { app: 'web' });
+    s.apps.failNext.add('w-0');
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    const refusals = () => s.metrics.restarts.get().then((m) => m.values.find((v) => v.labels.result === 'failed')?.value ?? 0);
+    s.apps.failNext.add('w-0');
+    await s.rollouts.tick();
+    expect(await refusals()).toBe(2);
+    s.apps.failNext.add('w-0');
+    s.advance(1);
+    await s.rollouts.tick();
+    s.apps.failNext.add('w-0');
+    s.advance(1);
+    await s.rollouts.tick();
+    // One more refusal in two seconds, not two: the backoff after the loop's first refusal is 2 s.
+    expect(await refusals()).toBe(3);
+    s.advance(4);
+    await s.rollouts.tick();
+    expect(s.apps.patches).toEqual(['w-0']);
+  });
+
   it('a stamp whose record was lost (the workload carries the version) is counted, not sent twice', async () => {
     const s = setup({ mappings: [{ name: 'web', spec: { rollout: { maxConcurrent: 1 } } }] });
     for (const n of names('w', 2)) s.apps.add(n, { app: 'web' });
