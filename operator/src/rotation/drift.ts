@@ -266,8 +266,10 @@ export class DriftScheduler {
       this.timer = undefined;
       if (term.signal.aborted || this.term !== term) return;
       this.passAbort = new AbortController();
-      this.running = this.pass(term, AbortSignal.any([term.signal, this.passAbort.signal]))
-        .catch((err: unknown) => void this.log.error(`${this.what} failed`, { error: errorMessage(err) }))
+      const signal = AbortSignal.any([term.signal, this.passAbort.signal]);
+      this.running = this.pass(term, signal)
+        // A pass cut short because leadership ended or the replica stops is no failure: said at info.
+        .catch((err: unknown) => void (signal.aborted && err === signal.reason ? this.log.info(`${this.what} cut short`, { reason: errorMessage(err) }) : this.log.error(`${this.what} failed`, { error: errorMessage(err) })))
         .finally(() => {
           this.running = undefined;
           if (this.term === term) this.schedule(this.intervalMs);
