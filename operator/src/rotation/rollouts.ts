@@ -78,7 +78,7 @@ export class Rollouts {
       const known = carries(current, versions) && active(current) && ids.every((id) => current.workloads.includes(id));
       const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: preferredCanaries(obj.spec, listed) }, policy, this.now());
       // A new rollout is not the previous one moving on: what changed is said of it afresh.
-      const d = await this.step(mapping, obj, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId);
+      const d = await this.step(mapping, obj, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, this.rollingElsewhere(mapping.key));
       return { stamp: new Set(d.stamp), waiting: `rollout ${d.summary}${d.record.reason ? ` (${d.record.reason})` : ''}: rolls when the rollout reaches it` };
     } catch (err) {
       this.opts.log.warn('rollout not recorded; the change is retried', { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version, error: errorMessage(err) });
@@ -86,18 +86,28 @@ export class Rollouts {
     }
   }
 
-  /** One pass of the loop: every rollout in progress, one mapping at a time (the cluster-wide ceiling counts the others' as written). */
+  /**
+   * One pass of the loop: every rollout in progress, one mapping at a time. The records are
+   * read once per pass; the cluster-wide ceiling counts the others' rolling workloads as
+   * their last step left them.
+   */
   async tick(signal?: AbortSignal): Promise<void> {
+    const inProgress = new Map<string, RolloutRecord>();
     for (const key of this.opts.mappings.keys()) {
+      const record = readRecord(this.opts.mappings.object(key)?.status?.rollout);
+      if (active(record)) inProgress.set(key, record);
+    }
+    let rollingAll = [...inProgress.values()].reduce((n, r) => n + rolling(r), 0);
+    for (const [key, record] of inProgress) {
       signal?.throwIfAborted();
       const obj = this.opts.mappings.object(key);
-      const record = readRecord(obj?.status?.rollout);
       const mapping = this.opts.index.get(key);
-      if (!obj || !active(record) || !mapping) continue;
+      if (!obj || !mapping) continue;
       try {
         const listed = await listSelectedWorkloads(this.opts.workloads, mapping);
         signal?.throwIfAborted();
-        const d = await this.step(mapping, obj, record, listed, record, obj.status?.lastRotation?.eventId ?? '');
+        const d = await this.step(mapping, obj, record, listed, record, obj.status?.lastRotation?.eventId ?? '', rollingAll - rolling(record));
+        rollingAll += rolling(d.record) - rolling(record);
         await this.stamp(mapping, obj, d, listed);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -108,14 +118,23 @@ export class Rollouts {
   }
 
   /** decide, then persist what it returns (only when something changed), then tell: Events, metrics, log. Throws when the record is not written. */
-  private async step(mapping: Mapping, obj: SecretsRotationMapping, record: RolloutRecord, listed: readonly WorkloadState[], previous: RolloutRecord | undefined, eventId: string): Promise<Decision> {
+  private async step(
+    mapping: Mapping,
+    obj: SecretsRotationMapping,
+    record: RolloutRecord,
+    listed: readonly WorkloadState[],
+    previous: RolloutRecord | undefined,
+    eventId: string,
+    /** Workloads of the other mappings' rollouts rolling now, against the chart's ceiling. */
+    rollingElsewhere: number,
+  ): Promise<Decision> {
     const { writer, events, metrics, log, chart } = this.opts;
     const now = this.now();
     const policy = resolvePolicy(obj.spec, chart);
     const d = decide(
       record,
       policy,
-      { workloads: observeAll(listed, record.versions), rollingElsewhere: this.rollingElsewhere(mapping.key), clusterMaxConcurrent: chart.maxConcurrent },
+      { workloads: observeAll(listed, record.versions), rollingElsewhere, clusterMaxConcurrent: chart.maxConcurrent },
       now,
       requestsOf(obj.metadata.annotations),
     );
@@ -168,6 +187,7 @@ export class Rollouts {
     );
   }
 
+  /** The other mappings' rolling workloads, from the cache (a batch's gate: once per mapping it admits). */
   private rollingElsewhere(key: string): number {
     let n = 0;
     for (const k of this.opts.mappings.keys()) if (k !== key) n += rolling(readRecord(this.opts.mappings.object(k)?.status?.rollout));

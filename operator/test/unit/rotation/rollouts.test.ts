@@ -180,9 +180,13 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     for (const n of names('a', 3)) s.apps.add(n, { app: 'a' });
     for (const n of names('b', 3)) s.apps.add(n, { app: 'b' });
     await s.rotator.rotate([resolved('c1', 'v2')]);
-    expect(s.apps.patches).toHaveLength(4);
+    expect(s.apps.patches).toEqual(['a-0', 'a-1', 'a-2', 'b-0']);
     await s.rollouts.tick();
     expect(s.apps.patches).toHaveLength(4);
+    // One of a's turns healthy: the slot it frees goes to b in the same pass.
+    s.apps.setHealth('a-0', 'healthy');
+    await s.rollouts.tick();
+    expect(s.apps.patches).toEqual(['a-0', 'a-1', 'a-2', 'b-0', 'b-1']);
     s.apps.settle();
     await s.rollouts.tick();
     expect(s.apps.patches).toHaveLength(6);
