@@ -6,9 +6,12 @@
 // exposed to the container as an environment variable (SECRET_ENV names it).
 //
 //   GET /          {"fingerprint":"…","versionId":"…","pod":"…","startedAt":"…"}
-//   GET /readyz    200 while serving, 503 once shutting down
+//   GET /readyz    200 while serving, 503 once shutting down (and, with READY_ONLY_IF_OK,
+//                  503 for good when the value is not valid for the app)
 //
 // Environment: SECRET_ID or SECRET_ENV (one is required), PORT (8080),
+// READY_ONLY_IF_OK (true: the app is never ready unless its value is JSON with "ok": true,
+// the way an app refuses a wrong password: what a rollout's canary is for),
 // SHUTDOWN_DELAY_MS (3000: keep serving this long after SIGTERM, so clients that still
 // route here finish), and the AWS SDK's usual variables (AWS_REGION, credentials chain,
 // AWS_ENDPOINT_URL).
@@ -30,6 +33,7 @@ if (secretEnv && process.env[secretEnv] === undefined) {
   process.exit(2);
 }
 const port = Number(process.env.PORT ?? 8080);
+const readyOnlyIfOk = process.env.READY_ONLY_IF_OK === 'true';
 const shutdownDelayMs = Number(process.env.SHUTDOWN_DELAY_MS ?? 3000);
 
 /** The secret's value and, from Secrets Manager, its version (a Kubernetes Secret does not say). */
@@ -47,10 +51,22 @@ const body = JSON.stringify({
 });
 log('serving', JSON.parse(body));
 
+/** Whether the value is one this app can work with (only asked with READY_ONLY_IF_OK). */
+function valueIsValid(text) {
+  try {
+    return JSON.parse(text)?.ok === true;
+  } catch {
+    return false;
+  }
+}
+const unusable = readyOnlyIfOk && !valueIsValid(material);
+if (unusable) log('the secret is not valid for this app (not JSON with "ok": true): never ready');
+
 let shuttingDown = false;
 const server = createServer((req, res) => {
   if (req.url === '/readyz') {
-    res.writeHead(shuttingDown ? 503 : 200, { 'content-type': 'text/plain' }).end(shuttingDown ? 'shutting down\n' : 'ok\n');
+    const why = shuttingDown ? 'shutting down' : unusable ? 'the secret is not valid for this app' : undefined;
+    res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(`${why ?? 'ok'}\n`);
     return;
   }
   res.writeHead(200, { 'content-type': 'application/json', connection: shuttingDown ? 'close' : 'keep-alive' }).end(`${body}\n`);

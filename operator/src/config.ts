@@ -172,6 +172,12 @@ export const TUNING = {
    */
   customResourceServedMaxAgeMs: 60_000,
   customResourceAbsentMaxAgeMs: 5_000,
+  /**
+   * How long the rollout loop rests between passes (rotation/rollouts.ts): how soon a
+   * workload turning healthy frees its slot. A pass lists only the workloads of rollouts in
+   * progress, and writes only what changed.
+   */
+  rolloutPassIntervalMs: 1_000,
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;

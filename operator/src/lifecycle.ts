@@ -44,6 +44,8 @@ export interface LifecycleParts {
   readonly consumer: { checkQueue(): Promise<void>; start(term?: Term): void; stop(): Promise<void>; busyForMs(now?: number): number; health(): Health };
   readonly status: { activate(term?: Term): void; deactivate(): void };
   readonly drift: { start(term: Term): void; stop(): Promise<void> | undefined };
+  /** The rollout loop (rotation/rollouts.ts), leader only; absent in a dry run. */
+  readonly rollouts?: { start(term: Term): void; stop(): Promise<void> | undefined };
   /** What discovery found, as Events and a gauge (discovery on only). */
   readonly reporter?: { pass(): Promise<void> };
   readonly notifier?: { stop(timeoutMs: number): Promise<void> };
@@ -82,6 +84,7 @@ export class Lifecycle {
     void p.consumer.checkQueue();
     p.consumer.start(term);
     if (p.driftEnabled) p.drift.start(term);
+    p.rollouts?.start(term);
   }
 
   async follow(): Promise<void> {
@@ -89,6 +92,7 @@ export class Lifecycle {
     p.metrics.leader.set(0);
     if (this.discoveryTimer) clearInterval(this.discoveryTimer);
     void p.drift.stop();
+    void p.rollouts?.stop();
     p.status.deactivate();
     await p.consumer.stop();
   }
@@ -136,6 +140,7 @@ export class Lifecycle {
     p.log.info('shutting down: finishing in-flight work', { signal });
     clearInterval(this.watchdog);
     await p.drift.stop();
+    await p.rollouts?.stop();
     await p.consumer.stop();
     // The last rotations' notifications, while this replica still leads (one attempt's time).
     if (p.notifier) await p.notifier.stop(p.notifyTimeoutMs!);

@@ -11,7 +11,7 @@ import { EventRecorder } from './mappings/events';
 import { Limiter, withLimit } from './kube/limit';
 import { withTimeout, type KubeApi } from './kube/timeout';
 import { whereAmI } from './kube/where';
-import { Fence, SoleLeader, withFence } from './leader/fence';
+import { Fence, SoleLeader, withFence, type Term } from './leader/fence';
 import { LeaderElector } from './leader/lease';
 import { Lifecycle } from './lifecycle';
 import { createLogger, errorMessage } from './core/log';
@@ -30,7 +30,9 @@ import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
 import type { RecordedVersion } from './secrets/versionOrder';
 import { RotationLane } from './rotation/lane';
+import { Rollouts } from './rotation/rollouts';
 import { Rotator } from './rotation/rotator';
+import { compileWindows } from './rollout/windows';
 import { AwsSecretDescriber } from './secrets/describer';
 import { SecretListing } from './secrets/listing';
 import { RecentDescriptions } from './secrets/recent';
@@ -171,8 +173,23 @@ async function main(): Promise<void> {
         kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])],
       })
     : undefined;
+  // Each mapping's rollout (rotation/rollouts.ts): recorded in its status before anything is stamped, then paced by a loop.
+  const rollouts = config.dryRun
+    ? undefined
+    : new Rollouts({
+        mappings: watcher,
+        index,
+        writer: watcher.statusWriter,
+        workloads,
+        events,
+        metrics,
+        log,
+        chart: { ...config.rollouts, windows: compileWindows(config.rollouts.windows) },
+        ...(notifier ? { notifier } : {}),
+      });
   const rotator = new Rotator({
     index,
+    ...(rollouts ? { rollouts } : {}),
     workloads,
     describer,
     ...(discovery ? { discovery } : {}),
@@ -230,12 +247,28 @@ async function main(): Promise<void> {
     log,
   );
 
+  // The rollout loop takes its turns on the rotation's serial path, as drift does, fenced by the term.
+  const rolloutScheduler = rollouts
+    ? new DriftScheduler(TUNING.rolloutPassIntervalMs, (term, signal) => fence.run(term, () => lane.run(() => rollouts.tick(signal), signal)), log, 'rollout pass')
+    : undefined;
+  const rolloutLoop =
+    rollouts && rolloutScheduler
+      ? {
+          start: (term: Term) => rolloutScheduler.start(term),
+          stop: async () => {
+            await rolloutScheduler.stop();
+            rollouts.clearGauges();
+          },
+        }
+      : undefined;
+
   life = new Lifecycle({
     leadership,
     fence,
     consumer,
     status,
     drift,
+    ...(rolloutLoop ? { rollouts: rolloutLoop } : {}),
     ...(reporter ? { reporter } : {}),
     ...(notifier ? { notifier, notifyTimeoutMs: config.notify!.timeoutMs } : {}),
     watcher,

@@ -116,6 +116,20 @@ export function createMetrics(defaultMetrics = true, build?: BuildInfo) {
       registers,
     }),
     notificationsQueued: new Gauge({ name: `${P}_notifications_queued`, help: 'Rotation notifications waiting to be sent to the webhook.', registers }),
+    rolloutWorkloads: new Gauge({
+      name: `${P}_rollout_workloads`,
+      help: "Workloads of the rollouts in progress, at the rollout loop's last pass, by state: rolling (stamped, not yet healthy: they count against rollouts.maxConcurrent), waiting (not stamped yet), halted (not stamped, their rollout halted).",
+      labelNames: ['state'],
+      registers,
+    }),
+    rolloutsHaltedNow: new Gauge({ name: `${P}_rollouts_halted`, help: "Rollouts halted now (a canary was not healthy), at the rollout loop's last pass; 0 on a follower.", registers }),
+    rolloutsHalted: new Counter({ name: `${P}_rollouts_halted_total`, help: 'Rollouts halted because a canary was not healthy (nothing more is restarted until a newer version, resume or abandon).', registers }),
+    rolloutCompleteSeconds: new Histogram({
+      name: `${P}_rollout_complete_seconds`,
+      help: "Time from a rollout's first change to its last workload healthy (settling and windows included).",
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400],
+      registers,
+    }),
   };
 }
 

@@ -5,6 +5,8 @@
  * it wrote.
  */
 import type { Logger } from '../core/log';
+import { mergePatch } from '../core/json';
+import { GROUP } from '../core/names';
 import type { WorkloadKind } from '../workloads/workload';
 import type { MappingIndex } from './mappingIndex';
 import { appliedVersionOf, formatFieldErrors, mappingKey, normaliseMapping, type FieldError, type Mapping, type SecretsRotationMapping, type SecretsRotationMappingStatus, type SecretsRotationMappingStatusPatch } from './model';
@@ -69,13 +71,13 @@ export class MappingCache {
   /**
    * Takes in a status merge patch the API server accepted. The index sees a version we
    * just recorded at once, not when the watch brings it back: the next rotation on the
-   * serial path (drift after an event) then skips it. Merged as the API server merges it:
-   * a null removes the field.
+   * serial path (drift after an event) then skips it. Merged as the API server merges it
+   * (status.rollout's nested fields too): a null removes the field.
    */
   wrote(key: string, patch: SecretsRotationMappingStatusPatch, resourceVersion: string | undefined): void {
     const latest = this.objects.get(key);
     if (!latest) return;
-    const status = Object.fromEntries(Object.entries({ ...(latest.status ?? {}), ...patch }).filter(([, v]) => v !== null)) as SecretsRotationMappingStatus;
+    const status = mergePatch(latest.status ?? {}, patch) as SecretsRotationMappingStatus;
     const written = { ...latest, status, metadata: { ...latest.metadata, resourceVersion } };
     this.objects.set(key, written);
     const indexed = this.index.get(key);
@@ -92,13 +94,16 @@ function indexEntry(mapping: Mapping, status: SecretsRotationMappingStatus | und
 }
 
 /**
- * What is kept of each object: identity, spec and status. managedFields and
- * annotations (a kubectl last-applied copy of the whole spec) would double the
+ * What is kept of each object: identity, spec, status and our own annotations (a
+ * person's requests to a rollout: resume, abandon, override). managedFields and the
+ * other annotations (a kubectl last-applied copy of the whole spec) would double the
  * memory of ten thousand mappings and are never read.
  */
 function slim(obj: SecretsRotationMapping): SecretsRotationMapping {
   const { name, namespace, uid, generation, resourceVersion } = obj.metadata;
-  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace, uid, generation, resourceVersion }, spec: obj.spec, ...(obj.status ? { status: obj.status } : {}) };
+  const ours = Object.entries(obj.metadata.annotations ?? {}).filter(([k]) => k.startsWith(`${GROUP}/`));
+  const metadata = { name, namespace, uid, generation, resourceVersion, ...(ours.length > 0 ? { annotations: Object.fromEntries(ours) } : {}) };
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata, spec: obj.spec, ...(obj.status ? { status: obj.status } : {}) };
 }
 
 function olderThan(a: SecretsRotationMapping, b: SecretsRotationMapping): boolean {

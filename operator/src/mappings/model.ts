@@ -105,6 +105,12 @@ export interface SecretsRotationMappingStatus {
   appliedVersion?: string;
   lastRotation?: RotationRecord;
   conditions?: Condition[];
+  /**
+   * The rollout of the last change: the rollout engine's record (rollout/engine.ts,
+   * RolloutRecord) and its summary. Kept loose here, read back through a check
+   * (rotation/rolloutState.ts): a hand-edited status must not stop the operator.
+   */
+  rollout?: Readonly<Record<string, unknown>>;
 }
 
 /** A JSON merge patch of the status: null removes a field (a version recorded for another secret). */
@@ -119,6 +125,7 @@ export interface SecretsRotationMapping {
     uid?: string;
     generation?: number;
     resourceVersion?: string;
+    annotations?: Record<string, string>;
   };
   spec?: SecretsRotationMappingSpec;
   status?: SecretsRotationMappingStatus;

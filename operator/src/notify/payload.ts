@@ -8,15 +8,16 @@ import type { RotationSource } from '../core/origin';
 import type { WorkloadRecord, WorkloadResult } from '../mappings/model';
 import type { EventReason } from '../rotation/summary';
 import type { MappingReport } from '../rotation/summary';
+import type { RolloutHalt } from '../rotation/notifier';
 
-export type NotificationOutcome = 'succeeded' | 'failed' | 'deferred' | 'incomplete' | 'dryRun';
+export type NotificationOutcome = 'succeeded' | 'failed' | 'deferred' | 'incomplete' | 'dryRun' | 'halted';
 
 export interface RotationNotification {
   /** Slack-compatible summary line. */
   readonly text: string;
   readonly outcome: NotificationOutcome;
-  /** The Event's reason on the mapping (Rotated, RotationFailed, ...). */
-  readonly reason: EventReason;
+  /** The Event's reason on the mapping (Rotated, RotationFailed, ..., CanaryUnhealthy for a halted rollout). */
+  readonly reason: EventReason | 'CanaryUnhealthy';
   /** NOTIFY_CLUSTER_NAME, when set: which cluster speaks when several share a receiver. */
   readonly cluster?: string;
   readonly mapping: { readonly namespace: string; readonly name: string };
@@ -51,6 +52,7 @@ const HEADLINE: Record<NotificationOutcome, string> = {
   deferred: 'Rotation deferred',
   incomplete: 'Rotation not complete (retried)',
   dryRun: 'Rotation (dry run)',
+  halted: 'Rollout HALTED',
 };
 
 export function notificationOf(report: MappingReport, cluster?: string): RotationNotification {
@@ -72,6 +74,31 @@ export function notificationOf(report: MappingReport, cluster?: string): Rotatio
     summary: summary.record.summary ?? {},
     workloadCount: summary.record.workloadCount ?? summary.record.workloads.length,
     workloads: summary.record.workloads,
+  };
+}
+
+/**
+ * A rollout that halted: its canary was not healthy, nothing more is restarted until a
+ * person acts (docs/rollouts.md). The workloads are the status's to tell (kubectl get srm).
+ */
+export function haltNotification(halt: RolloutHalt, cluster?: string): RotationNotification {
+  const { mapping } = halt;
+  const where = cluster ? `[${cluster}] ` : '';
+  const [secretId = '', version = ''] = Object.entries(halt.versions)[0] ?? [];
+  return {
+    text: slackEscape(`${where}${HEADLINE.halted} for mapping ${mapping.namespace}/${mapping.name}: ${halt.message}`),
+    outcome: 'halted',
+    reason: 'CanaryUnhealthy',
+    ...(cluster ? { cluster } : {}),
+    mapping: { namespace: mapping.namespace, name: mapping.name },
+    source: 'mapping',
+    secretId,
+    version,
+    eventId: halt.eventId,
+    completionTime: halt.at,
+    summary: {},
+    workloadCount: halt.workloadCount,
+    workloads: [],
   };
 }
 

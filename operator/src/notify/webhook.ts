@@ -22,7 +22,7 @@ import type { Metrics } from '../core/metrics';
 import { OPERATOR_NAME } from '../core/names';
 import type { RotationNotifier } from '../rotation/notifier';
 import type { MappingReport } from '../rotation/summary';
-import { notificationOf, redactUrl, type RotationNotification } from './payload';
+import { haltNotification, notificationOf, redactUrl, type RotationNotification } from './payload';
 
 export interface PostResult {
   readonly status: number;
@@ -80,6 +80,14 @@ export class WebhookNotifier implements RotationNotifier {
     } catch (err) {
       // Never the rotation's problem.
       this.opts.log.error('notification could not be queued', { mapping: report.mapping.key, error: errorMessage(err) });
+    }
+  }
+
+  rolloutHalted(halt: RolloutHalt): void {
+    try {
+      this.enqueue(haltNotification(halt, this.opts.clusterName));
+    } catch (err) {
+      this.opts.log.error('notification could not be queued', { mapping: halt.mapping.key, error: errorMessage(err) });
     }
   }
 

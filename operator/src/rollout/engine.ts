@@ -1,6 +1,6 @@
 /**
  * The rollout engine (docs/rollouts.md), pure: a change becomes a durable record, and
- * `decide` advances it one step from what the cluster says now. The shell (not wired yet)
+ * `decide` advances it one step from what the cluster says now. The shell (rotation/rollouts.ts)
  * persists the record it returns in the mapping's status, then stamps the workloads it
  * names; after a crash it calls `decide` again with the last persisted record. Whether a
  * workload's pod template already carries the version (the idempotency key) is an

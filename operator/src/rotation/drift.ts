@@ -239,6 +239,8 @@ export class DriftScheduler {
     private readonly intervalMs: number,
     private readonly pass: (term: Term, signal: AbortSignal) => Promise<void>,
     private readonly log: Logger,
+    /** What a pass is, for the log (the rollout loop runs on this scheduler too). */
+    private readonly what = 'drift check',
   ) {}
 
   /** Runs a first pass now, then one `intervalMs` after each pass ends, until stop() or the term ends. */
@@ -253,7 +255,7 @@ export class DriftScheduler {
     this.term = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.passAbort?.abort(new Error('drift recovery stopped'));
+    this.passAbort?.abort(new Error(`${this.what} stopped`));
     return this.running;
   }
 
@@ -264,8 +266,10 @@ export class DriftScheduler {
       this.timer = undefined;
       if (term.signal.aborted || this.term !== term) return;
       this.passAbort = new AbortController();
-      this.running = this.pass(term, AbortSignal.any([term.signal, this.passAbort.signal]))
-        .catch((err: unknown) => void this.log.error('drift check failed', { error: errorMessage(err) }))
+      const signal = AbortSignal.any([term.signal, this.passAbort.signal]);
+      this.running = this.pass(term, signal)
+        // A pass cut short because leadership ended or the replica stops is no failure: said at info.
+        .catch((err: unknown) => void (signal.aborted && err === signal.reason ? this.log.info(`${this.what} cut short`, { reason: errorMessage(err) }) : this.log.error(`${this.what} failed`, { error: errorMessage(err) })))
         .finally(() => {
           this.running = undefined;
           if (this.term === term) this.schedule(this.intervalMs);

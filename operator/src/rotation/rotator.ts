@@ -2,6 +2,7 @@
  * The rotation, top-down, for changes the queue interpreted and admitted (sqs/intake.ts):
  * look up (lookup.ts) → resolve (DescribeSecret once per secret, batch.ts, while the named
  * mappings' workloads are listed; settle.ts) → list (matches.ts) → plan (plan.ts) →
+ * gate (rollouts.ts: each mapping's rollout is recorded, and says what is stamped now) →
  * execute (execute.ts) → summarise (summary.ts) → write (report.ts). Each step lives in
  * its own module; this file only runs them in order, and answers what became of each
  * change: done only when every restart it asked for is done. A batch given an
@@ -14,6 +15,7 @@ import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../core/metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
+import { workloadId } from '../workloads/workload';
 import { BatchReads } from './batch';
 import { executePlan } from './execute';
 import { lookUp, noneNamed } from './lookup';
@@ -23,8 +25,9 @@ import type { DiscoveryPort, EventPort, RotationStatusPort } from '../mappings/p
 import type { AdmittedChange, ChangeOutcome } from './ports';
 import type { RotationNotifier } from './notifier';
 import { writeReports } from './report';
+import { gateActions, type Rollouts } from './rollouts';
 import { settleChange } from './settle';
-import { summariseBatch } from './summary';
+import { summariseBatch, type Outcome } from './summary';
 
 export interface RotatorOptions {
   readonly index: MappingIndex;
@@ -40,6 +43,8 @@ export interface RotatorOptions {
   readonly log: Logger;
   readonly region: string;
   readonly dryRun: boolean;
+  /** Each mapping's rollout (rollouts.ts): records the change and paces its restarts. Absent: every restart at once. */
+  readonly rollouts?: Pick<Rollouts, 'admit'>;
   readonly now?: () => Date;
 }
 
@@ -80,7 +85,7 @@ export class Rotator {
     return this.roll(found, this.batchReads(), signal);
   }
 
-  /** list → plan → execute → summarise → write, for settled changes and the mappings that name them. */
+  /** list → plan → gate (rollouts.ts) → execute → summarise → write, for settled changes and the mappings that name them. */
   private async roll(found: readonly { change: ResolvedChange; mappings?: readonly Mapping[] }[], reads: BatchReads, signal?: AbortSignal): Promise<Map<string, boolean>> {
     for (const f of found) if (f.mappings?.length === 0) noneNamed(f.change, this.opts);
     const changes = found.map((f) => f.change);
@@ -92,7 +97,18 @@ export class Rotator {
     );
     unlisted.push(...found.filter((f) => !f.mappings).map((f) => f.change.changeId));
     signal?.throwIfAborted();
-    const executed = await executePlan(planRestarts(matches), changes, { ...this.opts, now: this.now });
+    const actions = planRestarts(matches);
+    // The rollouts record the intent first; what they hold is Deferred now and stamped by their loop.
+    const held = this.opts.rollouts && !this.opts.dryRun ? await gateActions(actions, matches, this.opts.rollouts) : new Map<string, Outcome>();
+    signal?.throwIfAborted();
+    const stampNow = actions.filter((a) => !held.has(workloadId(a.workload)));
+    const executed = [
+      ...(await executePlan(stampNow, changes, { ...this.opts, now: this.now })),
+      ...actions.flatMap((action) => {
+        const outcome = held.get(workloadId(action.workload));
+        return outcome ? [{ action, outcome }] : [];
+      }),
+    ];
     signal?.throwIfAborted();
     const { done, reports } = summariseBatch({ changes, matches, unlisted, executed, incomplete, completionTime: this.now().toISOString(), dryRun: this.opts.dryRun });
     await writeReports(reports, this.opts);

@@ -7,13 +7,13 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { podTemplateReferences } from './references';
-import { KINDS } from './kinds';
-import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
+import { KINDS, type WorkloadObject as KindObject } from './kinds';
+import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch';
 
 interface WorkloadObject {
   metadata?: k8s.V1ObjectMeta;
-  spec?: { template?: k8s.V1PodTemplateSpec; paused?: boolean; updateStrategy?: { type?: string } };
+  spec?: { template?: k8s.V1PodTemplateSpec; paused?: boolean; updateStrategy?: { type?: string }; progressDeadlineSeconds?: number };
 }
 
 interface Adapter {
@@ -142,6 +142,9 @@ export class WorkloadClient {
           appliedVersions: parseAppliedVersions(recorded),
           ...(restartedAt ? { restartedAt } : {}),
           references: podTemplateReferences(o.spec?.template),
+          health: KINDS[kind].health(o as KindObject),
+          ...(o.spec?.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: o.spec.progressDeadlineSeconds } : {}),
+          ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}),
         };
       });
   }

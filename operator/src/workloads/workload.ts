@@ -3,7 +3,7 @@
  * model, the restart plan and the Kubernetes adapters all import these facts from here.
  */
 import { GROUP } from '../core/names';
-import { APPS_KINDS, KINDS, WORKLOAD_KINDS, type Rollout, type WorkloadKind } from './kinds';
+import { APPS_KINDS, KINDS, WORKLOAD_KINDS, type Health, type Rollout, type WorkloadKind } from './kinds';
 import type { PodTemplateReferences } from './references';
 
 // The kinds' own facts live in kinds.ts; these names are imported from here across the code and e2e/.
@@ -35,6 +35,12 @@ export interface WorkloadState extends WorkloadRef {
   readonly restartedAt?: string;
   /** The Secrets and SecretProviderClasses its pod template names (discovery's consumers). */
   readonly references?: PodTemplateReferences;
+  /** Its kind's rollout-complete rule as listed (kinds.ts): the rollout engine waits on it. */
+  readonly health?: Health;
+  /** A Deployment's own deadline for a rollout: a canary's health deadline when the policy sets none. */
+  readonly progressDeadlineSeconds?: number;
+  /** Its labels: a rollout's canary selector picks among them. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export function workloadId(w: WorkloadRef): string {

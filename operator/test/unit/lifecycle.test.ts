@@ -70,6 +70,22 @@ describe('Lifecycle', () => {
     expect(calls).toEqual(['drift.stop', 'status.deactivate', 'consumer.stop']);
   });
 
+  it('leading starts the rollout loop for the term, after the queue; following and shutting down stop it before the queue', async () => {
+    const calls: string[] = [];
+    const rollouts = { start: (term: Term) => void calls.push(`rollouts.start ${term.id}`), stop: async () => void calls.push('rollouts.stop') };
+    const { p, leadership } = parts(calls, { rollouts });
+    jest.spyOn(leadership, 'stop').mockImplementation(async () => void calls.push('leadership.stop'));
+    const life = new Lifecycle(p);
+    life.lead({ id: 3, signal: new AbortController().signal });
+    expect(calls).toEqual(['status.activate 3', 'consumer.checkQueue', 'consumer.start 3', 'drift.start 3', 'rollouts.start 3']);
+    calls.length = 0;
+    await life.follow();
+    expect(calls).toEqual(['drift.stop', 'rollouts.stop', 'status.deactivate', 'consumer.stop']);
+    calls.length = 0;
+    await life.shutdown('SIGTERM', { close: () => undefined });
+    expect(calls.filter((c) => !c.startsWith('exit'))).toEqual(['drift.stop', 'rollouts.stop', 'consumer.stop', 'leadership.stop', 'watcher.stop']);
+  });
+
   it('does not start drift when its interval is 0', () => {
     const calls: string[] = [];
     new Lifecycle(parts(calls, { driftEnabled: false }).p).lead({ id: 1, signal: new AbortController().signal });

@@ -83,4 +83,18 @@ describe('MappingCache', () => {
     expect(cache.object('ns/a')?.status).toEqual({ secretId: 'secret-a' });
     expect(index.get('ns/a')?.appliedVersion).toBeUndefined();
   });
+
+  it('merges a written object into the one held, key by key, as the merge patch does (status.rollout after a halt)', () => {
+    const { cache } = setup();
+    cache.apply('ADDED', srm(1, { status: { rollout: { phase: 'Halted', reason: 'CanaryUnhealthy', versions: { 'secret-a': 'v1' }, handled: { resume: 'r1' } } } }));
+    cache.wrote('ns/a', { rollout: { phase: 'Rolling', reason: null, versions: { 'secret-a': null, 'secret-b': 'v2' } } }, '2');
+    expect(cache.object('ns/a')?.status?.rollout).toEqual({ phase: 'Rolling', versions: { 'secret-b': 'v2' }, handled: { resume: 'r1' } });
+  });
+
+  it("keeps the operator's own annotations (a person's requests to a rollout) and drops the others", () => {
+    const { cache } = setup();
+    const obj = srm(1);
+    cache.apply('ADDED', { ...obj, metadata: { ...obj.metadata, annotations: { 'awssecretsoperator.secretoperator/rollout-resume': 't1', 'kubectl.kubernetes.io/last-applied-configuration': '{}' } } });
+    expect(cache.object('ns/a')?.metadata.annotations).toEqual({ 'awssecretsoperator.secretoperator/rollout-resume': 't1' });
+  });
 });

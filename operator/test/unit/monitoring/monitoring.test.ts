@@ -65,7 +65,7 @@ describe('the alert rules (files/alerts.yaml)', () => {
   const rules = alertRules();
   const runbook = fs.readFileSync(RUNBOOK, 'utf8');
 
-  it("are the alerts issue 16 asks for, discovery's and issue 23's absent operator, each with a severity, a summary and a description", () => {
+  it("are the alerts issue 16 asks for, discovery's, issue 25's halted rollout and issue 23's absent operator, each with a severity, a summary and a description", () => {
     expect(rules.map((r) => r.alert)).toEqual([
       'SecretsRotationMessagesFailing',
       'SecretsRotationMessagesDeadLettered',
@@ -75,6 +75,7 @@ describe('the alert rules (files/alerts.yaml)', () => {
       'SecretsRotationStatusBacklogNotDraining',
       'SecretsRotationFailing',
       'SecretsRotationExternalSecretNotSyncing',
+      'SecretsRotationRolloutHalted',
       'SecretsRotationOperatorAbsent',
     ]);
     for (const r of rules) {

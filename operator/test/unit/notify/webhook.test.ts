@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Fence, SoleLeader } from '../../../src/leader/fence';
 import { createLogger, type Logger } from '../../../src/core/log';
 import { createMetrics } from '../../../src/core/metrics';
-import { notificationOf, redactUrl, type RotationNotification } from '../../../src/notify/payload';
+import { haltNotification, notificationOf, redactUrl, type RotationNotification } from '../../../src/notify/payload';
 import { httpPost, retryAfterMs, WebhookNotifier, type Post, type PostResult } from '../../../src/notify/webhook';
 import { summariseRotation, type MappingReport } from '../../../src/rotation/summary';
 import { mapping, resolved, SECRET_KEY } from '../../support/builders';
@@ -126,6 +126,25 @@ describe('the notification payload', () => {
     const discovered = { ...r, mapping: { ...r.mapping, key: 'externalsecret:team-a/app', origin: { source: 'externalsecret' as const, object: { apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', namespace: 'team-a', name: 'app' }, consumedAs: { secret: 'app' } } } };
     expect(notificationOf(discovered)).toMatchObject({ source: 'externalsecret', mapping: { namespace: 'team-a', name: 'app' }, text: expect.stringMatching(/^Rotation succeeded for ExternalSecret team-a\/app: /) });
     expect(notificationOf(report({ dryRun: true })).outcome).toBe('dryRun');
+  });
+
+  it('a halted rollout: outcome halted, reason CanaryUnhealthy, what the condition says, no value', () => {
+    const n = haltNotification({ mapping: mapping('app', { namespace: 'team-a' }), versions: { [SECRET_KEY]: 'v-2' }, eventId: 'ev-1', message: 'canary Deployment/web is not healthy <b>', at: '2025-03-11T09:20:00Z', workloadCount: 4 }, 'prod');
+    expect(n).toEqual({
+      text: '[prod] Rollout HALTED for mapping team-a/app: canary Deployment/web is not healthy &lt;b&gt;',
+      outcome: 'halted',
+      reason: 'CanaryUnhealthy',
+      cluster: 'prod',
+      mapping: { namespace: 'team-a', name: 'app' },
+      source: 'mapping',
+      secretId: SECRET_KEY,
+      version: 'v-2',
+      eventId: 'ev-1',
+      completionTime: '2025-03-11T09:20:00Z',
+      summary: {},
+      workloadCount: 4,
+      workloads: [],
+    });
   });
 
   it('redacts a URL to its scheme and host', () => {

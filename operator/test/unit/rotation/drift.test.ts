@@ -284,6 +284,40 @@ describe('DriftScheduler', () => {
     }
   });
 
+  it('a pass cut short by stop() is logged at info, a pass that fails at error', async () => {
+    const log = createLogger('debug');
+    const lines: { level: string; message: string }[] = [];
+    log.transports.forEach((t) => (t.silent = true));
+    log.on('data', (info: { level: string; message: string }) => lines.push({ level: info.level, message: info.message }));
+    let fail = false;
+    let started!: () => void;
+    const passStarted = () => new Promise<void>((r) => (started = r));
+    const s = new DriftScheduler(
+      60_000,
+      (_t, signal) =>
+        new Promise<void>((_resolve, reject) => {
+          started();
+          if (fail) return reject(new Error('ListSecrets: 500'));
+          signal.addEventListener('abort', () => reject(signal.reason as Error));
+        }),
+      log,
+      'rollout pass',
+    );
+    let running = passStarted();
+    s.start(term());
+    await running;
+    await s.stop();
+    fail = true;
+    running = passStarted();
+    s.start(term());
+    await running;
+    await s.stop();
+    expect(lines.filter((l) => l.message.startsWith('rollout pass'))).toEqual([
+      { level: 'info', message: 'rollout pass cut short' },
+      { level: 'error', message: 'rollout pass failed' },
+    ]);
+  });
+
   it('stops scheduling when its term ends', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
     try {

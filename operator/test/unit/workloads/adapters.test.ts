@@ -180,7 +180,7 @@ describe('WorkloadClient with Rollouts', () => {
 
   it("lists argoproj.io/v1alpha1 rollouts by the mapping's selector and reads the versions recorded on the Rollout", async () => {
     const r = rollouts({ versions: { a: 'v1' } });
-    expect(await r.client.list('Rollout', 'ns', 'app=web')).toEqual([{ kind: 'Rollout', namespace: 'ns', name: 'web', rollout: 'Rolling', resourceVersion: '1', appliedVersions: { a: 'v1' }, references: { secrets: [], providerClasses: [] } }]);
+    expect(await r.client.list('Rollout', 'ns', 'app=web')).toEqual([{ kind: 'Rollout', namespace: 'ns', name: 'web', rollout: 'Rolling', resourceVersion: '1', appliedVersions: { a: 'v1' }, references: { secrets: [], providerClasses: [] }, health: 'progressing' }]);
     const [group, version, ns, plural, , , , fieldSelector, labelSelector] = r.lists[0];
     expect({ group, version, ns, plural, fieldSelector, labelSelector }).toEqual({ ...ROLLOUT_API, ns: 'ns', fieldSelector: undefined, labelSelector: 'app=web' });
   });
