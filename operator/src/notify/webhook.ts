@@ -20,7 +20,7 @@ import type { Fence, Term } from '../leader/fence';
 import { errorMessage, type Logger } from '../core/log';
 import type { Metrics } from '../core/metrics';
 import { OPERATOR_NAME } from '../core/names';
-import type { RotationNotifier } from '../rotation/notifier';
+import type { RolloutHalt, RotationNotifier } from '../rotation/notifier';
 import type { MappingReport } from '../rotation/summary';
 import { haltNotification, notificationOf, redactUrl, type RotationNotification } from './payload';
 

@@ -8,7 +8,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { podTemplateReferences } from './references';
 import { KINDS, type WorkloadObject as KindObject } from './kinds';
-import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, ROLLOUT_API, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
+import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
 import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch';
 
 interface WorkloadObject {
