@@ -22,8 +22,10 @@ import type { StatusWriter } from '../mappings/statusWriter';
 import type { Metrics } from '../core/metrics';
 import { admitChange, decide, type Decision, type RolloutRecord } from '../rollout/engine';
 import type { WorkloadClient } from '../workloads/adapters';
+import type { ListPods } from '../workloads/pods';
 import { workloadId, type WorkloadState } from '../workloads/workload';
 import { executeAction } from './execute';
+import { withPodHealth } from './podHealth';
 import { newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import { active, carries, haltedCondition, observeAll, preferredCanaries, readRecord, requestsOf, resolvePolicy, rolling, rolloutId, rolloutPatch, type ChartPolicy } from './rolloutState';
 import type { RotationNotifier } from './notifier';
@@ -40,6 +42,8 @@ export interface RolloutsOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly chart: ChartPolicy;
+  /** Reads a rolling workload's pods for a crash loop (podHealth.ts); absent (rollouts.detectCrashLoop off): only the health deadline. */
+  readonly pods?: ListPods;
   /** Told when a rollout halts (notify/webhook.ts). */
   readonly notifier?: Pick<RotationNotifier, 'rolloutHalted'>;
   readonly now?: () => Date;
@@ -104,7 +108,8 @@ export class Rollouts {
       const mapping = this.opts.index.get(key);
       if (!obj || !mapping) continue;
       try {
-        const listed = await listSelectedWorkloads(this.opts.workloads, mapping);
+        const selected = await listSelectedWorkloads(this.opts.workloads, mapping);
+        const listed = this.opts.pods ? await withPodHealth(selected, record, this.opts.pods, this.opts.log, key) : selected;
         signal?.throwIfAborted();
         const d = await this.step(mapping, obj, record, listed, record, obj.status?.lastRotation?.eventId ?? '', rollingAll - rolling(record));
         rollingAll += rolling(d.record) - rolling(record);

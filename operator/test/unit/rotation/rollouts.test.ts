@@ -16,6 +16,7 @@ import type { RolloutHalt } from '../../../src/rotation/notifier';
 import { Rollouts } from '../../../src/rotation/rollouts';
 import { Rotator } from '../../../src/rotation/rotator';
 import type { RestartOutcome } from '../../../src/workloads/adapters';
+import type { ListPods, PodFacts } from '../../../src/workloads/pods';
 import type { Health } from '../../../src/workloads/kinds';
 import type { Rollout, WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
 import { resolved, SECRET_KEY } from '../../support/builders';
@@ -62,7 +63,7 @@ class FakeApps {
   };
 }
 
-function setup(opts: { maxConcurrent?: number; dryRun?: boolean; mappings?: { name: string; spec?: Partial<SecretsRotationMappingSpec>; annotations?: Record<string, string> }[] } = {}) {
+function setup(opts: { maxConcurrent?: number; dryRun?: boolean; pods?: ListPods; mappings?: { name: string; spec?: Partial<SecretsRotationMappingSpec>; annotations?: Record<string, string> }[] } = {}) {
   let t = T0;
   const now = () => new Date(t);
   const log = createLogger('silent');
@@ -85,7 +86,7 @@ function setup(opts: { maxConcurrent?: number; dryRun?: boolean; mappings?: { na
   const metrics = createMetrics(false);
   const halts: RolloutHalt[] = [];
   const notifier = { rolloutHalted: (h: RolloutHalt) => void halts.push(h) };
-  const rollouts = new Rollouts({ mappings: cache, index, writer, workloads: apps.client, events: eventPort, metrics, log, chart: { maxConcurrent: opts.maxConcurrent ?? 10, settleSeconds: 0, windows: [] }, notifier, now });
+  const rollouts = new Rollouts({ mappings: cache, index, writer, workloads: apps.client, events: eventPort, metrics, log, chart: { maxConcurrent: opts.maxConcurrent ?? 10, settleSeconds: 0, windows: [] }, notifier, now, ...(opts.pods ? { pods: opts.pods } : {}) });
   const rotations: { mapping: string; record: RotationRecord }[] = [];
   const rotator = new Rotator({
     index,
@@ -227,6 +228,24 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     expect(s.record()?.reason).toBeUndefined();
     expect((await s.metrics.rolloutsHaltedNow.get()).values[0].value).toBe(0);
     expect(s.halts).toHaveLength(1);
+  });
+
+  it('a canary whose new pods crash-loop halts the rollout at once, long before its health deadline', async () => {
+    const pods = new Map<string, PodFacts[]>();
+    const s = setup({ mappings: [{ name: 'web', spec: { rollout: { canary: { count: 1 } } } }], pods: async (_ns, sel) => pods.get(sel) ?? [] });
+    for (const n of names('w', 3)) s.apps.add(n, { app: 'web' });
+    for (const n of names('w', 3)) s.apps.workloads.set(n, { ...s.apps.workloads.get(n)!, podSelector: `app=web,name=${n}` });
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    expect(s.apps.patches).toEqual(['w-0']);
+    s.advance(5);
+    await s.rollouts.tick();
+    expect(s.record()?.phase).toBe('Canary');
+    pods.set('app=web,name=w-0', [{ name: 'w-0-new', versions: { [SECRET_KEY]: 'v2' }, waiting: [{ container: 'app', reason: 'CrashLoopBackOff', restarts: 2 }] }]);
+    s.advance(5);
+    await s.rollouts.tick();
+    expect(s.record()).toMatchObject({ phase: 'Halted', reason: 'CanaryUnhealthy', states: 'fpp' });
+    expect(s.status().conditions!.find((c) => c.type === ROLLOUT_HALTED)!.message).toContain('pod w-0-new: container app in CrashLoopBackOff (2 restarts)');
+    expect(s.apps.patches).toEqual(['w-0']);
   });
 
   it('suspended: the change is recorded, nothing is restarted (Deferred, Suspended); un-suspending rolls what was recorded, once', async () => {
