@@ -180,7 +180,9 @@ export class Rollouts {
         const key = `${mapping.key}/${id}`;
         const refused = this.refused.get(key);
         if (!w || (refused && now < refused.retryAt)) return;
-        const action: WorkloadAction = { workload: w, decision: 'restart', versions: d.record.versions, causes: [{ mappingKey: mapping.key, changeId: `rollout:${mapping.key}`, eventId, secretKey, version }] };
+        // The restart reads every secret's current value: it carries the versions other rollouts still wait to bring it too.
+        const versions = { ...this.pendingElsewhere(mapping, id), ...d.record.versions };
+        const action: WorkloadAction = { workload: w, decision: 'restart', versions, causes: [{ mappingKey: mapping.key, changeId: `rollout:${mapping.key}`, eventId, secretKey, version }] };
         const outcome = await executeAction(action, [], { workloads: this.opts.workloads, metrics: this.opts.metrics, log: this.opts.log, dryRun: false, now: this.now });
         // The record says stamped: the engine sends it again at every pass until the template carries the version.
         if (outcome.result !== 'Failed') this.refused.delete(key);
@@ -190,6 +192,23 @@ export class Rollouts {
         }
       }),
     );
+  }
+
+  /**
+   * The versions the other rollouts of the namespace have yet to stamp on workload `id`
+   * (pending there): settling across secrets. Two secrets changed together, each through
+   * its own mapping, restart a workload once: the first rollout's stamp records both, and
+   * the second finds the workload already at its version (engine: stamped, no restart).
+   */
+  private pendingElsewhere(mapping: Mapping, id: string): Record<string, string> {
+    const versions: Record<string, string> = {};
+    for (const k of this.opts.mappings.keys()) {
+      if (k === mapping.key || !k.startsWith(`${mapping.namespace}/`)) continue;
+      const r = readRecord(this.opts.mappings.object(k)?.status?.rollout);
+      const i = active(r) ? r.workloads.indexOf(id) : -1;
+      if (r && i >= 0 && r.states[i] === 'p') Object.assign(versions, r.versions);
+    }
+    return versions;
   }
 
   /** The other mappings' rolling workloads, from the cache (a batch's gate: once per mapping it admits). */
