@@ -83,7 +83,8 @@ export class Rollouts {
       const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: preferredCanaries(obj.spec, listed) }, policy, this.now());
       // A new rollout is not the previous one moving on: what changed is said of it afresh.
       const d = await this.step(mapping, obj, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, this.rollingElsewhere(mapping.key));
-      return { stamp: new Set(d.stamp), waiting: `rollout ${d.summary}${d.record.reason ? ` (${d.record.reason})` : ''}: rolls when the rollout reaches it` };
+      // Short: it is the reason of each held workload in status.lastRotation (up to 100 entries), which stays well under its cap.
+      return { stamp: new Set(d.stamp), waiting: `held by the rollout (${d.summary}${d.record.reason ? `, ${d.record.reason}` : ''})` };
     } catch (err) {
       this.opts.log.warn('rollout not recorded; the change is retried', { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version, error: errorMessage(err) });
       return { error: `rollout not recorded: ${errorMessage(err)}` };
