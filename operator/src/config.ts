@@ -113,6 +113,8 @@ export interface RolloutsConfig {
   readonly healthTimeoutSeconds?: number;
   /** Restart windows for every mapping without its own, and for discovered sources. */
   readonly windows: readonly RestartWindow[];
+  /** Read a rolling workload's pods: new pods in CrashLoopBackOff fail it at once (rotation/podHealth.ts), not at its deadline. */
+  readonly detectCrashLoop: boolean;
 }
 
 /** Outside a cluster with no namespace in the kubeconfig's current context, as kubectl does. */
@@ -145,6 +147,7 @@ export const DEFAULTS = {
   NOTIFY_QUEUE_SIZE: 100,
   ROLLOUT_MAX_CONCURRENT: 10,
   ROLLOUT_SETTLE_SECONDS: 0,
+  ROLLOUT_DETECT_CRASH_LOOP: true,
 } as const;
 
 /**
@@ -303,6 +306,7 @@ function rolloutsConfig(env: Env): RolloutsConfig {
     settleSeconds: int(env, 'ROLLOUT_SETTLE_SECONDS', DEFAULTS.ROLLOUT_SETTLE_SECONDS, 0),
     ...(healthTimeout === undefined ? {} : { healthTimeoutSeconds: healthTimeout }),
     windows: restartWindows(env, 'ROLLOUT_WINDOWS'),
+    detectCrashLoop: bool(env, 'ROLLOUT_DETECT_CRASH_LOOP', DEFAULTS.ROLLOUT_DETECT_CRASH_LOOP),
   };
 }
 

@@ -39,7 +39,7 @@ import { RecentDescriptions } from './secrets/recent';
 import { secretScope } from './secrets/secretId';
 import { SqsConsumer } from './sqs/consumer';
 import { Intake } from './sqs/intake';
-import { WorkloadClient, type CustomResourceAccess } from './workloads/adapters';
+import { podLister, WorkloadClient, type CustomResourceAccess } from './workloads/adapters';
 import { customResourceKinds } from './workloads/kinds';
 import { servedKinds } from './workloads/workload';
 import type { ResourceName } from './kube/discovery';
@@ -185,6 +185,7 @@ async function main(): Promise<void> {
         metrics,
         log,
         chart: { ...config.rollouts, windows: compileWindows(config.rollouts.windows) },
+        ...(config.rollouts.detectCrashLoop ? { pods: podLister(guarded(kc.makeApiClient(k8s.CoreV1Api))) } : {}),
         ...(notifier ? { notifier } : {}),
       });
   const rotator = new Rotator({

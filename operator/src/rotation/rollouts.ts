@@ -22,8 +22,10 @@ import type { StatusWriter } from '../mappings/statusWriter';
 import type { Metrics } from '../core/metrics';
 import { admitChange, decide, type Decision, type RolloutRecord } from '../rollout/engine';
 import type { WorkloadClient } from '../workloads/adapters';
+import type { ListPods } from '../workloads/pods';
 import { workloadId, type WorkloadState } from '../workloads/workload';
 import { executeAction } from './execute';
+import { withPodHealth } from './podHealth';
 import { newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
 import { active, carries, haltedCondition, observeAll, preferredCanaries, readRecord, requestsOf, resolvePolicy, rolling, rolloutId, rolloutPatch, type ChartPolicy } from './rolloutState';
 import type { RotationNotifier } from './notifier';
@@ -40,6 +42,8 @@ export interface RolloutsOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly chart: ChartPolicy;
+  /** Reads a rolling workload's pods for a crash loop (podHealth.ts); absent (rollouts.detectCrashLoop off): only the health deadline. */
+  readonly pods?: ListPods;
   /** Told when a rollout halts (notify/webhook.ts). */
   readonly notifier?: Pick<RotationNotifier, 'rolloutHalted'>;
   readonly now?: () => Date;
@@ -79,7 +83,8 @@ export class Rollouts {
       const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: preferredCanaries(obj.spec, listed) }, policy, this.now());
       // A new rollout is not the previous one moving on: what changed is said of it afresh.
       const d = await this.step(mapping, obj, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, this.rollingElsewhere(mapping.key));
-      return { stamp: new Set(d.stamp), waiting: `rollout ${d.summary}${d.record.reason ? ` (${d.record.reason})` : ''}: rolls when the rollout reaches it` };
+      // Short: it is the reason of each held workload in status.lastRotation (up to 100 entries), which stays well under its cap.
+      return { stamp: new Set(d.stamp), waiting: `held by the rollout (${d.summary}${d.record.reason ? `, ${d.record.reason}` : ''})` };
     } catch (err) {
       this.opts.log.warn('rollout not recorded; the change is retried', { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version, error: errorMessage(err) });
       return { error: `rollout not recorded: ${errorMessage(err)}` };
@@ -104,7 +109,8 @@ export class Rollouts {
       const mapping = this.opts.index.get(key);
       if (!obj || !mapping) continue;
       try {
-        const listed = await listSelectedWorkloads(this.opts.workloads, mapping);
+        const selected = await listSelectedWorkloads(this.opts.workloads, mapping);
+        const listed = this.opts.pods ? await withPodHealth(selected, record, this.opts.pods, this.opts.log, key) : selected;
         signal?.throwIfAborted();
         const d = await this.step(mapping, obj, record, listed, record, obj.status?.lastRotation?.eventId ?? '', rollingAll - rolling(record));
         rollingAll += rolling(d.record) - rolling(record);
@@ -175,7 +181,9 @@ export class Rollouts {
         const key = `${mapping.key}/${id}`;
         const refused = this.refused.get(key);
         if (!w || (refused && now < refused.retryAt)) return;
-        const action: WorkloadAction = { workload: w, decision: 'restart', versions: d.record.versions, causes: [{ mappingKey: mapping.key, changeId: `rollout:${mapping.key}`, eventId, secretKey, version }] };
+        // The restart reads every secret's current value: it carries the versions other rollouts still wait to bring it too.
+        const versions = { ...this.pendingElsewhere(mapping, id), ...d.record.versions };
+        const action: WorkloadAction = { workload: w, decision: 'restart', versions, causes: [{ mappingKey: mapping.key, changeId: `rollout:${mapping.key}`, eventId, secretKey, version }] };
         const outcome = await executeAction(action, [], { workloads: this.opts.workloads, metrics: this.opts.metrics, log: this.opts.log, dryRun: false, now: this.now });
         // The record says stamped: the engine sends it again at every pass until the template carries the version.
         if (outcome.result !== 'Failed') this.refused.delete(key);
@@ -185,6 +193,23 @@ export class Rollouts {
         }
       }),
     );
+  }
+
+  /**
+   * The versions the other rollouts of the namespace have yet to stamp on workload `id`
+   * (pending there): settling across secrets. Two secrets changed together, each through
+   * its own mapping, restart a workload once: the first rollout's stamp records both, and
+   * the second finds the workload already at its version (engine: stamped, no restart).
+   */
+  private pendingElsewhere(mapping: Mapping, id: string): Record<string, string> {
+    const versions: Record<string, string> = {};
+    for (const k of this.opts.mappings.keys()) {
+      if (k === mapping.key || !k.startsWith(`${mapping.namespace}/`)) continue;
+      const r = readRecord(this.opts.mappings.object(k)?.status?.rollout);
+      const i = active(r) ? r.workloads.indexOf(id) : -1;
+      if (r && i >= 0 && r.states[i] === 'p') Object.assign(versions, r.versions);
+    }
+    return versions;
   }
 
   /** The other mappings' rolling workloads, from the cache (a batch's gate: once per mapping it admits). */

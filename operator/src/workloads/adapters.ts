@@ -6,6 +6,7 @@
  * does (spec.restartAt; kinds.ts says why, workload.ts shows each patch).
  */
 import type * as k8s from '@kubernetes/client-node';
+import { podFacts, podSelectorOf, type ListPods } from './pods';
 import { podTemplateReferences } from './references';
 import { KINDS, type WorkloadObject as KindObject } from './kinds';
 import { parseAppliedVersions, recordedAnnotations, recordsAll, restartPatch, RESTARTED_AT_ANNOTATION, type Rollout, type WorkloadKind, type WorkloadState } from './workload';
@@ -13,7 +14,7 @@ import { FIELD_MANAGER, MERGE_PATCH, STRATEGIC_MERGE_PATCH } from '../kube/patch
 
 interface WorkloadObject {
   metadata?: k8s.V1ObjectMeta;
-  spec?: { template?: k8s.V1PodTemplateSpec; paused?: boolean; updateStrategy?: { type?: string }; progressDeadlineSeconds?: number };
+  spec?: { template?: k8s.V1PodTemplateSpec; selector?: k8s.V1LabelSelector; paused?: boolean; updateStrategy?: { type?: string }; progressDeadlineSeconds?: number };
 }
 
 interface Adapter {
@@ -132,6 +133,7 @@ export class WorkloadClient {
       .filter((o) => o.metadata?.name && !o.metadata.deletionTimestamp)
       .map((o) => {
         const recorded = recordedAnnotations(kind, o);
+        const podSelector = podSelectorOf(o.spec?.selector);
         const restartedAt = recorded?.[RESTARTED_AT_ANNOTATION];
         return {
           kind,
@@ -145,7 +147,13 @@ export class WorkloadClient {
           health: KINDS[kind].health(o as KindObject),
           ...(o.spec?.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: o.spec.progressDeadlineSeconds } : {}),
           ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}),
+          ...(podSelector ? { podSelector } : {}),
         };
       });
   }
+}
+
+/** Lists pods for the rollout loop's crash-loop check (rotation/podHealth.ts): only their facts are kept, never their spec. */
+export function podLister(api: Pick<k8s.CoreV1Api, 'listNamespacedPod'>): ListPods {
+  return async (namespace, labelSelector) => (await api.listNamespacedPod(namespace, undefined, undefined, undefined, undefined, labelSelector)).body.items.map(podFacts);
 }

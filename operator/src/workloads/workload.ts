@@ -41,6 +41,8 @@ export interface WorkloadState extends WorkloadRef {
   readonly progressDeadlineSeconds?: number;
   /** Its labels: a rollout's canary selector picks among them. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Its spec.selector as a list's label selector: its pods (workloads/pods.ts). */
+  readonly podSelector?: string;
 }
 
 export function workloadId(w: WorkloadRef): string {

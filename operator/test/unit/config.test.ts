@@ -210,13 +210,14 @@ describe('rollouts (ROLLOUT_*)', () => {
   const base = { SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', POD_NAMESPACE: 'ops' };
 
   it("default to the chart's: 10 rolling at once, no settling, each workload's own deadline, no windows", () => {
-    expect(loadConfig(base).rollouts).toEqual({ maxConcurrent: DEFAULTS.ROLLOUT_MAX_CONCURRENT, settleSeconds: DEFAULTS.ROLLOUT_SETTLE_SECONDS, windows: [] });
-    expect([DEFAULTS.ROLLOUT_MAX_CONCURRENT, DEFAULTS.ROLLOUT_SETTLE_SECONDS]).toEqual([10, 0]);
+    expect(loadConfig(base).rollouts).toEqual({ maxConcurrent: DEFAULTS.ROLLOUT_MAX_CONCURRENT, settleSeconds: DEFAULTS.ROLLOUT_SETTLE_SECONDS, windows: [], detectCrashLoop: DEFAULTS.ROLLOUT_DETECT_CRASH_LOOP });
+    expect([DEFAULTS.ROLLOUT_MAX_CONCURRENT, DEFAULTS.ROLLOUT_SETTLE_SECONDS, DEFAULTS.ROLLOUT_DETECT_CRASH_LOOP]).toEqual([10, 0, true]);
   });
 
   it('take the ceiling, settle, health deadline and windows the chart passes', () => {
     const windows = [{ kind: 'deny', schedule: '0 9 * * MON-FRI', duration: '8h', timeZone: 'Europe/Berlin' }];
-    expect(loadConfig({ ...base, ROLLOUT_MAX_CONCURRENT: '20', ROLLOUT_SETTLE_SECONDS: '10', ROLLOUT_HEALTH_TIMEOUT_SECONDS: '300', ROLLOUT_WINDOWS: JSON.stringify(windows) }).rollouts).toEqual({
+    expect(loadConfig({ ...base, ROLLOUT_MAX_CONCURRENT: '20', ROLLOUT_SETTLE_SECONDS: '10', ROLLOUT_HEALTH_TIMEOUT_SECONDS: '300', ROLLOUT_WINDOWS: JSON.stringify(windows), ROLLOUT_DETECT_CRASH_LOOP: 'false' }).rollouts).toEqual({
+      detectCrashLoop: false,
       maxConcurrent: 20,
       settleSeconds: 10,
       healthTimeoutSeconds: 300,

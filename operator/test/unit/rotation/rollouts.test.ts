@@ -16,9 +16,11 @@ import type { RolloutHalt } from '../../../src/rotation/notifier';
 import { Rollouts } from '../../../src/rotation/rollouts';
 import { Rotator } from '../../../src/rotation/rotator';
 import type { RestartOutcome } from '../../../src/workloads/adapters';
+import type { ListPods, PodFacts } from '../../../src/workloads/pods';
 import type { Health } from '../../../src/workloads/kinds';
 import type { Rollout, WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
-import { resolved, SECRET_KEY } from '../../support/builders';
+import { resolved, secretChange, SECRET_KEY } from '../../support/builders';
+import type { ResolvedChange } from '../../../src/rotation/plan';
 
 const NS = 'ns';
 const T0 = Date.parse('2026-03-02T10:00:00Z');
@@ -62,7 +64,7 @@ class FakeApps {
   };
 }
 
-function setup(opts: { maxConcurrent?: number; dryRun?: boolean; mappings?: { name: string; spec?: Partial<SecretsRotationMappingSpec>; annotations?: Record<string, string> }[] } = {}) {
+function setup(opts: { maxConcurrent?: number; dryRun?: boolean; pods?: ListPods; mappings?: { name: string; spec?: Partial<SecretsRotationMappingSpec>; annotations?: Record<string, string> }[] } = {}) {
   let t = T0;
   const now = () => new Date(t);
   const log = createLogger('silent');
@@ -85,7 +87,7 @@ function setup(opts: { maxConcurrent?: number; dryRun?: boolean; mappings?: { na
   const metrics = createMetrics(false);
   const halts: RolloutHalt[] = [];
   const notifier = { rolloutHalted: (h: RolloutHalt) => void halts.push(h) };
-  const rollouts = new Rollouts({ mappings: cache, index, writer, workloads: apps.client, events: eventPort, metrics, log, chart: { maxConcurrent: opts.maxConcurrent ?? 10, settleSeconds: 0, windows: [] }, notifier, now });
+  const rollouts = new Rollouts({ mappings: cache, index, writer, workloads: apps.client, events: eventPort, metrics, log, chart: { maxConcurrent: opts.maxConcurrent ?? 10, settleSeconds: 0, windows: [] }, notifier, now, ...(opts.pods ? { pods: opts.pods } : {}) });
   const rotations: { mapping: string; record: RotationRecord }[] = [];
   const rotator = new Rotator({
     index,
@@ -128,6 +130,10 @@ function mappingObject(name: string, spec: Partial<SecretsRotationMappingSpec> =
     spec: { secretId: 'app', selector: { matchLabels: { app: name } }, ...spec },
   };
 }
+
+const USER_KEY = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:user';
+/** A change of a second secret, `user`. */
+const userChange = (changeId: string, version: string): ResolvedChange => ({ changeId, change: secretChange(`ev-${changeId}`, version, undefined, `${USER_KEY}-XyZ789`), secretKey: USER_KEY, version });
 
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
@@ -227,6 +233,49 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     expect(s.record()?.reason).toBeUndefined();
     expect((await s.metrics.rolloutsHaltedNow.get()).values[0].value).toBe(0);
     expect(s.halts).toHaveLength(1);
+  });
+
+  it('a canary whose new pods crash-loop halts the rollout at once, long before its health deadline', async () => {
+    const pods = new Map<string, PodFacts[]>();
+    const s = setup({ mappings: [{ name: 'web', spec: { rollout: { canary: { count: 1 } } } }], pods: async (_ns, sel) => pods.get(sel) ?? [] });
+    for (const n of names('w', 3)) s.apps.add(n, { app: 'web' });
+    for (const n of names('w', 3)) s.apps.workloads.set(n, { ...s.apps.workloads.get(n)!, podSelector: `app=web,name=${n}` });
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    expect(s.apps.patches).toEqual(['w-0']);
+    s.advance(5);
+    await s.rollouts.tick();
+    expect(s.record()?.phase).toBe('Canary');
+    pods.set('app=web,name=w-0', [{ name: 'w-0-new', versions: { [SECRET_KEY]: 'v2' }, waiting: [{ container: 'app', reason: 'CrashLoopBackOff', restarts: 2 }] }]);
+    s.advance(5);
+    await s.rollouts.tick();
+    expect(s.record()).toMatchObject({ phase: 'Halted', reason: 'CanaryUnhealthy', states: 'fpp' });
+    expect(s.status().conditions!.find((c) => c.type === ROLLOUT_HALTED)!.message).toContain('pod w-0-new: container app in CrashLoopBackOff (2 restarts)');
+    expect(s.apps.patches).toEqual(['w-0']);
+  });
+
+  it('settling across secrets: two mappings of two secrets changed 2 s apart restart their shared workloads once, each stamp carrying both versions', async () => {
+    const s = setup({
+      mappings: [
+        { name: 'web', spec: { rollout: { settleSeconds: 10 } } },
+        { name: 'web-user', spec: { secretId: 'user', selector: { matchLabels: { app: 'web' } }, rollout: { settleSeconds: 10 } } },
+      ],
+    });
+    for (const n of names('w', 2)) s.apps.add(n, { app: 'web' });
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    s.advance(2);
+    await s.rotator.rotate([userChange('c2', 'u2')]);
+    expect(s.record('web-user')).toMatchObject({ phase: 'Settling', states: 'pp' });
+    s.advance(9);
+    await s.rollouts.tick();
+    expect(s.apps.patches).toEqual(['w-0', 'w-1']);
+    for (const n of names('w', 2)) expect(s.apps.workloads.get(n)!.appliedVersions).toEqual({ [SECRET_KEY]: 'v2', [USER_KEY]: 'u2' });
+    s.apps.settle();
+    s.advance(2);
+    await s.rollouts.tick();
+    await s.rollouts.tick();
+    expect(s.apps.patches).toEqual(['w-0', 'w-1']);
+    expect(s.record('web')?.phase).toBe('Complete');
+    expect(s.record('web-user')?.phase).toBe('Complete');
   });
 
   it('suspended: the change is recorded, nothing is restarted (Deferred, Suspended); un-suspending rolls what was recorded, once', async () => {
