@@ -235,8 +235,10 @@ export class ApiServerRequests {
   }
 
   private async read(): Promise<void> {
-    const text = await apiServerMetrics(this.kc);
+    // Timed when asked, not when the (megabytes of) answer arrived: the API server counts
+    // as it is asked, and a slow answer would otherwise make the next interval look short.
     const at = performance.now();
+    const text = await apiServerMetrics(this.kc);
     this.all.push({ at, total: promSample(text, 'apiserver_request_total') });
     this.writes.push({ at, total: WRITE_VERBS.reduce((sum, verb) => sum + promSample(text, 'apiserver_request_total', { verb }), 0) });
   }
