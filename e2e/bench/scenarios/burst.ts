@@ -3,6 +3,7 @@
  * measured); the bodies are what the EventBridge rule delivers, sent straight to it.
  */
 import { performance } from 'node:perf_hooks';
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { canonicalSecretKey, parseSecretId } from '../../../operator/src/secrets/secretId';
 import { parseAppliedVersions } from '../../../operator/src/workloads/workload';
 import type { Secret } from '../../support/aws';
@@ -62,6 +63,7 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
       const batches = histogramDelta(await s.operator.histogram(`${M}batch_seconds`), batch0);
       const kube = s.operator.kube.snapshot();
       const aws = s.operator.aws.snapshot();
+      const timeByKind = { ...s.operator.kube.timeByKind(), ...s.operator.aws.timeByKind() };
       // A message goes once its rollout is recorded; the rollout loop restarts the rest
       // (at most the chart's maxConcurrent rolling at once). Correctness: every Deployment
       // ends on its secret's newest version, each restarted once.
@@ -77,6 +79,10 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
       await s.operator.stop();
       say(`D: ElasticMQ's own ceiling for ${bodies.length} messages (bare receive-and-delete loop)`);
       const ceiling = await emulatorCeiling(b, bodies);
+      say(`D: moto's own rate for DescribeSecret (every secret at once, as a batch settles them, ${perSecret} times)`);
+      const describeStart = performance.now();
+      for (let k = 0; k < perSecret; k++) await Promise.all(secrets.map((x) => b.ctx.aws.sm.send(new DescribeSecretCommand({ SecretId: x.arn }))));
+      const describePerSecond = (perSecret * secrets.length) / seconds(describeStart, performance.now());
       const t2 = performance.now();
       return {
         id: 'D',
@@ -92,6 +98,8 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
           { key: 'batches', label: 'batches handled', value: batches.count, unit: 'batches' },
           { key: 'ceilingSendSeconds', label: 'ElasticMQ alone: time to take the events in', value: ceiling.sendSeconds, unit: 's' },
           { key: 'ceilingEventsPerSecond', label: 'ElasticMQ alone: bare receive+delete loop', value: bodies.length / ceiling.drainSeconds, unit: 'events/s' },
+          { key: 'describeCalls', label: 'DescribeSecret calls (one per secret per batch)', value: aws['SecretsManager.DescribeSecret'] ?? 0, unit: 'calls' },
+          { key: 'describePerSecond', label: 'moto alone: DescribeSecret, every secret of a batch at once', value: describePerSecond, unit: 'calls/s' },
           { key: 'restartsIssued', label: 'restarts issued', value: restarts, unit: 'restarts', target: { op: '=', value: z.burstSecrets } },
           { key: 'uniqueWorkloads', label: 'unique workloads affected', value: z.burstSecrets, unit: 'workloads' },
           { key: 'skipped', label: 'restarts skipped (already at the newest version)', value: skipped, unit: 'decisions' },
@@ -102,6 +110,7 @@ export async function burst(stack: Bench, z: Sizes, opts: { cpuProf?: boolean } 
           'the queue is on ElasticMQ (moto scans every message of a queue on each send and receive, so there the figure was moto\'s); Secrets Manager (DescribeSecret) is still moto; the EventBridge → SQS routing is proven on moto by the e2e suite',
           'handling rate: time inside the operator\'s batch handler (interpret, DescribeSecret, list, plan, patch, status, Events), SQS calls excluded',
           `from the first send to the last delete: Kubernetes requests by kind ${JSON.stringify(kube.byKind)}; Secrets Manager calls ${JSON.stringify(aws)}`,
+          `where that time went, ms summed per kind of request (requests in flight together overlap): ${JSON.stringify(Object.fromEntries(Object.entries(timeByKind).map(([k, v]) => [k, Math.round(v)])))}`,
         ],
       };
     });
