@@ -67,3 +67,15 @@ test('E: the polling arithmetic is what it says', () => {
   // Drift before ListSecrets: one DescribeSecret per secret per pass, a pass every interval.
   expect(e['drift.before.perIdleHour']).toBe(SMOKE.idleSecrets * (3600 / DEFAULTS.DRIFT_CHECK_INTERVAL_SECONDS));
 });
+
+test('F: under the ceiling never more than maxConcurrent rolling, with it off all at once; each side restarts every workload once, all end on the new version', () => {
+  const f = report.scenarios.F.figures;
+  const total = SMOKE.pacedNamespaces * SMOKE.pacedPerNamespace;
+  expect(f['paced.peakRolling']).toBeGreaterThanOrEqual(1);
+  expect(f['paced.peakRolling']).toBeLessThanOrEqual(SMOKE.pacedMaxConcurrent);
+  // The same watch sees the storm the ceiling prevents: the figure can fail.
+  expect(f['off.peakRolling']).toBeGreaterThan(SMOKE.pacedMaxConcurrent);
+  for (const side of ['paced', 'off']) {
+    expect({ side, newReplicaSets: f[`${side}.newReplicaSets`], restarts: f[`${side}.restarts`], notOnNewest: f[`${side}.notOnNewest`] }).toEqual({ side, newReplicaSets: total, restarts: total, notOnNewest: 0 });
+  }
+});

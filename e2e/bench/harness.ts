@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
@@ -12,7 +13,9 @@ import { DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, S
 import { METRIC_PREFIX } from '../../operator/src/core/metrics';
 import { GROUP, PLURAL, VERSION } from '../../operator/src/mappings/model';
 import { withTimeout } from '../../operator/src/kube/timeout';
+import { KINDS, type WorkloadObject } from '../../operator/src/workloads/kinds';
 import { parseAppliedVersions } from '../../operator/src/workloads/workload';
+import { nodeIsReady, nodeManifest, type NodeObj } from '../../scripts/stack/nodes';
 import { Aws } from '../support/aws';
 import { e2eContext, type E2eContext } from '../support/context';
 import type { ElasticMq } from '../support/elasticmq';
@@ -23,6 +26,7 @@ import { waitFor } from '../support/wait';
 import { AwsProxy, KubeProxy } from './proxy';
 import { startAwsRealism, type AwsRealism, type RealismOptions } from '../support/realism/awsRealism';
 import { parseHistogram, type Histogram } from './stats';
+import type { CounterSample } from './rolling';
 
 export const M = METRIC_PREFIX;
 
@@ -170,6 +174,96 @@ export async function waitDeploymentsSettled(b: Bench, selector: string, expecte
   );
 }
 
+/**
+ * Waits until every one of `expected` Deployments labelled `selector` is healthy by its
+ * kind's own rule (kinds.ts, as `kubectl rollout status` decides): pods running and
+ * available on the current template, no old one left.
+ */
+export async function waitDeploymentsHealthy(b: Bench, selector: string, expected: number, timeoutMs = 600_000): Promise<void> {
+  const apps = withTimeout(b.kc.makeApiClient(k8s.AppsV1Api), 30_000);
+  await waitFor(
+    `${expected} Deployment(s) labelled ${selector} healthy`,
+    async () => {
+      const list = await apps.listDeploymentForAllNamespaces(undefined, undefined, undefined, selector, undefined, undefined, undefined, undefined, undefined);
+      return list.body.items.filter((d) => KINDS.Deployment.health(d as WorkloadObject) === 'healthy').length >= expected || undefined;
+    },
+    { timeoutMs, intervalMs: 1000 },
+  );
+}
+
+/**
+ * A fake (kwok) node of the stack's shape with room for `pods` pods, for a scenario whose
+ * pods do not fit the stack's own; removed by `remove` (once the pods on it are gone).
+ */
+export async function fakeNode(b: Bench, name: string, pods: number): Promise<{ remove(): Promise<void> }> {
+  await b.ctx.kube.core.createNode(nodeManifest(name, pods) as k8s.V1Node);
+  await waitFor(`node ${name} Ready (kwok)`, async () => nodeIsReady((await b.ctx.kube.core.readNode(name)).body as NodeObj) || undefined, { timeoutMs: 60_000, intervalMs: 250 });
+  return { remove: async () => void (await b.ctx.kube.core.deleteNode(name).catch(() => undefined)) };
+}
+
+/**
+ * The API server's own count of the requests it served (`apiserver_request_total`, every
+ * client: controllers, scheduler, kwok, the operator), read every second while running:
+ * all requests, and the writes among them (what a restart storm multiplies).
+ */
+export class ApiServerRequests {
+  readonly all: CounterSample[] = [];
+  readonly writes: CounterSample[] = [];
+  private timer?: NodeJS.Timeout;
+  private reading?: Promise<void>;
+
+  constructor(private readonly kc: k8s.KubeConfig) {}
+
+  /** One reading now; then one a second until `stop`. */
+  async start(): Promise<this> {
+    await this.read();
+    this.timer = setInterval(() => {
+      this.reading ??= this.read()
+        .catch((err: Error) => say(`apiserver /metrics: ${err.message}`))
+        .finally(() => (this.reading = undefined));
+    }, 1000);
+    return this;
+  }
+
+  /** Stops reading, after a last reading (again: nothing). */
+  async stop(): Promise<void> {
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.reading;
+    await this.read();
+  }
+
+  private async read(): Promise<void> {
+    // Timed when asked, not when the (megabytes of) answer arrived: the API server counts
+    // as it is asked, and a slow answer would otherwise make the next interval look short.
+    const at = performance.now();
+    const text = await apiServerMetrics(this.kc);
+    this.all.push({ at, total: promSample(text, 'apiserver_request_total') });
+    this.writes.push({ at, total: WRITE_VERBS.reduce((sum, verb) => sum + promSample(text, 'apiserver_request_total', { verb }), 0) });
+  }
+}
+
+/** The verbs of apiserver_request_total that change something. */
+const WRITE_VERBS = ['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY'] as const;
+
+/** GET /metrics of the stack's API server, with a deadline. */
+async function apiServerMetrics(kc: k8s.KubeConfig): Promise<string> {
+  const url = new URL('/metrics', kc.getCurrentCluster()!.server);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ...opts, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => ((res.statusCode ?? 0) >= 300 ? reject(new Error(`HTTP ${res.statusCode}: ${body.slice(0, 200)}`)) : resolve(body)));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Seeing restarts: a watch that timestamps each Deployment's recorded versions
 
@@ -187,7 +281,8 @@ export class VersionWatch {
 
   private constructor(private readonly kc: k8s.KubeConfig) {}
 
-  static async start(b: Bench, pathname: string, labelSelector?: string): Promise<VersionWatch> {
+  /** `onObject`: also handed every object the watch delivers (namespace/name, the object, its arrival time), before waiters are woken. */
+  static async start(b: Bench, pathname: string, labelSelector?: string, onObject?: (key: string, obj: k8s.V1Deployment, at: number) => void): Promise<VersionWatch> {
     const w = new VersionWatch(b.kc);
     // Without a resourceVersion the watch first replays the current objects as ADDED.
     w.req = await new k8s.Watch(w.kc).watch(
@@ -200,6 +295,7 @@ export class VersionWatch {
         let mine = w.seen.get(key);
         if (!mine) w.seen.set(key, (mine = new Map()));
         for (const v of Object.values(versions)) if (!mine.has(v)) mine.set(v, at);
+        onObject?.(key, obj, at);
         for (const wake of w.waiters) wake();
       },
       (err) => {

@@ -26,7 +26,7 @@ function parseArgs(argv: readonly string[]): { json: boolean; smoke: boolean; cp
         if (!(SCENARIOS as readonly string[]).includes(id)) throw new Error(`--only: unknown scenario ${JSON.stringify(id)} (have ${SCENARIOS.join(', ')})`);
         out.only.push(id as ScenarioId);
       }
-    } else throw new Error(`unknown argument ${JSON.stringify(a)}; usage: npm run bench -- [--json] [--smoke] [--only A,B,C,D,E] [--cpu-prof]`);
+    } else throw new Error(`unknown argument ${JSON.stringify(a)}; usage: npm run bench -- [--json] [--smoke] [--only A,B,C,D,E,F] [--cpu-prof]`);
   }
   return out;
 }

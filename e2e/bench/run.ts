@@ -3,10 +3,10 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { deleteNamespacesUntilGone } from '../support/fixture';
 import { BENCH_LABEL, NAMESPACES_GONE_WITHIN_MS, bench, say, sayingProgress, type Bench } from './harness';
-import { FULL, SMOKE, burst, cost, fanout, latency, met, scale, type ScenarioResult, type Sizes } from './scenarios';
+import { FULL, SMOKE, burst, cost, fanout, latency, met, paced, scale, type ScenarioResult, type Sizes } from './scenarios';
 import { fmt, table } from './stats';
 
-export const SCENARIOS = ['A', 'B', 'C', 'D', 'E'] as const;
+export const SCENARIOS = ['A', 'B', 'C', 'D', 'E', 'F'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -38,7 +38,7 @@ export async function runBench(o: BenchOptions): Promise<{ report: BenchReport; 
   const want = new Set(o.only?.length ? o.only : SCENARIOS);
   const results: ScenarioResult[] = [];
   // C last: its ten thousand objects are still being deleted when the run ends.
-  for (const id of ['A', 'B', 'D', 'E', 'C'] as const) {
+  for (const id of ['A', 'B', 'D', 'E', 'F', 'C'] as const) {
     if (!want.has(id)) continue;
     const t = performance.now();
     say(`scenario ${id}: setting up`);
@@ -47,6 +47,7 @@ export async function runBench(o: BenchOptions): Promise<{ report: BenchReport; 
       : id === 'B' ? await fanout(b, sizes)
       : id === 'C' ? await scale(b, sizes, { cpuProf: o.cpuProf })
       : id === 'D' ? await burst(b, sizes, { cpuProf: o.cpuProf })
+      : id === 'F' ? await paced(b, sizes)
       : await cost(b, sizes, results.find((x) => x.id === 'A'));
     say(`scenario ${id}: done in ${((performance.now() - t) / 1000).toFixed(0)} s (setup ${r.setupSeconds.toFixed(0)} s, measured ${r.measuredSeconds.toFixed(0)} s)`);
     results.push(r);

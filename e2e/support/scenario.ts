@@ -256,7 +256,7 @@ export async function stagesOf(ctx: E2eContext, s: Secret): Promise<Record<strin
 }
 
 /** An SQS body as EventBridge delivers it (envelope + detail), with a fresh id unless given. */
-export function eventBody(ctx: E2eContext, e: { detailType: string; detail: unknown; resources?: string[]; id?: string; source?: string }): { id: string; body: string } {
+export function eventBody(ctx: E2eContext, e: { detailType: string; detail: unknown; resources?: string[]; id?: string; source?: string; time?: Date }): { id: string; body: string } {
   const id = e.id ?? randomUUID();
   const body = JSON.stringify({
     version: '0',
@@ -264,7 +264,7 @@ export function eventBody(ctx: E2eContext, e: { detailType: string; detail: unkn
     'detail-type': e.detailType,
     source: e.source ?? 'aws.secretsmanager',
     account: ctx.aws.account,
-    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    time: (e.time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region: ctx.env.AWS_REGION,
     resources: e.resources ?? [],
     detail: e.detail,
@@ -272,9 +272,12 @@ export function eventBody(ctx: E2eContext, e: { detailType: string; detail: unkn
   return { id, body };
 }
 
-/** The body of a native `Secret Label Updated` event for the version `s` carries. */
-export function labelUpdatedBody(ctx: E2eContext, s: Secret, id?: string): { id: string; body: string } {
-  return eventBody(ctx, { detailType: 'Secret Label Updated', resources: [s.arn], detail: { name: s.name, labelUpdated: 'AWSCURRENT', versionId: s.version }, id });
+/**
+ * The body of a native `Secret Label Updated` event for the version `s` carries. `time`:
+ * when the label moved (the event's time, as AWS stamps it), if not now.
+ */
+export function labelUpdatedBody(ctx: E2eContext, s: Secret, id?: string, time?: Date): { id: string; body: string } {
+  return eventBody(ctx, { detailType: 'Secret Label Updated', resources: [s.arn], detail: { name: s.name, labelUpdated: 'AWSCURRENT', versionId: s.version }, id, time });
 }
 
 /** The `detail` of a CloudTrail record of a Secrets Manager call (as Aws.sendApiCall sends it). */

@@ -19,7 +19,8 @@ import { pushImage, type RegistryEnv } from './registry';
 
 // ------------------------------------------------------------------ nodes, service accounts
 
-function nodeManifest(name: string): Record<string, unknown> {
+/** A fake node kwok manages, with room for `pods` pods (the bench adds a larger one for its scenario F). */
+export function nodeManifest(name: string, pods = 110): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -39,8 +40,8 @@ function nodeManifest(name: string): Record<string, unknown> {
     },
     spec: {},
     status: {
-      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      allocatable: { cpu: '32', memory: '256Gi', pods: String(pods) },
+      capacity: { cpu: '32', memory: '256Gi', pods: String(pods) },
     },
   };
 }

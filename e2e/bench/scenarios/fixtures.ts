@@ -8,8 +8,8 @@ import { BENCH_LABEL, BenchOperator, NAMESPACES_GONE_WITHIN_MS, VersionWatch, cr
 /** A Deployment with no replicas: the API server and its controllers see a real rollout, no pod runs. */
 export const deployment = (b: Bench, ns: string, name: string, labels: Record<string, string>) => b.ctx.kube.createWorkload('Deployment', ns, name, labels, { replicas: 0 });
 export const mapping = (b: Bench, ns: string, name: string, secretId: string, matchLabels: Record<string, string>) => b.ctx.kube.createMapping(ns, name, { secretId, selector: { matchLabels } });
-/** The body EventBridge delivers when AWSCURRENT moves to `v`. */
-export const changed = (b: Bench, v: Secret) => labelUpdatedBody(b.ctx, v).body;
+/** The body EventBridge delivers when AWSCURRENT moves to `v` (at `movedAt`, if not now). */
+export const changed = (b: Bench, v: Secret, movedAt?: Date) => labelUpdatedBody(b.ctx, v, undefined, movedAt).body;
 
 export const ms = (a: number, b: number) => b - a;
 export const seconds = (a: number, b: number) => (b - a) / 1000;

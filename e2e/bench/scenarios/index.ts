@@ -1,5 +1,5 @@
 /**
- * The five benchmark scenarios. Each builds its fixtures (setup, timed apart), then
+ * The six benchmark scenarios. Each builds its fixtures (setup, timed apart), then
  * measures; every figure comes from outside the operator (the counting proxies, a
  * watch, /proc) or from its /metrics. Sizes are parameters so a smoke run is cheap.
  */
@@ -9,3 +9,4 @@ export { fanout } from './fanout';
 export { scale } from './scale';
 export { burst } from './burst';
 export { cost } from './cost';
+export { paced } from './paced';

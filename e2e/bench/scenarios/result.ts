@@ -35,6 +35,12 @@ export interface Sizes {
   readonly burstChanges: number;
   readonly idleSeconds: number;
   readonly idleSecrets: number;
+  readonly pacedNamespaces: number;
+  readonly pacedPerNamespace: number;
+  /** The paced side's ceiling (ROLLOUT_MAX_CONCURRENT). */
+  readonly pacedMaxConcurrent: number;
+  /** How long a pod of F takes to become ready (kwok's pod-ready stage). */
+  readonly pacedReadyDelaySeconds: number;
   /** Settings on top of the defaults (the smoke run polls briefly so each stop is quick). */
   readonly operatorEnv: Readonly<Record<string, string>>;
 }
@@ -51,6 +57,10 @@ export const FULL: Sizes = {
   burstChanges: 1000,
   idleSeconds: 180,
   idleSecrets: 1000,
+  pacedNamespaces: 10,
+  pacedPerNamespace: 50,
+  pacedMaxConcurrent: 20,
+  pacedReadyDelaySeconds: 5,
   operatorEnv: {},
 };
 
@@ -67,5 +77,9 @@ export const SMOKE: Sizes = {
   burstChanges: 50,
   idleSeconds: 8,
   idleSecrets: 2,
+  pacedNamespaces: 2,
+  pacedPerNamespace: 5,
+  pacedMaxConcurrent: 2,
+  pacedReadyDelaySeconds: 2,
   operatorEnv: { SQS_WAIT_TIME_SECONDS: '2' },
 };
