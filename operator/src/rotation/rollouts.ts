@@ -56,8 +56,8 @@ export class Rollouts {
   }
 
   /**
-   * A settled change reaching `ids` of the mapping's workloads (those not at its version):
-   * joins or starts the mapping's rollout, persists its first step, and says which may be
+   * A settled change reaching `ids` of the mapping's (or discovered source's) workloads
+   * (those not at its version): joins or starts its rollout, persists its first step, and says which may be
    * stamped now. A change the record already carries (a redelivery, drift) starts nothing new.
    */
   async admit(mapping: Mapping, change: ResolvedChange, listed: readonly WorkloadState[], ids: readonly string[]): Promise<Verdict> {
@@ -72,7 +72,7 @@ export class Rollouts {
       const known = carries(current, versions) && active(current) && ids.every((id) => current.workloads.includes(id));
       const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: home.preferredCanaries(listed) }, policy, this.now());
       // A new rollout is not the previous one moving on: what changed is said of it afresh.
-      const d = await this.step({ ...home, mapping }, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, elsewhere);
+      const d = await this.step(home, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, elsewhere);
       return { stamp: new Set(d.stamp), waiting: `rollout ${d.summary}${d.record.reason ? ` (${d.record.reason})` : ''}: rolls when the rollout reaches it` };
     } catch (err) {
       this.opts.log.warn('rollout not recorded; the change is retried', { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version, error: errorMessage(err) });
@@ -81,8 +81,8 @@ export class Rollouts {
   }
 
   /**
-   * One pass of the loop: every rollout in progress, one mapping at a time. The records are
-   * read once per pass; the cluster-wide ceiling counts the others' rolling workloads as
+   * One pass of the loop: every rollout in progress, mappings' and discovered sources', one
+   * at a time. The records are read once per pass; the cluster-wide ceiling counts the others' rolling workloads as
    * their last step left them.
    */
   async tick(signal?: AbortSignal): Promise<void> {
@@ -115,7 +115,7 @@ export class Rollouts {
     listed: readonly WorkloadState[],
     previous: RolloutRecord | undefined,
     eventId: string,
-    /** Workloads of the other mappings' rollouts rolling now, against the chart's ceiling. */
+    /** Workloads of the other rollouts rolling now, against the chart's ceiling. */
     rollingElsewhere: number,
   ): Promise<Decision> {
     const { events, metrics, log, chart } = this.opts;
