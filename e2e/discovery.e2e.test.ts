@@ -23,7 +23,7 @@ import { createAwsSecretStore, createExternalSecret, ESO_GROUP, ESO_VERSION, FOR
 import { applySecretProviderClassCrd, createAwsSecretProviderClass, csiVolume, removeSecretProviderClassCrd, SPC_API } from './support/secretProviderClass';
 import { M, endScenario, expectUntouched, rand, snapshot, startScenario, value, waitDeleted, waitForNewPods, waitMappingSynced, waitQueueEmpty, type Scenario } from './support/scenario';
 import { staysFalse, waitFor } from './support/wait';
-import { OPERATOR_NAME } from '../operator/src/core/names';
+import { OPERATOR_NAME, SOURCE_ROLLOUT_ANNOTATION } from '../operator/src/core/names';
 import { RESTARTED_AT_ANNOTATION } from '../operator/src/workloads/workload';
 
 jest.setTimeout(300_000);
@@ -162,14 +162,15 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
   });
   afterAll(() => endScenario(s));
 
-  test('(f) the release may list, get and patch ExternalSecrets, list their stores (ClusterSecretStores cluster-wide) and SecretProviderClasses, watch none of them, and still not read Secrets', async () => {
-    // Exactly the verbs discovery/sources.ts (lists) and discovery/esoRefresh.ts (patch, then get while ESO syncs) call;
+  test('(f) the release may list, get and patch ExternalSecrets, list their stores (ClusterSecretStores cluster-wide), list and patch SecretProviderClasses, watch none of them, and still not read Secrets', async () => {
+    // Exactly the verbs discovery/sources.ts (lists), discovery/esoRefresh.ts (patch, then get while ESO syncs) and
+    // discovery/rolloutRecords.ts (patch: the rollout's record on the source) call;
     // every other test of this file is the operator working with no more than these.
     for (const verb of ['list', 'get', 'patch']) expect(await canI(s.ctx, s.release, verb, 'externalsecrets.external-secrets.io', ns)).toBe(true);
     expect(await canI(s.ctx, s.release, 'watch', 'externalsecrets.external-secrets.io', ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'list', 'secretstores.external-secrets.io', ns)).toBe(true);
     expect(await canI(s.ctx, s.release, 'list', 'clustersecretstores.external-secrets.io')).toBe(true);
-    expect(await canI(s.ctx, s.release, 'list', 'secretproviderclasses.secrets-store.csi.x-k8s.io', ns)).toBe(true);
+    for (const verb of ['list', 'patch']) expect(await canI(s.ctx, s.release, verb, 'secretproviderclasses.secrets-store.csi.x-k8s.io', ns)).toBe(true);
     for (const verb of ['get', 'watch']) {
       expect(await canI(s.ctx, s.release, verb, 'secretstores.external-secrets.io', ns)).toBe(false);
       expect(await canI(s.ctx, s.release, verb, 'clustersecretstores.external-secrets.io')).toBe(false);
@@ -177,7 +178,7 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
     }
     expect(await canI(s.ctx, s.release, 'delete', 'externalsecrets.external-secrets.io', ns)).toBe(false);
     expect(await canI(s.ctx, s.release, 'patch', 'secretstores.external-secrets.io', ns)).toBe(false);
-    expect(await canI(s.ctx, s.release, 'patch', 'secretproviderclasses.secrets-store.csi.x-k8s.io', ns)).toBe(false);
+    expect(await canI(s.ctx, s.release, 'delete', 'secretproviderclasses.secrets-store.csi.x-k8s.io', ns)).toBe(false);
     // Only the watched namespace.
     expect(await canI(s.ctx, s.release, 'patch', 'externalsecrets.external-secrets.io', 'default')).toBe(false);
     for (const verb of ['get', 'list', 'watch']) {
@@ -186,7 +187,7 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
     }
   });
 
-  test("(f) the restart-only policy lets the operator's identity set force-sync on an ExternalSecret and nothing else", async () => {
+  test("(f) the restart-only policy lets the operator's identity set force-sync and the rollout record on an ExternalSecret and nothing else", async () => {
     const secret = await s.ctx.aws.createSecret(`disc-vap-${rand()}`, value());
     await createExternalSecret(s.ctx, ns, 'vap', { store: 'aws', remoteKey: secret.name });
     const kc = new k8s.KubeConfig();
@@ -206,9 +207,10 @@ describe('with discovery of ExternalSecrets and SecretProviderClasses on', () =>
     };
 
     expect(await patchAsOperator({ metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(Date.now()) } } })).toEqual({ status: 200, message: '' });
+    expect(await patchAsOperator({ metadata: { annotations: { [SOURCE_ROLLOUT_ANNOTATION]: '{}' } } })).toEqual({ status: 200, message: '' });
     const spec = await patchAsOperator({ spec: { data: [{ secretKey: 'value', remoteRef: { key: 'someone-elses-secret' } }] } });
     expect(spec.status).toBe(403);
-    expect(spec.message).toMatch(/may change only the annotation force-sync of externalsecrets .*this request changes spec\.data/);
+    expect(spec.message).toMatch(/may change only the annotations force-sync and awssecretsoperator\.secretoperator\/rollout of externalsecrets .*this request changes spec\.data/);
     const other = await patchAsOperator({ metadata: { annotations: { 'example.com/other': 'x' } } });
     expect(other.status).toBe(403);
     // The refused patches changed nothing (ESO's API server defaults aside).

@@ -26,6 +26,7 @@ import { sourcesAsMappings } from './discovery/model';
 import { EsoRefresher } from './discovery/esoRefresh';
 import { DiscoveryReporter } from './discovery/reporter';
 import { DiscoveredSources } from './discovery/sources';
+import { SourceRecords } from './discovery/rolloutRecords';
 import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
 import type { RecordedVersion } from './secrets/versionOrder';
@@ -173,7 +174,8 @@ async function main(): Promise<void> {
         kinds: [...(dc.externalSecrets ? (['externalsecret'] as const) : []), ...(dc.providerClasses ? (['csi'] as const) : [])],
       })
     : undefined;
-  // Each mapping's rollout (rotation/rollouts.ts): recorded in its status before anything is stamped, then paced by a loop.
+  // Each mapping's rollout (rotation/rollouts.ts): recorded in its status before anything is stamped, then paced by a loop;
+  // a discovered source's likewise, recorded in an annotation on it (discovery/rolloutRecords.ts).
   const rollouts = config.dryRun
     ? undefined
     : new Rollouts({
@@ -186,6 +188,7 @@ async function main(): Promise<void> {
         log,
         chart: { ...config.rollouts, windows: compileWindows(config.rollouts.windows) },
         ...(config.rollouts.detectCrashLoop ? { pods: podLister(guarded(kc.makeApiClient(k8s.CoreV1Api))) } : {}),
+        ...(sources && discoveryApi ? { sources: new SourceRecords({ sources, api: discoveryApi, workloads, kinds }) } : {}),
         ...(notifier ? { notifier } : {}),
       });
   const rotator = new Rotator({
@@ -258,7 +261,7 @@ async function main(): Promise<void> {
           start: (term: Term) => rolloutScheduler.start(term),
           stop: async () => {
             await rolloutScheduler.stop();
-            rollouts.clearGauges();
+            rollouts.stopped();
           },
         }
       : undefined;

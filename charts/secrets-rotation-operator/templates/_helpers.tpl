@@ -296,6 +296,11 @@ rule here; the policy's CEL already knows how Argo Rollouts' Rollout is restarte
 force-sync
 {{- end }}
 
+{{/* The annotation on an ExternalSecret or SecretProviderClass that records its rollout (operator/src/core/names.ts SOURCE_ROLLOUT_ANNOTATION). */}}
+{{- define "sro.sourceRolloutAnnotation" -}}
+awssecretsoperator.secretoperator/rollout
+{{- end }}
+
 {{/* The Namespace annotation that lists the secret name prefixes a namespace may map (operator/src/names.ts). */}}
 {{- define "sro.allowedSecretPrefixesAnnotation" -}}
 awssecretsoperator.secretoperator/allowed-secret-prefixes

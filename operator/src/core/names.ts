@@ -10,3 +10,9 @@ export const GROUP = 'awssecretsoperator.secretoperator';
  * not by the operator; said here so the chart's copy is checked against it.
  */
 export const ALLOWED_SECRET_PREFIXES_ANNOTATION = `${GROUP}/allowed-secret-prefixes`;
+/**
+ * On an ExternalSecret or SecretProviderClass discovery found: its rollout's record (the
+ * JSON a mapping keeps in status.rollout), since a source has no status of ours. Said here
+ * so the chart's admission policy, which lets the operator write it, is checked against it.
+ */
+export const SOURCE_ROLLOUT_ANNOTATION = `${GROUP}/rollout`;

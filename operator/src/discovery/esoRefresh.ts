@@ -15,10 +15,8 @@ import type { Mapping } from '../mappings/model';
 import type { Metrics } from '../core/metrics';
 import type { EventPort } from '../mappings/ports';
 import { abortableSleep } from '../core/sleep';
-import { FORCE_SYNC_ANNOTATION, esoResourceVersion, esoSyncState, type Origin } from './model';
+import { ESO_PLURAL, FORCE_SYNC_ANNOTATION, esoResourceVersion, esoSyncState, type Origin } from './model';
 import { FIELD_MANAGER, MERGE_PATCH } from '../kube/patch';
-
-const PLURAL = 'externalsecrets';
 
 export type SyncFailure = 'timeout' | 'not_refreshable' | 'failed' | 'error';
 
@@ -70,13 +68,13 @@ export class EsoRefresher {
     const [group, version] = origin.object.apiVersion.split('/');
     const { namespace, name } = origin.object;
     const requestedAt = this.now();
-    const patched = await api.patchNamespacedCustomObject(group, version, namespace, PLURAL, name, { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(requestedAt) } } }, undefined, FIELD_MANAGER, undefined, MERGE_PATCH);
+    const patched = await api.patchNamespacedCustomObject(group, version, namespace, ESO_PLURAL, name, { metadata: { annotations: { [FORCE_SYNC_ANNOTATION]: String(requestedAt) } } }, undefined, FIELD_MANAGER, undefined, MERGE_PATCH);
     // ESO's name for the object carrying our force-sync value: only a sync of it (or of a later state) is ours.
     const asked = esoResourceVersion((patched.body as { metadata?: unknown }).metadata);
     const deadline = requestedAt + timeoutMs;
     for (;;) {
       await abortableSleep(Math.max(0, Math.min(this.opts.pollMs ?? 250, deadline - this.now())), signal);
-      const current = (await api.getNamespacedCustomObject(group, version, namespace, PLURAL, name)).body;
+      const current = (await api.getNamespacedCustomObject(group, version, namespace, ESO_PLURAL, name)).body;
       const s = esoSyncState(asked, current, requestedAt);
       if (s.state === 'synced') return;
       if (s.state === 'failed') throw new EsoSyncError('failed', `ESO could not sync it: ${s.reason}`);

@@ -10,18 +10,24 @@
 import { createHash } from 'node:crypto';
 import { load as loadYaml } from 'js-yaml';
 import { arr, isRecord, num, rec, str } from '../core/json';
+import { GROUP } from '../core/names';
 import type { Mapping } from '../mappings/model';
 import { isValidSecretId, parseSecretId, secretRefsMatch, withinScope, type SecretRef, type SecretScope } from '../secrets/secretId';
 import type { PodTemplateReferences } from '../workloads/references';
 import type { WorkloadKind } from '../workloads/workload';
-import type { Origin, Refreshability } from '../core/origin';
+import type { ObjectRef, Origin, Refreshability } from '../core/origin';
 
 export { ROTATION_SOURCES, type DiscoverySource, type ObjectRef, type Origin, type Refreshability, type RotationSource } from '../core/origin';
 
 export const ESO_GROUP = 'external-secrets.io';
 /** Served versions, preferred first: v1 since ESO 0.16, v1beta1 before (and beside it there). */
 export const ESO_VERSIONS = ['v1', 'v1beta1'] as const;
+export const ESO_PLURAL = 'externalsecrets';
 export const SPC_API = { group: 'secrets-store.csi.x-k8s.io', version: 'v1', plural: 'secretproviderclasses', kind: 'SecretProviderClass' } as const;
+/** The resource (plural) of a discovered source's object, for a request that names it. */
+export function pluralOf(object: Pick<ObjectRef, 'kind'>): string {
+  return object.kind === SPC_API.kind ? SPC_API.plural : ESO_PLURAL;
+}
 /** ESO's documented convention: a change of this annotation's value makes it sync at once. */
 export const FORCE_SYNC_ANNOTATION = 'force-sync';
 
@@ -39,6 +45,8 @@ export interface DiscoveredSource {
   readonly secrets: readonly NamedSecret[];
   /** References the operator cannot follow, each a sentence (shown in a Warning Event). */
   readonly unsupported: readonly string[];
+  /** Its annotations under the operator's group (its rollout's record, a person's requests), as listed; absent: none. */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 // ---------------------------------------------------------------- SecretStores
@@ -113,6 +121,7 @@ export function readExternalSecret(obj: unknown, apiVersion: string, stores: (ki
     },
     secrets: dedupe(secrets),
     unsupported,
+    annotations: ownAnnotations(meta),
   };
 }
 
@@ -237,6 +246,7 @@ export function readProviderClass(obj: unknown): DiscoveredSource | undefined {
     },
     secrets: dedupe(secrets),
     unsupported,
+    annotations: ownAnnotations(meta),
   };
 }
 
@@ -303,6 +313,11 @@ function collector(): { secrets: NamedSecret[]; unsupported: string[]; name: (id
     else secrets.push({ ref: parseSecretId(id, 'unknown', region ? { region } : {}), field });
   };
   return { secrets, unsupported, name };
+}
+
+/** The annotations the operator writes or reads on a source; everyone else's are not kept. */
+function ownAnnotations(meta: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(rec(meta.annotations)).filter((e): e is [string, string] => e[0].startsWith(`${GROUP}/`) && typeof e[1] === 'string'));
 }
 
 function dedupe(secrets: NamedSecret[]): NamedSecret[] {

@@ -9,7 +9,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { errorMessage, type Logger } from '../core/log';
-import { ESO_GROUP, ESO_VERSIONS, SPC_API, readExternalSecret, readProviderClass, readSecretStore, storeKey, type DiscoveredSource, type StoreInfo } from './model';
+import { ESO_GROUP, ESO_PLURAL, ESO_VERSIONS, SPC_API, readExternalSecret, readProviderClass, readSecretStore, storeKey, type DiscoveredSource, type StoreInfo } from './model';
 
 export interface SourcesOptions {
   /** Reads only; with deadlines and the shared limiter (main.ts). */
@@ -55,7 +55,7 @@ export class DiscoveredSources {
 
   private async externalSecrets(): Promise<DiscoveredSource[]> {
     const [externalSecrets, secretStores, clusterStores] = await Promise.all([
-      this.listAny('ExternalSecrets', ESO_GROUP, ESO_VERSIONS, 'externalsecrets', true),
+      this.listAny('ExternalSecrets', ESO_GROUP, ESO_VERSIONS, ESO_PLURAL, true),
       this.listAny('SecretStores', ESO_GROUP, ESO_VERSIONS, 'secretstores', true),
       this.listAny('ClusterSecretStores', ESO_GROUP, ESO_VERSIONS, 'clustersecretstores', false),
     ]);

@@ -6,10 +6,12 @@
  */
 import { errorMessage, type Logger } from '../core/log';
 import { mappingEventTarget } from '../mappings/events';
+import type { WorkloadRecord } from '../mappings/model';
 import type { EventPort, EventTarget, RotationStatusPort } from '../mappings/ports';
 import type { Metrics } from '../core/metrics';
 import { OPERATOR_NAME } from '../core/names';
 import { KINDS, type WorkloadKind } from '../workloads/kinds';
+import type { Rollout } from '../workloads/workload';
 import type { RotationNotifier } from './notifier';
 import { ROTATION_RESULT, type MappingReport } from './summary';
 
@@ -56,10 +58,18 @@ export async function writeReport(report: MappingReport, opts: ReportOptions): P
   if (origin) {
     const rolled = s.record.workloads.filter((w) => w.result === 'Restarted' || w.result === 'Deferred' || w.result === 'Pending');
     const why = `for AWS secret ${change.secretKey} version ${change.version}, which ${origin.object.kind} ${origin.object.name} reads`;
-    await Promise.all(rolled.map((w) => event(workloadEventTarget(w.kind, mapping.namespace, w.name), 'Normal', w.result, `${w.result === 'Restarted' ? 'restarted' : `stamped (${w.reason ?? w.result}: rolls later)`} by ${OPERATOR_NAME} ${why}`)));
+    await Promise.all(rolled.map((w) => event(workloadEventTarget(w.kind, mapping.namespace, w.name), 'Normal', w.result, `${told(w)} by ${OPERATOR_NAME} ${why}`)));
   }
   log.info('rotation handled', { ...fields, result: s.eventReason, summary: s.record.summary, workloads: s.message });
   notifier?.rotated(report);
+}
+
+/** What became of a source's consumer: restarted, stamped to roll later (paused, OnDelete), or held by the source's rollout (not stamped yet). */
+function told(w: WorkloadRecord): string {
+  if (w.result === 'Restarted') return 'restarted';
+  const paused: Rollout = 'Paused';
+  if (w.result === 'Deferred' && w.reason !== paused) return `to be restarted when its turn comes (${w.reason ?? w.result})`;
+  return `stamped (${w.reason ?? w.result}: rolls later)`;
 }
 
 function workloadEventTarget(kind: WorkloadKind, namespace: string, name: string): EventTarget {

@@ -7,18 +7,15 @@
  * lane, fenced like every write) then advances each record from what the workloads say now:
  * persist the engine's next record, then stamp what it names, through the same execute path.
  * A crash or hand-off anywhere resumes from the last persisted record; the pod template's
- * versions stay the idempotency key. Discovered sources have no status: they roll at once,
- * as before (docs/rollouts-wiring-status.md). Pure parts: rollout/engine.ts, rolloutState.ts.
+ * versions stay the idempotency key. A discovered source's rollout is the same, under the
+ * chart's policy, its record in an annotation on the source (rolloutHomes.ts says where each
+ * lives). Pure parts: rollout/engine.ts, rolloutState.ts.
  */
 import { backoffMs } from '../core/backoff';
 import { errorMessage, type Logger } from '../core/log';
-import { setCondition } from '../mappings/conditions';
 import { mappingEventTarget } from '../mappings/events';
-import type { MappingIndex } from '../mappings/mappingIndex';
-import type { Mapping, SecretsRotationMapping } from '../mappings/model';
+import type { Mapping } from '../mappings/model';
 import type { EventPort } from '../mappings/ports';
-import { listSelectedWorkloads } from '../mappings/selected';
-import type { StatusWriter } from '../mappings/statusWriter';
 import type { Metrics } from '../core/metrics';
 import { admitChange, decide, type Decision, type RolloutRecord } from '../rollout/engine';
 import type { WorkloadClient } from '../workloads/adapters';
@@ -27,21 +24,16 @@ import { workloadId, type WorkloadState } from '../workloads/workload';
 import { executeAction } from './execute';
 import { withPodHealth } from './podHealth';
 import { newerChange, type Match, type ResolvedChange, type WorkloadAction } from './plan';
-import { active, carries, haltedCondition, observeAll, preferredCanaries, readRecord, requestsOf, resolvePolicy, rolling, rolloutId, rolloutPatch, type ChartPolicy } from './rolloutState';
+import { RolloutHomes, type Home, type RolloutHomesOptions } from './rolloutHomes';
+import { active, carries, observeAll, rolling, rolloutId } from './rolloutState';
 import type { RotationNotifier } from './notifier';
 import type { Outcome } from './summary';
 
-export interface RolloutsOptions {
-  /** The mappings as last seen or written (the watcher's cache): spec, annotations, status.rollout. */
-  readonly mappings: { keys(): string[]; object(key: string): SecretsRotationMapping | undefined };
-  readonly index: Pick<MappingIndex, 'get'>;
-  /** Writes status.rollout (the watcher's StatusWriter: fenced, one write at a time per mapping). */
-  readonly writer: Pick<StatusWriter, 'patchStatus'>;
+export interface RolloutsOptions extends RolloutHomesOptions {
   readonly workloads: Pick<WorkloadClient, 'list' | 'restart'>;
   readonly events: EventPort;
   readonly metrics: Metrics;
   readonly log: Logger;
-  readonly chart: ChartPolicy;
   /** Reads a rolling workload's pods for a crash loop (podHealth.ts); absent (rollouts.detectCrashLoop off): only the health deadline. */
   readonly pods?: ListPods;
   /** Told when a rollout halts (notify/webhook.ts). */
@@ -60,29 +52,31 @@ export class Rollouts {
   private readonly now: () => Date;
   /** Per mapping and workload: refused stamps in a row, and when the next may be sent. In memory: a new leader tries at once. */
   private readonly refused = new Map<string, { failures: number; retryAt: number }>();
+  private readonly homes: RolloutHomes;
 
   constructor(private readonly opts: RolloutsOptions) {
     this.now = opts.now ?? (() => new Date());
+    this.homes = new RolloutHomes(opts);
   }
 
   /**
-   * A settled change reaching `ids` of the mapping's workloads (those not at its version):
-   * joins or starts the mapping's rollout, persists its first step, and says which may be
+   * A settled change reaching `ids` of the mapping's (or discovered source's) workloads
+   * (those not at its version): joins or starts its rollout, persists its first step, and says which may be
    * stamped now. A change the record already carries (a redelivery, drift) starts nothing new.
    */
   async admit(mapping: Mapping, change: ResolvedChange, listed: readonly WorkloadState[], ids: readonly string[]): Promise<Verdict> {
-    const obj = this.opts.mappings.object(mapping.key);
-    if (!obj) return { error: 'the mapping is gone' };
     const versions = { [change.secretKey]: change.version };
-    const current = readRecord(obj.status?.rollout);
     try {
+      const [home, elsewhere] = await Promise.all([this.homes.of(mapping), this.rollingElsewhere(mapping.key)]);
+      if (!home) return { error: `the ${mapping.origin ? mapping.origin.object.kind : 'mapping'} is gone` };
+      const current = home.record;
       if (carries(current, versions) && current.phase === 'Abandoned') return { stamp: new Set(), waiting: 'rollout Abandoned: nothing more is restarted for this version' };
-      const policy = resolvePolicy(obj.spec, this.opts.chart);
+      const policy = home.policy();
       // The rollout of these versions already holds these workloads: nothing to admit.
       const known = carries(current, versions) && active(current) && ids.every((id) => current.workloads.includes(id));
-      const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: preferredCanaries(obj.spec, listed) }, policy, this.now());
+      const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: home.preferredCanaries(listed) }, policy, this.now());
       // A new rollout is not the previous one moving on: what changed is said of it afresh.
-      const d = await this.step(mapping, obj, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, this.rollingElsewhere(mapping.key));
+      const d = await this.step(home, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, elsewhere);
       // Short: it is the reason of each held workload in status.lastRotation (up to 100 entries), which stays well under its cap.
       return { stamp: new Set(d.stamp), waiting: `held by the rollout (${d.summary}${d.record.reason ? `, ${d.record.reason}` : ''})` };
     } catch (err) {
@@ -92,64 +86,49 @@ export class Rollouts {
   }
 
   /**
-   * One pass of the loop: every rollout in progress, one mapping at a time. The records are
-   * read once per pass; the cluster-wide ceiling counts the others' rolling workloads as
+   * One pass of the loop: every rollout in progress, mappings' and discovered sources', one
+   * at a time. The records are read once per pass; the cluster-wide ceiling counts the others' rolling workloads as
    * their last step left them.
    */
   async tick(signal?: AbortSignal): Promise<void> {
-    const inProgress = new Map<string, RolloutRecord>();
-    for (const key of this.opts.mappings.keys()) {
-      const record = readRecord(this.opts.mappings.object(key)?.status?.rollout);
-      if (active(record)) inProgress.set(key, record);
-    }
-    let rollingAll = [...inProgress.values()].reduce((n, r) => n + rolling(r), 0);
-    for (const [key, record] of inProgress) {
+    const inProgress = (await this.homes.all()).filter((h): h is Home & { record: RolloutRecord } => active(h.record));
+    // Where each rollout stands after this pass, for the gauges.
+    const records = new Map(inProgress.map((h) => [h.mapping.key, h.record]));
+    let rollingAll = inProgress.reduce((n, h) => n + rolling(h.record), 0);
+    for (const home of inProgress) {
       signal?.throwIfAborted();
-      const obj = this.opts.mappings.object(key);
-      const mapping = this.opts.index.get(key);
-      if (!obj || !mapping) continue;
+      const { mapping, record } = home;
       try {
-        const selected = await listSelectedWorkloads(this.opts.workloads, mapping);
-        const listed = this.opts.pods ? await withPodHealth(selected, record, this.opts.pods, this.opts.log, key) : selected;
+        const listed = this.opts.pods ? await withPodHealth(await home.list(), record, this.opts.pods, this.opts.log, mapping.key) : await home.list();
         signal?.throwIfAborted();
-        const d = await this.step(mapping, obj, record, listed, record, obj.status?.lastRotation?.eventId ?? '', rollingAll - rolling(record));
+        const d = await this.step(home, record, listed, record, home.eventId, rollingAll - rolling(record));
         rollingAll += rolling(d.record) - rolling(record);
-        await this.stamp(mapping, obj, d, listed);
+        records.set(mapping.key, d.record);
+        await this.stamp(home, d, listed, inProgress);
       } catch (err) {
         if (signal?.aborted) throw err;
-        this.opts.log.warn('rollout step failed; the next pass retries it', { mapping: key, secret: mapping.secret.raw, error: errorMessage(err) });
+        this.opts.log.warn('rollout step failed; the next pass retries it', { mapping: mapping.key, secret: mapping.secret.raw, error: errorMessage(err) });
       }
     }
-    this.gauges();
+    this.gauges([...records.values()]);
   }
 
   /** decide, then persist what it returns (only when something changed), then tell: Events, metrics, log. Throws when the record is not written. */
   private async step(
-    mapping: Mapping,
-    obj: SecretsRotationMapping,
+    home: Home,
     record: RolloutRecord,
     listed: readonly WorkloadState[],
     previous: RolloutRecord | undefined,
     eventId: string,
-    /** Workloads of the other mappings' rollouts rolling now, against the chart's ceiling. */
+    /** Workloads of the other rollouts rolling now, against the chart's ceiling. */
     rollingElsewhere: number,
   ): Promise<Decision> {
-    const { writer, events, metrics, log, chart } = this.opts;
+    const { events, metrics, log, chart } = this.opts;
+    const { mapping } = home;
     const now = this.now();
-    const policy = resolvePolicy(obj.spec, chart);
-    const d = decide(
-      record,
-      policy,
-      { workloads: observeAll(listed, record.versions), rollingElsewhere, clusterMaxConcurrent: chart.maxConcurrent },
-      now,
-      requestsOf(obj.metadata.annotations),
-    );
-    if (d.stamp.length > 0 || d.events.length > 0 || obj.status?.rollout?.summary !== d.summary || !sameRecord(previous, d.record)) {
-      const ok = await writer.patchStatus(mapping.key, (cur) => ({
-        rollout: rolloutPatch(cur.rollout, d.record, d.summary),
-        conditions: setCondition(cur.conditions, { ...haltedCondition(d), observedGeneration: mapping.generation }, now),
-      }));
-      if (!ok) throw new Error(`status.rollout of ${mapping.key} could not be written`);
+    const d = decide(record, home.policy(), { workloads: observeAll(listed, record.versions), rollingElsewhere, clusterMaxConcurrent: chart.maxConcurrent }, now, home.requests);
+    if (d.stamp.length > 0 || d.events.length > 0 || home.summary !== d.summary || !sameRecord(previous, d.record)) {
+      if (!(await home.write(d, now, eventId))) throw new Error(`the rollout record of ${mapping.key} could not be written`);
     }
     const fields = { mapping: mapping.key, eventId, secret: Object.keys(d.record.versions).join(','), version: Object.values(d.record.versions).join(',') };
     if (d.halted && previous?.phase !== 'Halted') {
@@ -170,10 +149,9 @@ export class Rollouts {
   }
 
   /** The loop's stamps, after their record is persisted: each through the rotation's execute path (fenced, limited, logged). */
-  private async stamp(mapping: Mapping, obj: SecretsRotationMapping, d: Decision, listed: readonly WorkloadState[]): Promise<void> {
+  private async stamp({ mapping, eventId }: Home, d: Decision, listed: readonly WorkloadState[], others: readonly Home[]): Promise<void> {
     const byId = new Map(listed.map((w) => [rolloutId(w), w]));
     const [secretKey = '', version = ''] = Object.entries(d.record.versions)[0] ?? [];
-    const eventId = obj.status?.lastRotation?.eventId ?? '';
     const now = this.now().getTime();
     await Promise.all(
       d.stamp.map(async (id) => {
@@ -182,7 +160,7 @@ export class Rollouts {
         const refused = this.refused.get(key);
         if (!w || (refused && now < refused.retryAt)) return;
         // The restart reads every secret's current value: it carries the versions other rollouts still wait to bring it too.
-        const versions = { ...this.pendingElsewhere(mapping, id), ...d.record.versions };
+        const versions = { ...Rollouts.pendingElsewhere(others, mapping, id), ...d.record.versions };
         const action: WorkloadAction = { workload: w, decision: 'restart', versions, causes: [{ mappingKey: mapping.key, changeId: `rollout:${mapping.key}`, eventId, secretKey, version }] };
         const outcome = await executeAction(action, [], { workloads: this.opts.workloads, metrics: this.opts.metrics, log: this.opts.log, dryRun: false, now: this.now });
         // The record says stamped: the engine sends it again at every pass until the template carries the version.
@@ -196,34 +174,30 @@ export class Rollouts {
   }
 
   /**
-   * The versions the other rollouts of the namespace have yet to stamp on workload `id`
-   * (pending there): settling across secrets. Two secrets changed together, each through
-   * its own mapping, restart a workload once: the first rollout's stamp records both, and
-   * the second finds the workload already at its version (engine: stamped, no restart).
+   * The versions the namespace's other rollouts have yet to stamp on workload `id` (pending
+   * there): settling across secrets. Two secrets changed together, each through its own
+   * mapping, restart a workload once: the first rollout's stamp records both, and the second
+   * finds the workload already at its version (engine: stamped, no restart).
    */
-  private pendingElsewhere(mapping: Mapping, id: string): Record<string, string> {
+  private static pendingElsewhere(homes: readonly Home[], mapping: Mapping, id: string): Record<string, string> {
     const versions: Record<string, string> = {};
-    for (const k of this.opts.mappings.keys()) {
-      if (k === mapping.key || !k.startsWith(`${mapping.namespace}/`)) continue;
-      const r = readRecord(this.opts.mappings.object(k)?.status?.rollout);
-      const i = active(r) ? r.workloads.indexOf(id) : -1;
-      if (r && i >= 0 && r.states[i] === 'p') Object.assign(versions, r.versions);
+    for (const { mapping: other, record } of homes) {
+      if (other.key === mapping.key || other.namespace !== mapping.namespace || !active(record)) continue;
+      const i = record.workloads.indexOf(id);
+      if (i >= 0 && record.states[i] === 'p') Object.assign(versions, record.versions);
     }
     return versions;
   }
 
-  /** The other mappings' rolling workloads, from the cache (a batch's gate: once per mapping it admits). */
-  private rollingElsewhere(key: string): number {
-    let n = 0;
-    for (const k of this.opts.mappings.keys()) if (k !== key) n += rolling(readRecord(this.opts.mappings.object(k)?.status?.rollout));
-    return n;
+  /** The other rollouts' rolling workloads, mappings' and sources' (a batch's gate: once per rollout it admits). */
+  private async rollingElsewhere(key: string): Promise<number> {
+    return (await this.homes.all()).reduce((n, h) => n + (h.mapping.key === key ? 0 : rolling(h.record)), 0);
   }
 
-  private gauges(): void {
+  private gauges(records: readonly RolloutRecord[]): void {
     const counts = { rolling: 0, waiting: 0, halted: 0 };
     let halted = 0;
-    for (const k of this.opts.mappings.keys()) {
-      const r = readRecord(this.opts.mappings.object(k)?.status?.rollout);
+    for (const r of records) {
       if (!active(r)) continue;
       if (r.phase === 'Halted') halted++;
       for (const s of r.states) {
@@ -235,8 +209,12 @@ export class Rollouts {
     this.opts.metrics.rolloutsHaltedNow.set(halted);
   }
 
-  /** This replica no longer leads: its gauges say nothing (the new leader's do), so no alert fires twice. */
-  clearGauges(): void {
+  /**
+   * This replica no longer leads: its gauges say nothing (the new leader's do), so no alert
+   * fires twice, and what it wrote on sources is read back from them (the next leader may write).
+   */
+  stopped(): void {
+    this.opts.sources?.forget();
     for (const state of ['rolling', 'waiting', 'halted']) this.opts.metrics.rolloutWorkloads.set({ state }, 0);
     this.opts.metrics.rolloutsHaltedNow.set(0);
   }
@@ -265,13 +243,12 @@ function sameRecord(a: RolloutRecord | undefined, b: RolloutRecord): boolean {
  * and says which of its workloads may be stamped now. A workload several mappings reach is
  * stamped only when each of them lets it through; one a rollout holds is reported Deferred
  * (the rollout's loop stamps it later), and one whose rollout could not be recorded Failed
- * (the change is retried). Discovered sources are not gated. Answers, by workloadId, the
- * outcome of each workload not to be stamped now.
+ * (the change is retried). A discovered source is gated as a mapping is. Answers, by
+ * workloadId, the outcome of each workload not to be stamped now.
  */
 export async function gateActions(actions: readonly WorkloadAction[], matches: readonly Match[], rollouts: Pick<Rollouts, 'admit'>): Promise<Map<string, Outcome>> {
   const byMapping = new Map<string, { mapping: Mapping; change: ResolvedChange; listed: readonly WorkloadState[] }>();
   for (const m of matches) {
-    if (m.mapping.origin) continue;
     const cur = byMapping.get(m.mapping.key);
     byMapping.set(m.mapping.key, { mapping: m.mapping, change: newerChange(m.change, cur?.change), listed: m.workloads });
   }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { DEFAULTS } from '../../src/config';
-import { ALLOWED_SECRET_PREFIXES_ANNOTATION } from '../../src/core/names';
+import { ALLOWED_SECRET_PREFIXES_ANNOTATION, SOURCE_ROLLOUT_ANNOTATION } from '../../src/core/names';
 import { RESTARTED_AT_ANNOTATION, SECRET_VERSIONS_ANNOTATION, WORKLOAD_KINDS } from '../../src/workloads/workload';
 import { FORCE_SYNC_ANNOTATION } from '../../src/discovery/model';
 
@@ -81,5 +81,9 @@ describe("the chart's admission policies", () => {
 
   it('let the operator write on an ExternalSecret only the annotation discovery sets', () => {
     expect(helper('sro.esoForceSyncAnnotation')).toBe(FORCE_SYNC_ANNOTATION);
+  });
+
+  it("let the operator write on a discovered source the annotation its rollout's record lives in", () => {
+    expect(helper('sro.sourceRolloutAnnotation')).toBe(SOURCE_ROLLOUT_ANNOTATION);
   });
 });

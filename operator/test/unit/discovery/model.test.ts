@@ -14,6 +14,7 @@ import {
   type DiscoveredSource,
   type StoreInfo,
 } from '../../../src/discovery/model';
+import { GROUP, SOURCE_ROLLOUT_ANNOTATION } from '../../../src/core/names';
 import { parseSecretId } from '../../../src/secrets/secretId';
 import { podTemplateReferences } from '../../../src/workloads/references';
 
@@ -117,6 +118,14 @@ describe('readExternalSecret', () => {
     );
     expect(s.secrets).toEqual([]);
     expect(s.unsupported).toEqual(['spec.data[2].remoteRef.key: SecretStore gone not found', 'spec.data[3].remoteRef.key: "not a secret id!" is not a Secrets Manager secret name or ARN']);
+  });
+
+  it("keeps the operator's own annotations (its rollout's record, a person's requests), and no one else's", () => {
+    const annotations = { [SOURCE_ROLLOUT_ANNOTATION]: '{"phase":"Rolling"}', [`${GROUP}/rollout-abandon`]: '1', 'force-sync': '123', 'kubectl.kubernetes.io/last-applied-configuration': '{}' };
+    const spc = { metadata: { name: 'db', namespace: 'team', annotations }, spec: { provider: 'aws', parameters: { objects: '- objectName: db/pass\n  objectType: secretsmanager\n' } } };
+    const own = { [SOURCE_ROLLOUT_ANNOTATION]: '{"phase":"Rolling"}', [`${GROUP}/rollout-abandon`]: '1' };
+    expect(readExternalSecret(es({ data: [{ remoteRef: { key: 'db/pass' } }] }, { annotations }), 'external-secrets.io/v1', stores()).annotations).toEqual(own);
+    expect(readProviderClass(spc)!.annotations).toEqual(own);
   });
 
   it('names its target Secret from spec.target.name, else its own name; lists a secret named twice once', () => {
