@@ -68,7 +68,7 @@ export async function writeReport(report: MappingReport, opts: ReportOptions): P
 function told(w: WorkloadRecord): string {
   if (w.result === 'Restarted') return 'restarted';
   const paused: Rollout = 'Paused';
-  if (w.result === 'Deferred' && w.reason !== paused) return `to be restarted when its turn comes (${w.reason ?? w.result})`;
+  if (w.result === 'Deferred' && w.reason !== paused) return `to be restarted when its turn comes: ${w.reason ?? w.result}`;
   return `stamped (${w.reason ?? w.result}: rolls later)`;
 }
 

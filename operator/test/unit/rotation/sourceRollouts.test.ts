@@ -195,7 +195,7 @@ describe('a discovered source follows the chart-wide rollout policy, its record 
     const told = s.events.filter((e) => e.object.startsWith('Deployment/')).sort((a, b) => a.object.localeCompare(b.object));
     expect(told).toEqual([
       { object: 'Deployment/c-0', reason: 'Restarted', message: expect.stringMatching(/^restarted by /) },
-      { object: 'Deployment/c-1', reason: 'Deferred', message: expect.stringMatching(/^to be restarted when its turn comes \(rollout Rolling 0\/3/) },
+      { object: 'Deployment/c-1', reason: 'Deferred', message: expect.stringMatching(/^to be restarted when its turn comes: held by the rollout \(Rolling 0\/3\)/) },
       { object: 'Deployment/c-2', reason: 'Deferred', message: expect.stringMatching(/^to be restarted when its turn comes/) },
     ]);
     let peak = s.apps.rolling();
