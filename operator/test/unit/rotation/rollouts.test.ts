@@ -28,6 +28,8 @@ const T0 = Date.parse('2026-03-02T10:00:00Z');
 class FakeApps {
   readonly workloads = new Map<string, WorkloadState & { labels: Record<string, string> }>();
   readonly patches: string[] = [];
+  /** The kinds listed, in order. */
+  readonly lists: WorkloadKind[] = [];
   /** Names whose next PATCH fails (the API server refuses, or the replica dies before it). */
   failNext = new Set<string>();
 
@@ -50,6 +52,7 @@ class FakeApps {
 
   readonly client = {
     list: async (kind: WorkloadKind, namespace: string, selector: string): Promise<WorkloadState[]> => {
+      this.lists.push(kind);
       const [k, v] = selector.split('=');
       return [...this.workloads.values()].filter((w) => w.kind === kind && w.namespace === namespace && w.labels[k] === v);
     },
@@ -276,6 +279,15 @@ describe('a rollout recorded before anything is stamped, paced by the loop', () 
     expect(s.apps.patches).toEqual(['w-0', 'w-1']);
     expect(s.record('web')?.phase).toBe('Complete');
     expect(s.record('web-user')?.phase).toBe('Complete');
+  });
+
+  it("the loop lists only the kinds its rollout holds (the mapping selects three): one list a pass for a Deployment-only rollout", async () => {
+    const s = setup({ maxConcurrent: 1 });
+    for (const n of names('w', 2)) s.apps.add(n, { app: 'web' });
+    await s.rotator.rotate([resolved('c1', 'v2')]);
+    s.apps.lists.length = 0;
+    await s.rollouts.tick();
+    expect(s.apps.lists).toEqual(['Deployment']);
   });
 
   it('suspended: the change is recorded, nothing is restarted (Deferred, Suspended); un-suspending rolls what was recorded, once', async () => {
