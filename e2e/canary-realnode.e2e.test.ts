@@ -119,7 +119,9 @@ describeOnRealNode(ctx.env, 'a bad secret meets a canary on the real node', () =
         'the rollout halts at its canary',
         async () => {
           const m = await ctx.kube.mapping(appNs, MAPPING);
-          return (m.status?.rollout as RolloutStatus | undefined)?.phase === 'Halted' ? m : undefined;
+          const r = m.status?.rollout as RolloutStatus | undefined;
+          if (r?.phase === 'Halted') return m;
+          throw new Error(`status.rollout is ${JSON.stringify({ phase: r?.phase, summary: r?.summary, states: r?.states })}`);
         },
         { timeoutMs: 180_000, intervalMs: 500 },
       );
