@@ -16,7 +16,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { METRIC_PREFIX as M } from '../operator/src/core/metrics';
 import { RESTARTED_AT_ANNOTATION } from '../operator/src/workloads/workload';
-import { badSecretValue, canaryFleet, goodSecretValue, type CanaryFleet } from '../scripts/kit/canary';
+import { badSecretValue, canaryFleet, goodSecretValue, type CanaryFleet } from './support/canary';
 import { alertVerdict, type Scrape } from './support/alerts';
 import { e2eContext, type E2eContext } from './support/context';
 import { httpGet, promSample } from './support/operator';
