@@ -51,7 +51,14 @@ export async function alertVerdict(alert: string, scrapes: Scrape[], target: { n
       const [series, value] = line.split('|');
       return { series, values: `${value}x60` };
     });
-  const grouped = Object.fromEntries((reads.groupings[0]?.labels ?? []).map((l) => [l, (target as Record<string, string>)[l]]));
+  // The alert carries the labels its expression groups by: here the scrape's target labels.
+  const targetLabels: Record<string, string> = { ...target };
+  const grouped = Object.fromEntries(
+    (reads.groupings[0]?.labels ?? []).map((l) => {
+      if (!(l in targetLabels)) throw new Error(`${alert} groups by ${l}, which is not a target label this check gives (${Object.keys(targetLabels).join(', ')})`);
+      return [l, targetLabels[l]];
+    }),
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sro-alert-'));
   try {
     fs.writeFileSync(path.join(dir, 'rules.yaml'), dump({ groups: [{ name: 'under-test', rules: [{ alert: rule.alert, expr: rule.expr, ...(rule.for ? { for: rule.for } : {}), labels: rule.labels ?? {} }] }] }));
