@@ -2,8 +2,8 @@
  * `npm run demo` end to end, on the stack the e2e run brought up: it exits 0, shows
  * what a person watches (the operator's report, the old pod terminating and a new one
  * running, the mapping's record), never prints a secret value, and leaves nothing behind.
- * Also `--eso`, and `--bad-secret` (about 95 s on the real node; without one it refuses
- * at once, saying why).
+ * Also `--eso`, and `--bad-secret` (about 130 s on the real node; without one it refuses
+ * before making anything, saying why).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
