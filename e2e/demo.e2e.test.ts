@@ -2,6 +2,8 @@
  * `npm run demo` end to end, on the stack the e2e run brought up: it exits 0, shows
  * what a person watches (the operator's report, the old pod terminating and a new one
  * running, the mapping's record), never prints a secret value, and leaves nothing behind.
+ * Also `--eso`, and `--bad-secret` (about 130 s on the real node; without one it refuses
+ * before making anything, saying why).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -97,3 +99,42 @@ test('npm run demo -- --eso: ESO syncs because the operator asked, the Deploymen
   expect((await ctx.kube.ext.listCustomResourceDefinition()).body.items.map((c) => c.spec.group)).not.toContain('external-secrets.io');
   expect((await ctx.kube.core.listNamespace()).body.items.map((n) => n.metadata?.name)).not.toContain('eso-demo');
 });
+
+test('npm run demo -- --bad-secret: the canary halts on a value the apps refuse while the rest keep serving, a good value rolls all four, and it cleans up', async () => {
+  const { code, out } = await runDemo(['--bad-secret']);
+  if (!ctx.env.STACK_REAL_NODE) {
+    expect(code).toBe(1);
+    expect(out).toContain('--bad-secret needs the real node (only real containers can refuse a value)');
+    expect(fs.existsSync(path.join(stackDir(), 'demo.json'))).toBe(false);
+    return;
+  }
+  if (code !== 0) process.stderr.write(out);
+  expect(code).toBe(0);
+
+  const watched = out.split('\n').filter((l) => l.startsWith('[srm -w]'));
+  expect(watched[0]).toMatch(/NAME\s+SECRET\s+WORKLOADS\s+LAST ROTATION\s+READY\s+ROLLOUT\s+AGE/);
+  // The ROLLOUT column through both changes: the canary alone, the halt; then the canary again, the rest, complete.
+  const phases = watched.slice(1).map((l) => /\s(Canary \d+\/4|Rolling \d+\/4|Halted|Complete 4\/4)\s/.exec(l)?.[1]).filter(Boolean);
+  expect(phases.indexOf('Halted')).toBeGreaterThan(phases.indexOf('Canary 0/4'));
+  expect(phases.slice(phases.indexOf('Halted'))).toContain('Complete 4/4');
+  expect(out).toMatch(/\[operator\] \S+ {2}workload restarted {2}.*workload=Deployment\/canary-demo\/shop-canary/);
+  expect(out).toMatch(/Halted \d+\.\d s after put-secret-value/);
+  expect(out).toMatch(/shop\s+demo\/shop-db\s+4\s+\S+\s+True\s+Halted\s/);
+  expect(out).toMatch(/"type":"RolloutHalted","status":"True","reason":"CanaryUnhealthy","message":"canary Deployment\/shop-canary is not healthy/);
+  expect(out).toMatch(/Warning\s+CanaryUnhealthy\s+secretsrotationmapping\/shop/);
+  expect(out).toMatch(/secrets_rotation_operator_rollouts_halted_total 1/);
+  expect(out).toMatch(/\d+ requests so far, 0 failed; every answer the old fingerprint: yes/);
+  for (const n of ['shop-0', 'shop-1', 'shop-2']) expect(out).toContain(`# ${n}: never restarted`);
+  expect(out).toMatch(/shop\s+demo\/shop-db\s+4\s+\S+\s+True\s+Complete 4\/4\s/);
+  expect(out).toMatch(/From the good put-secret-value to all four serving the new value: \d+\.\d s/);
+  expect(out).toMatch(/\d+ requests through both changes, 0 failed/);
+  expect(out).not.toContain('bad(!)');
+  expect(out).toContain('Bad-secret demo done in');
+  expect(out).toContain('everything cleaned up');
+  // The values are generated (scripts/kit/canary.ts) and must never be shown.
+  expect(out).not.toMatch(/(good|bad)-[0-9a-f]{8}-/);
+  expect(fs.existsSync(path.join(stackDir(), 'demo.json'))).toBe(false);
+  expect((await ctx.kube.core.listNamespace()).body.items.map((n) => n.metadata?.name)).not.toContain('canary-demo');
+  await expect(ctx.aws.currentVersion('demo/shop-db')).rejects.toThrow();
+  // About 130 s here (a 30 s health deadline, two rolls, the namespace's deletion awaited): its own timeout.
+}, 300_000);

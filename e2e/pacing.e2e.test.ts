@@ -4,8 +4,9 @@
  * own rollout-complete rule (kwok's pods turn Ready about a second after they start).
  * maxConcurrent is respected, a canary that cannot become healthy halts the rollout (the
  * others are never restarted), suspend records and restarts nothing until un-suspended,
- * and settling joins two versions into one restart. The real-node bad-secret e2e (the
- * fingerprint app refusing readiness) is the next step (docs/rollouts-wiring-status.md).
+ * and settling joins two versions into one restart. The same halt with real containers
+ * refusing a bad value (the fingerprint app's READY_ONLY_IF_OK) is
+ * e2e/canary-realnode.e2e.test.ts.
  */
 import type { Secret } from './support/aws';
 import { KINDS } from '../operator/src/workloads/kinds';

@@ -16,6 +16,7 @@
  *   npm run demo -- --rotate      after --keep: change the secret again and watch
  *   npm run demo -- --cleanup     after --keep or an interrupted run: remove what the demo made
  *   npm run demo -- --eso         the External Secrets Operator flow (no mapping: discovery), then clean up
+ *   npm run demo -- --bad-secret  a value the apps refuse halts at the canary, a good one rolls all (real node), then clean up
  *
  * The stack lives in $STACK_DIR (default .stack/). A stack that was already up is
  * used and left up; one the demo started is taken down again. What the demo made is
@@ -42,6 +43,7 @@ import { upStack, installOperator, createSamples } from './demo/setup';
 import { rotateAndWatch, showResult, fingerprintApp } from './demo/steps';
 import { cleanup } from './demo/teardown';
 import { ESO_DEMO_VALUES, createEsoSamples, rotateThroughEso, startExternalSecrets } from './demo/eso';
+import { BAD_SECRET_DEMO_VALUES, badThenGood, createCanaryNamespace, createFleet } from './demo/badSecret';
 
 // The emulator takes any credentials; a developer's real ones must never be used.
 process.env.AWS_ACCESS_KEY_ID = FAKE_CREDENTIALS.accessKeyId;
@@ -115,6 +117,33 @@ async function runEsoDemo(): Promise<number> {
   return ok && cleaned ? 0 : 1;
 }
 
+/** --bad-secret: stack → the operator → four apps sharing a secret, one the canary → a bad value halts, a good one rolls all → clean up. */
+async function runBadSecretDemo(): Promise<number> {
+  const began = Date.now();
+  const state = freshState();
+  if (!state) return 1;
+  println(bold('secrets-rotation-operator: a bad secret version stops at the canary; the rest keep serving'));
+  let follower: LogFollower | undefined;
+  let ok = true;
+  try {
+    await upStack(state);
+    const ctx = e2eContext();
+    await createCanaryNamespace(ctx, state);
+    follower = await installOperator(ctx, state, BAD_SECRET_DEMO_VALUES);
+    checkpoint();
+    const fleet = await createFleet(ctx, state);
+    checkpoint();
+    await badThenGood(ctx, fleet, follower);
+  } catch (err) {
+    ok = false;
+    failed(err, follower);
+  }
+  const cleaned = await cleanup(state, follower);
+  println();
+  if (ok && cleaned) println(green(`Bad-secret demo done in ${seconds(Date.now() - began)}; everything cleaned up.`));
+  return ok && cleaned ? 0 : 1;
+}
+
 async function runDemo(keep: boolean): Promise<number> {
   const began = Date.now();
   const state = freshState();
@@ -183,17 +212,19 @@ async function runCleanup(): Promise<number> {
   return (await cleanup(state)) ? 0 : 1;
 }
 
-const USAGE = `Usage: npm run demo [-- --keep | --rotate | --cleanup | --eso]
+const USAGE = `Usage: npm run demo [-- --keep | --rotate | --cleanup | --eso | --bad-secret]
   (no flag)   the walkthrough on the local stack, then clean up everything
   --keep      leave everything running to explore
   --rotate    after --keep: change the secret again and watch the roll
   --cleanup   after --keep or an interrupted run: remove what the demo made
   --eso       the External Secrets Operator flow: ESO syncs when the operator asks, one roll, no mapping; then clean up
+  --bad-secret  (real node) four apps share a secret, one the canary: a value they refuse halts the rollout at
+              the canary while the rest keep serving; a good value then rolls all four; then clean up
 The stack lives in $STACK_DIR (default .stack/).`;
 
 async function main(argv: string[]): Promise<number> {
   const flags = new Set(argv);
-  const known = ['--keep', '--rotate', '--cleanup', '--eso', '--help', '-h'];
+  const known = ['--keep', '--rotate', '--cleanup', '--eso', '--bad-secret', '--help', '-h'];
   const unknown = argv.filter((a) => !known.includes(a));
   if (unknown.length > 0 || flags.size > 1) {
     println(unknown.length ? `unknown argument: ${unknown.join(' ')}` : 'one flag at a time');
@@ -209,6 +240,7 @@ async function main(argv: string[]): Promise<number> {
   if (flags.has('--cleanup')) return runCleanup();
   if (flags.has('--rotate')) return runRotate();
   if (flags.has('--eso')) return runEsoDemo();
+  if (flags.has('--bad-secret')) return runBadSecretDemo();
   return runDemo(flags.has('--keep'));
 }
 

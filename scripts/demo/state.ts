@@ -33,6 +33,9 @@ export interface DemoState {
   eso?: { pid: number; startTime: string; logFile: string };
   esoNamespace?: string;
   esoSecret?: string;
+  /** --bad-secret: the demo's namespace (its four Deployments, Service and mapping) and AWS secret. */
+  canaryNamespace?: string;
+  canarySecret?: string;
 }
 
 const stateFile = (): string => path.join(stackDir(), 'demo.json');

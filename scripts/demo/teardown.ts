@@ -1,5 +1,6 @@
 /** Step 6 of the demo: clean up everything it made, in reverse order, saying what it removed. */
 import { cleanupEso } from './eso';
+import { cleanupCanary } from './badSecret';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -60,6 +61,7 @@ export async function cleanup(state: DemoState, follower?: LogFollower): Promise
     });
   }
   await cleanupEso(ctx, state, step);
+  await cleanupCanary(ctx, state, step);
   if (state.operator?.inCluster) {
     const op = state.operator;
     if (isRunning(op.pid, op.startTime)) await stopProcessGroup(op.pid, op.startTime, { name: 'kubectl logs -f', graceMs: 2_000 });

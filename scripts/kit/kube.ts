@@ -165,9 +165,10 @@ export class Kube {
     return (await this.core.listNamespacedEvent(namespace, undefined, undefined, undefined, `involvedObject.name=${name},involvedObject.kind=${kind}`)).body.items;
   }
 
-  /** Number of ReplicaSets a Deployment has had: one per rollout (plus the first). */
+  /** Number of ReplicaSets a Deployment has had: one per rollout (plus the first). Found by owner, whatever the Deployment's labels. */
   async replicaSetCount(namespace: string, deployment: string): Promise<number> {
-    return (await this.apps.listNamespacedReplicaSet(namespace, undefined, undefined, undefined, undefined, `workload-name=${deployment}`)).body.items.length;
+    const items = (await this.apps.listNamespacedReplicaSet(namespace)).body.items;
+    return items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment)).length;
   }
 }
 

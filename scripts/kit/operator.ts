@@ -171,10 +171,10 @@ export class OperatorProcess {
   }
 }
 
-/** GET from a process's HTTP port on loopback (2 s deadline). */
-export function httpGet(port: number, pathname: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+/** GET from a process's HTTP port, on loopback unless `host` says where (2 s deadline). */
+export function httpGet(port: number, pathname: string, timeoutMs = 2000, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathname, timeout: timeoutMs }, (res) => {
+    const req = http.get({ host, port, path: pathname, timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
