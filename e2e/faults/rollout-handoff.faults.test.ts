@@ -62,17 +62,16 @@ test('the leader stops leading after the first wave: the follower rolls the rest
     const became = await waitFor('replica b leads', () => b.logs.find((l) => l.message === 'became leader'), { timeoutMs: leaseMs + retryMs + 60_000, intervalMs: 100 });
     const takeoverMs = at(became) - stopAt;
     // Wake a while b is still rolling: a's memory says the first wave is rolling and the rest wait.
-    await waitFor('b stamps the second wave', () => countLogs(b, 'workload restarted') >= WAVE, { timeoutMs: 60_000, intervalMs: 100 });
+    const problems: string[] = [];
+    await waitFor('b stamps the second wave', () => countLogs(b, 'workload restarted') >= WAVE, { timeoutMs: 60_000, intervalMs: 100 }).catch((err: Error) => problems.push(err.message));
     const contAt = Date.now();
     wake();
     const woken = stampedOf(await rolloutOf(f, fleet.ns));
     progress(S, `b took over ${takeoverMs} ms after the freeze; a woken (SIGCONT) with ${woken.pending} workload(s) still pending`);
     await waitFor('a says it stopped leading (or exits)', () => !a.alive || a.logs.some((l) => l.message === 'stopped leading' && at(l) >= contAt), { timeoutMs: 60_000, intervalMs: 100 });
 
-    const problems = [
-      ...(byAFrozen === WAVE ? [] : [`a restarted ${byAFrozen} workload(s) before it stopped leading, not the first wave of ${WAVE}: inconclusive`]),
-      ...(woken.pending > 0 ? [] : ['the rollout had nothing left when a woke: inconclusive']),
-    ];
+    if (byAFrozen !== WAVE) problems.push(`a restarted ${byAFrozen} workload(s) before it stopped leading, not the first wave of ${WAVE}: inconclusive`);
+    if (woken.pending === 0) problems.push('the rollout had nothing left when a woke: inconclusive');
     const result = await ledger.check({
       alive: [b],
       rss,
