@@ -7,8 +7,8 @@
  * ceiling of 2), a window closed now, a suspended mapping, a halted one, another
  * secret's mapping, and an ExternalSecret (ESO's CRDs only: discovery reads the object
  * and its SecretStore, no controller is needed for a preview) with one consumer.
- * status.rollout is written here as the rollout engine's record (the engine is not
- * wired into the operator yet).
+ * status.rollout is written here as the rollout engine's record; the last case has an
+ * operator of its own (watching only its namespace) write it, and reads it mid-rollout.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,9 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { MERGE_PATCH } from '../operator/src/kube/patch';
 import { GROUP, PLURAL, VERSION } from '../operator/src/mappings/model';
+import { canonicalSecretKey, resolvedSecretRef } from '../operator/src/secrets/secretId';
 import { Fixture } from './support/fixture';
 import { applyEsoCrds, createStoreObjects, ESO_API_VERSION, ESO_GROUP, ESO_VERSION, removeEsoCrds } from './support/eso';
-import { rand } from './support/scenario';
+import type { Release } from './support/chart';
+import { kubectl, rand, startOperatorFor, value, waitMappingSynced } from './support/scenario';
+import { waitFor } from './support/wait';
 
 jest.setTimeout(180_000);
 
@@ -222,5 +225,52 @@ describe('kubectl srm status', () => {
     expect(down.code).toBe(1);
     expect(down.stdout).toBe('');
     expect(down.stderr).toMatch(/^srm: cannot read the cluster at http:\/\/127\.0\.0\.1:9: .+\n$/);
+  });
+});
+
+describe('kubectl srm status of a rollout the operator runs', () => {
+  it('mid-rollout: what is rolling, healthy and waiting, as the operator recorded it', async () => {
+    const kube = fixture.ctx.kube;
+    const live = await fixture.namespace('preview-live');
+    const releaseNs = await fixture.namespace('preview-sro');
+    const release: Release = await fixture.installRelease(`sro-preview-${rand(4)}`, releaseNs, ['--set', 'replicaCount=1', '--set', 'driftCheckIntervalSeconds=0', '--set', 'sqs.waitTimeSeconds=5', '--set', `watchNamespaces={${live}}`]);
+    await startOperatorFor(fixture.ctx, release);
+    const names = ['live-0', 'live-1', 'live-2', 'live-3', 'live-4'];
+    for (const n of names) await kube.createWorkload('Deployment', live, n, { app: 'live' });
+    for (const n of names) await kube.waitForRunning(live, n);
+    // The second wave can never become healthy (its new pods cannot be scheduled), so the rollout stays where it is.
+    for (const n of ['live-2', 'live-3']) await kubectl(fixture.ctx, ['patch', 'deployment', n, '-n', live, '--type', 'merge', '-p', JSON.stringify({ spec: { template: { spec: { nodeSelector: { 'srm.test/nowhere': 'true' } } } } })]);
+    const created = await fixture.ctx.aws.createSecret(`preview-live-${rand()}`);
+    await kube.createMapping(live, 'live', { secretId: created.name, selector: { matchLabels: { app: 'live' } }, rollout: { maxConcurrent: 2 } });
+    await waitMappingSynced(fixture.ctx, live, 'live', created.version);
+    const rotated = await fixture.ctx.aws.putSecretValue(created, value());
+    await fixture.ctx.aws.sendLabelUpdated(rotated);
+    await waitFor('the operator records the first wave healthy and the second rolling', async () => ((await kube.mapping(live, 'live')).status?.rollout as { states?: string } | undefined)?.states === 'hhssp', { timeoutMs: 90_000 });
+
+    const json = await srm(['status', '-n', live, '-o', 'json']);
+    expect({ code: json.code, stderr: json.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(json.stdout)).toEqual({
+      rollouts: [
+        {
+          namespace: live,
+          mapping: 'live',
+          phase: 'Rolling',
+          summary: 'Rolling 2/5',
+          versions: { [canonicalSecretKey(resolvedSecretRef(created.arn, created.name))]: rotated.version },
+          rolling: ['Deployment/live-2', 'Deployment/live-3'],
+          healthy: ['Deployment/live-0', 'Deployment/live-1'],
+          waiting: ['Deployment/live-4'],
+          failed: [],
+          deferred: [],
+          gone: [],
+        },
+      ],
+    });
+    const table = await srm(['status', '-n', live, 'live']);
+    expect(table.code).toBe(0);
+    expect(table.stdout.trimEnd().split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
+      ['NAMESPACE', 'MAPPING', 'PHASE', 'ROLLING', 'HEALTHY', 'WAITING', 'FAILED', 'REASON'],
+      [live, 'live', 'Rolling 2/5', '2', '2', '1', '0', '-'],
+    ]);
   });
 });

@@ -56,13 +56,15 @@ export class Kube {
    * `updateStrategy`: StatefulSet/DaemonSet only (default RollingUpdate). `templateAnnotations`:
    * pod-template annotations it starts with (e.g. the versions of an earlier rotation).
    * `strategy`: a Rollout's `spec.strategy` (default a canary without steps).
+   * `minReadySeconds`: Deployment only; a new pod counts as available that long after it is
+   * Ready, so a restart takes that much longer to be healthy (kwok's pods are Ready in a second).
    */
   async createWorkload(
     kind: WorkloadKind,
     namespace: string,
     name: string,
     labels: Record<string, string>,
-    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string>; strategy?: Record<string, unknown>; envFromSecret?: string } = {},
+    opts: { replicas?: number; paused?: boolean; updateStrategy?: 'OnDelete' | 'RollingUpdate'; templateAnnotations?: Record<string, string>; strategy?: Record<string, unknown>; envFromSecret?: string; minReadySeconds?: number } = {},
   ): Promise<void> {
     // envFromSecret: the container takes its environment from that Secret (a consumer of an ExternalSecret's target).
     const container = { name: 'app', image: 'nginx:1.27', ...(opts.envFromSecret ? { envFrom: [{ secretRef: { name: opts.envFromSecret } }] } : {}) };
@@ -75,7 +77,7 @@ export class Kube {
     if (kind === 'Deployment') {
       await this.apps.createNamespacedDeployment(namespace, {
         metadata,
-        spec: { replicas: opts.replicas ?? 1, selector, template, paused: opts.paused ?? false, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
+        spec: { replicas: opts.replicas ?? 1, selector, template, paused: opts.paused ?? false, ...(opts.minReadySeconds ? { minReadySeconds: opts.minReadySeconds } : {}), strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } },
       });
     } else if (kind === 'Rollout') {
       const { group, version, plural } = ROLLOUT_API;
