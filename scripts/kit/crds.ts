@@ -36,6 +36,15 @@ export async function applyCrds(ctx: E2eContext, files: string[]): Promise<void>
   const names = crdNames(files);
   const wait = await kubectl(ctx, ['wait', '--for=condition=Established', '--timeout=60s', ...names.map((n) => `crd/${n}`)]);
   if (wait.code !== 0) throw new Error(`CRDs not established (${names.join(', ')}): ${wait.stderr}`);
+  // Established is not yet served: a list right after may get 429 "storage is (re)initializing" (seen in preview.e2e).
+  // A CRD's name is `<plural>.<group>`, which kubectl gets its objects by.
+  for (const n of names) {
+    await waitFor(`${n} served`, async () => {
+      const r = await kubectl(ctx, ['get', n, '--all-namespaces', '-o', 'name', '--request-timeout=5s']);
+      if (r.code !== 0) throw new Error(r.stderr.trim());
+      return true;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+  }
 }
 
 /** How long a CRD may stay Terminating before the clean-up looks at why and unblocks it. */
