@@ -78,6 +78,8 @@ test('an ExternalSecret with 3 consumers under rollouts.maxConcurrent=1: recorde
   const names = ['paced-0', 'paced-1', 'paced-2'];
   for (const n of names) await ctx.kube.createWorkload('Deployment', ns, n, { app: 'discpace' }, { envFromSecret: 'paced-config' });
   for (const n of names) await ctx.kube.waitForRunning(ns, n);
+  // A change is routed to the sources the operator has discovered (a pass every 15 s): the ExternalSecret must be one of them first.
+  await waitFor('the ExternalSecret discovered', async () => (await ctx.kube.eventsOn(ns, 'ExternalSecret', 'paced')).some((e) => e.reason === 'Discovered'), { timeoutMs: 60_000 });
 
   const rotated = await ctx.aws.putSecretValue(secret, value());
   await ctx.aws.sendLabelUpdated(rotated);
