@@ -38,11 +38,12 @@ EXPOSE 8080
 ENTRYPOINT ["/nodejs/bin/node"]
 # V8 flags: operator/src/nodeFlags.ts (a unit test keeps this line equal to it).
 CMD ["--max-semi-space-size=8", "--optimize-for-size", "dist/main.js"]
-# OCI image labels (the image-spec's annotation keys), last so that a new commit rebuilds
-# only this layer. scripts/image/build.sh passes each from its one home: package.json's
-# name, description, license and version; the commit and its time (`created` is the
-# commit's, not the build's: one commit, the same labels). It adds
-# org.opencontainers.image.source when the checkout has an origin remote.
+# OCI image labels (the image-spec's annotation keys), last. scripts/image/build.sh passes
+# each from its one home: package.json's name, description, license and version; the
+# commit and its time (`created` is the commit's, not the build's: one commit, the same
+# labels). buildah's layer cache does not key this step by the values, so build.sh sets the
+# commit's two again on the built image. It adds org.opencontainers.image.source when the
+# checkout has an origin remote.
 ARG IMAGE_TITLE
 ARG IMAGE_DESCRIPTION
 ARG IMAGE_LICENSES

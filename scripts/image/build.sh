@@ -212,6 +212,10 @@ OPERATOR_SBOM="$OUT/secrets-rotation-operator-$VERSION.cdx.json"
 APP_IMAGE="docker.io/library/fingerprint-app:$VERSION"
 APP_ARCHIVE="$OUT/fingerprint-app-$VERSION.oci.tar"
 
+commit_revision() { git -C "$REPO" rev-parse HEAD; }
+# The commit's time, not the build's: one commit, the same labels.
+commit_time() { TZ=UTC git -C "$REPO" log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ; }
+
 # The operator's OCI labels (Dockerfile): package.json's facts and the commit's. The
 # origin remote's URL, credentials stripped, is the source when there is one: the
 # project states no URL of its own.
@@ -222,17 +226,32 @@ oci_label_args() {
     --build-arg "IMAGE_DESCRIPTION=$(node -p 'require(process.argv[1]).description' "$pkg")" \
     --build-arg "IMAGE_LICENSES=$(node -p 'require(process.argv[1]).license' "$pkg")" \
     --build-arg "IMAGE_VERSION=$VERSION" \
-    --build-arg "IMAGE_REVISION=$(git -C "$REPO" rev-parse HEAD)" \
-    --build-arg "IMAGE_CREATED=$(TZ=UTC git -C "$REPO" log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ)"
+    --build-arg "IMAGE_REVISION=$(commit_revision)" \
+    --build-arg "IMAGE_CREATED=$(commit_time)"
   if origin="$(git -C "$REPO" remote get-url origin 2>/dev/null)"; then
     printf '%s\0' --label "org.opencontainers.image.source=$(sed -E 's#://[^/@]*@#://#' <<<"$origin")"
   fi
+}
+
+# buildah's layer cache keys the Dockerfile's LABEL step by its text, not by the build-arg
+# values in it: a commit whose image inputs did not change got the cached layer, labelled
+# with the commit that first built it (image test: revision 9604708… on 8710ccc…). The
+# commit's own revision and time are therefore set on the built image itself (a config
+# change, no new files).
+commit_labels() { # name
+  local name="$1" ctr
+  ctr="$(buildah from --pull=never --quiet "$name")"
+  buildah config \
+    --label "org.opencontainers.image.revision=$(commit_revision)" \
+    --label "org.opencontainers.image.created=$(commit_time)" "$ctr"
+  buildah commit --quiet --rm "$ctr" "$name" >/dev/null || die "$name: committing its labels failed"
 }
 
 if [[ -z "$ONLY" || "$ONLY" == operator ]]; then
   git -C "$REPO" rev-parse --verify --quiet HEAD >/dev/null || die "not a git checkout: the image's revision label names its commit"
   mapfile -d '' oci_args < <(oci_label_args)
   build_image "$OPERATOR_IMAGE" "$REPO" "$REPO/Dockerfile" "${oci_args[@]}"
+  commit_labels "$OPERATOR_IMAGE"
   save_image "$OPERATOR_IMAGE" "$OPERATOR_ARCHIVE"
   t0="$(date +%s)"
   (cd "$REPO" && npx --no-install cyclonedx-npm --omit dev --output-reproducible --output-format JSON --output-file "$OPERATOR_SBOM" >/dev/null 2>"$OUT/sbom.log") \
