@@ -12,6 +12,7 @@ import { e2eContext, type E2eContext } from './support/context';
 import { createAwsSecretStore, createExternalSecret, readExternalSecret, removeEsoCrds, startEso, type Eso } from './support/eso';
 import { describeOnRealNode, fingerprintAppManifest, fingerprintOf, installInCluster, releaseLogs, servedByPods, uninstallInCluster, waitEveryPodServes, waitRolledOut, type InClusterRelease } from './support/realnode';
 import { RESTARTED_AT_ANNOTATION } from '../operator/src/workloads/workload';
+import { waitFor } from './support/wait';
 
 jest.setTimeout(600_000);
 
@@ -61,6 +62,8 @@ describeOnRealNode(ctx.env, 'External Secrets discovery on the real node', () =>
     const restartedBefore = (await ctx.kube.apps.readNamespacedDeployment(name, appNs)).body.spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION];
     expect(restartedBefore).toBeUndefined();
 
+    // A change is routed to the sources the operator has discovered (a pass every 15 s): the ExternalSecret must be one of them first.
+    await waitFor('the ExternalSecret discovered', async () => (await ctx.kube.eventsOn(appNs, 'ExternalSecret', 'fp-db')).some((e) => e.reason === 'Discovered'), { timeoutMs: 60_000 });
     const t0 = Date.now();
     const rotated = await ctx.aws.putSecretValue(secret, valueB);
     await ctx.aws.sendLabelUpdated(rotated);
