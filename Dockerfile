@@ -39,20 +39,15 @@ ENTRYPOINT ["/nodejs/bin/node"]
 # V8 flags: operator/src/nodeFlags.ts (a unit test keeps this line equal to it).
 CMD ["--max-semi-space-size=8", "--optimize-for-size", "dist/main.js"]
 # OCI image labels (the image-spec's annotation keys), last. scripts/image/build.sh passes
-# each from its one home: package.json's name, description, license and version; the
-# commit and its time (`created` is the commit's, not the build's: one commit, the same
-# labels). buildah's layer cache does not key this step by the values, so build.sh sets the
-# commit's two again on the built image. It adds org.opencontainers.image.source when the
-# checkout has an origin remote.
+# each from its one home: package.json's name, description, license and version. The
+# commit's revision and time are not here: buildah's layer cache does not key this step by
+# its values, so build.sh sets them on the built image. It also adds
+# org.opencontainers.image.source when the checkout has an origin remote.
 ARG IMAGE_TITLE
 ARG IMAGE_DESCRIPTION
 ARG IMAGE_LICENSES
 ARG IMAGE_VERSION
-ARG IMAGE_REVISION
-ARG IMAGE_CREATED
 LABEL org.opencontainers.image.title="${IMAGE_TITLE}" \
       org.opencontainers.image.description="${IMAGE_DESCRIPTION}" \
       org.opencontainers.image.licenses="${IMAGE_LICENSES}" \
-      org.opencontainers.image.version="${IMAGE_VERSION}" \
-      org.opencontainers.image.revision="${IMAGE_REVISION}" \
-      org.opencontainers.image.created="${IMAGE_CREATED}"
+      org.opencontainers.image.version="${IMAGE_VERSION}"

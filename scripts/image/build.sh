@@ -225,19 +225,17 @@ oci_label_args() {
     --build-arg "IMAGE_TITLE=$(node -p 'require(process.argv[1]).name' "$pkg")" \
     --build-arg "IMAGE_DESCRIPTION=$(node -p 'require(process.argv[1]).description' "$pkg")" \
     --build-arg "IMAGE_LICENSES=$(node -p 'require(process.argv[1]).license' "$pkg")" \
-    --build-arg "IMAGE_VERSION=$VERSION" \
-    --build-arg "IMAGE_REVISION=$(commit_revision)" \
-    --build-arg "IMAGE_CREATED=$(commit_time)"
+    --build-arg "IMAGE_VERSION=$VERSION"
   if origin="$(git -C "$REPO" remote get-url origin 2>/dev/null)"; then
     printf '%s\0' --label "org.opencontainers.image.source=$(sed -E 's#://[^/@]*@#://#' <<<"$origin")"
   fi
 }
 
-# buildah's layer cache keys the Dockerfile's LABEL step by its text, not by the build-arg
-# values in it: a commit whose image inputs did not change got the cached layer, labelled
-# with the commit that first built it (image test: revision 9604708… on 8710ccc…). The
-# commit's own revision and time are therefore set on the built image itself (a config
-# change, no new files).
+# The commit's revision and time are set on the built image itself (a config change, no
+# new files), not in the Dockerfile: buildah's layer cache keys a LABEL step by its text,
+# not by the build-arg values in it, so a commit whose image inputs did not change got the
+# cached layer labelled with the commit that first built it (image test: revision
+# 9604708… on 8710ccc…).
 commit_labels() { # name
   local name="$1" ctr
   ctr="$(buildah from --pull=never --quiet "$name")"
