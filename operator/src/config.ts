@@ -181,6 +181,13 @@ export const TUNING = {
    * progress, and writes only what changed.
    */
   rolloutPassIntervalMs: 1_000,
+  /**
+   * DescribeSecret answers shared across batches (secrets/causal.ts): how far this pod's
+   * clock may run behind SQS's SentTimestamp (NTP keeps both within milliseconds; EKS
+   * nodes use the Amazon Time Sync Service), and how long an answer is remembered.
+   */
+  sentAtSkewMs: 250,
+  sharedDescriptionMaxAgeMs: 60_000,
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;

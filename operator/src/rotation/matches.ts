@@ -37,6 +37,7 @@ export async function listMatches(
   // burst's later messages for a secret, a redelivery) or one a drift change does not
   // replace: its workloads need no listing.
   const atVersion = (m: Mapping, c: ResolvedChange) => !moves(m, c);
+  reads.expect(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change))));
   for (const { change, mappings } of found) for (const m of mappings) if (!atVersion(m, change)) void reads.listing(m, signal);
   await Promise.allSettled(found.flatMap(({ change, mappings }) => mappings.filter((m) => !atVersion(m, change)).map((m) => reads.listing(m, signal))));
   const listed: Match[] = [];

@@ -7,7 +7,7 @@
 import { setCondition } from '../mappings/conditions';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping, SecretsRotationMapping } from '../mappings/model';
-import { listSelectedWorkloads } from '../mappings/selected';
+import { listSelectedWorkloads, type NamespaceListings } from '../mappings/selected';
 import type { StatusWriter } from '../mappings/statusWriter';
 import type { SourceRecord, SourceRecords } from '../discovery/rolloutRecords';
 import type { Decision, Requests, RolloutPolicy, RolloutRecord } from '../rollout/engine';
@@ -27,7 +27,8 @@ export interface Home {
   /** Throws on a window the CRD should have refused. */
   policy(): RolloutPolicy;
   preferredCanaries(listed: readonly WorkloadState[]): string[];
-  list(): Promise<WorkloadState[]>;
+  /** Its workloads; a mapping's through `listings` when given (a pass sharing a namespace's lists). */
+  list(listings?: NamespaceListings): Promise<WorkloadState[]>;
   /** Persists a decision (fenced); false when it was not written. */
   write(d: Decision, now: Date, eventId: string): Promise<boolean>;
 }
@@ -80,7 +81,7 @@ export class RolloutHomes {
       requests: requestsOf(obj.metadata.annotations),
       policy: () => resolvePolicy(obj.spec, chart),
       preferredCanaries: (listed) => preferredCanaries(obj.spec, listed),
-      list: () => listSelectedWorkloads(workloads, recordedKindsOnly(mapping, record)),
+      list: (listings) => (listings ? listings.list(recordedKindsOnly(mapping, record)) : listSelectedWorkloads(workloads, recordedKindsOnly(mapping, record))),
       write: (d, now) =>
         writer.patchStatus(mapping.key, (cur) => ({
           rollout: rolloutPatch(cur.rollout, d.record, d.summary),

@@ -14,6 +14,7 @@
 import { backoffMs } from '../core/backoff';
 import { errorMessage, type Logger } from '../core/log';
 import { mappingEventTarget } from '../mappings/events';
+import { NamespaceListings } from '../mappings/selected';
 import type { Mapping } from '../mappings/model';
 import type { EventPort } from '../mappings/ports';
 import type { Metrics } from '../core/metrics';
@@ -41,6 +42,14 @@ export interface RolloutsOptions extends RolloutHomesOptions {
   readonly now?: () => Date;
 }
 
+/** One mapping's newest change of a batch, its listed workloads, and the ids of those the change reaches. */
+export interface Admission {
+  readonly mapping: Mapping;
+  readonly change: ResolvedChange;
+  readonly listed: readonly WorkloadState[];
+  readonly ids: readonly string[];
+}
+
 /** What a rollout lets the rotation do now: stamp these (record ids), report the rest as waiting; or nothing, the record not written. */
 export type Verdict = { readonly stamp: ReadonlySet<string>; readonly waiting: string } | { readonly error: string };
 
@@ -60,46 +69,85 @@ export class Rollouts {
   }
 
   /**
-   * A settled change reaching `ids` of the mapping's (or discovered source's) workloads
-   * (those not at its version): joins or starts its rollout, persists its first step, and says which may be
-   * stamped now. A change the record already carries (a redelivery, drift) starts nothing new.
+   * A batch's settled changes, each reaching `ids` of a mapping's (or discovered source's)
+   * workloads (those not at its version): each joins or starts its rollout, and says which
+   * may be stamped now. The homes are read at once; the engine then decides one rollout
+   * at a time, each counting the slots the previous ones took against the chart's ceiling
+   * (pure, no request in between); then every first step is persisted at once. A change a
+   * record already carries (a redelivery, drift) starts nothing new. One verdict per mapping key.
    */
-  async admit(mapping: Mapping, change: ResolvedChange, listed: readonly WorkloadState[], ids: readonly string[]): Promise<Verdict> {
-    const versions = { [change.secretKey]: change.version };
+  async admitAll(admissions: readonly Admission[]): Promise<Map<string, Verdict>> {
+    const verdicts = new Map<string, Verdict>();
+    const refuse = (a: Admission, err: unknown) => {
+      this.opts.log.warn('rollout not recorded; the change is retried', { mapping: a.mapping.key, eventId: a.change.change.eventId, secret: a.change.secretKey, version: a.change.version, error: errorMessage(err) });
+      verdicts.set(a.mapping.key, { error: `rollout not recorded: ${errorMessage(err)}` });
+    };
+    if (admissions.length === 0) return verdicts;
+    let rollingAll: number;
     try {
-      const [home, elsewhere] = await Promise.all([this.homes.of(mapping), this.rollingElsewhere(mapping.key)]);
-      if (!home) return { error: `the ${mapping.origin ? mapping.origin.object.kind : 'mapping'} is gone` };
-      const current = home.record;
-      if (carries(current, versions) && current.phase === 'Abandoned') return { stamp: new Set(), waiting: 'rollout Abandoned: nothing more is restarted for this version' };
-      const policy = home.policy();
-      // The rollout of these versions already holds these workloads: nothing to admit.
-      const known = carries(current, versions) && active(current) && ids.every((id) => current.workloads.includes(id));
-      const record = known ? current : admitChange(current, { versions, workloads: ids, preferredCanaries: home.preferredCanaries(listed) }, policy, this.now());
-      // A new rollout is not the previous one moving on: what changed is said of it afresh.
-      const d = await this.step(home, record, listed, record === current || record.since === current?.since ? current : undefined, change.change.eventId, elsewhere);
-      // Short: it is the reason of each held workload in status.lastRotation (up to 100 entries), which stays well under its cap.
-      return { stamp: new Set(d.stamp), waiting: `held by the rollout (${d.summary}${d.record.reason ? `, ${d.record.reason}` : ''})` };
+      rollingAll = (await this.homes.all()).reduce((n, h) => n + rolling(h.record), 0);
     } catch (err) {
-      this.opts.log.warn('rollout not recorded; the change is retried', { mapping: mapping.key, eventId: change.change.eventId, secret: change.secretKey, version: change.version, error: errorMessage(err) });
-      return { error: `rollout not recorded: ${errorMessage(err)}` };
+      for (const a of admissions) refuse(a, err);
+      return verdicts;
     }
+    const homes = await Promise.all(admissions.map((a) => this.homes.of(a.mapping).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+    const now = this.now();
+    const decided: { a: Admission; home: Home; d: Decision; previous: RolloutRecord | undefined }[] = [];
+    admissions.forEach((a, i) => {
+      const home = homes[i];
+      if (home instanceof Error) return refuse(a, home);
+      if (!home) return verdicts.set(a.mapping.key, { error: `the ${a.mapping.origin ? a.mapping.origin.object.kind : 'mapping'} is gone` });
+      const versions = { [a.change.secretKey]: a.change.version };
+      const current = home.record;
+      if (carries(current, versions) && current.phase === 'Abandoned') return verdicts.set(a.mapping.key, { stamp: new Set(), waiting: 'rollout Abandoned: nothing more is restarted for this version' });
+      try {
+        const policy = home.policy();
+        // The rollout of these versions already holds these workloads: nothing to admit.
+        const known = carries(current, versions) && active(current) && a.ids.every((id) => current.workloads.includes(id));
+        const record = known ? current : admitChange(current, { versions, workloads: a.ids, preferredCanaries: home.preferredCanaries(a.listed) }, policy, now);
+        const d = this.decide(home, record, a.listed, rollingAll - rolling(current), now);
+        rollingAll += rolling(d.record) - rolling(current);
+        // A new rollout is not the previous one moving on: what changed is said of it afresh.
+        decided.push({ a, home, d, previous: record === current || record.since === current?.since ? current : undefined });
+      } catch (err) {
+        refuse(a, err);
+      }
+    });
+    await Promise.all(
+      decided.map(async ({ a, home, d, previous }) => {
+        try {
+          await this.commit(home, d, previous, a.change.change.eventId, now);
+          // Short: it is the reason of each held workload in status.lastRotation (up to 100 entries), which stays well under its cap.
+          verdicts.set(a.mapping.key, { stamp: new Set(d.stamp), waiting: `held by the rollout (${d.summary}${d.record.reason ? `, ${d.record.reason}` : ''})` });
+        } catch (err) {
+          refuse(a, err);
+        }
+      }),
+    );
+    return verdicts;
   }
 
   /**
-   * One pass of the loop: every rollout in progress, mappings' and discovered sources', one
-   * at a time. The records are read once per pass; the cluster-wide ceiling counts the others' rolling workloads as
-   * their last step left them.
+   * One pass of the loop: every rollout in progress, mappings' and discovered sources'.
+   * The records are read once per pass and every rollout's workloads listed at once; then
+   * each rollout steps in turn, the cluster-wide ceiling counting the others' rolling
+   * workloads as their last step left them. A listing a step before it made stale is
+   * harmless: a stamp carries the resourceVersion it was listed at, and a workload that
+   * moved since is read again and left alone when it already has the versions.
    */
   async tick(signal?: AbortSignal): Promise<void> {
     const inProgress = (await this.homes.all()).filter((h): h is Home & { record: RolloutRecord } => active(h.record));
     // Where each rollout stands after this pass, for the gauges.
     const records = new Map(inProgress.map((h) => [h.mapping.key, h.record]));
     let rollingAll = inProgress.reduce((n, h) => n + rolling(h.record), 0);
-    for (const home of inProgress) {
+    const shared = new NamespaceListings(this.opts.workloads).expect(inProgress.filter((h) => !h.mapping.origin).map((h) => h.mapping));
+    const listings = inProgress.map(async ({ mapping, record, list }) => (this.opts.pods ? withPodHealth(await list(shared), record, this.opts.pods, this.opts.log, mapping.key) : list(shared)));
+    for (const l of listings) l.catch(() => undefined);
+    for (const [i, home] of inProgress.entries()) {
       signal?.throwIfAborted();
       const { mapping, record } = home;
       try {
-        const listed = this.opts.pods ? await withPodHealth(await home.list(), record, this.opts.pods, this.opts.log, mapping.key) : await home.list();
+        const listed = await listings[i];
         signal?.throwIfAborted();
         const d = await this.step(home, record, listed, record, home.eventId, rollingAll - rolling(record));
         rollingAll += rolling(d.record) - rolling(record);
@@ -113,7 +161,7 @@ export class Rollouts {
     this.gauges([...records.values()]);
   }
 
-  /** decide, then persist what it returns (only when something changed), then tell: Events, metrics, log. Throws when the record is not written. */
+  /** decide, then persist what it returns, then tell (commit). Throws when the record is not written. */
   private async step(
     home: Home,
     record: RolloutRecord,
@@ -123,10 +171,21 @@ export class Rollouts {
     /** Workloads of the other rollouts rolling now, against the chart's ceiling. */
     rollingElsewhere: number,
   ): Promise<Decision> {
-    const { events, metrics, log, chart } = this.opts;
-    const { mapping } = home;
     const now = this.now();
-    const d = decide(record, home.policy(), { workloads: observeAll(listed, record.versions), rollingElsewhere, clusterMaxConcurrent: chart.maxConcurrent }, now, home.requests);
+    const d = this.decide(home, record, listed, rollingElsewhere, now);
+    await this.commit(home, d, previous, eventId, now);
+    return d;
+  }
+
+  /** The engine's next step for `record` (pure). */
+  private decide(home: Home, record: RolloutRecord, listed: readonly WorkloadState[], rollingElsewhere: number, now: Date): Decision {
+    return decide(record, home.policy(), { workloads: observeAll(listed, record.versions), rollingElsewhere, clusterMaxConcurrent: this.opts.chart.maxConcurrent }, now, home.requests);
+  }
+
+  /** Persists a decision (only when something changed), then tells: Events, metrics, log. Throws when the record is not written. */
+  private async commit(home: Home, d: Decision, previous: RolloutRecord | undefined, eventId: string, now: Date): Promise<void> {
+    const { events, metrics, log } = this.opts;
+    const { mapping } = home;
     if (d.stamp.length > 0 || d.events.length > 0 || home.summary !== d.summary || !sameRecord(previous, d.record)) {
       if (!(await home.write(d, now, eventId))) throw new Error(`the rollout record of ${mapping.key} could not be written`);
     }
@@ -145,7 +204,6 @@ export class Rollouts {
       }
     }
     if (previous?.phase !== d.record.phase) log.info('rollout phase', { ...fields, phase: d.record.phase, summary: d.summary, ...(d.record.reason ? { reason: d.record.reason } : {}) });
-    return d;
   }
 
   /** The loop's stamps, after their record is persisted: each through the rotation's execute path (fenced, limited, logged). */
@@ -187,11 +245,6 @@ export class Rollouts {
       if (i >= 0 && record.states[i] === 'p') Object.assign(versions, record.versions);
     }
     return versions;
-  }
-
-  /** The other rollouts' rolling workloads, mappings' and sources' (a batch's gate: once per rollout it admits). */
-  private async rollingElsewhere(key: string): Promise<number> {
-    return (await this.homes.all()).reduce((n, h) => n + (h.mapping.key === key ? 0 : rolling(h.record)), 0);
   }
 
   private gauges(records: readonly RolloutRecord[]): void {
@@ -246,18 +299,24 @@ function sameRecord(a: RolloutRecord | undefined, b: RolloutRecord): boolean {
  * (the change is retried). A discovered source is gated as a mapping is. Answers, by
  * workloadId, the outcome of each workload not to be stamped now.
  */
-export async function gateActions(actions: readonly WorkloadAction[], matches: readonly Match[], rollouts: Pick<Rollouts, 'admit'>): Promise<Map<string, Outcome>> {
+export async function gateActions(actions: readonly WorkloadAction[], matches: readonly Match[], rollouts: Pick<Rollouts, 'admitAll'>): Promise<Map<string, Outcome>> {
   const byMapping = new Map<string, { mapping: Mapping; change: ResolvedChange; listed: readonly WorkloadState[] }>();
   for (const m of matches) {
     const cur = byMapping.get(m.mapping.key);
     byMapping.set(m.mapping.key, { mapping: m.mapping, change: newerChange(m.change, cur?.change), listed: m.workloads });
   }
-  const held = new Map<string, Outcome>();
-  // One mapping at a time: each rollout's first step counts the slots the previous ones took.
+  const admissions: Admission[] = [];
+  const reachedBy = new Map<string, WorkloadState[]>();
   for (const [key, g] of byMapping) {
     const reached = actions.filter((a) => a.decision === 'restart' && a.causes.some((c) => c.mappingKey === key)).map((a) => a.workload);
     if (reached.length === 0) continue;
-    const v = await rollouts.admit(g.mapping, g.change, g.listed, reached.map(rolloutId));
+    reachedBy.set(key, reached);
+    admissions.push({ ...g, ids: reached.map(rolloutId) });
+  }
+  const verdicts = await rollouts.admitAll(admissions);
+  const held = new Map<string, Outcome>();
+  for (const [key, reached] of reachedBy) {
+    const v = verdicts.get(key) ?? { error: 'rollout not recorded' };
     for (const w of reached) {
       const id = workloadId(w);
       if ('error' in v) held.set(id, { result: 'Failed', reason: v.error });

@@ -1,9 +1,11 @@
 import { createLogger } from '../../../src/core/log';
 import type { Mapping } from '../../../src/mappings/model';
 import { BatchReads, EARLY_LISTING_MAX_MAPPINGS, NotPrepared, type BatchReadsOptions } from '../../../src/rotation/batch';
+import { CausalDescriptions } from '../../../src/secrets/causal';
 import type { SecretDescription } from '../../../src/secrets/describer';
 import { parseSecretId } from '../../../src/secrets/secretId';
 import type { WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
+import { SHARED_LISTING_MIN_MAPPINGS } from '../../../src/mappings/selected';
 import { mapping, secretChange, SECRET_ARN, workload } from '../../support/builders';
 
 function setup(opts: Partial<BatchReadsOptions> & { describe?: (id: string) => Promise<SecretDescription>; list?: (kind: WorkloadKind, namespace: string, selector: string) => Promise<WorkloadState[]> } = {}) {
@@ -55,6 +57,21 @@ describe('BatchReads.describe', () => {
     expect(t.described).toEqual([SECRET_ARN, SECRET_ARN]);
   });
 
+  it('answers a later batch from an earlier ask made after its message was sent (causality), and asks again for one sent after it', async () => {
+    let clock = 1_000_000;
+    const asked: string[] = [];
+    const shared = new CausalDescriptions(async (id) => (asked.push(id), { arn: SECRET_ARN, name: 'app', currentVersion: `v-${clock}` }), 250, 60_000, () => clock);
+    const batch = () => new BatchReads({ region: 'us-east-1', log: createLogger('silent'), workloads: { list: async () => [] }, descriptions: shared });
+    await batch().describe(secretChange('e1', 'v1'), clock - 5_000);
+    clock += 2_000;
+    // Sent before the first ask (less the clock allowance): that ask answers for it.
+    expect((await batch().describe(secretChange('e2', 'v2'), 1_000_000 - 300))?.currentVersion).toBe('v-1000000');
+    expect(asked).toHaveLength(1);
+    // Sent after it: asked afresh.
+    expect((await batch().describe(secretChange('e3', 'v3'), 1_000_000 - 200))?.currentVersion).toBe('v-1002000');
+    expect(asked).toHaveLength(2);
+  });
+
   it('does not ask about a secret of another region, and answers undefined', async () => {
     const t = setup();
     const other = { ...secretChange('e1', 'v1', undefined, 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-AbC123'), region: 'eu-west-1' };
@@ -72,7 +89,8 @@ describe('BatchReads.describe', () => {
 });
 
 describe('BatchReads.listEarly', () => {
-  const many = (n: number) => Array.from({ length: n }, (_, i) => mapping(`m${i}`));
+  // Each in a namespace of its own: mappings sharing one are listed through its shared lists (BatchReads.listing).
+  const many = (n: number) => Array.from({ length: n }, (_, i) => mapping(`m${i}`, { namespace: `ns${i}` }));
 
   it(`lists the workloads of up to ${EARLY_LISTING_MAX_MAPPINGS} named mappings at once`, () => {
     const t = setup();
@@ -95,6 +113,26 @@ describe('BatchReads.listEarly', () => {
 });
 
 describe('BatchReads.listing', () => {
+  it(`lists a namespace once per kind when ${SHARED_LISTING_MIN_MAPPINGS} or more of its mappings are listed, and applies each selector itself`, async () => {
+    const labelled = (name: string, labels: Record<string, string>) => ({ ...workload(name), labels });
+    const everyone = [labelled('w0', { app: 'm0' }), labelled('w1', { app: 'm1', tier: 'db' }), labelled('other', { app: 'other' })];
+    const t = setup({ list: async (kind, _ns, selector) => (kind === 'Deployment' && selector === '' ? everyone : []) });
+    const ms = Array.from({ length: SHARED_LISTING_MIN_MAPPINGS }, (_, i) => mapping(`m${i}`));
+    t.reads.expect(ms);
+    const listed = await Promise.all(ms.map((m) => t.reads.listing(m)));
+    expect(t.listed).toEqual(['Deployment/ns/', 'StatefulSet/ns/', 'DaemonSet/ns/']);
+    expect(listed.map((ws) => ws.map((w) => w.name))).toEqual([['w0'], ['w1'], [], [], []]);
+  });
+
+  it(`lists by selector when fewer than ${SHARED_LISTING_MIN_MAPPINGS} mappings of a namespace are listed`, async () => {
+    const t = setup();
+    const ms = Array.from({ length: SHARED_LISTING_MIN_MAPPINGS - 1 }, (_, i) => mapping(`m${i}`));
+    t.reads.expect(ms);
+    await Promise.all(ms.map((m) => t.reads.listing(m)));
+    expect(t.listed).toHaveLength((SHARED_LISTING_MIN_MAPPINGS - 1) * 3);
+    expect(t.listed.every((l) => /app=m\d$/.test(l))).toBe(true);
+  });
+
   it("lists a mapping's workloads once per batch: the early listing is the one later steps get", async () => {
     const t = setup({ list: async (kind) => (kind === 'Deployment' ? [workload('web')] : []) });
     const m = mapping('web');
