@@ -181,6 +181,8 @@ export const TUNING = {
    * progress, and writes only what changed.
    */
   rolloutPassIntervalMs: 1_000,
+  /** A pass due while batches hold the rotation lane is skipped, for at most this long after the last pass ran. */
+  rolloutPassMaxDeferMs: 5_000,
   /**
    * DescribeSecret answers shared across batches (secrets/causal.ts): how far this pod's
    * clock may run behind SQS's SentTimestamp (NTP keeps both within milliseconds; EKS

@@ -30,7 +30,7 @@ import { SourceRecords } from './discovery/rolloutRecords';
 import { WebhookNotifier } from './notify/webhook';
 import { DriftScheduler, checkDrift } from './rotation/drift';
 import type { RecordedVersion } from './secrets/versionOrder';
-import { RotationLane } from './rotation/lane';
+import { GiveWay, RotationLane } from './rotation/lane';
 import { Rollouts } from './rotation/rollouts';
 import { Rotator } from './rotation/rotator';
 import { compileWindows } from './rollout/windows';
@@ -253,8 +253,15 @@ async function main(): Promise<void> {
   );
 
   // The rollout loop takes its turns on the rotation's serial path, as drift does, fenced by the term.
+  // A pass gives way to batches (a burst is taken in first), but never for longer than rolloutPassMaxDeferMs.
+  const passes = new GiveWay(TUNING.rolloutPassMaxDeferMs);
   const rolloutScheduler = rollouts
-    ? new DriftScheduler(TUNING.rolloutPassIntervalMs, (term, signal) => fence.run(term, () => lane.run(() => rollouts.tick(signal), signal)), log, 'rollout pass')
+    ? new DriftScheduler(
+        TUNING.rolloutPassIntervalMs,
+        (term, signal) => passes.unless(lane.busy, () => fence.run(term, () => lane.run(() => rollouts.tick(signal), signal))),
+        log,
+        'rollout pass',
+      )
     : undefined;
   const rolloutLoop =
     rollouts && rolloutScheduler
