@@ -73,6 +73,8 @@ export class SqsConsumer {
   private batchSince?: number;
   /** A batch is with the handler now. */
   private handling = false;
+  /** Handled batches' delete and release calls still in flight. */
+  private readonly acting = new Set<Promise<void>>();
 
   constructor(private readonly o: ConsumerOptions) {
     if (!o.queueUrl) throw new ConsumerOptionError('queueUrl is required');
@@ -182,6 +184,7 @@ export class SqsConsumer {
       });
     }
     await inHand;
+    await Promise.all([...this.acting]);
   }
 
   /**
@@ -291,8 +294,11 @@ export class SqsConsumer {
       this.o.metrics.messagesFailed.inc(toRetry.length);
       this.o.log.warn('messages left for redelivery', { messageIds: toRetry.map((e) => e.Id), visibilityTimeoutSeconds: this.o.visibilityTimeoutSeconds });
     }
-    // Each call takes ten entries; the calls go at once (SQS serves them in parallel).
-    await Promise.all([...chunks(toDelete).map((chunk) => this.deleteBatch(chunk)), ...chunks(toDeadLetter).map((chunk) => this.releaseBatch(chunk))]);
+    // Each call takes ten entries; the calls go at once (SQS serves them in parallel),
+    // while the next batch is handed over: the loop waits for them only when it ends.
+    const acting = Promise.all([...chunks(toDelete).map((chunk) => this.deleteBatch(chunk)), ...chunks(toDeadLetter).map((chunk) => this.releaseBatch(chunk))]).then(() => undefined);
+    this.acting.add(acting);
+    void acting.finally(() => this.acting.delete(acting));
   }
 
   /** Extends the messages' visibility every half timeout while their batch is being handled. */
