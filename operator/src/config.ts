@@ -183,13 +183,6 @@ export const TUNING = {
   rolloutPassIntervalMs: 1_000,
   /** A pass due while batches hold the rotation lane is skipped, for at most this long after the last pass ran. */
   rolloutPassMaxDeferMs: 5_000,
-  /**
-   * DescribeSecret answers shared across batches (secrets/causal.ts): how far this pod's
-   * clock may run behind SQS's SentTimestamp (NTP keeps both within milliseconds; EKS
-   * nodes use the Amazon Time Sync Service), and how long an answer is remembered.
-   */
-  sentAtSkewMs: 250,
-  sharedDescriptionMaxAgeMs: 60_000,
 } as const;
 
 const QUEUE_URL_REGION = /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?\//;

@@ -196,7 +196,6 @@ async function main(): Promise<void> {
     ...(rollouts ? { rollouts } : {}),
     workloads,
     describer,
-    sharedDescriptions: { skewMs: TUNING.sentAtSkewMs, maxAgeMs: TUNING.sharedDescriptionMaxAgeMs },
     ...(discovery ? { discovery } : {}),
     status,
     events,

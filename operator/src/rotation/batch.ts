@@ -10,7 +10,6 @@ import { errorMessage, type Logger } from '../core/log';
 import type { DiscoveryPort } from '../mappings/ports';
 import type { Mapping } from '../mappings/model';
 import { NamespaceListings } from '../mappings/selected';
-import { CausalDescriptions } from '../secrets/causal';
 import type { SecretDescriber, SecretDescription } from '../secrets/describer';
 import { inOwnRegion } from '../secrets/secretId';
 import type { WorkloadClient } from '../workloads/adapters';
@@ -22,11 +21,6 @@ export const EARLY_LISTING_MAX_MAPPINGS = 10;
 export interface BatchReadsOptions {
   readonly workloads: Pick<WorkloadClient, 'list'>;
   readonly describer?: SecretDescriber;
-  /**
-   * Answers shared with earlier batches (secrets/causal.ts), asked through `describer`.
-   * Absent: this batch asks afresh, once per secret.
-   */
-  readonly descriptions?: CausalDescriptions;
   readonly discovery?: DiscoveryPort;
   readonly region: string;
   readonly log: Logger;
@@ -36,33 +30,31 @@ export class BatchReads {
   private readonly listings = new Map<string, Promise<WorkloadState[]>>();
   /** Mappings' workloads, a namespace listed once per kind when many of its mappings are listed (mappings/selected.ts). */
   private readonly selected: NamespaceListings;
-  /** When the batch began: its messages were all received before. */
-  private readonly startedAt = Date.now();
-  private readonly descriptions?: CausalDescriptions;
-  /** Secrets DescribeSecret failed for in this batch: not asked again until the next batch. */
-  private readonly failed = new Set<string>();
+  private readonly described = new Map<string, Promise<SecretDescription | undefined>>();
 
   constructor(private readonly opts: BatchReadsOptions) {
-    const { describer } = opts;
     this.selected = new NamespaceListings(opts.workloads);
-    this.descriptions = opts.descriptions ?? (describer ? new CausalDescriptions((id) => describer.describe(id), 0, Number.POSITIVE_INFINITY) : undefined);
   }
 
   /**
-   * The secret's description, asked at most once per batch (and not at all when an earlier
-   * batch asked after the message was sent: secrets/causal.ts); undefined for a secret
-   * outside our own region, without a describer, or when the call failed (the event is
-   * then used as it is).
+   * The secret's description, asked once per batch; undefined for a secret outside our
+   * own region, without a describer, or when the call failed (the event is used as it is).
+   * Never shared with another batch: DescribeSecret may answer stale just after a write,
+   * and a later delivery's fresh answer is what corrects a change settled on a stale one
+   * (faults/standard-queue: an answer kept across batches lost changes).
    */
-  describe(c: SecretChange, sentAt?: number): Promise<SecretDescription | undefined> {
-    const { region, log } = this.opts;
-    const descriptions = this.descriptions;
-    if (!descriptions || !inOwnRegion(region, c.secret.region, c.region) || this.failed.has(c.secret.raw)) return Promise.resolve(undefined);
-    return descriptions.since(c.secret.raw, descriptions.earliestFor(this.startedAt, sentAt)).catch((err) => {
-      this.failed.add(c.secret.raw);
-      log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
-      return undefined;
-    });
+  describe(c: SecretChange): Promise<SecretDescription | undefined> {
+    const { describer, region, log } = this.opts;
+    if (!describer || !inOwnRegion(region, c.secret.region, c.region)) return Promise.resolve(undefined);
+    let p = this.described.get(c.secret.raw);
+    if (!p) {
+      p = describer.describe(c.secret.raw).catch((err) => {
+        log.warn('DescribeSecret failed; using the event as it is', { eventId: c.eventId, secret: c.secret.raw, error: errorMessage(err) });
+        return undefined;
+      });
+      this.described.set(c.secret.raw, p);
+    }
+    return p;
   }
 
   /**

@@ -16,7 +16,6 @@ import type { Metrics } from '../core/metrics';
 import type { SecretDescriber } from '../secrets/describer';
 import type { WorkloadClient } from '../workloads/adapters';
 import { workloadId } from '../workloads/workload';
-import { CausalDescriptions } from '../secrets/causal';
 import { BatchReads } from './batch';
 import { executePlan } from './execute';
 import { lookUp, noneNamed } from './lookup';
@@ -46,15 +45,11 @@ export interface RotatorOptions {
   readonly dryRun: boolean;
   /** Each mapping's rollout (rollouts.ts): records the change and paces its restarts. Absent: every restart at once. */
   readonly rollouts?: Pick<Rollouts, 'admitAll'>;
-  /** DescribeSecret answers shared across batches where causality allows (secrets/causal.ts); absent: each batch asks afresh. */
-  readonly sharedDescriptions?: { readonly skewMs: number; readonly maxAgeMs: number };
   readonly now?: () => Date;
 }
 
 export class Rotator {
   private readonly now: () => Date;
-  /** DescribeSecret answers, shared by batches where causality allows (secrets/causal.ts). */
-  private readonly descriptions?: CausalDescriptions;
 
   /**
    * Every request goes through the ports, all at once: the ports bound how many are in
@@ -62,15 +57,12 @@ export class Rotator {
    */
   constructor(private readonly opts: RotatorOptions) {
     this.now = opts.now ?? (() => new Date());
-    const { describer } = opts;
-    const sharing = opts.sharedDescriptions;
-    if (describer && sharing) this.descriptions = new CausalDescriptions((id) => describer.describe(id), sharing.skewMs, sharing.maxAgeMs);
   }
 
   /** What one batch reads once (batch.ts). */
   private batchReads(): BatchReads {
     const { workloads, describer, discovery, region, log } = this.opts;
-    return new BatchReads({ workloads, region, log, ...(describer ? { describer } : {}), ...(this.descriptions ? { descriptions: this.descriptions } : {}), ...(discovery ? { discovery } : {}) });
+    return new BatchReads({ workloads, region, log, ...(describer ? { describer } : {}), ...(discovery ? { discovery } : {}) });
   }
 
   /** The changes as the events name them: each is looked up, settled, rolled; an outcome per change. */
@@ -78,7 +70,7 @@ export class Rotator {
     const reads = this.batchReads();
     const named = admitted.map((a) => lookUp(a, this.opts));
     reads.listEarly(named.flatMap((n) => n.mapped));
-    const settled = await Promise.all(admitted.map(async (a, i) => ({ admitted: a, change: settleChange(a, await reads.describe(a.change, a.sentAt)), found: await named[i].all })));
+    const settled = await Promise.all(admitted.map(async (a, i) => ({ admitted: a, change: settleChange(a, await reads.describe(a.change)), found: await named[i].all })));
     const outcomes = new Map<string, ChangeOutcome>();
     for (const s of settled) if (!s.change) outcomes.set(s.admitted.changeId, this.unsettled(s.admitted, s.found));
     signal?.throwIfAborted();

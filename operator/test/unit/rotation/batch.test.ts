@@ -1,7 +1,6 @@
 import { createLogger } from '../../../src/core/log';
 import type { Mapping } from '../../../src/mappings/model';
 import { BatchReads, EARLY_LISTING_MAX_MAPPINGS, NotPrepared, type BatchReadsOptions } from '../../../src/rotation/batch';
-import { CausalDescriptions } from '../../../src/secrets/causal';
 import type { SecretDescription } from '../../../src/secrets/describer';
 import { parseSecretId } from '../../../src/secrets/secretId';
 import type { WorkloadKind, WorkloadState } from '../../../src/workloads/workload';
@@ -55,21 +54,6 @@ describe('BatchReads.describe', () => {
     const next = new BatchReads({ region: 'us-east-1', log: createLogger('silent'), workloads: { list: async () => [] }, describer: { describe: async (id) => (t.described.push(id), { arn: SECRET_ARN, name: 'app' }) } });
     await next.describe(secretChange('e1', 'v1'));
     expect(t.described).toEqual([SECRET_ARN, SECRET_ARN]);
-  });
-
-  it('answers a later batch from an earlier ask made after its message was sent (causality), and asks again for one sent after it', async () => {
-    let clock = 1_000_000;
-    const asked: string[] = [];
-    const shared = new CausalDescriptions(async (id) => (asked.push(id), { arn: SECRET_ARN, name: 'app', currentVersion: `v-${clock}` }), 250, 60_000, () => clock);
-    const batch = () => new BatchReads({ region: 'us-east-1', log: createLogger('silent'), workloads: { list: async () => [] }, descriptions: shared });
-    await batch().describe(secretChange('e1', 'v1'), clock - 5_000);
-    clock += 2_000;
-    // Sent before the first ask (less the clock allowance): that ask answers for it.
-    expect((await batch().describe(secretChange('e2', 'v2'), 1_000_000 - 300))?.currentVersion).toBe('v-1000000');
-    expect(asked).toHaveLength(1);
-    // Sent after it: asked afresh.
-    expect((await batch().describe(secretChange('e3', 'v3'), 1_000_000 - 200))?.currentVersion).toBe('v-1002000');
-    expect(asked).toHaveLength(2);
   });
 
   it('does not ask about a secret of another region, and answers undefined', async () => {
