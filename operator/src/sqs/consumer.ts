@@ -4,10 +4,9 @@
  * work is done; otherwise it reappears after the visibility timeout. Malformed
  * messages are made visible again at once so the queue's redrive policy moves them
  * to the dead-letter queue after maxReceiveCount receives (no sqs:SendMessage needed).
- * While a batch is being handled, or gathered and waiting for the one in hand, its
- * messages are kept invisible (a heartbeat at half the visibility timeout). The loop
- * runs for one leadership term: when the term ends the batch in hand is abandoned at
- * once and its messages handed back to the queue, as is a batch waiting behind it.
+ * While a batch is being handled its messages are kept invisible (a heartbeat at half
+ * the visibility timeout). The loop runs for one leadership term: when the term ends
+ * the batch in hand is abandoned at once and its messages handed back to the queue.
  */
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -40,10 +39,9 @@ export interface ConsumerOptions {
   readonly visibilityTimeoutSeconds: number;
   /**
    * Coalescing window (0: off). A message that ends a quiet spell is handled at once;
-   * messages that arrive while a batch is handled or within this long of the last one
-   * (a burst), or a full receive (a backlog), are gathered until the queue has been
-   * quiet this long (no message sent to it since: SentTimestamp) and handed over as one
-   * batch.
+   * messages that arrive within this long of the last batch (a burst), or a full
+   * receive (a backlog), are gathered until the queue has been quiet this long and
+   * handed over as one batch.
    */
   readonly coalesceWindowMs?: number;
   /** The loop runs as work of the term it was started for (fence.ts). */
@@ -71,10 +69,6 @@ export class SqsConsumer {
   private lastBatchAt = 0;
   /** When the batch in hand was handed to the handler (undefined: none). */
   private batchSince?: number;
-  /** A batch is with the handler now. */
-  private handling = false;
-  /** Handled batches' delete and release calls still in flight. */
-  private readonly acting = new Set<Promise<void>>();
 
   constructor(private readonly o: ConsumerOptions) {
     if (!o.queueUrl) throw new ConsumerOptionError('queueUrl is required');
@@ -137,14 +131,7 @@ export class SqsConsumer {
     this.o.log.info('stopped consuming SQS', { queueUrl: this.o.queueUrl });
   }
 
-  /**
-   * Receive, coalesce, hand over; the next batch is gathered while the one before is
-   * being handled (one in hand, at most one waiting), so a burst's receives, its
-   * coalescing window and its deletes overlap the rotation instead of following it.
-   * Batches are still handled one after the other, in the order they were gathered.
-   */
   private async run(signal?: AbortSignal): Promise<void> {
-    let inHand: Promise<void> = Promise.resolve();
     while (this.running) {
       let messages: Message[];
       try {
@@ -167,24 +154,9 @@ export class SqsConsumer {
         await this.release(messages);
         break;
       }
-      const gathered = this.inBurst(messages) ? await this.coalesce(messages) : messages;
-      // Kept invisible from now on: it may wait for the batch in hand.
-      const waiting = this.unique(gathered);
-      const heartbeat = this.keepInvisible(waiting.map((m) => ({ Id: m.MessageId!, ReceiptHandle: m.ReceiptHandle! })));
-      await inHand;
-      if (!this.running || signal?.aborted) {
-        clearInterval(heartbeat);
-        await this.release(waiting);
-        break;
-      }
-      this.handling = true;
-      inHand = this.process(waiting, heartbeat, signal).finally(() => {
-        this.handling = false;
-        this.lastBatchAt = Date.now();
-      });
+      await this.process(this.inBurst(messages) ? await this.coalesce(messages) : messages, signal);
+      this.lastBatchAt = Date.now();
     }
-    await inHand;
-    await Promise.all([...this.acting]);
   }
 
   /**
@@ -194,7 +166,7 @@ export class SqsConsumer {
    */
   private inBurst(received: readonly Message[]): boolean {
     const quietMs = this.o.coalesceWindowMs ?? 0;
-    return quietMs > 0 && (received.length >= this.o.maxMessages || this.handling || Date.now() - this.lastBatchAt < quietMs);
+    return quietMs > 0 && (received.length >= this.o.maxMessages || Date.now() - this.lastBatchAt < quietMs);
   }
 
   /**
@@ -208,17 +180,11 @@ export class SqsConsumer {
     const quietMs = this.o.coalesceWindowMs ?? 0;
     const batch = [...first];
     const deadline = Date.now() + MAX_COALESCE_MS;
-    // When the newest message gathered reached the queue (its SentTimestamp; else when it
-    // was received): the queue has been quiet since. A backlog received long after its
-    // burst ended (behind a batch in hand) is taken as it is, with no window to wait out.
-    let lastArrival = arrivedAt(first, Date.now());
     while (this.running && batch.length < MAX_BATCH && Date.now() < deadline) {
       try {
-        const quietFor = Date.now() - lastArrival;
-        const more = await this.receive(quietFor >= quietMs ? 0 : Math.ceil((quietMs - quietFor) / 1000), MAX_BATCH - batch.length);
+        const more = await this.receive(Math.ceil(quietMs / 1000), MAX_BATCH - batch.length);
         if (more.length === 0) break;
         batch.push(...more);
-        lastArrival = Math.max(lastArrival, arrivedAt(more, Date.now()));
       } catch (err) {
         if (!this.running) break;
         this.o.metrics.sqsErrors.inc({ operation: 'ReceiveMessage' });
@@ -244,16 +210,10 @@ export class SqsConsumer {
     return out.Messages ?? [];
   }
 
-  /**
-   * A coalesced batch can hold one message twice (received again after its visibility
-   * ran out): the newest receipt is kept, or the whole delete batch is refused.
-   */
-  private unique(received: readonly Message[]): Message[] {
-    return [...new Map(received.filter((m) => m.MessageId && m.ReceiptHandle).map((m) => [m.MessageId!, m])).values()];
-  }
-
-  /** Hands the batch to the handler (its messages kept invisible by `heartbeat`, stopped here), then acts on each disposition. */
-  private async process(messages: Message[], heartbeat: NodeJS.Timeout, signal?: AbortSignal): Promise<void> {
+  private async process(received: Message[], signal?: AbortSignal): Promise<void> {
+    // A coalesced batch can hold one message twice (received again after its visibility
+    // ran out): keep the newest receipt, or the whole delete batch is refused.
+    const messages = [...new Map(received.filter((m) => m.MessageId && m.ReceiptHandle).map((m) => [m.MessageId!, m])).values()];
     const inbound = messages.map((m) => ({
       id: m.MessageId!,
       body: m.Body ?? '',
@@ -264,6 +224,7 @@ export class SqsConsumer {
     const entries = inbound.map((m) => ({ Id: m.id, ReceiptHandle: receipts.get(m.id)! }));
     let dispositions: Map<string, Disposition>;
     const timer = this.o.metrics.batchSeconds.startTimer();
+    const heartbeat = this.keepInvisible(entries);
     this.batchSince = Date.now();
     try {
       const handling = this.o.handler.handleBatch(inbound, signal);
@@ -275,7 +236,7 @@ export class SqsConsumer {
         // The term ended (stepped down, or the work stalled): the batch is abandoned and its
         // writes are refused by the fence; its messages go back for the next leader.
         this.o.log.warn('stopped leading: batch abandoned, messages handed back to the queue', { messageIds: inbound.map((m) => m.id) });
-        await Promise.all(chunks(entries).map((chunk) => this.releaseBatch(chunk)));
+        for (const chunk of chunks(entries)) await this.releaseBatch(chunk);
         return;
       }
       // A bug in handling must not lose messages: all of them come back after the visibility timeout.
@@ -294,11 +255,8 @@ export class SqsConsumer {
       this.o.metrics.messagesFailed.inc(toRetry.length);
       this.o.log.warn('messages left for redelivery', { messageIds: toRetry.map((e) => e.Id), visibilityTimeoutSeconds: this.o.visibilityTimeoutSeconds });
     }
-    // Each call takes ten entries; the calls go at once (SQS serves them in parallel),
-    // while the next batch is handed over: the loop waits for them only when it ends.
-    const acting = Promise.all([...chunks(toDelete).map((chunk) => this.deleteBatch(chunk)), ...chunks(toDeadLetter).map((chunk) => this.releaseBatch(chunk))]).then(() => undefined);
-    this.acting.add(acting);
-    void acting.finally(() => this.acting.delete(acting));
+    for (const chunk of chunks(toDelete)) await this.deleteBatch(chunk);
+    for (const chunk of chunks(toDeadLetter)) await this.releaseBatch(chunk);
   }
 
   /** Extends the messages' visibility every half timeout while their batch is being handled. */
@@ -320,7 +278,7 @@ export class SqsConsumer {
   /** Hands messages back to the queue at once (received while stopping). */
   private async release(messages: Message[]): Promise<void> {
     const entries = messages.filter((m) => m.MessageId && m.ReceiptHandle).map((m) => ({ Id: m.MessageId!, ReceiptHandle: m.ReceiptHandle! }));
-    await Promise.all(chunks(entries).map((chunk) => this.releaseBatch(chunk)));
+    for (const chunk of chunks(entries)) await this.releaseBatch(chunk);
     this.o.log.info('stopping: released messages received during shutdown', { messageIds: entries.map((e) => e.Id) });
   }
 
@@ -358,12 +316,6 @@ export class SqsConsumer {
       };
     });
   }
-}
-
-/** When the newest of `messages` reached the queue (SentTimestamp, ms since the epoch); `receivedAt` when none says. */
-function arrivedAt(messages: readonly Message[], receivedAt: number): number {
-  const sent = messages.map((m) => Number(m.Attributes?.SentTimestamp)).filter(Number.isFinite);
-  return sent.length === messages.length && sent.length > 0 ? Math.max(...sent) : receivedAt;
 }
 
 function chunks<T>(items: readonly T[], size = SQS_BATCH_ENTRIES): T[][] {

@@ -10,7 +10,7 @@ type Cmd = { constructor: { name: string }; input: Record<string, unknown> };
 /** An in-memory SQS good enough to drive the loop: the real queue is exercised in e2e. */
 class FakeSqs {
   readonly calls: { name: string; input: Record<string, unknown> }[] = [];
-  queue: { MessageId: string; ReceiptHandle: string; Body: string; sentAt?: number }[] = [];
+  queue: { MessageId: string; ReceiptHandle: string; Body: string }[] = [];
   receiveFailures = 0;
   private waiters: (() => void)[] = [];
 
@@ -31,7 +31,7 @@ class FakeSqs {
         });
       }
       const batch = this.queue.splice(0, Number(cmd.input.MaxNumberOfMessages));
-      return { Messages: batch.map(({ sentAt, ...m }) => ({ ...m, Attributes: { ApproximateReceiveCount: '1', ...(sentAt !== undefined ? { SentTimestamp: String(sentAt) } : {}) } })) };
+      return { Messages: batch.map((m) => ({ ...m, Attributes: { ApproximateReceiveCount: '1' } })) };
     }
     if (name === 'DeleteMessageBatchCommand') return { Successful: (cmd.input.Entries as { Id: string }[]).map((e) => ({ Id: e.Id })) };
     return {};
@@ -39,12 +39,6 @@ class FakeSqs {
 
   push(...ids: string[]) {
     for (const id of ids) this.queue.push({ MessageId: id, ReceiptHandle: `rh-${id}`, Body: `body-${id}` });
-    this.waiters.splice(0).forEach((w) => w());
-  }
-
-  /** Messages that reached the queue at `sentAt` (ms since the epoch): their SentTimestamp. */
-  pushSent(sentAt: number, ...ids: string[]) {
-    for (const id of ids) this.queue.push({ MessageId: id, ReceiptHandle: `rh-${id}`, Body: `body-${id}`, sentAt });
     this.waiters.splice(0).forEach((w) => w());
   }
 
@@ -229,70 +223,6 @@ describe('SqsConsumer', () => {
     await until(() => batches.length === 2, 'the coalesced batch', 5000);
     await consumer.stop();
     expect(batches).toEqual([['first'], ['b1', 'b2', 'b3']]);
-  });
-
-  it('gathers the next batch while one is being handled, and hands it over only when that one is done', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const { sqs, consumer, batches } = setup(async (m): Promise<Disposition> => {
-      if (m.id === 'first') await gate;
-      return 'delete';
-    }, 1000);
-    consumer.start();
-    sqs.push('first');
-    await until(() => batches.length === 1, 'the first batch in hand');
-    sqs.push('n1', 'n2');
-    await until(() => sqs.queue.length === 0, 'the next messages received while the first batch is handled');
-    await until(() => sqs.named('ReceiveMessageCommand').length >= 3, 'the gathering receive ended');
-    expect(batches).toHaveLength(1);
-    expect(sqs.named('DeleteMessageBatchCommand')).toHaveLength(0);
-    release();
-    await until(() => batches.length === 2, 'the gathered batch handed over');
-    await consumer.stop();
-    expect(batches).toEqual([['first'], ['n1', 'n2']]);
-    expect(sqs.named('DeleteMessageBatchCommand').map((c) => (c.input.Entries as { Id: string }[]).map((e) => e.Id))).toEqual([['first'], ['n1', 'n2']]);
-  });
-
-  it('stopping while a gathered batch waits releases it unhandled', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const { sqs, consumer, batches } = setup(async (m): Promise<Disposition> => {
-      if (m.id === 'first') await gate;
-      return 'delete';
-    }, 1000);
-    consumer.start();
-    sqs.push('first');
-    await until(() => batches.length === 1, 'the first batch in hand');
-    sqs.push('waiting');
-    await until(() => sqs.queue.length === 0, 'the next message gathered');
-    const stopping = consumer.stop();
-    release();
-    await stopping;
-    expect(batches).toEqual([['first']]);
-    expect(sqs.named('ChangeMessageVisibilityBatchCommand').map((c) => c.input.Entries)).toContainEqual([{ Id: 'waiting', ReceiptHandle: 'rh-waiting', VisibilityTimeout: 0 }]);
-  });
-
-  it('a backlog that reached the queue longer ago than the window is gathered without waiting the window out (SentTimestamp)', async () => {
-    const { sqs, consumer, batches } = setup(() => 'delete', 3000);
-    sqs.pushSent(Date.now() - 10_000, ...Array.from({ length: 15 }, (_, i) => `old${i}`));
-    consumer.start();
-    await until(() => batches.length === 1, 'the backlog handled');
-    await consumer.stop();
-    expect(batches[0]).toHaveLength(15);
-    // The gathering receives take what is there (a short poll) instead of long-polling for the 3 s window.
-    expect(sqs.named('ReceiveMessageCommand').slice(1, 3).map((c) => c.input.WaitTimeSeconds)).toEqual([0, 0]);
-  });
-
-  it('a burst still arriving is gathered until the queue has been quiet for the window', async () => {
-    const { sqs, consumer, batches } = setup(() => 'delete', 3000);
-    sqs.pushSent(Date.now(), ...Array.from({ length: 10 }, (_, i) => `new${i}`));
-    consumer.start();
-    await until(() => sqs.named('ReceiveMessageCommand').length >= 2, 'a gathering receive');
-    expect(sqs.named('ReceiveMessageCommand')[1].input.WaitTimeSeconds).toBe(3);
-    sqs.pushSent(Date.now(), 'late');
-    await until(() => batches.length === 1, 'the burst handled', 8000);
-    await consumer.stop();
-    expect(batches[0]).toHaveLength(11);
   });
 
   it('without a window each receive is its own batch', async () => {
