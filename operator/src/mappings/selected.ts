@@ -44,11 +44,13 @@ export class NamespaceListings {
     return Promise.all(mapping.workloadKinds.map((kind) => this.everyWorkload(kind, mapping.namespace))).then((all) => all.flat().filter((w) => selectorMatches(mapping.selector, w.labels ?? {})));
   }
 
-  private everyWorkload(kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
+  /** Every workload of `kind` in `namespace`, listed once however many ask. */
+  everyWorkload(kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
     const key = `${kind}/${namespace}`;
     let p = this.lists.get(key);
     if (!p) {
       p = this.workloads.list(kind, namespace, '');
+      // A listing nobody ends up waiting for must not become an unhandled rejection.
       p.catch(() => undefined);
       this.lists.set(key, p);
     }

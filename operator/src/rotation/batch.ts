@@ -102,11 +102,10 @@ export class BatchReads {
 
   /**
    * Every workload of `kind` in `namespace`, listed once per batch however many discovered
-   * sources of the namespace ask (kept beside the mappings' listings, under a key no
-   * mapping or source has).
+   * sources (and mappings sharing the namespace's lists) ask: NamespaceListings holds it.
    */
   private everyWorkload(kind: WorkloadKind, namespace: string): Promise<WorkloadState[]> {
-    return this.shared(`workloads:${kind}/${namespace}`, () => this.opts.workloads.list(kind, namespace, ''));
+    return this.selected.everyWorkload(kind, namespace);
   }
 
   /** The listing under `key`, started if it is not there yet. */

@@ -7,11 +7,10 @@
 import { setCondition } from '../mappings/conditions';
 import type { MappingIndex } from '../mappings/mappingIndex';
 import type { Mapping, SecretsRotationMapping } from '../mappings/model';
-import { listSelectedWorkloads, type NamespaceListings } from '../mappings/selected';
+import type { NamespaceListings } from '../mappings/selected';
 import type { StatusWriter } from '../mappings/statusWriter';
 import type { SourceRecord, SourceRecords } from '../discovery/rolloutRecords';
 import type { Decision, Requests, RolloutPolicy, RolloutRecord } from '../rollout/engine';
-import type { WorkloadClient } from '../workloads/adapters';
 import type { WorkloadState } from '../workloads/workload';
 import { haltedCondition, preferredCanaries, readRecord, requestsOf, resolvePolicy, rolloutPatch, type ChartPolicy } from './rolloutState';
 
@@ -27,8 +26,8 @@ export interface Home {
   /** Throws on a window the CRD should have refused. */
   policy(): RolloutPolicy;
   preferredCanaries(listed: readonly WorkloadState[]): string[];
-  /** Its workloads; a mapping's through `listings` when given (a pass sharing a namespace's lists). */
-  list(listings?: NamespaceListings): Promise<WorkloadState[]>;
+  /** Its workloads; a mapping's through the pass's `listings` (a namespace's lists shared where many ask). */
+  list(listings: NamespaceListings): Promise<WorkloadState[]>;
   /** Persists a decision (fenced); false when it was not written. */
   write(d: Decision, now: Date, eventId: string): Promise<boolean>;
 }
@@ -39,7 +38,6 @@ export interface RolloutHomesOptions {
   readonly index: Pick<MappingIndex, 'get'>;
   /** Writes status.rollout (the watcher's StatusWriter: fenced, one write at a time per mapping). */
   readonly writer: Pick<StatusWriter, 'patchStatus'>;
-  readonly workloads: Pick<WorkloadClient, 'list'>;
   /** Discovered sources' records; absent when discovery is off. */
   readonly sources?: SourceRecords;
   readonly chart: ChartPolicy;
@@ -71,7 +69,7 @@ export class RolloutHomes {
   }
 
   private mappingHome(mapping: Mapping, obj: SecretsRotationMapping): Home {
-    const { chart, writer, workloads } = this.opts;
+    const { chart, writer } = this.opts;
     const record = readRecord(obj.status?.rollout);
     return {
       mapping,
@@ -81,7 +79,7 @@ export class RolloutHomes {
       requests: requestsOf(obj.metadata.annotations),
       policy: () => resolvePolicy(obj.spec, chart),
       preferredCanaries: (listed) => preferredCanaries(obj.spec, listed),
-      list: (listings) => (listings ? listings.list(recordedKindsOnly(mapping, record)) : listSelectedWorkloads(workloads, recordedKindsOnly(mapping, record))),
+      list: (listings) => listings.list(recordedKindsOnly(mapping, record)),
       write: (d, now) =>
         writer.patchStatus(mapping.key, (cur) => ({
           rollout: rolloutPatch(cur.rollout, d.record, d.summary),
